@@ -1,0 +1,53 @@
+# Vigie — two commands on a fresh Debian machine:
+#   make demo   installs everything, then runs the demo
+#   make test   installs everything, then runs the whole test suite
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+# Debian packages the project needs, as "command-or-file:package" pairs.
+SYSTEM_DEPS := /usr/sbin/mosquitto:mosquitto /usr/bin/mosquitto_passwd:mosquitto-clients \
+               /usr/bin/openssl:openssl
+
+.PHONY: all install system-deps demo test lint bench clean
+
+all: install
+
+system-deps:
+	@missing=""; \
+	for pair in $(SYSTEM_DEPS); do \
+	  path=$${pair%%:*}; pkg=$${pair##*:}; \
+	  [ -e "$$path" ] || missing="$$missing $$pkg"; \
+	done; \
+	$(PYTHON) -c 'import venv, ensurepip' 2>/dev/null || missing="$$missing python3-venv"; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" != 0 ]; then \
+	    echo "make: missing Debian packages:$$missing — run: sudo apt-get install -y$$missing" >&2; exit 1; \
+	  fi; \
+	  echo "installing Debian packages:$$missing"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	fi
+
+$(VENV)/.installed: pyproject.toml | system-deps
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[dev]'
+	touch $@
+
+install: system-deps $(VENV)/.installed
+
+demo: install
+	$(VENV)/bin/vigie-coordinator demo
+
+test: install
+	$(PY) -m pytest
+
+lint: install
+	$(VENV)/bin/ruff check vigie_wire edge_agent coordinator tests bench
+	$(VENV)/bin/mypy
+
+bench: install
+	$(PY) bench/link_bench.py --write bench/RESULTS.md
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .hypothesis

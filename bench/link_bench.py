@@ -1,0 +1,211 @@
+"""Benchmark of the edge link (outbox + QoS 1) against a bare paho publish loop.
+
+Measured in one run, on one private Mosquitto started with the project's configuration:
+
+1. bare paho: QoS 1 publishes of a one-event payload, in-flight window W, until all PUBACKed;
+2. the link, one event per message (no batching), same window: events/s until drained;
+3. the link with batching (default window, 500 events max per message);
+4. bytes of a detection event message vs a typical NVR JSON event (``data/nvr_event.json``);
+5. publish-to-receive latency (p50/p99) at 1,000 events/s, with and without a batch window.
+
+Run: ``.venv/bin/python bench/link_bench.py --write bench/RESULTS.md``
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.metadata
+import json
+import os
+import platform
+import queue
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import paho.mqtt.client as mqtt
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import vigie_wire as wire  # noqa: E402
+from coordinator.broker import LocalBroker  # noqa: E402
+from edge_agent.config import BoxConfig  # noqa: E402
+from edge_agent.link import Link, Outbox  # noqa: E402
+
+DEVICE, SITE = "cam-darcy-01", "dijon"
+DETECTION = wire.Detection(cam=0, track=1742, cls=0, conf=84, box=(412, 230, 61, 188))
+
+
+def _client(cid: str) -> mqtt.Client:
+    return mqtt.Client(callback_api_version=mqtt.CallbackAPIVersion.VERSION2, client_id=cid, protocol=mqtt.MQTTv5)
+
+
+def bare_paho(port: int, n: int, payload: bytes, window: int) -> float:
+    """Messages/s of a plain QoS 1 loop: publish as fast as paho takes them, wait for all PUBACKs."""
+    done = threading.Event()
+    acked = [0]
+
+    def on_publish(*_: Any) -> None:
+        acked[0] += 1
+        if acked[0] == n:
+            done.set()
+
+    c = _client("bench-bare")
+    c.max_inflight_messages_set(window)
+    c.max_queued_messages_set(0)
+    c.on_publish = on_publish
+    c.connect("127.0.0.1", port)
+    c.loop_start()
+    topic = wire.device_topic(SITE, "bench-bare", wire.Kind.EVENT)
+    t0 = time.perf_counter()
+    for _ in range(n):
+        c.publish(topic, payload, qos=1)
+    done.wait(300)
+    elapsed = time.perf_counter() - t0
+    c.loop_stop()
+    c.disconnect()
+    return n / elapsed
+
+
+def _link(port: int, tmp: Path, name: str, window_ms: int, max_events: int, inflight: int) -> Link:
+    cfg = BoxConfig.model_validate({
+        "device_id": name, "site": SITE,
+        "mqtt": {"port": port},
+        "outbox": {"path": str(tmp / f"{name}.sqlite3")},
+        "batch": {"window_ms": window_ms, "max_events": max_events, "inflight": inflight},
+    })
+    link = Link(cfg, Outbox(cfg.outbox.path, cfg.outbox.max_events))
+    link.start()
+    if not link.connected.wait(10):
+        raise RuntimeError("link did not connect")
+    return link
+
+
+def link_rate(port: int, tmp: Path, name: str, n: int, window_ms: int, max_events: int, inflight: int) -> float:
+    """Events/s through emit (durable commit each) -> outbox -> QoS 1 -> PUBACK -> delete."""
+    link = _link(port, tmp, name, window_ms, max_events, inflight)
+    t0 = time.perf_counter()
+    for _ in range(n):
+        link.emit(DETECTION)
+    if not link.wait_drained(600):
+        raise RuntimeError("link did not drain")
+    elapsed = time.perf_counter() - t0
+    link.stop()
+    return n / elapsed
+
+
+def latency(port: int, tmp: Path, name: str, rate: int, seconds: float, window_ms: int) -> tuple[float, float, int]:
+    """p50/p99 ms from emit to a subscriber's receive, at ``rate`` events/s."""
+    arrivals: queue.SimpleQueue[tuple[float, bytes, str]] = queue.SimpleQueue()
+    sub = _client(f"bench-sub-{name}")
+    sub.on_message = lambda _c, _u, m: arrivals.put((time.time(), m.payload, m.topic))
+    ready = threading.Event()
+    sub.on_subscribe = lambda *_: ready.set()
+    sub.on_connect = lambda c, *_: c.subscribe(wire.device_topic(SITE, name, wire.Kind.EVENT), qos=1)
+    sub.connect("127.0.0.1", port)
+    sub.loop_start()
+    ready.wait(10)
+    link = _link(port, tmp, name, window_ms, 500, 20)
+    total = int(rate * seconds)
+    t0 = time.monotonic()
+    for i in range(total):
+        link.emit(DETECTION)
+        pause = t0 + (i + 1) / rate - time.monotonic()
+        if pause > 0:
+            time.sleep(pause)
+    link.wait_drained(30)
+    time.sleep(0.5)
+    link.stop()
+    sub.loop_stop()
+    sub.disconnect()
+    lat = []
+    while not arrivals.empty():
+        at, payload, topic = arrivals.get()
+        batch = wire.decode(topic, payload)
+        assert isinstance(batch, wire.EventBatch)
+        lat += [at * 1000 - r.ts for r in batch.events]
+    q = statistics.quantiles(lat, n=100)
+    return q[49], q[98], len(lat)
+
+
+def sizes() -> dict[str, float]:
+    now = int(time.time() * 1000)
+    header = wire.Header(1, DEVICE, 3, 1234, now)
+    one = wire.encode(wire.EventBatch(header, int(time.time()), False, (wire.EventRecord(48_213, now, DETECTION),)))
+    many = wire.encode(wire.EventBatch(header, int(time.time()), False, tuple(
+        wire.EventRecord(48_213 + i, now - 100 + i, DETECTION) for i in range(100))))
+    nvr = (Path(__file__).parent / "data" / "nvr_event.json").read_bytes().strip()
+    return {"single": len(one), "per_event_in_100": len(many) / 100, "nvr_json": len(nvr),
+            "ratio": len(nvr) / len(one), "one_payload": one}  # type: ignore[dict-item]
+
+
+def machine() -> str:
+    cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")), "?")
+    mosq = subprocess.run(["mosquitto", "-h"], capture_output=True, text=True).stdout.splitlines()[0]
+    return (f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}, paho-mqtt {importlib.metadata.version('paho-mqtt')}, "
+            f"{mosq}, SQLite {__import__('sqlite3').sqlite_version}")
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--events", type=int, default=20_000)
+    ap.add_argument("--window", type=int, default=20, help="in-flight window (messages)")
+    ap.add_argument("--write", type=Path, help="update this RESULTS.md section")
+    args = ap.parse_args()
+    n, w = args.events, args.window
+    with tempfile.TemporaryDirectory() as tmpdir:
+        tmp = Path(tmpdir)
+        broker = LocalBroker(tmp / "broker")
+        broker.start()
+        try:
+            s = sizes()
+            bare = bare_paho(broker.port, n, s["one_payload"], w)  # type: ignore[arg-type]
+            per_msg = link_rate(broker.port, tmp, "bench-link-1", n, 0, 1, w)
+            batched = link_rate(broker.port, tmp, "bench-link-b", n * 5, 100, 500, w)
+            p50_0, p99_0, c0 = latency(broker.port, tmp, "bench-lat-0", 1000, 5, 0)
+            p50_b, p99_b, cb = latency(broker.port, tmp, "bench-lat-b", 1000, 5, 100)
+        finally:
+            broker.stop()
+    rows = {
+        "bare paho QoS 1, one event per message (msg/s)": f"{bare:,.0f}",
+        "link, one event per message (events/s)": f"{per_msg:,.0f}",
+        "link / bare (goal >= 0.7)": f"{per_msg / bare:.2f}",
+        "link, batched: window 100 ms, <= 500 per message (events/s)": f"{batched:,.0f}",
+        "batched link / bare per-message rate": f"{batched / bare:.1f}x",
+        "detection event message, bytes (goal <= 64)": f"{s['single']}",
+        "per event in a batch of 100, bytes": f"{s['per_event_in_100']:.1f}",
+        "typical NVR JSON event, bytes": f"{s['nvr_json']}",
+        "NVR JSON / Vigie single event (goal >= 30)": f"{s['ratio']:.1f}x",
+        f"latency at 1,000 ev/s, window 0 ms: p50 / p99 (ms, {c0} events)": f"{p50_0:.1f} / {p99_0:.1f}",
+        f"latency at 1,000 ev/s, window 100 ms: p50 / p99 (ms, {cb} events)": f"{p50_b:.1f} / {p99_b:.1f}",
+    }
+    table = "| measure | value |\n|---|---|\n" + "\n".join(f"| {k} | {v} |" for k, v in rows.items())
+    section = (f"## Link (issue 2)\n\nMachine: {machine()}.\n"
+               f"Command: `.venv/bin/python bench/link_bench.py --events {n} --window {w} --write bench/RESULTS.md`"
+               f" ({time.strftime('%Y-%m-%d')}).\n\n{table}\n")
+    print(section)
+    if args.write:
+        _write_section(args.write, "## Link (issue 2)", section)
+    return 0
+
+
+def _write_section(path: Path, heading: str, section: str) -> None:
+    """Replace (or append) one ``## `` section of RESULTS.md, keeping the others."""
+    text = path.read_text() if path.exists() else "# Benchmark results\n\nEach section is rewritten by its script.\n"
+    start = text.find(heading)
+    if start == -1:
+        text = text.rstrip("\n") + "\n\n" + section
+    else:
+        end = text.find("\n## ", start + len(heading))
+        text = text[:start] + section + (text[end + 1:] if end != -1 else "")
+    path.write_text(text)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

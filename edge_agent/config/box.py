@@ -1,0 +1,25 @@
+"""The root of a box config (``firmware_configs/<box>.yaml``)."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from .link import BatchConfig, MqttConfig, OutboxConfig
+
+ID = r"^[a-z0-9][a-z0-9_-]{0,63}$"
+
+
+class BoxConfig(BaseModel):
+    """One field box: who it is, where it is, how it talks to the centre."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    device_id: str = Field(pattern=ID)
+    #: Commune slug (``dijon``, ``talant``...): the ``<site>`` of every topic of the box.
+    site: str = Field(pattern=ID)
+    lat: float | None = Field(None, ge=-90, le=90)
+    lon: float | None = Field(None, ge=-180, le=180)
+    mqtt: MqttConfig = MqttConfig()
+    outbox: OutboxConfig = OutboxConfig()
+    batch: BatchConfig = BatchConfig()
+    telemetry_interval_s: float = Field(60.0, ge=1, le=3600)

@@ -1,0 +1,38 @@
+"""Read a box config file and turn every problem into a :class:`ConfigError` naming the field."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import yaml
+from pydantic import ValidationError
+
+from ..errors import ConfigError
+from .box import BoxConfig
+
+
+def config_hash(path: Path) -> str:
+    """sha256 of the file's bytes, announced in the birth so the centre sees config drift."""
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def load_config(path: Path | str) -> BoxConfig:
+    """Load and validate ``path``; raise :class:`ConfigError` listing every error found."""
+    path = Path(path)
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror or exc}") from exc
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: expected a mapping at the top level")
+    try:
+        return BoxConfig.model_validate(raw)
+    except ValidationError as exc:
+        lines = [
+            f"{path}: {'.'.join(str(p) for p in err['loc']) or '(root)'}: {err['msg']}"
+            for err in exc.errors()
+        ]
+        raise ConfigError("\n".join(lines)) from exc

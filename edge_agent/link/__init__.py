@@ -1,0 +1,6 @@
+"""The MQTT link of an edge agent: the only part of the box that talks to the broker."""
+
+from .outbox import Outbox
+from .session import ConnectRefusedError, Link, LinkStats
+
+__all__ = ["ConnectRefusedError", "Link", "LinkStats", "Outbox"]

@@ -1,0 +1,47 @@
+"""Build the paho-mqtt client of a box from its config: MQTT v5, credentials, TLS."""
+
+from __future__ import annotations
+
+import ssl
+
+import paho.mqtt.client as mqtt
+
+from ..config.link import MqttConfig
+from ..errors import ConfigError
+
+
+def read_secret(cfg: MqttConfig) -> str | None:
+    """The broker password from its file (first line), so it never sits in the box config."""
+    if cfg.password_file is None:
+        return None
+    try:
+        return cfg.password_file.read_text(encoding="utf-8").splitlines()[0]
+    except (OSError, IndexError) as exc:
+        raise ConfigError(f"mqtt.password_file: cannot read {cfg.password_file}: {exc}") from exc
+
+
+def build_client(client_id: str, cfg: MqttConfig) -> mqtt.Client:
+    """A v5 client with the callback API v2; no network activity yet."""
+    client = mqtt.Client(
+        callback_api_version=mqtt.CallbackAPIVersion.VERSION2,
+        client_id=client_id,
+        protocol=mqtt.MQTTv5,
+    )
+    if cfg.username is not None:
+        client.username_pw_set(cfg.username, read_secret(cfg))
+    if cfg.tls is not None:
+        try:
+            client.tls_set(
+                ca_certs=str(cfg.tls.ca_file),
+                certfile=str(cfg.tls.cert_file) if cfg.tls.cert_file else None,
+                keyfile=str(cfg.tls.key_file) if cfg.tls.key_file else None,
+                cert_reqs=ssl.CERT_REQUIRED,
+                tls_version=ssl.PROTOCOL_TLS_CLIENT,
+            )
+        except (OSError, ssl.SSLError) as exc:
+            raise ConfigError(f"mqtt.tls: {exc}") from exc
+        client.tls_insecure_set(cfg.tls.insecure_hostname)
+    # The link enforces its own in-flight window; paho must never refuse or hold back.
+    client.max_inflight_messages_set(0)
+    client.max_queued_messages_set(0)
+    return client

@@ -1,0 +1,443 @@
+"""The MQTT link of a box: birth/death, ordered QoS 1 delivery from the outbox, commands.
+
+Threads (named, so ``py-spy``/``top -H`` show who does what):
+
+* ``vigie-link-net`` owns the socket: connects with exponential back-off and jitter
+  (tenacity), runs paho's loop, publishes the birth on every CONNACK.
+* ``vigie-link-send`` reads the outbox in order, closes batches (``batch.window_ms``),
+  keeps at most ``batch.inflight`` messages awaiting PUBACK, and deletes rows once acked.
+* ``vigie-link-cmd`` decodes commands and runs the command handler, then acknowledges.
+
+paho callbacks only record facts and enqueue; every decision is taken in these threads.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+from paho.mqtt.reasoncodes import ReasonCode
+from tenacity import Retrying, retry_if_exception_type, wait_exponential_jitter
+
+import vigie_wire as wire
+
+from ..config.box import BoxConfig
+from .client import build_client
+from .outbox import NewEvent, Outbox
+
+log = logging.getLogger("vigie.link")
+
+FIRMWARE = "vigie-edge/0.1.0"
+_CONNACK_TIMEOUT_S = 10.0
+_MAX_EVENT_BYTES = 16 * 1024
+
+#: What a command handler returns: result code, detail text, what was applied.
+AckTuple = tuple[str, str, dict[str, Any]]
+CommandHandler = Callable[[wire.Command], AckTuple]
+
+
+class ConnectRefusedError(ConnectionError):
+    """The broker answered CONNACK with a failure (bad credentials, not authorised...)."""
+
+
+@dataclass
+class LinkStats:
+    """Counters reported in telemetry under ``link.*``."""
+
+    events_emitted: int = 0
+    events_acked: int = 0
+    messages_sent: int = 0
+    connects: int = 0
+    disconnects: int = 0
+    refused: int = 0
+    commands: int = 0
+    commands_invalid: int = 0
+    last_error: str = ""
+    by_reason: dict[str, int] = field(default_factory=dict)
+
+
+class Link:
+    """Reliable, ordered event delivery for one box (see module docstring)."""
+
+    def __init__(
+        self,
+        config: BoxConfig,
+        outbox: Outbox,
+        *,
+        config_hash: str = "0" * 64,
+        capabilities: Sequence[str] = (),
+        groups: Sequence[str] = (),
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.config = config
+        self.outbox = outbox
+        self.stats = LinkStats()
+        self._clock = clock
+        self._caps = tuple(capabilities)
+        self._groups = tuple(groups)
+        self._config_hash = config_hash
+        self._dev = config.device_id
+        self._topic = {k: wire.device_topic(config.site, self._dev, k) for k in wire.topics.DEVICE_KINDS}
+        self._client = build_client(self._dev, config.mqtt)
+        self._client.on_connect = self._on_connect
+        self._client.on_disconnect = self._on_disconnect
+        self._client.on_publish = self._on_publish
+        self._client.on_message = self._on_message
+
+        self.boot = 0
+        self._n = 0
+        self._emit_lock = threading.Lock()
+        self._session_lock = threading.Lock()
+        self._bd = 0
+        self._seq = 0
+
+        self._stop = threading.Event()
+        self._wake = threading.Event()
+        self.connected = threading.Event()
+        self._session_up = False
+        self._connack: tuple[bool, str] | None = None
+        self._acks: queue.SimpleQueue[tuple[int, bool, str]] = queue.SimpleQueue()
+        self._ack_lock = threading.Lock()
+        self._commands: queue.Queue[mqtt.MQTTMessage] = queue.Queue(maxsize=1000)
+        self._inflight: dict[int, list[int]] = {}
+        self._cursor = 0
+        self._window_head = -1
+        self._window_start = 0.0
+        self._handler: CommandHandler | None = None
+        self._threads: list[threading.Thread] = []
+
+    # -- public API --------------------------------------------------------------------
+    def start(self) -> None:
+        """Open a new boot, flag leftovers of past runs as historical, start the threads."""
+        self.boot = self.outbox.next_boot()
+        replay = self.outbox.mark_all_historical()
+        if replay:
+            log.info("%d events from a previous run will be replayed as historical", replay)
+        for name, target in (
+            ("vigie-link-net", self._run_network),
+            ("vigie-link-send", self._run_sender),
+            ("vigie-link-cmd", self._run_commands),
+        ):
+            t = threading.Thread(target=target, name=name, daemon=True)
+            t.start()
+            self._threads.append(t)
+
+    def set_command_handler(self, handler: CommandHandler) -> None:
+        """Route decoded commands to ``handler``; its result is sent back as the ack."""
+        self._handler = handler
+
+    def emit(self, body: wire.Event, ts_ms: int | None = None) -> tuple[int, int]:
+        """Durably queue one event; returns its id ``(boot, n)`` once it is on disk."""
+        return self.emit_many([body], ts_ms)[0]
+
+    def emit_many(self, bodies: Sequence[wire.Event], ts_ms: int | None = None) -> list[tuple[int, int]]:
+        """Durably queue events in one transaction (cheaper for bursts)."""
+        ts = int(self._clock() * 1000) if ts_ms is None else ts_ms
+        packed = [wire.pack_event(b) for b in bodies]
+        for _items, blob in packed:
+            if len(blob) > _MAX_EVENT_BYTES:
+                raise ValueError(f"event body of {len(blob)} bytes exceeds {_MAX_EVENT_BYTES}")
+        with self._emit_lock:
+            first = self._n
+            rows = [NewEvent(first + i, ts, items, blob) for i, (items, blob) in enumerate(packed)]
+            self.outbox.append(self.boot, rows, historical=not self.connected.is_set())
+            self._n += len(rows)
+            self.stats.events_emitted += len(rows)
+        self._wake.set()
+        return [(self.boot, r.n) for r in rows]
+
+    def publish_telemetry(self, metrics: dict[str, Any]) -> bool:
+        """Send a telemetry map now (QoS 0, not stored: the next interval supersedes it)."""
+        if not self.connected.is_set():
+            return False
+        with self._session_lock:
+            msg = wire.Telemetry(self._header(), metrics)
+        self._client.publish(self._topic[wire.Kind.TELEMETRY], wire.encode(msg), qos=0)
+        return True
+
+    def link_metrics(self) -> dict[str, Any]:
+        """The link's own health, merged by the agent into its telemetry."""
+        s = self.stats
+        return {
+            "link.connected": self.connected.is_set(),
+            "link.bd": self._bd,
+            "link.outbox_depth": len(self.outbox),
+            "link.outbox_dropped": self.outbox.dropped_total,
+            "link.outbox_rejected": self.outbox.rejected_total,
+            "link.inflight": len(self._inflight),
+            "link.events_emitted": s.events_emitted,
+            "link.events_acked": s.events_acked,
+            "link.messages_sent": s.messages_sent,
+            "link.connects": s.connects,
+            "link.disconnects": s.disconnects,
+            "link.refused": s.refused,
+            "link.commands": s.commands,
+            "link.commands_invalid": s.commands_invalid,
+        }
+
+    def drained(self) -> bool:
+        """True when every queued event has been acknowledged by the broker."""
+        return len(self.outbox) == 0 and not self._inflight
+
+    def wait_drained(self, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.drained():
+                return True
+            time.sleep(0.01)
+        return self.drained()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Stop the threads; a connected link leaves with its will (the death) published."""
+        self._stop.set()
+        self._wake.set()
+        for t in self._threads:
+            t.join(timeout)
+        self._threads.clear()
+
+    # -- session state -----------------------------------------------------------------
+    def _header(self) -> wire.Header:
+        """Next header of the current session; caller holds ``_session_lock``."""
+        h = wire.Header(wire.SCHEMA_VERSION, self._dev, self._bd, self._seq, int(self._clock() * 1000))
+        self._seq += 1
+        return h
+
+    def _birth(self) -> wire.Birth:
+        c = self.config
+        return wire.Birth(self._header(), FIRMWARE, self._config_hash, self._caps, c.lat, c.lon)
+
+    # -- paho callbacks: record and enqueue only -----------------------------------------
+    def _on_connect(self, client: mqtt.Client, _ud: Any, _flags: Any, rc: ReasonCode, _p: Any) -> None:
+        if rc.is_failure:
+            self._connack = (False, str(rc))
+            return
+        with self._session_lock:
+            self._seq = 0
+            birth = self._birth()
+        client.publish(self._topic[wire.Kind.BIRTH], wire.encode(birth), qos=1, retain=True)
+        subs = [(self._topic[wire.Kind.CMD], 1)]
+        subs += [(wire.group_command_topic(self.config.site, g), 1) for g in self._groups]
+        client.subscribe(subs)
+        self._connack = (True, str(rc))
+
+    def _on_disconnect(self, _c: mqtt.Client, _ud: Any, _f: Any, rc: ReasonCode, _p: Any) -> None:
+        self.connected.clear()
+        self.stats.last_error = str(rc)
+
+    def _on_publish(self, _c: mqtt.Client, _ud: Any, mid: int, rc: ReasonCode, _p: Any) -> None:
+        self._acks.put((mid, rc.is_failure, str(rc)))
+        self._wake.set()
+
+    def _on_message(self, _c: mqtt.Client, _ud: Any, message: mqtt.MQTTMessage) -> None:
+        try:
+            self._commands.put_nowait(message)
+        except queue.Full:
+            self.stats.commands_invalid += 1
+            log.warning("command queue full: dropped a command on %s", message.topic)
+
+    # -- network thread ----------------------------------------------------------------
+    def _run_network(self) -> None:
+        cfg = self.config.mqtt
+        while not self._stop.is_set():
+            retrying = Retrying(
+                retry=retry_if_exception_type((OSError, ConnectRefusedError)),
+                wait=wait_exponential_jitter(
+                    multiplier=cfg.reconnect_min_s, max=cfg.reconnect_max_s, jitter=cfg.reconnect_min_s
+                ),
+                sleep=self._stop.wait,
+                stop=lambda _rs: self._stop.is_set(),
+                before_sleep=self._log_retry,
+                reraise=True,
+            )
+            try:
+                retrying(self._connect)
+            except (OSError, ConnectRefusedError):
+                break  # only reached when stopping
+            self._serve()
+        self.connected.clear()
+
+    def _log_retry(self, rs: Any) -> None:
+        exc = rs.outcome.exception() if rs.outcome else None
+        self.stats.last_error = str(exc)
+        level = logging.WARNING if rs.attempt_number in (1, 10) or rs.attempt_number % 100 == 0 else logging.DEBUG
+        log.log(level, "broker %s:%d unreachable (attempt %d): %s; retrying in %.1fs",
+                self.config.mqtt.host, self.config.mqtt.port, rs.attempt_number, exc,
+                rs.next_action.sleep if rs.next_action else 0)
+
+    def _connect(self) -> None:
+        if self._stop.is_set():
+            return
+        cfg = self.config.mqtt
+        with self._session_lock:
+            self._bd = self.outbox.next_bdseq()
+            death = wire.Death(wire.Header(wire.SCHEMA_VERSION, self._dev, self._bd, 0, int(self._clock() * 1000)))
+        self._client.will_set(self._topic[wire.Kind.DEATH], wire.encode(death), qos=1, retain=True)
+        props = Properties(PacketTypes.CONNECT)
+        props.SessionExpiryInterval = cfg.session_expiry_s
+        self._connack = None
+        self._client.connect(cfg.host, cfg.port, cfg.keepalive_s, clean_start=False, properties=props)
+        deadline = time.monotonic() + _CONNACK_TIMEOUT_S
+        while self._connack is None:
+            rc = self._client.loop(0.1)
+            if rc != mqtt.MQTT_ERR_SUCCESS and self._connack is None:
+                raise ConnectionError(f"connection lost before CONNACK ({mqtt.error_string(rc)})")
+            if time.monotonic() > deadline:
+                raise TimeoutError("no CONNACK within 10 s")
+        ok, reason = self._connack
+        if not ok:
+            self.stats.refused += 1
+            self.stats.last_error = f"refused: {reason}"
+            raise ConnectRefusedError(f"broker refused the connection: {reason}")
+        self.stats.connects += 1
+        log.info("connected to %s:%d as %s (bdSeq %d)", cfg.host, cfg.port, self._dev, self._bd)
+
+    def _serve(self) -> None:
+        # paho re-sends unacknowledged messages right after on_connect returns, inside the same
+        # loop() call; only then may the sender publish newer ones, or per-device order breaks.
+        self.connected.set()
+        self._wake.set()
+        while not self._stop.is_set():
+            rc = self._client.loop(0.05)
+            if rc != mqtt.MQTT_ERR_SUCCESS:
+                break
+        was_up = self.connected.is_set()
+        self.connected.clear()
+        if self._stop.is_set() and was_up:
+            self._leave()
+        else:
+            self.stats.disconnects += 1
+            log.warning("link to broker lost: %s", self.stats.last_error or "connection closed")
+
+    def _leave(self) -> None:
+        """Clean exit: DISCONNECT with reason 0x04 makes the broker publish our death."""
+        deadline = time.monotonic() + 2.0
+        while self._inflight and time.monotonic() < deadline:  # let pending PUBACKs land
+            self._client.loop(0.05)
+            self._drain_acks()
+        self._client.disconnect(reasoncode=ReasonCode(PacketTypes.DISCONNECT, identifier=4))
+        self._client.loop(0.1)
+
+    # -- sender thread -----------------------------------------------------------------
+    def _run_sender(self) -> None:
+        while not self._stop.is_set():
+            self._wake.clear()
+            wait = self._send_step()
+            if wait > 0:
+                self._wake.wait(wait)
+
+    def _drain_acks(self) -> None:
+        with self._ack_lock:
+            self._drain_acks_locked()
+
+    def _drain_acks_locked(self) -> None:
+        done: list[int] = []
+        while True:
+            try:
+                mid, failed, reason = self._acks.get_nowait()
+            except queue.Empty:
+                break
+            ids = self._inflight.pop(mid, None)
+            if ids is None:
+                continue  # birth, telemetry or ack messages
+            if failed:
+                self.outbox.reject(ids, reason)
+                self.stats.by_reason[reason] = self.stats.by_reason.get(reason, 0) + len(ids)
+                log.error("broker refused %d events: %s (kept in the outbox's rejected table)", len(ids), reason)
+            else:
+                done.extend(ids)
+        if done:
+            self.outbox.delete(done)
+            self.stats.events_acked += len(done)
+
+    def _send_step(self) -> float:
+        """One round of the sender; returns how long to wait before the next (0 = at once)."""
+        self._drain_acks()
+        if not self.connected.is_set() or len(self._inflight) >= self.config.batch.inflight:
+            return 0.05
+        batch = self.config.batch
+        rows = self.outbox.read(self._cursor, batch.max_events)
+        if not rows:
+            return 0.05
+        if len(rows) < batch.max_events and batch.window_ms > 0:
+            if rows[0].id != self._window_head:
+                self._window_head, self._window_start = rows[0].id, time.monotonic()
+            left = batch.window_ms / 1000 - (time.monotonic() - self._window_start)
+            if left > 0:
+                return left
+        first = rows[0]
+        rows = [r for r in _prefix(rows, lambda r: (r.boot, r.hist) == (first.boot, first.hist))]
+        with self._session_lock:
+            header = self._header()
+        packed = [wire.PackedEvent(r.n, r.ts, r.items, r.blob) for r in rows]
+        while True:
+            try:
+                payload = wire.encode_batch(header, first.boot, first.hist, packed)
+                break
+            except wire.WireError:  # too large for one message: halve it
+                if len(packed) == 1:
+                    self.outbox.reject([rows[0].id], "event larger than a message")
+                    self._cursor = rows[0].id
+                    return 0
+                packed = packed[: len(packed) // 2]
+        rows = rows[: len(packed)]
+        info = self._client.publish(self._topic[wire.Kind.EVENT], payload, qos=1)
+        if info.rc not in (mqtt.MQTT_ERR_SUCCESS, mqtt.MQTT_ERR_NO_CONN):
+            log.warning("publish refused by the client library: %s", mqtt.error_string(info.rc))
+            return 0.1
+        # NO_CONN: paho keeps QoS 1 messages and sends them on reconnect, in order.
+        self._inflight[info.mid] = [r.id for r in rows]
+        self._cursor = rows[-1].id
+        self.stats.messages_sent += 1
+        return 0
+
+    # -- command thread ----------------------------------------------------------------
+    def _run_commands(self) -> None:
+        while not self._stop.is_set():
+            try:
+                message = self._commands.get(timeout=0.2)
+            except queue.Empty:
+                continue
+            self._handle_command(message)
+
+    def _handle_command(self, message: mqtt.MQTTMessage) -> None:
+        self.stats.commands += 1
+        try:
+            cmd = wire.decode(message.topic, message.payload)
+        except wire.WireError as exc:
+            self.stats.commands_invalid += 1
+            log.warning("invalid command on %s: %s", message.topic, exc)
+            return  # no id to acknowledge
+        if not isinstance(cmd, wire.Command):
+            return
+        if self._handler is None:
+            result: AckTuple = (wire.AckResult.UNSUPPORTED, "this box runs no command handler", {})
+        else:
+            try:
+                result = self._handler(cmd)
+            except Exception as exc:  # a handler bug must not kill the link
+                log.exception("command handler failed on %s", cmd.cmd_id)
+                result = (wire.AckResult.FAILED, f"{type(exc).__name__}: {exc}"[:512], {})
+        self.send_ack(cmd, *result)
+
+    def send_ack(self, cmd: wire.Command, result: str, detail: str = "", applied: dict[str, Any] | None = None) -> None:
+        """Acknowledge ``cmd`` with its outcome (QoS 1; queued by paho while offline)."""
+        with self._session_lock:
+            ack = wire.CommandAck(self._header(), cmd.cmd_id, result, detail[:512], applied or {})
+        self._client.publish(self._topic[wire.Kind.ACK], wire.encode(ack), qos=1)
+
+
+def _prefix(rows: Sequence[Any], same: Callable[[Any], bool]) -> list[Any]:
+    out = []
+    for r in rows:
+        if not same(r):
+            break
+        out.append(r)
+    return out

@@ -1,0 +1,175 @@
+"""Bytes <-> messages. The only module of Vigie that imports MessagePack.
+
+A message is one MessagePack array: the five header fields, then the fields of the message
+type in declaration order (:mod:`vigie_wire.messages`). An event inside a batch is the array
+``[n, dt, code, *fields]`` where ``dt`` is the event time minus the header time, in ms, so a
+live event costs one byte of time.
+
+Decoding never raises anything but :class:`WireError`: whatever MessagePack or the schema
+objects to is translated here, at the boundary.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, NamedTuple, cast
+
+import msgpack
+
+from .errors import WireError
+from .limits import (
+    MAX_EVENTS_PER_BATCH,
+    MAX_LIST_ITEMS,
+    MAX_MAP_ITEMS,
+    MAX_PAYLOAD_BYTES,
+    MAX_TEXT_LEN,
+    SCHEMA_VERSION,
+)
+from .messages import (
+    EVENT_TYPES,
+    MESSAGE_TYPES,
+    Command,
+    Event,
+    EventBatch,
+    EventRecord,
+    Header,
+    Message,
+    UnknownEvent,
+)
+from .schema import from_list, to_list
+from .topics import Kind, Topic, parse_topic
+
+_HEADER_LEN = 5
+_UNPACK_LIMITS = {
+    "max_str_len": MAX_TEXT_LEN * 4,
+    "max_bin_len": 0,
+    "max_array_len": max(MAX_LIST_ITEMS, MAX_EVENTS_PER_BATCH) + 16,
+    "max_map_len": MAX_MAP_ITEMS,
+    "max_ext_len": 0,
+}
+
+
+class PackedEvent(NamedTuple):
+    """An event body already packed, as the outbox stores it: no re-encoding on replay."""
+
+    n: int
+    ts: int
+    items: int
+    blob: bytes
+
+
+def _header_list(h: Header) -> list[Any]:
+    return [h.v, h.dev, h.bd, h.seq, h.ts]
+
+
+def _check_size(payload: bytes) -> None:
+    if len(payload) > MAX_PAYLOAD_BYTES:
+        raise WireError("size", f"payload of {len(payload)} bytes exceeds {MAX_PAYLOAD_BYTES}")
+
+
+def pack_event(body: Event) -> tuple[int, bytes]:
+    """Pack ``[code, *fields]`` of an event body; returns (item count, bytes)."""
+    if isinstance(body, UnknownEvent):
+        items: list[Any] = [body.type_code, *body.fields]
+    else:
+        items = [body.code, *to_list(body)]
+    return len(items), b"".join(msgpack.packb(i, use_bin_type=True) for i in items)
+
+
+def encode_batch(header: Header, boot: int, historical: bool, events: Sequence[PackedEvent]) -> bytes:
+    """Encode an event batch from packed events, splicing their stored bytes."""
+    if not 1 <= len(events) <= MAX_EVENTS_PER_BATCH:
+        raise WireError("field", f"a batch holds 1..{MAX_EVENTS_PER_BATCH} events, got {len(events)}", "events")
+    packer = msgpack.Packer(use_bin_type=True)
+    parts = [
+        packer.pack_array_header(_HEADER_LEN + 3),
+        *(packer.pack(v) for v in _header_list(header)),
+        packer.pack(boot),
+        packer.pack(historical),
+        packer.pack_array_header(len(events)),
+    ]
+    for ev in events:
+        parts.append(packer.pack_array_header(2 + ev.items))
+        parts.append(packer.pack(ev.n))
+        parts.append(packer.pack(ev.ts - header.ts))
+        parts.append(ev.blob)
+    payload = b"".join(parts)
+    _check_size(payload)
+    return payload
+
+
+def encode(msg: Message) -> bytes:
+    """Encode a validated message (messages validate on construction)."""
+    if isinstance(msg, EventBatch):
+        packed = [PackedEvent(r.n, r.ts, *pack_event(r.body)) for r in msg.events]
+        return encode_batch(msg.header, msg.boot, msg.historical, packed)
+    fields = to_list(msg)
+    payload = cast(bytes, msgpack.packb(_header_list(msg.header) + fields[1:], use_bin_type=True))
+    _check_size(payload)
+    return payload
+
+
+def _unpack(payload: bytes) -> list[Any]:
+    if not isinstance(payload, (bytes, bytearray, memoryview)):
+        raise WireError("size", f"payload must be bytes, got {type(payload).__name__}")
+    if len(payload) == 0:
+        raise WireError("size", "empty payload (a cleared retained message)")
+    _check_size(bytes(payload))
+    try:
+        data = msgpack.unpackb(payload, raw=False, strict_map_key=True, use_list=True, **_UNPACK_LIMITS)
+    except Exception as exc:  # msgpack raises a zoo of types; all mean "not valid MessagePack"
+        raise WireError("msgpack", f"not a valid MessagePack payload ({type(exc).__name__}: {exc})") from exc
+    if not isinstance(data, list) or len(data) < _HEADER_LEN:
+        raise WireError("schema", "expected an array starting with the 5 header fields")
+    if data[0] != SCHEMA_VERSION:
+        raise WireError("version", f"unsupported schema version {data[0]!r} (this decoder reads {SCHEMA_VERSION})")
+    return data
+
+
+def _decode_events(raw: Any, header_ts: Any) -> Any:
+    if not isinstance(raw, list) or not isinstance(header_ts, int) or isinstance(header_ts, bool):
+        return raw  # let the schema report the type error with its path
+    out = []
+    for i, item in enumerate(raw):
+        path = f"events[{i}]"
+        if not isinstance(item, list) or len(item) < 3:
+            raise WireError("schema", "an event is [n, dt, code, *fields]", path)
+        n, dt, code, *fields = item
+        if not isinstance(dt, int) or isinstance(dt, bool):
+            raise WireError("field", f"expected an integer, got {type(dt).__name__}", f"{path}.dt")
+        if not isinstance(code, int) or isinstance(code, bool) or not 0 <= code <= 65535:
+            raise WireError("field", f"event code must be an integer 0..65535, got {code!r}", f"{path}.code")
+        cls = EVENT_TYPES.get(code)
+        body: Event = from_list(cls, fields, path) if cls else UnknownEvent(code, tuple(fields))
+        out.append(from_list(EventRecord, [n, header_ts + dt, body], path))
+    return out
+
+
+def decode_payload(kind: Kind, payload: bytes) -> Message:
+    """Decode and validate a payload of topic kind ``kind`` (no topic consistency check)."""
+    data = _unpack(payload)
+    cls = MESSAGE_TYPES[kind]
+    rest = data[_HEADER_LEN:]
+    if cls is EventBatch and len(rest) >= 3:
+        rest = [rest[0], rest[1], _decode_events(rest[2], data[4]), *rest[3:]]
+    return cast(Message, from_list(cls, [data[:_HEADER_LEN], *rest]))
+
+
+def decode(topic: str, payload: bytes) -> Message:
+    """Decode a message received on ``topic``, checking that topic and payload agree."""
+    t = parse_topic(topic)
+    msg = decode_payload(t.kind, payload)
+    check_consistency(t, msg)
+    return msg
+
+
+def check_consistency(t: Topic, msg: Message) -> None:
+    """The sender or target named by the topic must be the one named in the payload."""
+    if isinstance(msg, Command):
+        expected = t.group if t.group is not None else t.device
+        if msg.target != expected:
+            raise WireError("mismatch", f"command target {msg.target!r} but topic names {expected!r}", "target")
+        return
+    expected = t.host if t.kind is Kind.STATE else t.device
+    if msg.header.dev != expected:
+        raise WireError("mismatch", f"payload from {msg.header.dev!r} on the topic of {expected!r}", "header.dev")

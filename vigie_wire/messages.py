@@ -1,0 +1,206 @@
+"""The messages of Vigie v1, as frozen dataclasses that validate themselves.
+
+Field order is wire order (see :mod:`vigie_wire.schema`). Every message starts with a
+:class:`Header`; what follows depends on the topic kind. Timestamps are milliseconds since
+the Unix epoch (UTC). Constructing a message with a bad value raises
+:class:`~vigie_wire.errors.WireError`, so the encoder can never emit what the decoder would
+refuse.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from .limits import INT64_MAX, MAX_EVENTS_PER_BATCH, SCHEMA_VERSION, UINT32_MAX, UINT64_MAX
+from .schema import Record, ident, rule
+from .topics import Kind
+
+_HEX = re.compile(r"[0-9a-f]{8,64}")
+_CMD_ID = re.compile(r"[A-Za-z0-9_.:-]{1,64}")
+_CMD_NAME = re.compile(r"[a-z][a-z0-9_.]{0,63}")
+
+
+@dataclass(frozen=True)
+class Header(Record):
+    """Common to every message: who sent it, in which MQTT session, in which order.
+
+    ``bd`` is the sender's birth/death sequence, increased at every MQTT connection and kept
+    across restarts; ``seq`` counts the messages of that connection from 0 (the birth), so
+    a receiver detects gaps and duplicates per ``(dev, bd)``.
+    """
+
+    v: int = field(metadata=rule(lo=SCHEMA_VERSION, hi=SCHEMA_VERSION, doc="schema version"))
+    dev: str = field(metadata=ident("sender id: a device, or the coordinator host"))
+    bd: int = field(metadata=rule(lo=0, hi=UINT32_MAX, doc="birth/death sequence"))
+    seq: int = field(metadata=rule(lo=0, hi=UINT64_MAX, doc="message number in the session"))
+    ts: int = field(metadata=rule(lo=0, hi=INT64_MAX, doc="send time, ms since epoch"))
+
+
+@dataclass(frozen=True)
+class Birth(Record):
+    """Retained on ``<site>/<device>/birth`` at every connection."""
+
+    kind: ClassVar[Kind] = Kind.BIRTH
+    header: Header
+    firmware: str = field(metadata=rule(max_len=64, doc="agent version"))
+    config_hash: str = field(metadata=rule(pattern=_HEX, doc="sha256 (hex, >= 8) of the box config"))
+    caps: tuple[str, ...] = field(metadata=rule(max_len=64, max_items=64, doc="capabilities"))
+    lat: float | None = field(default=None, metadata=rule(lo=-90, hi=90, doc="WGS84"))
+    lon: float | None = field(default=None, metadata=rule(lo=-180, hi=180, doc="WGS84"))
+
+
+@dataclass(frozen=True)
+class Death(Record):
+    """The MQTT will on ``<site>/<device>/death`` (retained).
+
+    Its header's ``bd`` names the connection it belongs to: a death whose ``bd`` is older than
+    the current birth's is stale and must be ignored.
+    """
+
+    kind: ClassVar[Kind] = Kind.DEATH
+    header: Header
+
+
+class Event(Record):
+    """Base of event bodies; each subclass has a stable ``code`` on the wire."""
+
+    code: ClassVar[int] = 0
+
+
+@dataclass(frozen=True)
+class Detection(Event):
+    """An object first seen by a camera (a new track).
+
+    The box is in thousandths of the frame's width/height so that it does not depend on the
+    stream's resolution and fits in a few bytes.
+    """
+
+    code: ClassVar[int] = 1
+    wire_name: ClassVar[str] = "detection"
+    cam: int = field(metadata=rule(lo=0, hi=255, doc="camera index in the box config"))
+    track: int = field(metadata=rule(lo=0, hi=UINT32_MAX, doc="track id, unique per camera and boot"))
+    cls: int = field(metadata=rule(lo=0, hi=65535, doc="class index in the model's class list"))
+    conf: int = field(metadata=rule(lo=0, hi=100, doc="confidence, percent"))
+    box: tuple[int, ...] = field(
+        metadata=rule(lo=0, hi=1000, min_items=4, max_items=4, doc="x, y, w, h in 1/1000 of frame")
+    )
+
+
+@dataclass(frozen=True)
+class UnknownEvent(Event):
+    """An event type this decoder does not know (sent by a newer agent); kept, not dropped."""
+
+    wire_name: ClassVar[str] = "unknown"
+    type_code: int = field(metadata=rule(lo=0, hi=65535))
+    fields: tuple[Any, ...] = ()
+
+    def __post_init__(self) -> None:  # free-form payload: bounded by the decoder limits only
+        pass
+
+
+#: Every event type this version of the contract defines, by wire code.
+EVENT_TYPES: dict[int, type[Event]] = {cls.code: cls for cls in (Detection,)}
+
+
+@dataclass(frozen=True)
+class EventRecord(Record):
+    """One event in a batch: its number in its boot, its time, its body.
+
+    The event's unique id is ``(device, batch.boot, n)``; storage uses it to be idempotent.
+    """
+
+    n: int = field(metadata=rule(lo=0, hi=UINT64_MAX, doc="event number within the boot"))
+    ts: int = field(metadata=rule(lo=0, hi=INT64_MAX, doc="event time, ms since epoch"))
+    body: Event = field(metadata=rule(doc="event type code, then the type's fields"))
+
+
+@dataclass(frozen=True)
+class EventBatch(Record):
+    """Events of one boot, on ``<site>/<device>/event``.
+
+    ``historical`` is set when the events were produced while the link was down (or by an
+    earlier run of the agent) and are being replayed from the outbox.
+    """
+
+    kind: ClassVar[Kind] = Kind.EVENT
+    header: Header
+    boot: int = field(metadata=rule(lo=0, hi=UINT32_MAX, doc="agent run that produced the events"))
+    historical: bool = field(metadata=rule(doc="replayed from the outbox"))
+    events: tuple[EventRecord, ...] = field(metadata=rule(min_items=1, max_items=MAX_EVENTS_PER_BATCH))
+
+
+@dataclass(frozen=True)
+class Telemetry(Record):
+    """Periodic health and measurements of a node, batched in one map per interval."""
+
+    kind: ClassVar[Kind] = Kind.TELEMETRY
+    header: Header
+    metrics: dict[str, Any] = field(metadata=rule(doc="name -> number or small structure"))
+
+
+@dataclass(frozen=True)
+class Command(Record):
+    """A command to a device (``<site>/<device>/cmd``) or a group (``<site>/group/<g>/cmd``).
+
+    ``cseq`` increases per issuer and target across restarts (the issuer uses its clock in ms),
+    so a device can reject a stale command; ``expires`` bounds how late it may be applied.
+    """
+
+    kind: ClassVar[Kind] = Kind.CMD
+    header: Header
+    target: str = field(metadata=ident("device or group the command is for (must match the topic)"))
+    cmd_id: str = field(metadata=rule(max_len=64, pattern=_CMD_ID))
+    cseq: int = field(metadata=rule(lo=0, hi=UINT64_MAX, doc="issuer's command sequence"))
+    expires: int = field(metadata=rule(lo=0, hi=INT64_MAX, doc="ms since epoch; later = reject"))
+    name: str = field(metadata=rule(max_len=64, pattern=_CMD_NAME))
+    args: dict[str, Any] = field(default_factory=dict, metadata=rule(doc="command arguments"))
+
+
+class AckResult:
+    """Result codes of a command acknowledgement."""
+
+    APPLIED = "applied"
+    REJECTED_STALE = "stale"
+    REJECTED_EXPIRED = "expired"
+    DUPLICATE = "duplicate"
+    INVALID = "invalid"
+    UNSUPPORTED = "unsupported"
+    FAILED = "failed"
+    ALL = (APPLIED, REJECTED_STALE, REJECTED_EXPIRED, DUPLICATE, INVALID, UNSUPPORTED, FAILED)
+
+
+@dataclass(frozen=True)
+class CommandAck(Record):
+    """A device's answer to every command it receives, on ``<site>/<device>/ack``."""
+
+    kind: ClassVar[Kind] = Kind.ACK
+    header: Header
+    cmd_id: str = field(metadata=rule(max_len=64))
+    result: str = field(
+        metadata=rule(
+            max_len=16,
+            pattern=re.compile("|".join(AckResult.ALL)),
+            doc="applied, stale, expired, duplicate, invalid, unsupported or failed",
+        )
+    )
+    detail: str = field(default="", metadata=rule(max_len=512, doc="human-readable reason"))
+    applied: dict[str, Any] = field(default_factory=dict, metadata=rule(doc="what was applied"))
+
+
+@dataclass(frozen=True)
+class State(Record):
+    """The coordinator's retained liveness on ``STATE/<host>``; its will sets ``online`` false."""
+
+    kind: ClassVar[Kind] = Kind.STATE
+    header: Header
+    online: bool = field(metadata=rule(doc="the coordinator is up"))
+
+
+Message = Birth | Death | EventBatch | Telemetry | Command | CommandAck | State
+
+#: The message class carried by each topic kind.
+MESSAGE_TYPES: dict[Kind, type[Record]] = {
+    cls.kind: cls for cls in (Birth, Death, EventBatch, Telemetry, Command, CommandAck, State)
+}

@@ -1,0 +1,253 @@
+"""Declarative field rules for wire records, and the generic walk that applies them.
+
+Each wire record is a frozen dataclass whose field order *is* its positional wire layout.
+Constraints live next to the field (``field(metadata=rule(...))``), so one declaration
+drives construction-time validation, decoding and the documentation test. This module
+knows Python values only; bytes are :mod:`vigie_wire.codec`'s business.
+
+Forward compatibility (v1 is additive): a decoder accepts and ignores extra trailing
+elements, and trailing optional fields may be absent.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import re
+import types
+import typing
+from collections.abc import Mapping
+from functools import cache
+from typing import Any, ClassVar, TypeVar
+
+from .errors import WireError
+from .limits import MAX_ID_LEN, MAX_LIST_ITEMS, MAX_MAP_ITEMS, MAX_TEXT_LEN, MAX_VALUE_DEPTH
+
+T = TypeVar("T", bound="Record")
+
+#: Identifiers used in topics: lower-case slug, no MQTT wildcard or separator can sneak in.
+ID_PATTERN = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
+
+
+@dataclasses.dataclass(frozen=True)
+class Rule:
+    """Constraints on one field; on a tuple field, ``lo``/``hi`` apply to its items."""
+
+    lo: float | None = None
+    hi: float | None = None
+    max_len: int | None = None
+    pattern: re.Pattern[str] | None = None
+    min_items: int = 0
+    max_items: int | None = None
+    doc: str = ""
+
+
+def rule(**kwargs: Any) -> dict[str, Rule]:
+    """Field metadata carrying a :class:`Rule` (``field(metadata=rule(hi=255))``)."""
+    return {"rule": Rule(**kwargs)}
+
+
+def ident(doc: str) -> dict[str, Rule]:
+    """Metadata for a topic-safe identifier field."""
+    return rule(max_len=MAX_ID_LEN, pattern=ID_PATTERN, doc=doc)
+
+
+class Record:
+    """Base of every wire record: validates itself on construction."""
+
+    #: Records that name themselves on the wire (event types) set a stable code.
+    wire_name: ClassVar[str] = ""
+
+    def __post_init__(self) -> None:
+        for f, hint in record_fields(type(self)):
+            check(getattr(self, f.name), hint, _rule_of(f), f.name)
+
+
+@cache
+def record_fields(cls: type) -> tuple[tuple[dataclasses.Field[Any], Any], ...]:
+    """The dataclass fields of ``cls`` with their resolved type hints, in wire order."""
+    hints = typing.get_type_hints(cls)
+    return tuple((f, hints[f.name]) for f in dataclasses.fields(cls))
+
+
+def required_count(cls: type) -> int:
+    """How many leading fields a payload must carry (those without a default)."""
+    return sum(
+        1
+        for f, _ in record_fields(cls)
+        if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+    )
+
+
+def _rule_of(f: dataclasses.Field[Any]) -> Rule:
+    return typing.cast(Rule, f.metadata.get("rule", _NO_RULE))
+
+
+_NO_RULE = Rule()
+
+
+def _fail(path: str, message: str) -> typing.NoReturn:
+    raise WireError("field", message, path)
+
+
+def _is_optional(hint: Any) -> tuple[bool, Any]:
+    if typing.get_origin(hint) in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(hint) if a is not type(None)]
+        if len(args) == 1 and len(typing.get_args(hint)) == 2:
+            return True, args[0]
+    return False, hint
+
+
+def check(value: Any, hint: Any, r: Rule, path: str) -> None:
+    """Raise :class:`WireError` unless ``value`` fits ``hint`` and rule ``r``."""
+    optional, hint = _is_optional(hint)
+    if value is None:
+        if optional:
+            return
+        _fail(path, "is required")
+    origin = typing.get_origin(hint)
+    if origin is tuple:
+        if not isinstance(value, tuple):
+            _fail(path, f"expected a list, got {type(value).__name__}")
+        limit = r.max_items if r.max_items is not None else MAX_LIST_ITEMS
+        if not r.min_items <= len(value) <= limit:
+            _fail(path, f"expected {r.min_items}..{limit} items, got {len(value)}")
+        (item_hint, _ellipsis) = typing.get_args(hint)
+        item_rule = dataclasses.replace(r, min_items=0, max_items=None)
+        for i, item in enumerate(value):
+            check(item, item_hint, item_rule, f"{path}[{i}]")
+        return
+    if origin is dict:
+        check_free_map(value, path)
+        return
+    if hint is bool:
+        if not isinstance(value, bool):
+            _fail(path, f"expected a boolean, got {type(value).__name__}")
+        return
+    if hint is int:
+        if not isinstance(value, int) or isinstance(value, bool):
+            _fail(path, f"expected an integer, got {type(value).__name__}")
+        _check_range(value, r, path)
+        return
+    if hint is float:
+        if not isinstance(value, float):
+            _fail(path, f"expected a number, got {type(value).__name__}")
+        if not math.isfinite(value):
+            _fail(path, "must be a finite number")
+        _check_range(value, r, path)
+        return
+    if hint is str:
+        if not isinstance(value, str):
+            _fail(path, f"expected a string, got {type(value).__name__}")
+        limit = r.max_len if r.max_len is not None else MAX_TEXT_LEN
+        if len(value) > limit:
+            _fail(path, f"longer than {limit} characters ({len(value)})")
+        if r.pattern is not None and not r.pattern.fullmatch(value):
+            _fail(path, f"{value!r} does not match {r.pattern.pattern}")
+        return
+    if isinstance(hint, type) and issubclass(hint, Record):
+        if not isinstance(value, hint):
+            _fail(path, f"expected {hint.__name__}, got {type(value).__name__}")
+        return
+    raise TypeError(f"unsupported wire type {hint!r} at {path}")  # a contract bug, not input
+
+
+def _check_range(value: float, r: Rule, path: str) -> None:
+    if r.lo is not None and value < r.lo:
+        _fail(path, f"{value} is below {r.lo:g}")
+    if r.hi is not None and value > r.hi:
+        _fail(path, f"{value} is above {r.hi:g}")
+
+
+def check_free_map(value: Any, path: str) -> None:
+    """Free-form maps (command arguments, telemetry): string keys, JSON-like bounded values."""
+    _check_free(value, path, 0, top_map=True)
+
+
+def _check_free(value: Any, path: str, depth: int, top_map: bool = False) -> None:
+    if depth > MAX_VALUE_DEPTH:
+        _fail(path, f"nested deeper than {MAX_VALUE_DEPTH} levels")
+    if isinstance(value, Mapping):
+        if len(value) > MAX_MAP_ITEMS:
+            _fail(path, f"more than {MAX_MAP_ITEMS} entries ({len(value)})")
+        for key, item in value.items():
+            if not isinstance(key, str) or not 0 < len(key) <= MAX_ID_LEN:
+                _fail(path, f"keys must be strings of 1..{MAX_ID_LEN} characters, got {key!r}")
+            _check_free(item, f"{path}.{key}", depth + 1)
+        return
+    if top_map:
+        _fail(path, f"expected a map, got {type(value).__name__}")
+    if isinstance(value, (list, tuple)):
+        if len(value) > MAX_LIST_ITEMS:
+            _fail(path, f"more than {MAX_LIST_ITEMS} items ({len(value)})")
+        for i, item in enumerate(value):
+            _check_free(item, f"{path}[{i}]", depth + 1)
+        return
+    if isinstance(value, float) and not math.isfinite(value):
+        _fail(path, "must be a finite number")
+    if isinstance(value, str) and len(value) > MAX_TEXT_LEN:
+        _fail(path, f"longer than {MAX_TEXT_LEN} characters")
+    if value is not None and not isinstance(value, (bool, int, float, str)):
+        _fail(path, f"unsupported value of type {type(value).__name__}")
+
+
+def to_list(record: Record) -> list[Any]:
+    """Positional form of ``record``; trailing absent optionals are left out."""
+    out = [_to_plain(getattr(record, f.name)) for f, _ in record_fields(type(record))]
+    while out and out[-1] is None and len(out) > required_count(type(record)):
+        out.pop()
+    return out
+
+
+def _to_plain(value: Any) -> Any:
+    if isinstance(value, Record):
+        return to_list(value)
+    if isinstance(value, tuple):
+        return [_to_plain(v) for v in value]
+    return value
+
+
+def from_list(cls: type[T], data: Any, path: str = "") -> T:
+    """Build ``cls`` from its positional form, raising :class:`WireError` on any mismatch."""
+    if not isinstance(data, list):
+        raise WireError("schema", f"expected a list for {cls.__name__}", path)
+    specs = record_fields(cls)
+    need = required_count(cls)
+    if len(data) < need:
+        raise WireError(
+            "schema", f"{cls.__name__} needs at least {need} fields, got {len(data)}", path
+        )
+    kwargs = {}
+    for (f, hint), raw in zip(specs, data):  # extra trailing items: newer minor, ignored
+        kwargs[f.name] = _from_plain(raw, hint, _join(path, f.name))
+    try:
+        return cls(**kwargs)
+    except WireError as exc:
+        raise WireError(exc.reason, exc.detail, _join(path, exc.path)) from None
+
+
+def _from_plain(raw: Any, hint: Any, path: str) -> Any:
+    optional, hint = _is_optional(hint)
+    if raw is None:
+        return None
+    origin = typing.get_origin(hint)
+    if origin is tuple:
+        if not isinstance(raw, list):
+            raise WireError("field", f"expected a list, got {type(raw).__name__}", path)
+        (item_hint, _ellipsis) = typing.get_args(hint)
+        return tuple(_from_plain(v, item_hint, f"{path}[{i}]") for i, v in enumerate(raw))
+    if hint is float and isinstance(raw, int) and not isinstance(raw, bool):
+        return float(raw)
+    if isinstance(hint, type) and issubclass(hint, Record):
+        if isinstance(raw, hint):  # already decoded by the codec (event records)
+            return raw
+        return from_list(hint, raw, path)
+    return raw
+
+
+def _join(prefix: str, name: str) -> str:
+    if not prefix:
+        return name
+    if not name:
+        return prefix
+    return f"{prefix}{name}" if name.startswith("[") else f"{prefix}.{name}"
