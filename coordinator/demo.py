@@ -19,19 +19,20 @@ from .broker import LocalBroker
 from .watch import watch
 
 DEMO_PORT = 18830
+FIRMWARE_CONFIGS = Path(__file__).resolve().parents[1] / "firmware_configs"
 
 
 def run_demo(root: Path = Path("var/demo"), port: int = DEMO_PORT, rate: float = 5.0) -> int:
     root = root.resolve()
     broker = LocalBroker(root / "broker", port=port)
     root.mkdir(parents=True, exist_ok=True)
+    # The field config of the box, pointed at the local broker (no TLS, no password: demo only).
+    raw = yaml.safe_load((FIRMWARE_CONFIGS / "cam-darcy-01.yaml").read_text(encoding="utf-8"))
+    raw["mqtt"] = {"host": "127.0.0.1", "port": port}
+    raw["outbox"] = {**raw.get("outbox", {}), "path": str(root / "cam-darcy-01-outbox.sqlite3")}
+    raw["telemetry_interval_s"] = 10
     box = root / "cam-darcy-01.yaml"
-    box.write_text(yaml.safe_dump({
-        "device_id": "cam-darcy-01", "site": "dijon", "lat": 47.3225, "lon": 5.0353,
-        "mqtt": {"host": "127.0.0.1", "port": port},
-        "outbox": {"path": str(root / "cam-darcy-01-outbox.sqlite3")},
-        "telemetry_interval_s": 10,
-    }), encoding="utf-8")
+    box.write_text(yaml.safe_dump(raw), encoding="utf-8")
 
     print(f"[1/3] broker: mosquitto on 127.0.0.1:{port} ({broker.conf})", flush=True)
     broker.start()

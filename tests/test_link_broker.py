@@ -9,6 +9,7 @@ import threading
 import time
 from pathlib import Path
 
+import paho.mqtt.client as mqtt
 import pytest
 
 import vigie_wire as wire
@@ -175,5 +176,37 @@ def test_events_are_batched_within_the_window(broker: Mosquitto, tmp_path: Path,
     if window_ms:
         assert len(batches) <= 10, f"{len(batches)} messages for 300 events in a 50 ms window"
     assert sum(len(b.events) for b in batches) == 300
+    link.stop()
+    rec.close()
+
+
+def test_every_command_is_acknowledged_with_its_result(broker: Mosquitto, tmp_path: Path) -> None:
+    rec = Recorder(broker.port)
+    link = _start_link(tmp_path, broker.port, "light-cmd-01")
+    seen: list[wire.Command] = []
+
+    def handler(cmd: wire.Command) -> tuple[str, str, dict[str, object]]:
+        seen.append(cmd)
+        return wire.AckResult.APPLIED, "", {"level": cmd.args["level"]}
+
+    link.set_command_handler(handler)
+    wait_until(link.connected.is_set, 10, "connected")
+
+    ops = mqtt.Client(callback_api_version=mqtt.CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
+    ops.connect("127.0.0.1", broker.port)
+    ops.loop_start()
+    topic = wire.device_topic("dijon", "light-cmd-01", wire.Kind.CMD)
+    now = int(time.time() * 1000)
+    cmd = wire.Command(wire.Header(1, "coordinator", 0, 1, now), "light-cmd-01", "c-1", 1, now + 60_000,
+                       "light.override", {"level": 70})
+    ops.publish(topic, wire.encode(cmd), qos=1).wait_for_publish(5)
+    ops.publish(topic, b"\x93garbage", qos=1).wait_for_publish(5)  # undecodable: counted, no ack possible
+    wait_until(lambda: rec.decoded(wire.Kind.ACK), 10, "ack")
+    ack = rec.decoded(wire.Kind.ACK)[0]
+    assert (ack.cmd_id, ack.result, ack.applied) == ("c-1", "applied", {"level": 70})
+    assert seen == [cmd]
+    wait_until(lambda: link.stats.commands_invalid == 1, 5, "invalid command counted")
+    ops.loop_stop()
+    ops.disconnect()
     link.stop()
     rec.close()

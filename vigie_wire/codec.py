@@ -18,12 +18,15 @@ import msgpack
 
 from .errors import WireError
 from .limits import (
+    INT64_MAX,
     MAX_EVENTS_PER_BATCH,
     MAX_LIST_ITEMS,
     MAX_MAP_ITEMS,
     MAX_PAYLOAD_BYTES,
     MAX_TEXT_LEN,
     SCHEMA_VERSION,
+    UINT32_MAX,
+    UINT64_MAX,
 )
 from .messages import (
     EVENT_TYPES,
@@ -73,21 +76,31 @@ def pack_event(body: Event) -> tuple[int, bytes]:
         items: list[Any] = [body.type_code, *body.fields]
     else:
         items = [body.code, *to_list(body)]
-    return len(items), b"".join(msgpack.packb(i, use_bin_type=True) for i in items)
+    packed = cast(bytes, msgpack.packb(items, use_bin_type=True))
+    return len(items), packed[_array_header_len(len(items)):]
+
+
+def _array_header_len(n: int) -> int:
+    """Bytes of a MessagePack array header for ``n`` items (fixarray, array16, array32)."""
+    return 1 if n < 16 else 3 if n < 65536 else 5
 
 
 def encode_batch(header: Header, boot: int, historical: bool, events: Sequence[PackedEvent]) -> bytes:
     """Encode an event batch from packed events, splicing their stored bytes."""
     if not 1 <= len(events) <= MAX_EVENTS_PER_BATCH:
         raise WireError("field", f"a batch holds 1..{MAX_EVENTS_PER_BATCH} events, got {len(events)}", "events")
+    # The batch fields are checked here since no EventBatch object is built on this path.
+    if type(boot) is not int or not 0 <= boot <= UINT32_MAX:
+        raise WireError("field", f"boot must be an integer 0..{UINT32_MAX}, got {boot!r}", "boot")
+    if type(historical) is not bool:
+        raise WireError("field", f"expected a boolean, got {type(historical).__name__}", "historical")
+    for i, ev in enumerate(events):
+        if type(ev.n) is not int or not 0 <= ev.n <= UINT64_MAX or type(ev.ts) is not int or not 0 <= ev.ts <= INT64_MAX:
+            raise WireError("field", f"n must be 0..{UINT64_MAX} and ts 0..{INT64_MAX}", f"events[{i}]")
     packer = msgpack.Packer(use_bin_type=True)
-    parts = [
-        packer.pack_array_header(_HEADER_LEN + 3),
-        *(packer.pack(v) for v in _header_list(header)),
-        packer.pack(boot),
-        packer.pack(historical),
-        packer.pack_array_header(len(events)),
-    ]
+    # [*header, boot, historical, []] packed in one call, the empty events array re-headed.
+    head = packer.pack([header.v, header.dev, header.bd, header.seq, header.ts, boot, historical, []])
+    parts = [head[:-1], packer.pack_array_header(len(events))]
     for ev in events:
         parts.append(packer.pack_array_header(2 + ev.items))
         parts.append(packer.pack(ev.n))
@@ -121,7 +134,7 @@ def _unpack(payload: bytes) -> list[Any]:
         raise WireError("msgpack", f"not a valid MessagePack payload ({type(exc).__name__}: {exc})") from exc
     if not isinstance(data, list) or len(data) < _HEADER_LEN:
         raise WireError("schema", "expected an array starting with the 5 header fields")
-    if data[0] != SCHEMA_VERSION:
+    if type(data[0]) is not int or data[0] != SCHEMA_VERSION:
         raise WireError("version", f"unsupported schema version {data[0]!r} (this decoder reads {SCHEMA_VERSION})")
     return data
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from .limits import INT64_MAX, MAX_EVENTS_PER_BATCH, SCHEMA_VERSION, UINT32_MAX, UINT64_MAX
-from .schema import Record, ident, rule
+from .schema import Record, check, ident, record_fields, rule
 from .topics import Kind
 
 _HEX = re.compile(r"[0-9a-f]{8,64}")
@@ -97,7 +97,8 @@ class UnknownEvent(Event):
     fields: tuple[Any, ...] = ()
 
     def __post_init__(self) -> None:  # free-form payload: bounded by the decoder limits only
-        pass
+        f, hint = record_fields(UnknownEvent)[0]
+        check(self.type_code, hint, f.metadata["rule"], f.name)
 
 
 #: Every event type this version of the contract defines, by wire code.
@@ -177,7 +178,7 @@ class CommandAck(Record):
 
     kind: ClassVar[Kind] = Kind.ACK
     header: Header
-    cmd_id: str = field(metadata=rule(max_len=64))
+    cmd_id: str = field(metadata=rule(max_len=64, pattern=_CMD_ID, doc="the acknowledged command's id"))
     result: str = field(
         metadata=rule(
             max_len=16,

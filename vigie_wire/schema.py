@@ -21,7 +21,7 @@ from functools import cache
 from typing import Any, ClassVar, TypeVar
 
 from .errors import WireError
-from .limits import MAX_ID_LEN, MAX_LIST_ITEMS, MAX_MAP_ITEMS, MAX_TEXT_LEN, MAX_VALUE_DEPTH
+from .limits import INT64_MIN, MAX_ID_LEN, MAX_LIST_ITEMS, MAX_MAP_ITEMS, MAX_TEXT_LEN, MAX_VALUE_DEPTH, UINT64_MAX
 
 T = TypeVar("T", bound="Record")
 
@@ -142,6 +142,7 @@ def check(value: Any, hint: Any, r: Rule, path: str) -> None:
         limit = r.max_len if r.max_len is not None else MAX_TEXT_LEN
         if len(value) > limit:
             _fail(path, f"longer than {limit} characters ({len(value)})")
+        _check_utf8(value, path)
         if r.pattern is not None and not r.pattern.fullmatch(value):
             _fail(path, f"{value!r} does not match {r.pattern.pattern}")
         return
@@ -154,9 +155,18 @@ def check(value: Any, hint: Any, r: Rule, path: str) -> None:
 
 def _check_range(value: float, r: Rule, path: str) -> None:
     if r.lo is not None and value < r.lo:
-        _fail(path, f"{value} is below {r.lo:g}")
+        _fail(path, f"{value} is below {r.lo}")
     if r.hi is not None and value > r.hi:
-        _fail(path, f"{value} is above {r.hi:g}")
+        _fail(path, f"{value} is above {r.hi}")
+
+
+def _check_utf8(value: str, path: str) -> None:
+    """MessagePack strings are UTF-8: a lone surrogate would fail in the encoder."""
+    if not value.isascii():
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            _fail(path, "is not valid Unicode text (lone surrogate)")
 
 
 def check_free_map(value: Any, path: str) -> None:
@@ -173,6 +183,7 @@ def _check_free(value: Any, path: str, depth: int, top_map: bool = False) -> Non
         for key, item in value.items():
             if not isinstance(key, str) or not 0 < len(key) <= MAX_ID_LEN:
                 _fail(path, f"keys must be strings of 1..{MAX_ID_LEN} characters, got {key!r}")
+            _check_utf8(key, path)
             _check_free(item, f"{path}.{key}", depth + 1)
         return
     if top_map:
@@ -185,8 +196,12 @@ def _check_free(value: Any, path: str, depth: int, top_map: bool = False) -> Non
         return
     if isinstance(value, float) and not math.isfinite(value):
         _fail(path, "must be a finite number")
-    if isinstance(value, str) and len(value) > MAX_TEXT_LEN:
-        _fail(path, f"longer than {MAX_TEXT_LEN} characters")
+    if isinstance(value, str):
+        if len(value) > MAX_TEXT_LEN:
+            _fail(path, f"longer than {MAX_TEXT_LEN} characters")
+        _check_utf8(value, path)
+    if isinstance(value, int) and not isinstance(value, bool) and not INT64_MIN <= value <= UINT64_MAX:
+        _fail(path, f"integer {value} does not fit MessagePack ({INT64_MIN}..{UINT64_MAX})")
     if value is not None and not isinstance(value, (bool, int, float, str)):
         _fail(path, f"unsupported value of type {type(value).__name__}")
 

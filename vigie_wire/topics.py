@@ -87,6 +87,8 @@ def subscription(kind: Kind, site: str = "+") -> str:
     """Filter matching ``kind`` from every device (of ``site``, or of every site)."""
     if kind is Kind.STATE:
         return f"{ROOT}/{STATE}/+"
+    if site != "+":
+        _require_id("site", site)
     return f"{ROOT}/{site}/+/{kind}"
 
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from vigie_wire.topics import GROUP
 
 from .link import BatchConfig, MqttConfig, OutboxConfig
 
@@ -23,3 +25,10 @@ class BoxConfig(BaseModel):
     outbox: OutboxConfig = OutboxConfig()
     batch: BatchConfig = BatchConfig()
     telemetry_interval_s: float = Field(60.0, ge=1, le=3600)
+
+    @field_validator("device_id")
+    @classmethod
+    def _not_reserved(cls, value: str) -> str:
+        if value == GROUP:  # vigie/v1/<site>/group/... carries group commands
+            raise ValueError(f"{GROUP!r} is reserved for group command topics and cannot be a device id")
+        return value

@@ -61,8 +61,14 @@ class OutboxConfig(_Section):
 
 
 class BatchConfig(_Section):
-    """How events are grouped into messages, and how many messages may await a PUBACK."""
+    """How events are grouped into messages, and how many messages may be unacknowledged.
+
+    ``inflight`` is the MQTT window: messages on the wire awaiting PUBACK. ``queued`` bounds
+    the messages handed to the MQTT client (window included), so that memory stays bounded
+    and the outbox, not RAM, holds the backlog.
+    """
 
     window_ms: int = Field(100, ge=0, le=10_000)
     max_events: int = Field(500, ge=1, le=1000)
     inflight: int = Field(20, ge=1, le=1000)
+    queued: int = Field(200, ge=1, le=10_000)

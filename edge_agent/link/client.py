@@ -20,7 +20,7 @@ def read_secret(cfg: MqttConfig) -> str | None:
         raise ConfigError(f"mqtt.password_file: cannot read {cfg.password_file}: {exc}") from exc
 
 
-def build_client(client_id: str, cfg: MqttConfig) -> mqtt.Client:
+def build_client(client_id: str, cfg: MqttConfig, inflight: int = 20) -> mqtt.Client:
     """A v5 client with the callback API v2; no network activity yet."""
     client = mqtt.Client(
         callback_api_version=mqtt.CallbackAPIVersion.VERSION2,
@@ -41,7 +41,7 @@ def build_client(client_id: str, cfg: MqttConfig) -> mqtt.Client:
         except (OSError, ssl.SSLError) as exc:
             raise ConfigError(f"mqtt.tls: {exc}") from exc
         client.tls_insecure_set(cfg.tls.insecure_hostname)
-    # The link enforces its own in-flight window; paho must never refuse or hold back.
-    client.max_inflight_messages_set(0)
+    # paho keeps the MQTT window; the link bounds what it hands over, so paho never refuses.
+    client.max_inflight_messages_set(inflight)
     client.max_queued_messages_set(0)
     return client

@@ -48,6 +48,9 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
 """
 
 
+_INSERT = "INSERT INTO events(boot, n, ts, items, blob, hist) VALUES(?, ?, ?, ?, ?, ?)"
+
+
 class Row(NamedTuple):
     """One stored event: outbox id, its identity (boot, n), time, and its packed body."""
 
@@ -82,6 +85,8 @@ class Outbox:
             raise OutboxError(f"outbox max_events must be >= 1, got {max_events}")
         self.path = Path(path)
         self.max_events = max_events
+        #: Rows dropped by this object (cheap to read; ``dropped_total`` is the persistent sum).
+        self.drops_here = 0
         self._lock = threading.Lock()
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -139,29 +144,44 @@ class Outbox:
     def _tx(self) -> _Transaction:
         return _Transaction(self._db)
 
-    def append(self, boot: int, events: Sequence[NewEvent], historical: bool) -> int:
-        """Durably add events; returns how many old rows were dropped to stay bounded."""
+    def append(self, boot: int, events: Sequence[NewEvent], historical: bool) -> list[Row]:
+        """Durably add events (one transaction) and return them as stored rows.
+
+        When the queue is over its bound, the oldest rows are dropped in the same
+        transaction and the persistent ``dropped`` counter grows by as many.
+        """
         if not events:
-            return 0
+            return []
+        hist = int(historical)
         try:
-            with self._lock, self._tx():
-                self._db.executemany(
-                    "INSERT INTO events(boot, n, ts, items, blob, hist) VALUES(?, ?, ?, ?, ?, ?)",
-                    [(boot, e.n, e.ts, e.items, e.blob, int(historical)) for e in events],
-                )
-                self._count += len(events)
-                overflow = self._count - self.max_events
-                if overflow > 0:
-                    self._db.execute(
-                        "DELETE FROM events WHERE id IN (SELECT id FROM events ORDER BY id LIMIT ?)",
-                        (overflow,),
-                    )
-                    self._put("dropped", self._get("dropped") + overflow)
-                    self._count -= overflow
-                return max(overflow, 0)
+            with self._lock:
+                if len(events) == 1 and self._count < self.max_events:
+                    # The common case: one statement is one implicit transaction, no BEGIN/COMMIT.
+                    e = events[0]
+                    cur = self._db.execute(_INSERT, (boot, e.n, e.ts, e.items, e.blob, hist))
+                    last = int(cur.lastrowid or 0)
+                    self._count += 1
+                else:
+                    with self._tx():
+                        self._db.executemany(_INSERT, [(boot, e.n, e.ts, e.items, e.blob, hist) for e in events])
+                        (last,) = self._db.execute("SELECT last_insert_rowid()").fetchone()
+                        self._count += len(events)
+                        self._drop_oldest()
         except sqlite3.Error as exc:
-            self._count = self._db.execute("SELECT COUNT(*) FROM events").fetchone()[0]
+            with self._lock:
+                (self._count,) = self._db.execute("SELECT COUNT(*) FROM events").fetchone()
             raise OutboxError(f"cannot append to outbox {self.path}: {exc}") from exc
+        # One writer under the lock: the ids of a transaction are consecutive.
+        first = last - len(events) + 1
+        return [Row(first + i, boot, e.n, e.ts, e.items, e.blob, bool(hist)) for i, e in enumerate(events)]
+
+    def _drop_oldest(self) -> None:
+        overflow = self._count - self.max_events
+        if overflow > 0:
+            self._db.execute("DELETE FROM events WHERE id IN (SELECT id FROM events ORDER BY id LIMIT ?)", (overflow,))
+            self._put("dropped", self._get("dropped") + overflow)
+            self._count -= overflow
+            self.drops_here += overflow
 
     def read(self, after_id: int, limit: int) -> list[Row]:
         """Up to ``limit`` rows with id greater than ``after_id``, oldest first."""

@@ -13,6 +13,7 @@ paho callbacks only record facts and enqueue; every decision is taken in these t
 
 from __future__ import annotations
 
+import collections
 import logging
 import queue
 import threading
@@ -31,13 +32,18 @@ import vigie_wire as wire
 
 from ..config.box import BoxConfig
 from .client import build_client
-from .outbox import NewEvent, Outbox
+from .outbox import NewEvent, Outbox, Row
 
 log = logging.getLogger("vigie.link")
 
 FIRMWARE = "vigie-edge/0.1.0"
 _CONNACK_TIMEOUT_S = 10.0
 _MAX_EVENT_BYTES = 16 * 1024
+#: Rows handed from producer to sender in memory while the sender is caught up (no re-read).
+_FRESH_MAX = 20_000
+#: Acknowledged rows are deleted in groups: fewer transactions; a crash only causes re-sends.
+_DELETE_EVERY = 512
+_DELETE_AFTER_S = 0.05
 
 #: What a command handler returns: result code, detail text, what was applied.
 AckTuple = tuple[str, str, dict[str, Any]]
@@ -86,7 +92,7 @@ class Link:
         self._config_hash = config_hash
         self._dev = config.device_id
         self._topic = {k: wire.device_topic(config.site, self._dev, k) for k in wire.topics.DEVICE_KINDS}
-        self._client = build_client(self._dev, config.mqtt)
+        self._client = build_client(self._dev, config.mqtt, config.batch.inflight)
         self._client.on_connect = self._on_connect
         self._client.on_disconnect = self._on_disconnect
         self._client.on_publish = self._on_publish
@@ -108,6 +114,11 @@ class Link:
         self._ack_lock = threading.Lock()
         self._commands: queue.Queue[mqtt.MQTTMessage] = queue.Queue(maxsize=1000)
         self._inflight: dict[int, list[int]] = {}
+        self._fresh: collections.deque[Row] = collections.deque()
+        self._fresh_lock = threading.Lock()
+        self._caught_up = False
+        self._to_delete: list[int] = []
+        self._deleted_at = time.monotonic()
         self._cursor = 0
         self._window_head = -1
         self._window_start = 0.0
@@ -147,10 +158,19 @@ class Link:
                 raise ValueError(f"event body of {len(blob)} bytes exceeds {_MAX_EVENT_BYTES}")
         with self._emit_lock:
             first = self._n
-            rows = [NewEvent(first + i, ts, items, blob) for i, (items, blob) in enumerate(packed)]
-            self.outbox.append(self.boot, rows, historical=not self.connected.is_set())
+            new = [NewEvent(first + i, ts, items, blob) for i, (items, blob) in enumerate(packed)]
+            drops = self.outbox.drops_here
+            rows = self.outbox.append(self.boot, new, historical=not self.connected.is_set())
+            overflowed = self.outbox.drops_here != drops
             self._n += len(rows)
             self.stats.events_emitted += len(rows)
+            with self._fresh_lock:
+                if self._caught_up:
+                    if overflowed or len(self._fresh) + len(rows) > _FRESH_MAX:
+                        self._caught_up = False  # the sender reads back from disk what is really there
+                        self._fresh.clear()
+                    else:
+                        self._fresh.extend(rows)
         self._wake.set()
         return [(self.boot, r.n) for r in rows]
 
@@ -185,7 +205,7 @@ class Link:
 
     def drained(self) -> bool:
         """True when every queued event has been acknowledged by the broker."""
-        return len(self.outbox) == 0 and not self._inflight
+        return len(self.outbox) - len(self._to_delete) <= 0 and not self._inflight
 
     def wait_drained(self, timeout: float) -> bool:
         deadline = time.monotonic() + timeout
@@ -202,6 +222,8 @@ class Link:
         for t in self._threads:
             t.join(timeout)
         self._threads.clear()
+        with self._ack_lock:
+            self._flush_deletes(force=True)
 
     # -- session state -----------------------------------------------------------------
     def _header(self) -> wire.Header:
@@ -322,6 +344,8 @@ class Link:
         while self._inflight and time.monotonic() < deadline:  # let pending PUBACKs land
             self._client.loop(0.05)
             self._drain_acks()
+        with self._ack_lock:
+            self._flush_deletes(force=True)
         self._client.disconnect(reasoncode=ReasonCode(PacketTypes.DISCONNECT, identifier=4))
         self._client.loop(0.1)
 
@@ -354,17 +378,44 @@ class Link:
             else:
                 done.extend(ids)
         if done:
-            self.outbox.delete(done)
+            self._to_delete.extend(done)
             self.stats.events_acked += len(done)
+        self._flush_deletes(force=False)
+
+    def _flush_deletes(self, force: bool) -> None:
+        due = len(self._to_delete) >= _DELETE_EVERY or time.monotonic() - self._deleted_at > _DELETE_AFTER_S
+        if self._to_delete and (force or due):
+            self.outbox.delete(self._to_delete)
+            self._to_delete = []
+            self._deleted_at = time.monotonic()
+
+    def _next_rows(self, limit: int) -> list[Row]:
+        """Rows after the cursor: from memory while caught up, else from disk (replay)."""
+        with self._fresh_lock:
+            if self._caught_up:
+                fresh = self._fresh
+                while fresh and fresh[0].id <= self._cursor:
+                    fresh.popleft()
+                return [fresh[i] for i in range(min(limit, len(fresh)))]
+        with self._emit_lock:  # no append may slip between a disk read and the switch to memory
+            rows = self.outbox.read(self._cursor, limit)
+            if len(rows) < limit:  # nothing more on disk: from now on, new rows come by memory
+                with self._fresh_lock:
+                    self._caught_up = True
+                    self._fresh.clear()
+                    self._fresh.extend(rows)  # they may not all be sent in this round
+            return rows
 
     def _send_step(self) -> float:
         """One round of the sender; returns how long to wait before the next (0 = at once)."""
         self._drain_acks()
-        if not self.connected.is_set() or len(self._inflight) >= self.config.batch.inflight:
+        if not self.connected.is_set() or len(self._inflight) >= self.config.batch.queued:
             return 0.05
         batch = self.config.batch
-        rows = self.outbox.read(self._cursor, batch.max_events)
+        rows = self._next_rows(batch.max_events)
         if not rows:
+            with self._ack_lock:
+                self._flush_deletes(force=True)
             return 0.05
         if len(rows) < batch.max_events and batch.window_ms > 0:
             if rows[0].id != self._window_head:

@@ -1,0 +1,399 @@
+"""The published AsyncAPI document (``docs/asyncapi.yaml``) agrees with ``vigie_wire``.
+
+``vigie_wire`` is the single source of truth of the wire contract; the document is what
+integrators read. These tests decode every documented example with the real codec, and
+compare every documented payload position with the dataclass field it describes, so that
+adding a field, a message type or an event type in code without documenting it fails here.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import re
+import types
+import typing
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import msgpack
+import pytest
+import yaml
+
+import vigie_wire as wire
+from vigie_wire.limits import MAX_LIST_ITEMS, MAX_MAP_ITEMS, MAX_TEXT_LEN
+from vigie_wire.schema import ID_PATTERN, Rule, record_fields, required_count
+
+DOC_PATH = Path(__file__).resolve().parents[1] / "docs" / "asyncapi.yaml"
+HEADER_TITLES = ["v", "dev", "bd", "seq", "ts"]
+EVENT_RECORD_TITLES = ["n", "dt", "code"]
+JSON_TYPES: dict[type, str] = {
+    bool: "boolean",
+    int: "integer",
+    float: "number",
+    str: "string",
+    tuple: "array",
+    dict: "object",
+}
+#: QoS and retain flag of each topic kind (what the edge agent and coordinator do).
+MQTT_FLAGS: dict[wire.Kind, tuple[int, bool]] = {
+    wire.Kind.BIRTH: (1, True),
+    wire.Kind.DEATH: (1, True),
+    wire.Kind.EVENT: (1, False),
+    wire.Kind.TELEMETRY: (0, False),
+    wire.Kind.CMD: (1, False),
+    wire.Kind.ACK: (1, False),
+    wire.Kind.STATE: (1, True),
+}
+
+
+# -- loading and navigating the document ---------------------------------------------------
+@cache
+def load_doc() -> dict[str, Any]:
+    with DOC_PATH.open(encoding="utf-8") as fh:
+        doc = yaml.safe_load(fh)
+    assert isinstance(doc, dict), f"{DOC_PATH} is not a YAML mapping"
+    return doc
+
+
+def resolve(node: Any) -> Any:
+    """Follow local ``$ref``s (``#/components/...``, ``#/channels/...``) to their target."""
+    doc = load_doc()
+    seen: set[str] = set()
+    while isinstance(node, dict) and "$ref" in node:
+        ref = node["$ref"]
+        assert isinstance(ref, str) and ref.startswith("#/"), f"only local references are used, got {ref!r}"
+        assert ref not in seen, f"circular reference {ref}"
+        seen.add(ref)
+        target: Any = doc
+        for raw in ref[2:].split("/"):
+            part = raw.replace("~1", "/").replace("~0", "~")
+            target = target[int(part)] if isinstance(target, list) else target[part]
+        node = target
+    return node
+
+
+def channel_topic(channel: dict[str, Any]) -> str:
+    """The channel's address with each parameter replaced by its first example."""
+
+    def first_example(match: re.Match[str]) -> str:
+        param = resolve(channel["parameters"][match.group(1)])
+        return str(param["examples"][0])
+
+    return re.sub(r"\{([^{}]+)\}", first_example, channel["address"])
+
+
+def channel_kind(channel: dict[str, Any]) -> wire.Kind:
+    return wire.parse_topic(channel_topic(channel)).kind
+
+
+def documented_messages() -> list[tuple[str, str, dict[str, Any], dict[str, Any]]]:
+    """(channel id, message key, channel, message) for every message of every channel."""
+    out = []
+    for ch_id, channel in load_doc()["channels"].items():
+        for key, ref in channel.get("messages", {}).items():
+            out.append((ch_id, key, channel, resolve(ref)))
+    return out
+
+
+def documented_examples() -> list[Any]:
+    cases = []
+    for ch_id, key, channel, message in documented_messages():
+        for i, example in enumerate(message.get("examples", [])):
+            name = example.get("name", str(i))
+            cases.append(pytest.param(channel, example, id=f"{ch_id}:{key}:{name}"))
+    return cases
+
+
+def message_cases() -> list[Any]:
+    return [
+        pytest.param(channel, message, id=f"{ch_id}:{key}") for ch_id, key, channel, message in documented_messages()
+    ]
+
+
+def event_schemas() -> dict[int, dict[str, Any]]:
+    """Schemas that document an event type, by their ``x-event-code``."""
+    out: dict[int, dict[str, Any]] = {}
+    for name, schema in load_doc()["components"]["schemas"].items():
+        if "x-event-code" in schema:
+            code = schema["x-event-code"]
+            assert code not in out, f"two schemas document event code {code} ({name})"
+            out[code] = schema
+    return out
+
+
+def positions(schema: dict[str, Any]) -> list[dict[str, Any]]:
+    items = schema.get("items")
+    assert isinstance(items, list), f"{schema.get('title')}: expected a tuple schema (items: [...])"
+    return [resolve(p) for p in items]
+
+
+def packed(example: dict[str, Any]) -> bytes:
+    return typing.cast(bytes, msgpack.packb(example["payload"], use_bin_type=True))
+
+
+# -- checking one documented position against its dataclass field ------------------------------
+def _unwrap_optional(hint: Any) -> tuple[Any, bool]:
+    if typing.get_origin(hint) in (typing.Union, types.UnionType):
+        args = typing.get_args(hint)
+        rest = [a for a in args if a is not type(None)]
+        assert len(rest) == 1, f"unexpected union {hint!r}"
+        return rest[0], len(rest) < len(args)
+    return hint, False
+
+
+def _anchored(pattern: str) -> set[str]:
+    return {f"^{pattern}$", f"^({pattern})$", f"^(?:{pattern})$"}
+
+
+def _check_scalar(doc: dict[str, Any], hint: Any, r: Rule, where: str) -> None:
+    """Range, length and pattern of a scalar (or of the items of a list field)."""
+    assert doc.get("minimum") == r.lo, f"{where}: minimum {doc.get('minimum')} but the code says {r.lo}"
+    assert doc.get("maximum") == r.hi, f"{where}: maximum {doc.get('maximum')} but the code says {r.hi}"
+    if hint is str:
+        assert doc.get("type") == "string", f"{where}: expected type string"
+        if r.max_len is not None:
+            assert doc.get("maxLength") == r.max_len, f"{where}: maxLength should be {r.max_len}"
+        else:
+            assert doc.get("maxLength", MAX_TEXT_LEN + 1) <= MAX_TEXT_LEN, f"{where}: maxLength <= {MAX_TEXT_LEN}"
+    if r.pattern is None:
+        assert "pattern" not in doc, f"{where}: documents a pattern the code does not enforce"
+    else:
+        assert doc.get("pattern") in _anchored(r.pattern.pattern), (
+            f"{where}: pattern {doc.get('pattern')!r} is not the code's {r.pattern.pattern!r}"
+        )
+        for value in doc.get("enum", []):
+            assert r.pattern.fullmatch(value), f"{where}: enum value {value!r} is refused by the code"
+
+
+def check_position(doc: dict[str, Any], f: dataclasses.Field[Any], hint: Any, where: str) -> None:
+    """The documented position ``doc`` describes field ``f`` exactly as the code checks it."""
+    r: Rule = f.metadata.get("rule", Rule())
+    where = f"{where}.{f.name}"
+    assert doc.get("title") == f.name, f"{where}: title {doc.get('title')!r}"
+    assert doc.get("description"), f"{where}: no description"
+    base, optional = _unwrap_optional(hint)
+    origin = typing.get_origin(base) or base
+    expected = JSON_TYPES[origin]
+    documented = doc.get("type")
+    documented_types = documented if isinstance(documented, list) else [documented]
+    assert expected in documented_types, f"{where}: type {documented!r}, expected {expected!r}"
+    assert ("null" in documented_types) == optional, f"{where}: nil allowed in the doc but not the code, or vice versa"
+    if origin is tuple:
+        assert doc.get("minItems", 0) == r.min_items, f"{where}: minItems should be {r.min_items}"
+        limit = r.max_items if r.max_items is not None else MAX_LIST_ITEMS
+        assert doc.get("maxItems") == limit, f"{where}: maxItems should be {limit}"
+        (item_hint, _ellipsis) = typing.get_args(base)
+        if isinstance(item_hint, type) and issubclass(item_hint, wire.EventRecord):
+            return  # documented by EventRecord and the event type schemas
+        _check_scalar(resolve(doc["items"]), item_hint, r, f"{where}[]")
+    elif origin is dict:
+        assert doc.get("maxProperties") == MAX_MAP_ITEMS, f"{where}: maxProperties should be {MAX_MAP_ITEMS}"
+    else:
+        _check_scalar(doc, base, r, where)
+
+
+# -- the document as a whole --------------------------------------------------------------
+def test_document_is_asyncapi_3_0_0_with_msgpack_payloads() -> None:
+    doc = load_doc()
+    assert doc["asyncapi"] == "3.0.0"
+    assert doc["info"]["title"] == "Vigie wire contract"
+    assert doc["info"]["version"] == "1.0.0"
+    assert doc["defaultContentType"] == "application/msgpack"
+
+
+def test_servers_are_mqtt_5_brokers_in_clear_and_over_tls() -> None:
+    servers = load_doc()["servers"]
+    assert servers["broker"]["protocol"] == "mqtt"
+    assert servers["broker"]["protocolVersion"] == "5"
+    assert servers["broker-tls"]["host"].endswith(":8883")
+    assert servers["broker-tls"]["protocolVersion"] == "5"
+
+
+def test_every_channel_parameter_is_described_with_valid_examples() -> None:
+    for ch_id, channel in load_doc()["channels"].items():
+        names = re.findall(r"\{([^{}]+)\}", channel["address"])
+        assert set(names) == set(channel.get("parameters", {})), f"{ch_id}: parameters do not match the address"
+        for name in names:
+            param = resolve(channel["parameters"][name])
+            assert param.get("description"), f"{ch_id}.{name}: no description"
+            assert param.get("examples"), f"{ch_id}.{name}: no examples"
+            for value in param["examples"]:
+                assert ID_PATTERN.fullmatch(value), f"{ch_id}.{name}: example {value!r} is not a valid id"
+
+
+def test_every_topic_kind_has_a_channel() -> None:
+    documented = {channel_kind(ch) for ch in load_doc()["channels"].values()}
+    missing = set(wire.MESSAGE_TYPES) - documented
+    assert not missing, f"topic kinds without a channel: {sorted(missing)}"
+
+
+def test_group_commands_have_their_own_channel() -> None:
+    topics = [wire.parse_topic(channel_topic(ch)) for ch in load_doc()["channels"].values()]
+    assert any(t.kind is wire.Kind.CMD and t.group is not None for t in topics)
+    assert any(t.kind is wire.Kind.CMD and t.device is not None for t in topics)
+
+
+def test_every_message_type_has_a_documented_message_with_examples() -> None:
+    for kind, cls in wire.MESSAGE_TYPES.items():
+        messages = [m for _, _, ch, m in documented_messages() if channel_kind(ch) is kind]
+        assert messages, f"{cls.__name__} ({kind}) has no documented message"
+        assert any(m.get("examples") for m in messages), f"{cls.__name__} has no example"
+
+
+def test_every_documented_message_is_complete_and_used_by_a_channel() -> None:
+    used = {id(m) for _, _, _, m in documented_messages()}
+    for name, message in load_doc()["components"]["messages"].items():
+        assert id(message) in used, f"message {name} is not used by any channel"
+        for key in ("name", "title", "summary", "payload", "examples"):
+            assert message.get(key), f"message {name} has no {key}"
+        assert message["contentType"] == "application/msgpack", name
+
+
+def test_every_channel_has_an_operation_with_its_qos_and_retain_flag() -> None:
+    doc = load_doc()
+    operated = set()
+    for op_id, op in doc["operations"].items():
+        assert op["action"] in ("send", "receive"), op_id
+        assert op.get("summary") or op.get("description"), f"{op_id}: not described"
+        channel = resolve(op["channel"])
+        operated.add(id(channel))
+        qos, retain = MQTT_FLAGS[channel_kind(channel)]
+        mqtt = op["bindings"]["mqtt"]
+        assert (mqtt["qos"], mqtt["retain"]) == (qos, retain), f"{op_id}: expected qos {qos}, retain {retain}"
+        for ref in op["messages"]:
+            assert any(resolve(ref) is resolve(m) for m in channel["messages"].values()), op_id
+    for ch_id, channel in doc["channels"].items():
+        assert id(channel) in operated, f"channel {ch_id} has no operation"
+
+
+# -- examples go through the real codec ------------------------------------------------------
+@pytest.mark.parametrize(("channel", "example"), documented_examples())
+def test_example_decodes_on_its_topic_and_survives_a_round_trip(channel: dict[str, Any], example: Any) -> None:
+    topic = channel_topic(channel)
+    msg = wire.decode(topic, packed(example))
+    assert type(msg) is wire.MESSAGE_TYPES[wire.parse_topic(topic).kind]
+    again = wire.decode(topic, wire.encode(msg))
+    assert again == msg
+
+
+@pytest.mark.parametrize(("channel", "example"), documented_examples())
+def test_example_is_smaller_than_the_payload_limit(channel: dict[str, Any], example: Any) -> None:
+    assert len(packed(example)) < wire.MAX_PAYLOAD_BYTES
+
+
+@pytest.mark.parametrize("corruption", ["sender-or-target-not-the-topics", "required-field-missing", "version-2"])
+@pytest.mark.parametrize(("channel", "example"), documented_examples())
+def test_corrupted_example_is_rejected_with_a_wire_error(
+    channel: dict[str, Any], example: Any, corruption: str
+) -> None:
+    topic = channel_topic(channel)
+    kind = wire.parse_topic(topic).kind
+    payload = copy.deepcopy(example["payload"])
+    if corruption == "sender-or-target-not-the-topics":
+        payload[5 if kind is wire.Kind.CMD else 1] = "someone-else"  # cmd: the topic names the target
+    elif corruption == "required-field-missing":
+        required = len(HEADER_TITLES) + required_count(wire.MESSAGE_TYPES[kind]) - 1  # header counted once
+        payload = payload[: required - 1]
+    else:
+        payload[0] = 2
+    with pytest.raises(wire.WireError):
+        wire.decode(topic, msgpack.packb(payload, use_bin_type=True))
+
+
+def test_event_batch_examples_show_every_event_type_and_a_historical_replay() -> None:
+    batches = [
+        ex["payload"]
+        for _, _, ch, m in documented_messages()
+        if channel_kind(ch) is wire.Kind.EVENT
+        for ex in m.get("examples", [])
+    ]
+    codes = {event[2] for batch in batches for event in batch[7]}
+    assert set(wire.EVENT_TYPES) <= codes, f"event types without an example: {set(wire.EVENT_TYPES) - codes}"
+    assert {batch[6] for batch in batches} == {True, False}, "need a live and a historical batch"
+
+
+def test_documented_detection_size_is_the_encoded_size() -> None:
+    doc = load_doc()
+    event_channel = next(ch for ch in doc["channels"].values() if channel_kind(ch) is wire.Kind.EVENT)
+    message = resolve(next(iter(event_channel["messages"].values())))
+    found = re.search(r"`([\w-]+)` example encodes to (\d+) bytes", message["description"])
+    assert found, "the EventBatch description should state the size of an example"
+    example = next(ex for ex in message["examples"] if ex["name"] == found.group(1))
+    assert any(event[2] == wire.Detection.code for event in example["payload"][7])
+    size = len(wire.encode(wire.decode(channel_topic(event_channel), packed(example))))
+    assert int(found.group(2)) == size
+    assert re.search(rf"encodes to\s+{size} bytes", doc["info"]["description"]), "info states another size"
+
+
+def test_ack_result_codes_are_the_codes_of_the_code() -> None:
+    ack = load_doc()["components"]["schemas"]["CommandAckPayload"]
+    result = next(p for p in positions(ack) if p["title"] == "result")
+    assert set(result["enum"]) == set(wire.AckResult.ALL)
+
+
+# -- schemas follow the dataclasses ----------------------------------------------------------
+def test_header_schema_is_the_header_dataclass() -> None:
+    schema = load_doc()["components"]["schemas"]["Header"]
+    assert [f.name for f in dataclasses.fields(wire.Header)] == HEADER_TITLES
+    docs = positions(schema)
+    assert [p.get("title") for p in docs] == HEADER_TITLES
+    assert schema["minItems"] == len(HEADER_TITLES)
+    assert schema["additionalItems"] is True
+    for doc, (f, hint) in zip(docs, record_fields(wire.Header), strict=True):
+        check_position(doc, f, hint, "Header")
+
+
+@pytest.mark.parametrize(("channel", "message"), message_cases())
+def test_payload_schema_positions_are_the_dataclass_fields(channel: dict[str, Any], message: Any) -> None:
+    cls = wire.MESSAGE_TYPES[channel_kind(channel)]
+    schema = resolve(message["payload"])
+    fields = [(f, hint) for f, hint in record_fields(cls) if f.name != "header"]
+    assert dataclasses.fields(cls)[0].name == "header"
+    docs = positions(schema)
+    assert [p.get("title") for p in docs] == HEADER_TITLES + [f.name for f, _ in fields], (
+        f"{cls.__name__}: documented positions differ from the dataclass fields"
+    )
+    assert schema["type"] == "array"
+    assert schema["additionalItems"] is True, "decoders must accept extra trailing elements"
+    assert schema["minItems"] == len(HEADER_TITLES) + required_count(cls) - 1
+    for doc, (f, hint) in zip(docs, record_fields(wire.Header) + tuple(fields), strict=True):
+        check_position(doc, f, hint, cls.__name__)
+
+
+def test_event_record_schema_is_number_time_offset_and_code() -> None:
+    schema = load_doc()["components"]["schemas"]["EventRecord"]
+    docs = positions(schema)
+    assert [p.get("title") for p in docs] == EVENT_RECORD_TITLES
+    assert schema["minItems"] == 3
+    assert schema["additionalItems"] is True
+    n_field, _ = record_fields(wire.EventRecord)[0]
+    assert n_field.name == "n"
+    check_position(docs[0], n_field, int, "EventRecord")
+    assert (docs[2]["minimum"], docs[2]["maximum"]) == (0, 65535)
+
+
+def test_every_event_type_has_a_schema_with_its_code() -> None:
+    schemas = event_schemas()
+    missing = set(wire.EVENT_TYPES) - set(schemas)
+    assert not missing, f"event types without a schema (x-event-code): {sorted(missing)}"
+    unknown = set(schemas) - set(wire.EVENT_TYPES)
+    assert not unknown, f"documented event codes the code does not know: {sorted(unknown)}"
+    for code, cls in wire.EVENT_TYPES.items():
+        assert schemas[code]["x-event-name"] == cls.wire_name
+
+
+@pytest.mark.parametrize("code", sorted(wire.EVENT_TYPES))
+def test_event_type_schema_positions_are_the_dataclass_fields(code: int) -> None:
+    cls = wire.EVENT_TYPES[code]
+    schema = event_schemas()[code]
+    docs = positions(schema)
+    assert [p.get("title") for p in docs] == EVENT_RECORD_TITLES + [f.name for f in dataclasses.fields(cls)], (
+        f"{cls.__name__}: documented positions differ from the dataclass fields"
+    )
+    assert docs[2].get("const") == code
+    assert schema["minItems"] == len(EVENT_RECORD_TITLES) + required_count(cls)
+    assert schema["additionalItems"] is True
+    for doc, (f, hint) in zip(docs[3:], record_fields(cls), strict=True):
+        check_position(doc, f, hint, cls.__name__)
