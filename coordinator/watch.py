@@ -16,6 +16,7 @@ from collections.abc import Callable
 from typing import Any
 
 import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
 
 import vigie_wire as wire
 
@@ -53,9 +54,9 @@ def watch(host: str, port: int, topic: str, emit: Callable[[str], None], stop: t
     """Subscribe to ``topic`` and call ``emit`` with one JSON line per message until ``stop``."""
     inbox: queue.Queue[tuple[str, bytes]] = queue.Queue()
     counts: Counter[str] = Counter()
-    client = mqtt.Client(callback_api_version=mqtt.CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
+    client = mqtt.Client(callback_api_version=CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
     client.on_connect = lambda c, *_: c.subscribe(topic, qos=1)
-    client.on_message = lambda _c, _u, m: inbox.put((m.topic, m.payload))
+    client.on_message = lambda _c, _u, m: inbox.put((m.topic, bytes(m.payload)))
     client.connect(host, port)
     client.loop_start()
     try:

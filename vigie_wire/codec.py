@@ -43,13 +43,9 @@ from .schema import from_list, to_list
 from .topics import Kind, Topic, parse_topic
 
 _HEADER_LEN = 5
-_UNPACK_LIMITS = {
-    "max_str_len": MAX_TEXT_LEN * 4,
-    "max_bin_len": 0,
-    "max_array_len": max(MAX_LIST_ITEMS, MAX_EVENTS_PER_BATCH) + 16,
-    "max_map_len": MAX_MAP_ITEMS,
-    "max_ext_len": 0,
-}
+# Decoder bounds: a hostile payload cannot make the decoder allocate without limit.
+_MAX_STR_BYTES = MAX_TEXT_LEN * 4
+_MAX_ARRAY = max(MAX_LIST_ITEMS, MAX_EVENTS_PER_BATCH) + 16
 
 
 class PackedEvent(NamedTuple):
@@ -76,7 +72,7 @@ def pack_event(body: Event) -> tuple[int, bytes]:
         items: list[Any] = [body.type_code, *body.fields]
     else:
         items = [body.code, *to_list(body)]
-    packed = cast(bytes, msgpack.packb(items, use_bin_type=True))
+    packed = msgpack.packb(items, use_bin_type=True)
     return len(items), packed[_array_header_len(len(items)):]
 
 
@@ -95,7 +91,8 @@ def encode_batch(header: Header, boot: int, historical: bool, events: Sequence[P
     if type(historical) is not bool:
         raise WireError("field", f"expected a boolean, got {type(historical).__name__}", "historical")
     for i, ev in enumerate(events):
-        if type(ev.n) is not int or not 0 <= ev.n <= UINT64_MAX or type(ev.ts) is not int or not 0 <= ev.ts <= INT64_MAX:
+        n_ok = type(ev.n) is int and 0 <= ev.n <= UINT64_MAX
+        if not n_ok or type(ev.ts) is not int or not 0 <= ev.ts <= INT64_MAX:
             raise WireError("field", f"n must be 0..{UINT64_MAX} and ts 0..{INT64_MAX}", f"events[{i}]")
     packer = msgpack.Packer(use_bin_type=True)
     # [*header, boot, historical, []] packed in one call, the empty events array re-headed.
@@ -117,7 +114,7 @@ def encode(msg: Message) -> bytes:
         packed = [PackedEvent(r.n, r.ts, *pack_event(r.body)) for r in msg.events]
         return encode_batch(msg.header, msg.boot, msg.historical, packed)
     fields = to_list(msg)
-    payload = cast(bytes, msgpack.packb(_header_list(msg.header) + fields[1:], use_bin_type=True))
+    payload = msgpack.packb(_header_list(msg.header) + fields[1:], use_bin_type=True)
     _check_size(payload)
     return payload
 
@@ -129,7 +126,17 @@ def _unpack(payload: bytes) -> list[Any]:
         raise WireError("size", "empty payload (a cleared retained message)")
     _check_size(bytes(payload))
     try:
-        data = msgpack.unpackb(payload, raw=False, strict_map_key=True, use_list=True, **_UNPACK_LIMITS)
+        data = msgpack.unpackb(
+            payload,
+            raw=False,
+            strict_map_key=True,
+            use_list=True,
+            max_str_len=_MAX_STR_BYTES,
+            max_bin_len=0,
+            max_array_len=_MAX_ARRAY,
+            max_map_len=MAX_MAP_ITEMS,
+            max_ext_len=0,
+        )
     except Exception as exc:  # msgpack raises a zoo of types; all mean "not valid MessagePack"
         raise WireError("msgpack", f"not a valid MessagePack payload ({type(exc).__name__}: {exc})") from exc
     if not isinstance(data, list) or len(data) < _HEADER_LEN:

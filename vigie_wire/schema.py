@@ -13,10 +13,11 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import operator
 import re
 import types
 import typing
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from functools import cache
 from typing import Any, ClassVar, TypeVar
 
@@ -24,6 +25,22 @@ from .errors import WireError
 from .limits import INT64_MIN, MAX_ID_LEN, MAX_LIST_ITEMS, MAX_MAP_ITEMS, MAX_TEXT_LEN, MAX_VALUE_DEPTH, UINT64_MAX
 
 T = TypeVar("T", bound="Record")
+R = TypeVar("R")
+
+
+def _per_class(fn: Callable[[type], R]) -> Callable[[type], R]:
+    """Memoise a function of a record class (what it derives never changes at run time)."""
+    memo: dict[type, R] = {}
+
+    def cached(cls: type) -> R:
+        try:
+            return memo[cls]
+        except KeyError:
+            memo[cls] = out = fn(cls)
+            return out
+
+    cached.__doc__ = fn.__doc__
+    return cached
 
 #: Identifiers used in topics: lower-case slug, no MQTT wildcard or separator can sneak in.
 ID_PATTERN = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
@@ -59,17 +76,23 @@ class Record:
     wire_name: ClassVar[str] = ""
 
     def __post_init__(self) -> None:
-        for f, hint in record_fields(type(self)):
-            check(getattr(self, f.name), hint, _rule_of(f), f.name)
+        for name, checker in _validators(type(self)):
+            checker(getattr(self, name), name)
 
 
-@cache
+@_per_class
 def record_fields(cls: type) -> tuple[tuple[dataclasses.Field[Any], Any], ...]:
     """The dataclass fields of ``cls`` with their resolved type hints, in wire order."""
     hints = typing.get_type_hints(cls)
     return tuple((f, hints[f.name]) for f in dataclasses.fields(cls))
 
 
+@_per_class
+def _validators(cls: type) -> tuple[tuple[str, Checker], ...]:
+    return tuple((f.name, compile_check(hint, _rule_of(f))) for f, hint in record_fields(cls))
+
+
+@_per_class
 def required_count(cls: type) -> int:
     """How many leading fields a payload must carry (those without a default)."""
     return sum(
@@ -98,59 +121,103 @@ def _is_optional(hint: Any) -> tuple[bool, Any]:
     return False, hint
 
 
+Checker = Callable[[Any, str], None]
+
+
 def check(value: Any, hint: Any, r: Rule, path: str) -> None:
     """Raise :class:`WireError` unless ``value`` fits ``hint`` and rule ``r``."""
+    compile_check(hint, r)(value, path)
+
+
+@cache
+def compile_check(hint: Any, r: Rule) -> Checker:
+    """Build, once per (type, rule), the function that validates a value.
+
+    Messages are validated on every construction, on the hot path of the link; resolving
+    the type hints and rules once per field instead of per value keeps that cheap.
+    """
     optional, hint = _is_optional(hint)
-    if value is None:
-        if optional:
-            return
-        _fail(path, "is required")
+    inner = _compile_inner(hint, r)
+
+    def checked(value: Any, path: str) -> None:
+        if value is None:
+            if optional:
+                return
+            _fail(path, "is required")
+        inner(value, path)
+
+    return checked
+
+
+def _compile_inner(hint: Any, r: Rule) -> Checker:
     origin = typing.get_origin(hint)
     if origin is tuple:
-        if not isinstance(value, tuple):
-            _fail(path, f"expected a list, got {type(value).__name__}")
         limit = r.max_items if r.max_items is not None else MAX_LIST_ITEMS
-        if not r.min_items <= len(value) <= limit:
-            _fail(path, f"expected {r.min_items}..{limit} items, got {len(value)}")
         (item_hint, _ellipsis) = typing.get_args(hint)
-        item_rule = dataclasses.replace(r, min_items=0, max_items=None)
-        for i, item in enumerate(value):
-            check(item, item_hint, item_rule, f"{path}[{i}]")
-        return
+        item = compile_check(item_hint, dataclasses.replace(r, min_items=0, max_items=None))
+        lo_items = r.min_items
+
+        def check_tuple(value: Any, path: str) -> None:
+            if not isinstance(value, tuple):
+                _fail(path, f"expected a list, got {type(value).__name__}")
+            if not lo_items <= len(value) <= limit:
+                _fail(path, f"expected {lo_items}..{limit} items, got {len(value)}")
+            for i, v in enumerate(value):
+                item(v, f"{path}[{i}]")
+
+        return check_tuple
     if origin is dict:
-        check_free_map(value, path)
-        return
+        return check_free_map
     if hint is bool:
-        if not isinstance(value, bool):
-            _fail(path, f"expected a boolean, got {type(value).__name__}")
-        return
+
+        def check_bool(value: Any, path: str) -> None:
+            if not isinstance(value, bool):
+                _fail(path, f"expected a boolean, got {type(value).__name__}")
+
+        return check_bool
     if hint is int:
-        if not isinstance(value, int) or isinstance(value, bool):
-            _fail(path, f"expected an integer, got {type(value).__name__}")
-        _check_range(value, r, path)
-        return
+        lo, hi = r.lo, r.hi
+
+        def check_int(value: Any, path: str) -> None:
+            if type(value) is not int and (not isinstance(value, int) or isinstance(value, bool)):
+                _fail(path, f"expected an integer, got {type(value).__name__}")
+            if (lo is not None and value < lo) or (hi is not None and value > hi):
+                _check_range(value, r, path)
+
+        return check_int
     if hint is float:
-        if not isinstance(value, float):
-            _fail(path, f"expected a number, got {type(value).__name__}")
-        if not math.isfinite(value):
-            _fail(path, "must be a finite number")
-        _check_range(value, r, path)
-        return
+
+        def check_float(value: Any, path: str) -> None:
+            if not isinstance(value, float):
+                _fail(path, f"expected a number, got {type(value).__name__}")
+            if not math.isfinite(value):
+                _fail(path, "must be a finite number")
+            _check_range(value, r, path)
+
+        return check_float
     if hint is str:
-        if not isinstance(value, str):
-            _fail(path, f"expected a string, got {type(value).__name__}")
-        limit = r.max_len if r.max_len is not None else MAX_TEXT_LEN
-        if len(value) > limit:
-            _fail(path, f"longer than {limit} characters ({len(value)})")
-        _check_utf8(value, path)
-        if r.pattern is not None and not r.pattern.fullmatch(value):
-            _fail(path, f"{value!r} does not match {r.pattern.pattern}")
-        return
+        max_len = r.max_len if r.max_len is not None else MAX_TEXT_LEN
+        pattern = r.pattern
+
+        def check_str(value: Any, path: str) -> None:
+            if not isinstance(value, str):
+                _fail(path, f"expected a string, got {type(value).__name__}")
+            if len(value) > max_len:
+                _fail(path, f"longer than {max_len} characters ({len(value)})")
+            _check_utf8(value, path)
+            if pattern is not None and not pattern.fullmatch(value):
+                _fail(path, f"{value!r} does not match {pattern.pattern}")
+
+        return check_str
     if isinstance(hint, type) and issubclass(hint, Record):
-        if not isinstance(value, hint):
-            _fail(path, f"expected {hint.__name__}, got {type(value).__name__}")
-        return
-    raise TypeError(f"unsupported wire type {hint!r} at {path}")  # a contract bug, not input
+        cls = hint
+
+        def check_record(value: Any, path: str) -> None:
+            if not isinstance(value, cls):
+                _fail(path, f"expected {cls.__name__}, got {type(value).__name__}")
+
+        return check_record
+    raise TypeError(f"unsupported wire type {hint!r}")  # a contract bug, not input
 
 
 def _check_range(value: float, r: Rule, path: str) -> None:
@@ -208,10 +275,30 @@ def _check_free(value: Any, path: str, depth: int, top_map: bool = False) -> Non
 
 def to_list(record: Record) -> list[Any]:
     """Positional form of ``record``; trailing absent optionals are left out."""
-    out = [_to_plain(getattr(record, f.name)) for f, _ in record_fields(type(record))]
-    while out and out[-1] is None and len(out) > required_count(type(record)):
+    cls = type(record)
+    flat = _flat_getter(cls)
+    if flat is not None:  # no nested record: tuples pack as MessagePack arrays as they are
+        out = list(flat(record))
+    else:
+        out = [_to_plain(getattr(record, f.name)) for f, _ in record_fields(cls)]
+    while out and out[-1] is None and len(out) > required_count(cls):
         out.pop()
     return out
+
+
+@_per_class
+def _flat_getter(cls: type) -> Callable[[Any], tuple[Any, ...]] | None:
+    """A fast field getter for records without nested records (most event types)."""
+    specs = record_fields(cls)
+    if len(specs) < 2 or any(_mentions_record(hint) for _, hint in specs):
+        return None
+    return operator.attrgetter(*(f.name for f, _ in specs))
+
+
+def _mentions_record(hint: Any) -> bool:
+    if isinstance(hint, type) and issubclass(hint, Record):
+        return True
+    return any(_mentions_record(a) for a in typing.get_args(hint))
 
 
 def _to_plain(value: Any) -> Any:
@@ -233,7 +320,7 @@ def from_list(cls: type[T], data: Any, path: str = "") -> T:
             "schema", f"{cls.__name__} needs at least {need} fields, got {len(data)}", path
         )
     kwargs = {}
-    for (f, hint), raw in zip(specs, data):  # extra trailing items: newer minor, ignored
+    for (f, hint), raw in zip(specs, data, strict=False):  # extra trailing items: newer minor, ignored
         kwargs[f.name] = _from_plain(raw, hint, _join(path, f.name))
     try:
         return cls(**kwargs)
@@ -242,7 +329,7 @@ def from_list(cls: type[T], data: Any, path: str = "") -> T:
 
 
 def _from_plain(raw: Any, hint: Any, path: str) -> Any:
-    optional, hint = _is_optional(hint)
+    _, hint = _is_optional(hint)
     if raw is None:
         return None
     origin = typing.get_origin(hint)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import ssl
 
 import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
 
 from ..config.link import MqttConfig
 from ..errors import ConfigError
@@ -23,7 +24,7 @@ def read_secret(cfg: MqttConfig) -> str | None:
 def build_client(client_id: str, cfg: MqttConfig, inflight: int = 20) -> mqtt.Client:
     """A v5 client with the callback API v2; no network activity yet."""
     client = mqtt.Client(
-        callback_api_version=mqtt.CallbackAPIVersion.VERSION2,
+        callback_api_version=CallbackAPIVersion.VERSION2,
         client_id=client_id,
         protocol=mqtt.MQTTv5,
     )

@@ -94,7 +94,7 @@ class Outbox:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute(f"PRAGMA synchronous={synchronous}")
             self._db.executescript(_SCHEMA)
-            (self._count,) = self._db.execute("SELECT COUNT(*) FROM events").fetchone()
+            self._count: int = int(self._db.execute("SELECT COUNT(*) FROM events").fetchone()[0])
         except sqlite3.Error as exc:
             raise OutboxError(f"cannot open outbox {self.path}: {exc}") from exc
 

@@ -2,10 +2,12 @@
 
 Threads (named, so ``py-spy``/``top -H`` show who does what):
 
-* ``vigie-link-net`` owns the socket: connects with exponential back-off and jitter
-  (tenacity), runs paho's loop, publishes the birth on every CONNACK.
-* ``vigie-link-send`` reads the outbox in order, closes batches (``batch.window_ms``),
-  keeps at most ``batch.inflight`` messages awaiting PUBACK, and deletes rows once acked.
+* ``vigie-link-io`` owns the socket and the send order: connects with exponential back-off
+  and jitter (tenacity), publishes the birth on every CONNACK, reads the outbox in order,
+  closes batches (``batch.window_ms``), hands at most ``batch.queued`` messages to paho
+  (which keeps ``batch.inflight`` on the wire), deletes rows once acked. It runs paho as an
+  external event loop (``loop_read``/``loop_write``/``loop_misc`` on its own ``select``), so
+  only this thread ever writes to the socket and no lock is contended on the hot path.
 * ``vigie-link-cmd`` decodes commands and runs the command handler, then acknowledges.
 
 paho callbacks only record facts and enqueue; every decision is taken in these threads.
@@ -14,8 +16,11 @@ paho callbacks only record facts and enqueue; every decision is taken in these t
 from __future__ import annotations
 
 import collections
+import contextlib
 import logging
 import queue
+import select
+import socket
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -23,6 +28,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import paho.mqtt.client as mqtt
+from paho.mqtt.enums import MQTTErrorCode
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
@@ -44,6 +50,10 @@ _FRESH_MAX = 20_000
 #: Acknowledged rows are deleted in groups: fewer transactions; a crash only causes re-sends.
 _DELETE_EVERY = 512
 _DELETE_AFTER_S = 0.05
+#: Messages handed to paho per io-loop turn, at most (then the socket is serviced).
+_MESSAGES_PER_TURN = 64
+#: Rows read from disk at once while replaying a backlog.
+_READ_AHEAD = 2000
 
 #: What a command handler returns: result code, detail text, what was applied.
 AckTuple = tuple[str, str, dict[str, Any]]
@@ -97,6 +107,9 @@ class Link:
         self._client.on_disconnect = self._on_disconnect
         self._client.on_publish = self._on_publish
         self._client.on_message = self._on_message
+        # Registering a write callback tells paho an external loop writes: publish() from any
+        # thread then only queues the packet and wakes us, instead of writing concurrently.
+        self._client.on_socket_register_write = lambda *_: self._notify()
 
         self.boot = 0
         self._n = 0
@@ -106,7 +119,13 @@ class Link:
         self._seq = 0
 
         self._stop = threading.Event()
-        self._wake = threading.Event()
+        # Producers wake the io thread's select() through this socket pair.
+        self._wake_r, self._wake_w = socket.socketpair()
+        self._wake_r.setblocking(False)
+        self._wake_w.setblocking(False)
+        self._io_sleeping = True
+        self._emit_count = 0  # bumped by producers; the io thread compares before sleeping
+        self._seen_emits = 0
         self.connected = threading.Event()
         self._session_up = False
         self._connack: tuple[bool, str] | None = None
@@ -116,6 +135,7 @@ class Link:
         self._inflight: dict[int, list[int]] = {}
         self._fresh: collections.deque[Row] = collections.deque()
         self._fresh_lock = threading.Lock()
+        self._disk: collections.deque[Row] = collections.deque()  # read-ahead while replaying
         self._caught_up = False
         self._to_delete: list[int] = []
         self._deleted_at = time.monotonic()
@@ -133,8 +153,7 @@ class Link:
         if replay:
             log.info("%d events from a previous run will be replayed as historical", replay)
         for name, target in (
-            ("vigie-link-net", self._run_network),
-            ("vigie-link-send", self._run_sender),
+            ("vigie-link-io", self._run_io),
             ("vigie-link-cmd", self._run_commands),
         ):
             t = threading.Thread(target=target, name=name, daemon=True)
@@ -171,7 +190,8 @@ class Link:
                         self._fresh.clear()
                     else:
                         self._fresh.extend(rows)
-        self._wake.set()
+            self._emit_count += 1
+        self._notify()
         return [(self.boot, r.n) for r in rows]
 
     def publish_telemetry(self, metrics: dict[str, Any]) -> bool:
@@ -218,7 +238,7 @@ class Link:
     def stop(self, timeout: float = 5.0) -> None:
         """Stop the threads; a connected link leaves with its will (the death) published."""
         self._stop.set()
-        self._wake.set()
+        self._notify()
         for t in self._threads:
             t.join(timeout)
         self._threads.clear()
@@ -255,8 +275,7 @@ class Link:
         self.stats.last_error = str(rc)
 
     def _on_publish(self, _c: mqtt.Client, _ud: Any, mid: int, rc: ReasonCode, _p: Any) -> None:
-        self._acks.put((mid, rc.is_failure, str(rc)))
-        self._wake.set()
+        self._acks.put((mid, rc.is_failure, str(rc)))  # read by the io thread after this loop turn
 
     def _on_message(self, _c: mqtt.Client, _ud: Any, message: mqtt.MQTTMessage) -> None:
         try:
@@ -266,7 +285,14 @@ class Link:
             log.warning("command queue full: dropped a command on %s", message.topic)
 
     # -- network thread ----------------------------------------------------------------
-    def _run_network(self) -> None:
+    def _notify(self) -> None:
+        """Wake the io thread if it sleeps (never blocks: a full pipe already means 'awake')."""
+        if not self._io_sleeping:
+            return  # it is busy and will look at the outbox again before sleeping
+        with contextlib.suppress(BlockingIOError, OSError):
+            self._wake_w.send(b"\0")
+
+    def _run_io(self) -> None:
         cfg = self.config.mqtt
         while not self._stop.is_set():
             retrying = Retrying(
@@ -274,7 +300,7 @@ class Link:
                 wait=wait_exponential_jitter(
                     multiplier=cfg.reconnect_min_s, max=cfg.reconnect_max_s, jitter=cfg.reconnect_min_s
                 ),
-                sleep=self._stop.wait,
+                sleep=self._sleep,
                 stop=lambda _rs: self._stop.is_set(),
                 before_sleep=self._log_retry,
                 reraise=True,
@@ -285,6 +311,10 @@ class Link:
                 break  # only reached when stopping
             self._serve()
         self.connected.clear()
+
+    def _sleep(self, seconds: float) -> None:
+        """Back-off sleep that a stop request cuts short."""
+        self._stop.wait(seconds)
 
     def _log_retry(self, rs: Any) -> None:
         exc = rs.outcome.exception() if rs.outcome else None
@@ -302,7 +332,7 @@ class Link:
             self._bd = self.outbox.next_bdseq()
             death = wire.Death(wire.Header(wire.SCHEMA_VERSION, self._dev, self._bd, 0, int(self._clock() * 1000)))
         self._client.will_set(self._topic[wire.Kind.DEATH], wire.encode(death), qos=1, retain=True)
-        props = Properties(PacketTypes.CONNECT)
+        props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
         props.SessionExpiryInterval = cfg.session_expiry_s
         self._connack = None
         self._client.connect(cfg.host, cfg.port, cfg.keepalive_s, clean_start=False, properties=props)
@@ -322,12 +352,12 @@ class Link:
         log.info("connected to %s:%d as %s (bdSeq %d)", cfg.host, cfg.port, self._dev, self._bd)
 
     def _serve(self) -> None:
-        # paho re-sends unacknowledged messages right after on_connect returns, inside the same
-        # loop() call; only then may the sender publish newer ones, or per-device order breaks.
+        # paho re-sent unacknowledged messages right after on_connect, during the CONNACK
+        # handling in _connect; only now may newer ones go out, or per-device order breaks.
         self.connected.set()
-        self._wake.set()
         while not self._stop.is_set():
-            rc = self._client.loop(0.05)
+            wait = self._send_step()
+            rc = self._pump(wait)
             if rc != mqtt.MQTT_ERR_SUCCESS:
                 break
         was_up = self.connected.is_set()
@@ -349,13 +379,52 @@ class Link:
         self._client.disconnect(reasoncode=ReasonCode(PacketTypes.DISCONNECT, identifier=4))
         self._client.loop(0.1)
 
-    # -- sender thread -----------------------------------------------------------------
-    def _run_sender(self) -> None:
-        while not self._stop.is_set():
-            self._wake.clear()
-            wait = self._send_step()
-            if wait > 0:
-                self._wake.wait(wait)
+    def _pump(self, timeout: float) -> MQTTErrorCode:
+        """One turn of paho's external event loop, waiting at most ``timeout`` seconds."""
+        client = self._client
+        sock = client.socket()
+        if sock is None:
+            return mqtt.MQTT_ERR_NO_CONN
+        if client.want_write():
+            rc = client.loop_write()  # usually completes at once; select only if it could not
+            if rc != mqtt.MQTT_ERR_SUCCESS:
+                return rc
+        pending = sock.pending() if hasattr(sock, "pending") else 0  # TLS bytes already decrypted
+        wlist = [sock] if client.want_write() else []
+        if pending or timeout <= 0:
+            timeout = 0.0
+        else:
+            # Announce the sleep, then look once more: an emit between the two is not missed.
+            self._io_sleeping = True
+            if self._has_work():
+                timeout = 0.0
+        try:
+            readable, writable, _ = select.select([sock, self._wake_r], wlist, [], timeout)
+        except (OSError, ValueError, TypeError):
+            return mqtt.MQTT_ERR_CONN_LOST
+        finally:
+            self._io_sleeping = False
+        if self._wake_r in readable:
+            try:
+                while self._wake_r.recv(4096):
+                    pass
+            except BlockingIOError:
+                pass
+        if sock in readable or pending:
+            rc = client.loop_read()
+            if rc != mqtt.MQTT_ERR_SUCCESS:
+                return rc
+        if sock in writable:
+            rc = client.loop_write()
+            if rc != mqtt.MQTT_ERR_SUCCESS:
+                return rc
+        return client.loop_misc()
+
+    def _has_work(self) -> bool:
+        """Events were emitted since the last send step (checked just before sleeping)."""
+        return self._emit_count != self._seen_emits
+
+    # -- sending -------------------------------------------------------------------------
 
     def _drain_acks(self) -> None:
         with self._ack_lock:
@@ -391,32 +460,45 @@ class Link:
 
     def _next_rows(self, limit: int) -> list[Row]:
         """Rows after the cursor: from memory while caught up, else from disk (replay)."""
+        if not self._disk and not self._caught_up:
+            with self._emit_lock:  # no append may slip between a disk read and the switch to memory
+                rows = self.outbox.read(self._cursor, _READ_AHEAD)
+                if len(rows) < _READ_AHEAD:  # nothing more on disk: new rows now come by memory
+                    with self._fresh_lock:
+                        self._caught_up = True
+                        self._fresh.clear()
+                        self._fresh.extend(rows)
+                    rows = []
+            self._disk.extend(rows)
+        if self._disk:
+            return _take(self._disk, self._cursor, limit)
         with self._fresh_lock:
-            if self._caught_up:
-                fresh = self._fresh
-                while fresh and fresh[0].id <= self._cursor:
-                    fresh.popleft()
-                return [fresh[i] for i in range(min(limit, len(fresh)))]
-        with self._emit_lock:  # no append may slip between a disk read and the switch to memory
-            rows = self.outbox.read(self._cursor, limit)
-            if len(rows) < limit:  # nothing more on disk: from now on, new rows come by memory
-                with self._fresh_lock:
-                    self._caught_up = True
-                    self._fresh.clear()
-                    self._fresh.extend(rows)  # they may not all be sent in this round
-            return rows
+            return _take(self._fresh, self._cursor, limit)
 
     def _send_step(self) -> float:
-        """One round of the sender; returns how long to wait before the next (0 = at once)."""
+        """Hand paho as many messages as allowed; returns how long the io loop may then wait.
+
+        Several messages per turn let paho send the next queued one as soon as a PUBACK frees
+        the window, inside the same read, instead of one select() round trip per message.
+        """
+        self._seen_emits = self._emit_count
         self._drain_acks()
+        for _ in range(_MESSAGES_PER_TURN):
+            wait = self._send_one()
+            if wait > 0:
+                return wait
+        return 0.0
+
+    def _send_one(self) -> float:
+        """Publish the next batch if one is due; returns 0, or how long until one may be."""
         if not self.connected.is_set() or len(self._inflight) >= self.config.batch.queued:
-            return 0.05
+            return 0.25
         batch = self.config.batch
         rows = self._next_rows(batch.max_events)
         if not rows:
             with self._ack_lock:
                 self._flush_deletes(force=True)
-            return 0.05
+            return 0.25
         if len(rows) < batch.max_events and batch.window_ms > 0:
             if rows[0].id != self._window_head:
                 self._window_head, self._window_start = rows[0].id, time.monotonic()
@@ -461,7 +543,7 @@ class Link:
     def _handle_command(self, message: mqtt.MQTTMessage) -> None:
         self.stats.commands += 1
         try:
-            cmd = wire.decode(message.topic, message.payload)
+            cmd = wire.decode(message.topic, bytes(message.payload))
         except wire.WireError as exc:
             self.stats.commands_invalid += 1
             log.warning("invalid command on %s: %s", message.topic, exc)
@@ -483,6 +565,13 @@ class Link:
         with self._session_lock:
             ack = wire.CommandAck(self._header(), cmd.cmd_id, result, detail[:512], applied or {})
         self._client.publish(self._topic[wire.Kind.ACK], wire.encode(ack), qos=1)
+
+
+def _take(rows: collections.deque[Row], cursor: int, limit: int) -> list[Row]:
+    """Drop rows already sent (id <= cursor) and return up to ``limit`` of the next ones."""
+    while rows and rows[0].id <= cursor:
+        rows.popleft()
+    return [rows[i] for i in range(min(limit, len(rows)))]
 
 
 def _prefix(rows: Sequence[Any], same: Callable[[Any], bool]) -> list[Any]:
