@@ -23,7 +23,7 @@ import yaml
 
 import vigie_wire as wire
 from vigie_wire.limits import MAX_LIST_ITEMS, MAX_MAP_ITEMS, MAX_TEXT_LEN
-from vigie_wire.schema import ID_PATTERN, Rule, record_fields, required_count
+from vigie_wire.schema import ID_PATTERN, Record, Rule, record_fields, required_count
 
 DOC_PATH = Path(__file__).resolve().parents[1] / "docs" / "asyncapi.yaml"
 HEADER_TITLES = ["v", "dev", "bd", "seq", "ts"]
@@ -187,11 +187,45 @@ def check_position(doc: dict[str, Any], f: dataclasses.Field[Any], hint: Any, wh
         (item_hint, _ellipsis) = typing.get_args(base)
         if isinstance(item_hint, type) and issubclass(item_hint, wire.EventRecord):
             return  # documented by EventRecord and the event type schemas
+        if typing.get_origin(item_hint) is tuple:  # a list of lists, e.g. [cls, n] pairs
+            _check_nested_list(resolve(doc["items"]), item_hint, r, f"{where}[]")
+            return
         _check_scalar(resolve(doc["items"]), item_hint, r, f"{where}[]")
+        if isinstance(item_hint, type) and issubclass(item_hint, Record):  # rows, e.g. CountRow
+            check_record_schema(resolve(doc["items"]), item_hint, f"{where}[]")
     elif origin is dict:
         assert doc.get("maxProperties") == MAX_MAP_ITEMS, f"{where}: maxProperties should be {MAX_MAP_ITEMS}"
     else:
         _check_scalar(doc, base, r, where)
+
+
+def _check_nested_list(doc: dict[str, Any], hint: Any, r: Rule, where: str) -> None:
+    """The items of a list of lists: the code bounds the inner lists by the generic list limit
+    (a record may check a tighter length itself, see the Occupancy test) and applies the
+    field's range, length and pattern to the innermost values."""
+    assert doc.get("type") == "array", f"{where}: expected type array"
+    lo_items, hi_items = doc.get("minItems", 0), doc.get("maxItems")
+    assert hi_items is not None, f"{where}: no maxItems"
+    assert 0 <= lo_items <= hi_items <= MAX_LIST_ITEMS, f"{where}: items bounds outside 0..{MAX_LIST_ITEMS}"
+    (item_hint, _ellipsis) = typing.get_args(hint)
+    if typing.get_origin(item_hint) is tuple:
+        _check_nested_list(resolve(doc["items"]), item_hint, r, f"{where}[]")
+    else:
+        _check_scalar(resolve(doc["items"]), item_hint, r, f"{where}[]")
+
+
+def check_record_schema(schema: dict[str, Any], cls: type, where: str) -> None:
+    """A nested record (a row inside an event, e.g. CountRow) is documented position by position."""
+    assert schema.get("description"), f"{where}: no description"
+    assert schema.get("type") == "array", f"{where}: expected type array"
+    docs = positions(schema)
+    assert [p.get("title") for p in docs] == [f.name for f in dataclasses.fields(cls)], (
+        f"{where}: documented positions differ from the {cls.__name__} fields"
+    )
+    assert schema.get("minItems") == required_count(cls), f"{where}: minItems should be {required_count(cls)}"
+    assert schema.get("additionalItems") is True, f"{where}: decoders must accept extra trailing elements"
+    for doc, (f, hint) in zip(docs, record_fields(cls), strict=True):
+        check_position(doc, f, hint, where)
 
 
 # -- the document as a whole --------------------------------------------------------------
@@ -397,3 +431,13 @@ def test_event_type_schema_positions_are_the_dataclass_fields(code: int) -> None
     assert schema["additionalItems"] is True
     for doc, (f, hint) in zip(docs[3:], record_fields(cls), strict=True):
         check_position(doc, f, hint, cls.__name__)
+
+
+def test_occupancy_counts_are_documented_as_the_pairs_the_code_accepts() -> None:
+    counts = next(p for p in positions(event_schemas()[wire.Occupancy.code]) if p.get("title") == "counts")
+    pair = resolve(counts["items"])
+    assert (pair.get("minItems"), pair.get("maxItems")) == (2, 2), "counts items are [cls, n] pairs"
+    wire.Occupancy(cam=0, zone="z", counts=((0, 1),))
+    for bad in ((0,), (0, 1, 2)):
+        with pytest.raises(wire.WireError):
+            wire.Occupancy(cam=0, zone="z", counts=(bad,))

@@ -6,6 +6,16 @@ knows a topic layout or a byte. See ``docs/asyncapi.yaml`` for the published doc
 
 from .codec import PackedEvent, check_consistency, decode, decode_payload, encode, encode_batch, pack_event
 from .errors import WireError
+from .events import (
+    CountRow,
+    IntervalCounts,
+    LineCrossing,
+    Loitering,
+    Occupancy,
+    TrackEnd,
+    ZoneEnter,
+    ZoneLeave,
+)
 from .limits import MAX_EVENTS_PER_BATCH, MAX_PAYLOAD_BYTES, SCHEMA_VERSION
 from .messages import (
     EVENT_TYPES,
@@ -37,20 +47,28 @@ __all__ = [
     "Birth",
     "Command",
     "CommandAck",
+    "CountRow",
     "Death",
     "Detection",
     "Event",
     "EventBatch",
     "EventRecord",
     "Header",
+    "IntervalCounts",
     "Kind",
+    "LineCrossing",
+    "Loitering",
     "Message",
+    "Occupancy",
     "PackedEvent",
     "State",
     "Telemetry",
     "Topic",
+    "TrackEnd",
     "UnknownEvent",
     "WireError",
+    "ZoneEnter",
+    "ZoneLeave",
     "check_consistency",
     "decode",
     "decode_payload",

@@ -13,8 +13,9 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+from .events import EVENT_TYPES, Detection, Event, UnknownEvent
 from .limits import INT64_MAX, MAX_EVENTS_PER_BATCH, SCHEMA_VERSION, UINT32_MAX, UINT64_MAX
-from .schema import Record, check, ident, record_fields, rule
+from .schema import Record, ident, rule
 from .topics import Kind
 
 _HEX = re.compile(r"[0-9a-f]{8,64}")
@@ -61,48 +62,6 @@ class Death(Record):
 
     kind: ClassVar[Kind] = Kind.DEATH
     header: Header
-
-
-class Event(Record):
-    """Base of event bodies; each subclass has a stable ``code`` on the wire."""
-
-    code: ClassVar[int] = 0
-
-
-@dataclass(frozen=True)
-class Detection(Event):
-    """An object first seen by a camera (a new track).
-
-    The box is in thousandths of the frame's width/height so that it does not depend on the
-    stream's resolution and fits in a few bytes.
-    """
-
-    code: ClassVar[int] = 1
-    wire_name: ClassVar[str] = "detection"
-    cam: int = field(metadata=rule(lo=0, hi=255, doc="camera index in the box config"))
-    track: int = field(metadata=rule(lo=0, hi=UINT32_MAX, doc="track id, unique per camera and boot"))
-    cls: int = field(metadata=rule(lo=0, hi=65535, doc="class index in the model's class list"))
-    conf: int = field(metadata=rule(lo=0, hi=100, doc="confidence, percent"))
-    box: tuple[int, ...] = field(
-        metadata=rule(lo=0, hi=1000, min_items=4, max_items=4, doc="x, y, w, h in 1/1000 of frame")
-    )
-
-
-@dataclass(frozen=True)
-class UnknownEvent(Event):
-    """An event type this decoder does not know (sent by a newer agent); kept, not dropped."""
-
-    wire_name: ClassVar[str] = "unknown"
-    type_code: int = field(metadata=rule(lo=0, hi=65535))
-    fields: tuple[Any, ...] = ()
-
-    def __post_init__(self) -> None:  # free-form payload: bounded by the decoder limits only
-        f, hint = record_fields(UnknownEvent)[0]
-        check(self.type_code, hint, f.metadata["rule"], f.name)
-
-
-#: Every event type this version of the contract defines, by wire code.
-EVENT_TYPES: dict[int, type[Event]] = {cls.code: cls for cls in (Detection,)}
 
 
 @dataclass(frozen=True)
@@ -198,6 +157,25 @@ class State(Record):
     header: Header
     online: bool = field(metadata=rule(doc="the coordinator is up"))
 
+
+__all__ = [
+    "EVENT_TYPES",
+    "MESSAGE_TYPES",
+    "AckResult",
+    "Birth",
+    "Command",
+    "CommandAck",
+    "Death",
+    "Detection",
+    "Event",
+    "EventBatch",
+    "EventRecord",
+    "Header",
+    "Message",
+    "State",
+    "Telemetry",
+    "UnknownEvent",
+]
 
 Message = Birth | Death | EventBatch | Telemetry | Command | CommandAck | State
 

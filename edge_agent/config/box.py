@@ -7,6 +7,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from vigie_wire.topics import GROUP
 
 from .link import BatchConfig, MqttConfig, OutboxConfig
+from .vision import CameraConfig
 
 ID = r"^[a-z0-9][a-z0-9_-]{0,63}$"
 
@@ -25,6 +26,8 @@ class BoxConfig(BaseModel):
     outbox: OutboxConfig = OutboxConfig()
     batch: BatchConfig = BatchConfig()
     telemetry_interval_s: float = Field(60.0, ge=1, le=3600)
+    #: The camera role: each camera's index in this list is its ``cam`` in events.
+    cameras: list[CameraConfig] = Field(default_factory=list, max_length=8)
 
     @field_validator("device_id")
     @classmethod
@@ -32,3 +35,11 @@ class BoxConfig(BaseModel):
         if value == GROUP:  # vigie/v1/<site>/group/... carries group commands
             raise ValueError(f"{GROUP!r} is reserved for group command topics and cannot be a device id")
         return value
+
+    @field_validator("cameras")
+    @classmethod
+    def _unique_cameras(cls, cameras: list[CameraConfig]) -> list[CameraConfig]:
+        names = [c.name for c in cameras]
+        if len(set(names)) != len(names):
+            raise ValueError("camera names must be unique")
+        return cameras

@@ -1,0 +1,19 @@
+"""The narrow port between a box's roles (vision, lighting) and its link.
+
+Roles emit typed events into an :class:`EventSink`; only :mod:`edge_agent.link` knows MQTT.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol
+
+import vigie_wire as wire
+
+
+class EventSink(Protocol):
+    """Where a role's events go: durably queued, delivered in order, never dropped silently."""
+
+    def emit_many(self, bodies: Sequence[wire.Event], ts_ms: int | None = None) -> list[tuple[int, int]]:
+        """Queue ``bodies`` that happened at ``ts_ms``; returns their ids ``(boot, n)``."""
+        ...

@@ -1,0 +1,1 @@
+"""Vision subsystem of the edge agent: frames in, small typed events out; no image leaves the box."""

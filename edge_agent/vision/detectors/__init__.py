@@ -1,0 +1,74 @@
+"""Object detectors of the edge agent: ONNX models run locally, one module per family.
+
+Families are listed in :data:`DETECTORS`, explicitly: adding one is a module, a manifest model and a line
+here, and ``grep`` finds every family. :func:`load_detector` reads a model manifest, checks the model's bytes
+against it and returns a :class:`Detector` ready for frames.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from .base import Detection, Detector
+from .errors import DetectorError
+from .family import OnnxDetector
+from .manifest import read_manifest, read_model_bytes, validate_manifest
+from .nanodet import NanoDet, NanoDetManifest
+from .session import ModelSession
+from .yolo import Yolo, YoloManifest
+
+#: Family name (the manifest's ``family``) → detector class.
+DETECTORS: dict[str, type[OnnxDetector[Any]]] = {"nanodet": NanoDet, "yolo": Yolo}
+
+__all__ = [
+    "DETECTORS",
+    "Detection",
+    "Detector",
+    "DetectorError",
+    "NanoDet",
+    "NanoDetManifest",
+    "Yolo",
+    "YoloManifest",
+    "load_detector",
+]
+
+
+def load_detector(
+    manifest_path: str | Path,
+    threads: int = 2,
+    *,
+    score_threshold: float | None = None,
+    iou_threshold: float | None = None,
+) -> Detector:
+    """Load the detector a manifest describes, checking everything before the first frame.
+
+    Order matters: the manifest is validated first, then the model's sha256 is checked, and only then does
+    ONNX Runtime parse the bytes and the graph's inputs/outputs get compared with the manifest. A box that
+    starts has a model that is exactly the one its manifest pins.
+
+    Args:
+        manifest_path: ``<name>.manifest.json``; the model file sits next to it.
+        threads: ONNX Runtime intra-op threads (inter-op is 1).
+        score_threshold: Minimum score; ``None`` for the family's default.
+        iou_threshold: NMS IoU above which the lower-scored box of a class is dropped; ``None`` for the default.
+
+    Returns:
+        A detector whose ``detect`` takes BGR frames of any size.
+
+    Raises:
+        DetectorError: Missing or invalid manifest, unknown family, missing model file, sha256 mismatch, a file
+            ONNX Runtime cannot load, a graph that does not match the manifest, or a bad threshold.
+    """
+    path = Path(manifest_path)
+    raw = read_manifest(path)
+    family = raw.get("family")
+    if not isinstance(family, str) or family not in DETECTORS:
+        known = ", ".join(sorted(DETECTORS))
+        what = "has no 'family' field" if family is None else f"has unknown family {family!r}"
+        raise DetectorError(f"model manifest {path} {what}; known families: {known}")
+    cls = DETECTORS[family]
+    manifest = validate_manifest(raw, cls.manifest_model, path)
+    model_bytes = read_model_bytes(manifest, path)
+    session = ModelSession(model_bytes, threads=threads, source=str(path.parent / manifest.file))
+    return cls(manifest, session, score_threshold=score_threshold, iou_threshold=iou_threshold)

@@ -1,0 +1,104 @@
+"""Letterboxing and tensor layout shared by the ONNX families.
+
+Both families keep the aspect ratio (a stretched pedestrian is a worse pedestrian) and record how the frame
+was placed, so that boxes go back to source pixels exactly. They differ only in where the padding goes and
+its value, which is why those are parameters and not two functions.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+from numpy.typing import NDArray
+
+from .errors import DetectorError
+
+FloatArray = NDArray[np.float32]
+
+
+@dataclass(frozen=True, slots=True)
+class Letterbox:
+    """Where a source frame landed in the model input.
+
+    Scales are kept per axis (``resized / source``) rather than as the single resize ratio: the resized size
+    is rounded to whole pixels, and dividing by the ratio actually applied makes the inverse exact.
+    """
+
+    scale_x: float
+    scale_y: float
+    pad_x: int
+    pad_y: int
+    source_width: int
+    source_height: int
+
+    def to_source(self, boxes: FloatArray) -> FloatArray:
+        """Map ``[k, 4]`` ``x0, y0, x1, y1`` boxes from input pixels to source pixels, clipped to the frame.
+
+        Clipping matters because decoders predict distances that may reach into the padding or past the edge,
+        and downstream code (masks, line crossing) assumes boxes inside the frame.
+        """
+        out = np.empty_like(boxes)
+        out[:, 0::2] = np.clip((boxes[:, 0::2] - self.pad_x) / self.scale_x, 0.0, self.source_width)
+        out[:, 1::2] = np.clip((boxes[:, 1::2] - self.pad_y) / self.scale_y, 0.0, self.source_height)
+        return out
+
+
+def check_frame(frame: NDArray[np.uint8]) -> None:
+    """Reject what is not an ``HxWx3`` ``uint8`` image before it reaches ONNX Runtime.
+
+    A grey or 16-bit frame would otherwise give silently wrong detections (or a cryptic shape error).
+    """
+    if not isinstance(frame, np.ndarray) or frame.dtype != np.uint8 or frame.ndim != 3 or frame.shape[2] != 3:
+        shape = getattr(frame, "shape", None)
+        dtype = getattr(frame, "dtype", type(frame).__name__)
+        raise DetectorError(f"expected an HxWx3 uint8 BGR frame, got shape {shape} and dtype {dtype}")
+    if frame.shape[0] == 0 or frame.shape[1] == 0:
+        raise DetectorError(f"expected a non-empty frame, got shape {frame.shape}")
+
+
+def letterbox(
+    frame: NDArray[np.uint8], size: tuple[int, int], *, centre: bool, pad_value: int
+) -> tuple[NDArray[np.uint8], Letterbox]:
+    """Resize keeping the aspect ratio and pad to ``size`` = ``(width, height)``.
+
+    Args:
+        frame: Source image, ``HxWx3`` ``uint8``.
+        size: Model input ``(width, height)``.
+        centre: Split the padding evenly on both sides (Ultralytics ``LetterBox``, same rounding) instead of
+            putting it all at the bottom/right (NanoDet's warp).
+        pad_value: Grey level of the padding, as the model saw in training (114 for Ultralytics, 0 NanoDet).
+
+    Returns:
+        The padded image and the placement needed to map boxes back.
+    """
+    check_frame(frame)
+    height, width = frame.shape[:2]
+    in_w, in_h = size
+    ratio = min(in_w / width, in_h / height)
+    new_w, new_h = max(1, round(width * ratio)), max(1, round(height * ratio))
+    resized = frame if (new_w, new_h) == (width, height) else cv2.resize(frame, (new_w, new_h))
+    if centre:
+        # Ultralytics rounds (pad / 2 - 0.1) so that an odd pad puts the extra pixel at the bottom/right.
+        pad_x, pad_y = round((in_w - new_w) / 2 - 0.1), round((in_h - new_h) / 2 - 0.1)
+    else:
+        pad_x = pad_y = 0
+    canvas = np.full((in_h, in_w, 3), pad_value, dtype=np.uint8)
+    canvas[pad_y : pad_y + new_h, pad_x : pad_x + new_w] = resized
+    placement = Letterbox(new_w / width, new_h / height, pad_x, pad_y, width, height)
+    return canvas, placement
+
+
+def to_nchw(
+    image: NDArray[np.uint8], *, mean: tuple[float, float, float], scale: tuple[float, float, float], swap_rb: bool
+) -> FloatArray:
+    """Turn an ``HxWx3`` image into the ``[1, 3, H, W]`` float32 tensor: ``(x - mean) * scale`` per channel.
+
+    ``mean`` and ``scale`` are given in the model's channel order (after ``swap_rb``), as manifests list them.
+    """
+    pixels = image[:, :, ::-1] if swap_rb else image
+    blob = pixels.astype(np.float32)
+    blob -= np.asarray(mean, dtype=np.float32)
+    blob *= np.asarray(scale, dtype=np.float32)
+    return np.ascontiguousarray(blob.transpose(2, 0, 1))[np.newaxis]

@@ -1,0 +1,98 @@
+"""Run one camera: read its source, feed the pipeline, emit the events into the link.
+
+One named thread per camera (``vigie-vision-<name>``). Inference and decoding release the
+GIL, so cameras and the link progress together; a camera that fails keeps retrying its
+source and never takes the box down.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from itertools import groupby
+from typing import Any
+
+from ..config.vision import CameraConfig
+from ..ports import EventSink
+from .detectors import load_detector
+from .pipeline import CameraPipeline
+from .source import FrameSource
+
+log = logging.getLogger("vigie.vision")
+
+
+class CameraWorker:
+    """The camera role of a box for one camera (index ``cam`` in the box config)."""
+
+    def __init__(self, cam: int, config: CameraConfig, sink: EventSink,
+                 clock: Callable[[], float] = time.time) -> None:
+        self.cam = cam
+        self.config = config
+        self._sink = sink
+        self._clock = clock
+        detector = load_detector(config.model, config.threads, score_threshold=config.score_threshold)
+        self.pipeline = CameraPipeline(cam, config, detector)
+        self._source = FrameSource(
+            config.source,
+            loop=config.loop,
+            max_fps=config.detect_fps,
+            realtime=config.realtime,
+        )
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=f"vigie-vision-{config.name}", daemon=True)
+        self.finished = threading.Event()
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self._stop.set()
+        self._source.close()
+        self._thread.join(timeout)
+
+    def health(self) -> dict[str, Any]:
+        """Source and pipeline health for the box telemetry (``cam.<index>.*``)."""
+        out = self.pipeline.health()
+        out.update({f"cam.{self.cam}.{k}": v for k, v in self._source.health().items()})
+        return out
+
+    def _run(self) -> None:
+        wall0, mono0 = self._clock(), time.monotonic()
+        timeline = _FileTimeline()
+        try:
+            while not self._stop.is_set():
+                frame = self._source.read()
+                if frame is None:
+                    break  # a file ended (not looped) or the source was closed
+                # Files not paced in real time are analysed on their own clock (stream position),
+                # so dwell times and intervals mean the same as in a live run.
+                if frame.pts_s is not None and not self.config.realtime:
+                    t = timeline.at(frame.pts_s)
+                else:
+                    t = frame.t - mono0
+                produced = self.pipeline.process(frame.image, t)
+                for when, group in groupby(produced, key=lambda pair: pair[0]):
+                    self._sink.emit_many([ev for _, ev in group], int((wall0 + when) * 1000))
+        except Exception:  # a bug in one camera must not stop the box; it is logged and visible
+            log.exception("camera %s stopped", self.config.name)
+        finally:
+            self.finished.set()
+
+
+class _FileTimeline:
+    """A file's positions made monotonic across loops (each loop restarts at 0 s)."""
+
+    def __init__(self) -> None:
+        self._offset = 0.0
+        self._last = -1.0
+        self._step = 0.1
+
+    def at(self, pts: float) -> float:
+        if pts < self._last:
+            self._offset += self._last + self._step
+        elif self._last >= 0 and pts > self._last:
+            self._step = pts - self._last
+        self._last = pts
+        return self._offset + pts

@@ -1,0 +1,204 @@
+"""The tracker on synthetic detections: confirmation, misses, crossings, classes, ids; and IoU maths."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from edge_agent.vision.geometry import BoxLike, boxes_to_array, foot_point, iou_matrix
+from edge_agent.vision.tracker import Track, Tracker, TrackerConfig, TrackEventKind, TrackUpdate, greedy_match
+
+PERSON, CAR = 0, 2
+
+
+@dataclass(frozen=True)
+class Det:
+    """Shaped like the detector's ``Detection`` (which this test does not import)."""
+
+    x0: float
+    y0: float
+    x1: float
+    y1: float
+    score: float = 0.8
+    class_id: int = PERSON
+    class_name: str = "person"
+
+
+def person(x: float, y: float = 100.0, w: float = 40.0, h: float = 100.0, cls: int = PERSON) -> Det:
+    return Det(x, y, x + w, y + h, class_id=cls)
+
+
+def run(tracker: Tracker, frames: Sequence[Sequence[BoxLike]], dt: float = 0.1, t0: float = 0.0) -> list[TrackUpdate]:
+    return [tracker.update(dets, t0 + i * dt) for i, dets in enumerate(frames)]
+
+
+def kinds(updates: Sequence[TrackUpdate], kind: TrackEventKind) -> list[tuple[int, int]]:
+    """(update index, track id) of every event of one kind."""
+    return [(i, e.track.track_id) for i, u in enumerate(updates) for e in u.events if e.kind is kind]
+
+
+def test_track_is_reported_new_once_after_min_hits() -> None:
+    updates = run(Tracker(TrackerConfig(min_hits=3)), [[person(10.0 * i)] for i in range(6)])
+    assert [len(u.tracks) for u in updates] == [0, 0, 1, 1, 1, 1]
+    assert kinds(updates, TrackEventKind.NEW) == [(2, 1)]
+    assert kinds(updates, TrackEventKind.UPDATE) == [(3, 1), (4, 1), (5, 1)]
+
+
+def test_min_hits_one_confirms_on_first_detection() -> None:
+    updates = run(Tracker(TrackerConfig(min_hits=1)), [[person(0.0)]])
+    assert kinds(updates, TrackEventKind.NEW) == [(0, 1)]
+
+
+def test_one_frame_false_positive_never_becomes_a_track_nor_takes_an_id() -> None:
+    tracker = Tracker(TrackerConfig(min_hits=2))
+    frames: list[list[Det]] = [[person(500.0)], [], [person(0.0)], [person(5.0)]]
+    updates = run(tracker, frames)
+    assert kinds(updates, TrackEventKind.NEW) == [(3, 1)]
+    assert not kinds(updates, TrackEventKind.END)
+
+
+def test_track_missed_for_two_frames_keeps_its_id_and_coasts_forward() -> None:
+    tracker = Tracker(TrackerConfig(min_hits=2, max_missed=3))
+    frames = [[person(10.0 * i)] if i not in (6, 7) else [] for i in range(12)]
+    updates = run(tracker, frames)
+    ids = {t.track_id for u in updates for t in u.tracks}
+    assert ids == {1}
+    assert not kinds(updates, TrackEventKind.END)
+    coasting = updates[7].tracks[0]
+    assert coasting.missed == 2
+    # The prediction kept moving at ~100 px/s: near x=70, far from the last seen x=50.
+    assert coasting.x0 == pytest.approx(70.0, abs=3.0)
+    assert updates[8].tracks[0].missed == 0
+
+
+def test_track_ends_once_after_more_than_max_missed_misses() -> None:
+    tracker = Tracker(TrackerConfig(min_hits=1, max_missed=2))
+    updates = run(tracker, [[person(0.0)], [person(5.0)], [], [], [], [], []])
+    assert kinds(updates, TrackEventKind.END) == [(4, 1)]
+    assert [len(u.tracks) for u in updates] == [1, 1, 1, 1, 0, 0, 0]
+    assert updates[4].of_kind(TrackEventKind.END)[0].missed == 3
+
+
+def test_two_persons_crossing_paths_keep_their_ids() -> None:
+    tracker = Tracker(TrackerConfig(min_hits=2, max_missed=2))
+    # A walks right, B walks left on nearly the same row; they overlap fully around frame 15.
+    frames = [[person(10.0 * i, y=100.0), person(300.0 - 10.0 * i, y=104.0)] for i in range(31)]
+    updates = run(tracker, frames)
+    first, last = updates[2].tracks, updates[-1].tracks
+    rightward_id = min(first, key=lambda t: t.x0).track_id
+    leftward_id = max(first, key=lambda t: t.x0).track_id
+    by_id = {t.track_id: t for t in last}
+    assert set(by_id) == {rightward_id, leftward_id}
+    assert by_id[rightward_id].x0 > 250.0 and by_id[rightward_id].vx > 0.0
+    assert by_id[leftward_id].x0 < 50.0 and by_id[leftward_id].vx < 0.0
+    assert not kinds(updates, TrackEventKind.END)
+
+
+def test_a_person_does_not_continue_a_car_track() -> None:
+    tracker = Tracker(TrackerConfig(min_hits=1, max_missed=0))
+    updates = run(tracker, [[person(0.0, cls=CAR)], [person(2.0, cls=PERSON)]])
+    assert kinds(updates, TrackEventKind.NEW) == [(0, 1), (1, 2)]
+    assert kinds(updates, TrackEventKind.END) == [(1, 1)]
+    assert [t.class_id for t in updates[1].tracks] == [PERSON]
+
+
+def test_class_unaware_tracker_lets_another_class_continue_the_track() -> None:
+    tracker = Tracker(TrackerConfig(min_hits=1, max_missed=0, class_aware=False))
+    updates = run(tracker, [[person(0.0, cls=CAR)], [person(2.0, cls=PERSON)]])
+    assert kinds(updates, TrackEventKind.NEW) == [(0, 1)]
+    assert kinds(updates, TrackEventKind.UPDATE) == [(1, 1)]
+
+
+def test_irregular_detector_rate_is_bridged_by_the_velocity_estimate() -> None:
+    """After a 0.7 s gap (the motion gate skipped frames) the box moved 70 px: no overlap, same track."""
+    tracker = Tracker(TrackerConfig(min_hits=1, max_missed=1))
+    times = [0.0, 0.1, 0.2, 0.3, 0.4, 1.1]
+    updates = [tracker.update([person(100.0 * t)], t) for t in times]
+    assert iou_matrix(boxes_to_array([person(40.0)]), boxes_to_array([person(110.0)]))[0, 0] == 0.0
+    assert {t.track_id for u in updates for t in u.tracks} == {1}
+    assert kinds(updates, TrackEventKind.UPDATE)[-1] == (5, 1)
+
+
+def test_low_score_detections_are_ignored() -> None:
+    tracker = Tracker(TrackerConfig(min_hits=1, min_score=0.5))
+    u = tracker.update([Det(0, 0, 10, 10, score=0.3)], 0.0)
+    assert u.tracks == () and u.events == ()
+
+
+def test_time_going_backwards_is_rejected() -> None:
+    tracker = Tracker()
+    tracker.update([], 1.0)
+    with pytest.raises(ValueError, match="backwards"):
+        tracker.update([], 0.5)
+
+
+def test_track_is_boxlike_and_its_foot_point_is_the_bottom_centre() -> None:
+    u = Tracker(TrackerConfig(min_hits=1)).update([Det(10, 20, 50, 120)], 0.0)
+    track: Track = u.tracks[0]
+    assert foot_point(track) == pytest.approx((30.0, 120.0))
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.lists(
+        st.lists(
+            st.tuples(st.integers(0, 20), st.integers(0, 20), st.sampled_from([PERSON, CAR])),
+            max_size=4,
+        ),
+        max_size=25,
+    )
+)
+def test_ids_are_unique_increasing_and_every_end_follows_a_new(frames: list[list[tuple[int, int, int]]]) -> None:
+    tracker = Tracker(TrackerConfig(min_hits=2, max_missed=2))
+    new_ids: list[int] = []
+    ended: set[int] = set()
+    for i, cells in enumerate(frames):
+        dets = [Det(20.0 * x, 20.0 * y, 20.0 * x + 30.0, 20.0 * y + 60.0, class_id=c) for x, y, c in cells]
+        u = tracker.update(dets, 0.1 * i)
+        ids = [t.track_id for t in u.tracks]
+        assert ids == sorted(set(ids))
+        for e in u.events:
+            if e.kind is TrackEventKind.NEW:
+                new_ids.append(e.track.track_id)
+            elif e.kind is TrackEventKind.END:
+                assert e.track.track_id in new_ids and e.track.track_id not in ended
+                ended.add(e.track.track_id)
+        assert not ended & set(ids)
+    assert new_ids == list(range(1, len(new_ids) + 1))
+
+
+def test_greedy_match_takes_the_best_pair_first_and_respects_the_threshold() -> None:
+    score = np.array([[0.9, 0.8], [0.85, 0.1], [0.05, 0.05]])
+    pairs, rows, cols = greedy_match(score, 0.3)
+    assert pairs == [(0, 0)]
+    assert rows == [1, 2] and cols == [1]
+
+
+def test_iou_of_two_half_overlapping_squares_is_one_third() -> None:
+    a = np.array([[0.0, 0.0, 2.0, 2.0]])
+    b = np.array([[1.0, 0.0, 3.0, 2.0], [5.0, 5.0, 6.0, 6.0]])
+    assert iou_matrix(a, b) == pytest.approx(np.array([[1.0 / 3.0, 0.0]]))
+    assert iou_matrix(a, np.zeros((0, 4))).shape == (1, 0)
+
+
+box_strategy = st.tuples(st.floats(0, 500), st.floats(0, 500), st.floats(1, 200), st.floats(1, 200)).map(
+    lambda b: (b[0], b[1], b[0] + b[2], b[1] + b[3])
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(box_strategy, min_size=1, max_size=6), st.lists(box_strategy, min_size=1, max_size=6))
+def test_iou_matrix_is_symmetric_bounded_and_one_on_identical_boxes(
+    a: list[tuple[float, float, float, float]], b: list[tuple[float, float, float, float]]
+) -> None:
+    aa, bb = np.array(a), np.array(b)
+    m = iou_matrix(aa, bb)
+    assert m.shape == (len(a), len(b))
+    assert np.all((m >= 0.0) & (m <= 1.0 + 1e-12))
+    assert np.allclose(m, iou_matrix(bb, aa).T)
+    assert np.allclose(np.diag(iou_matrix(aa, aa)), 1.0)
