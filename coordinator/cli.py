@@ -42,7 +42,7 @@ def _cmd_broker(args: argparse.Namespace) -> int:
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
-    return run_demo(Path(args.dir), args.port, args.rate)
+    return run_demo(Path(args.dir), args.port)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -61,7 +61,6 @@ def build_parser() -> argparse.ArgumentParser:
     d = sub.add_parser("demo", help="run the end-to-end demo (broker, a box, the watcher)")
     d.add_argument("--dir", default="var/demo")
     d.add_argument("--port", type=int, default=18830)
-    d.add_argument("--rate", type=float, default=5.0, help="synthetic detections per second")
     d.set_defaults(func=_cmd_demo)
     return p
 

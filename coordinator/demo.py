@@ -1,6 +1,7 @@
 """``vigie-coordinator demo``: what exists today, end to end, in one command.
 
-A private Mosquitto with the project's configuration, one edge box pushing detection events
+A private Mosquitto with the project's configuration, one camera box running NanoDet on the
+committed street footage (looped at its real pace) and publishing tracked, privacy-safe events
 through its link (durable outbox, batching, birth/death), and the wire watcher printing every
 decoded message. Ctrl-C stops everything; running it again reuses ``var/demo`` safely.
 """
@@ -19,10 +20,13 @@ from .broker import LocalBroker
 from .watch import watch
 
 DEMO_PORT = 18830
-FIRMWARE_CONFIGS = Path(__file__).resolve().parents[1] / "firmware_configs"
+ROOT = Path(__file__).resolve().parents[1]
+FIRMWARE_CONFIGS = ROOT / "firmware_configs"
+FOOTAGE = ROOT / "tests" / "data" / "vtest_excerpt.avi"
+MODEL = ROOT / "models" / "nanodet-g-416.manifest.json"
 
 
-def run_demo(root: Path = Path("var/demo"), port: int = DEMO_PORT, rate: float = 5.0) -> int:
+def run_demo(root: Path = Path("var/demo"), port: int = DEMO_PORT) -> int:
     root = root.resolve()
     broker = LocalBroker(root / "broker", port=port)
     root.mkdir(parents=True, exist_ok=True)
@@ -31,6 +35,9 @@ def run_demo(root: Path = Path("var/demo"), port: int = DEMO_PORT, rate: float =
     raw["mqtt"] = {"host": "127.0.0.1", "port": port}
     raw["outbox"] = {**raw.get("outbox", {}), "path": str(root / "cam-darcy-01-outbox.sqlite3")}
     raw["telemetry_interval_s"] = 10
+    # The pole camera is replaced by the committed street footage, looped at its real pace.
+    for cam in raw.get("cameras", []):
+        cam.update(source=str(FOOTAGE), loop=True, realtime=True, model=str(MODEL))
     box = root / "cam-darcy-01.yaml"
     box.write_text(yaml.safe_dump(raw), encoding="utf-8")
 
@@ -41,13 +48,9 @@ def run_demo(root: Path = Path("var/demo"), port: int = DEMO_PORT, rate: float =
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:
-        print(f"[2/3] edge box cam-darcy-01 (dijon): synthetic detections at {rate}/s through its link",
+        print("[2/3] edge box cam-darcy-01 (dijon): NanoDet on the street footage, events through its link",
               flush=True)
-        children.append(subprocess.Popen(
-            [sys.executable, "-m", "edge_agent.cli", "selftest", "--config", str(box),
-             "--events", "1000000000", "--rate", str(rate)],
-            stdout=subprocess.DEVNULL,
-        ))
+        children.append(subprocess.Popen([sys.executable, "-m", "edge_agent.cli", "run", "--config", str(box)]))
         print("[3/3] watching vigie/v1/# — one decoded message per line; Ctrl-C stops", flush=True)
         watch("127.0.0.1", port, "vigie/v1/#", lambda line: print(line, flush=True), stop)
     finally:

@@ -17,3 +17,7 @@ class EventSink(Protocol):
     def emit_many(self, bodies: Sequence[wire.Event], ts_ms: int | None = None) -> list[tuple[int, int]]:
         """Queue ``bodies`` that happened at ``ts_ms``; returns their ids ``(boot, n)``."""
         ...
+
+    def publish_snapshot(self, cam: int, event_id: tuple[int, int], jpeg: bytes) -> bool:
+        """Send an already privacy-safe JPEG illustrating event ``event_id`` if connected."""
+        ...

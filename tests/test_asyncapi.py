@@ -4,12 +4,19 @@
 integrators read. These tests decode every documented example with the real codec, and
 compare every documented payload position with the dataclass field it describes, so that
 adding a field, a message type or an event type in code without documenting it fails here.
+
+JSON examples cannot hold bytes: a MessagePack ``bin`` position (a ``bytes`` field) is
+documented with ``x-msgpack-bin: true``, ``type: string`` and ``contentEncoding: base64``, and
+its examples are base64 text that :func:`to_wire` turns back into bytes before packing (see
+"Binary fields" in the document's description).
 """
 
 from __future__ import annotations
 
+import base64
 import copy
 import dataclasses
+import math
 import re
 import types
 import typing
@@ -33,6 +40,7 @@ JSON_TYPES: dict[type, str] = {
     int: "integer",
     float: "number",
     str: "string",
+    bytes: "string",  # MessagePack bin, rendered as base64 text in the JSON examples
     tuple: "array",
     dict: "object",
 }
@@ -44,6 +52,7 @@ MQTT_FLAGS: dict[wire.Kind, tuple[int, bool]] = {
     wire.Kind.TELEMETRY: (0, False),
     wire.Kind.CMD: (1, False),
     wire.Kind.ACK: (1, False),
+    wire.Kind.SNAPSHOT: (1, False),
     wire.Kind.STATE: (1, True),
 }
 
@@ -102,7 +111,7 @@ def documented_examples() -> list[Any]:
     for ch_id, key, channel, message in documented_messages():
         for i, example in enumerate(message.get("examples", [])):
             name = example.get("name", str(i))
-            cases.append(pytest.param(channel, example, id=f"{ch_id}:{key}:{name}"))
+            cases.append(pytest.param(channel, message, example, id=f"{ch_id}:{key}:{name}"))
     return cases
 
 
@@ -129,8 +138,67 @@ def positions(schema: dict[str, Any]) -> list[dict[str, Any]]:
     return [resolve(p) for p in items]
 
 
-def packed(example: dict[str, Any]) -> bytes:
-    return typing.cast(bytes, msgpack.packb(example["payload"], use_bin_type=True))
+def base64_length(n_bytes: int) -> int:
+    """Length of the padded base64 text of ``n_bytes`` bytes."""
+    return 4 * math.ceil(n_bytes / 3)
+
+
+def check_media(data: bytes, media_type: str, where: str) -> None:
+    """Bytes documented with a ``contentMediaType`` really are of that type."""
+    if media_type == "image/jpeg":
+        width, height = jpeg_size(data, where)
+        assert width > 0 and height > 0, f"{where}: empty JPEG frame"
+    else:
+        raise AssertionError(f"{where}: no check for media type {media_type!r}; add one")
+
+
+def jpeg_size(data: bytes, where: str) -> tuple[int, int]:
+    """(width, height) from the start-of-frame segment of a baseline or progressive JPEG."""
+    assert data[:2] == b"\xff\xd8" and data[-2:] == b"\xff\xd9", f"{where}: not a JPEG (SOI/EOI missing)"
+    i = 2
+    while i + 4 <= len(data):
+        assert data[i] == 0xFF, f"{where}: broken JPEG marker at byte {i}"
+        marker, length = data[i + 1], int.from_bytes(data[i + 2 : i + 4], "big")
+        if marker in (0xC0, 0xC1, 0xC2):  # SOF0/1/2: precision, height, width
+            return int.from_bytes(data[i + 7 : i + 9], "big"), int.from_bytes(data[i + 5 : i + 7], "big")
+        assert marker != 0xDA, f"{where}: JPEG scan before any frame header"
+        i += 2 + length
+    raise AssertionError(f"{where}: JPEG without a frame header")
+
+
+def to_wire(value: Any, schema: Any, where: str = "payload") -> Any:
+    """The MessagePack value a JSON example stands for.
+
+    Positions documented as MessagePack bin (``x-msgpack-bin: true``) hold canonical base64
+    text in the examples; they become bytes here, checked against their ``contentMediaType``.
+    Tuple schemas (``items: [...]``) and list schemas (``items: {...}``) are walked; anything
+    else is taken as it is (JSON and MessagePack agree on it).
+    """
+    schema = resolve(schema)
+    if not isinstance(schema, dict):
+        return value
+    if schema.get("x-msgpack-bin"):
+        assert isinstance(value, str), f"{where}: a bin position is written as base64 text in examples"
+        data = base64.b64decode(value, validate=True)
+        assert base64.b64encode(data).decode("ascii") == value, f"{where}: not canonical padded base64"
+        if "contentMediaType" in schema:
+            check_media(data, schema["contentMediaType"], where)
+        return data
+    items = schema.get("items")
+    if isinstance(value, list) and isinstance(items, list):
+        head = [to_wire(v, s, f"{where}[{i}]") for i, (v, s) in enumerate(zip(value, items, strict=False))]
+        return head + value[len(items) :]
+    if isinstance(value, list) and isinstance(items, dict):
+        return [to_wire(v, items, f"{where}[{i}]") for i, v in enumerate(value)]
+    return value
+
+
+def wire_payload(message: dict[str, Any], example: dict[str, Any]) -> Any:
+    return to_wire(example["payload"], message["payload"], example.get("name", "example"))
+
+
+def packed(message: dict[str, Any], example: dict[str, Any]) -> bytes:
+    return typing.cast(bytes, msgpack.packb(wire_payload(message, example), use_bin_type=True))
 
 
 # -- checking one documented position against its dataclass field ------------------------------
@@ -151,6 +219,11 @@ def _check_scalar(doc: dict[str, Any], hint: Any, r: Rule, where: str) -> None:
     """Range, length and pattern of a scalar (or of the items of a list field)."""
     assert doc.get("minimum") == r.lo, f"{where}: minimum {doc.get('minimum')} but the code says {r.lo}"
     assert doc.get("maximum") == r.hi, f"{where}: maximum {doc.get('maximum')} but the code says {r.hi}"
+    if hint is bytes:
+        _check_binary(doc, r, where)
+    else:
+        for key in ("x-msgpack-bin", "x-max-bytes", "contentEncoding", "contentMediaType"):
+            assert key not in doc, f"{where}: {key} on a position the code does not read as binary"
     if hint is str:
         assert doc.get("type") == "string", f"{where}: expected type string"
         if r.max_len is not None:
@@ -165,6 +238,18 @@ def _check_scalar(doc: dict[str, Any], hint: Any, r: Rule, where: str) -> None:
         )
         for value in doc.get("enum", []):
             assert r.pattern.fullmatch(value), f"{where}: enum value {value!r} is refused by the code"
+
+
+def _check_binary(doc: dict[str, Any], r: Rule, where: str) -> None:
+    """A bytes field: MessagePack bin on the wire, base64 text in the JSON rendering."""
+    max_bytes = r.max_len if r.max_len is not None else 0  # as vigie_wire.schema checks bytes
+    assert doc.get("type") == "string", f"{where}: a bin position is documented as type string (base64)"
+    assert doc.get("x-msgpack-bin") is True, f"{where}: a bytes field needs x-msgpack-bin: true"
+    assert doc.get("contentEncoding") == "base64", f"{where}: a bytes field needs contentEncoding: base64"
+    assert doc.get("x-max-bytes") == max_bytes, f"{where}: x-max-bytes should be {max_bytes}"
+    assert doc.get("maxLength") == base64_length(max_bytes), (
+        f"{where}: maxLength should be {base64_length(max_bytes)}, the base64 length of {max_bytes} bytes"
+    )
 
 
 def check_position(doc: dict[str, Any], f: dataclasses.Field[Any], hint: Any, where: str) -> None:
@@ -303,28 +388,31 @@ def test_every_channel_has_an_operation_with_its_qos_and_retain_flag() -> None:
 
 
 # -- examples go through the real codec ------------------------------------------------------
-@pytest.mark.parametrize(("channel", "example"), documented_examples())
-def test_example_decodes_on_its_topic_and_survives_a_round_trip(channel: dict[str, Any], example: Any) -> None:
+@pytest.mark.parametrize(("channel", "message", "example"), documented_examples())
+def test_example_decodes_on_its_topic_and_survives_a_round_trip(
+    channel: dict[str, Any], message: Any, example: Any
+) -> None:
     topic = channel_topic(channel)
-    msg = wire.decode(topic, packed(example))
+    msg = wire.decode(topic, packed(message, example))
     assert type(msg) is wire.MESSAGE_TYPES[wire.parse_topic(topic).kind]
     again = wire.decode(topic, wire.encode(msg))
     assert again == msg
 
 
-@pytest.mark.parametrize(("channel", "example"), documented_examples())
-def test_example_is_smaller_than_the_payload_limit(channel: dict[str, Any], example: Any) -> None:
-    assert len(packed(example)) < wire.MAX_PAYLOAD_BYTES
+@pytest.mark.parametrize(("channel", "message", "example"), documented_examples())
+def test_example_is_smaller_than_the_payload_limit(channel: dict[str, Any], message: Any, example: Any) -> None:
+    assert len(packed(message, example)) < wire.MAX_PAYLOAD_BYTES
 
 
 @pytest.mark.parametrize("corruption", ["sender-or-target-not-the-topics", "required-field-missing", "version-2"])
-@pytest.mark.parametrize(("channel", "example"), documented_examples())
+@pytest.mark.parametrize(("channel", "message", "example"), documented_examples())
 def test_corrupted_example_is_rejected_with_a_wire_error(
-    channel: dict[str, Any], example: Any, corruption: str
+    channel: dict[str, Any], message: Any, example: Any, corruption: str
 ) -> None:
     topic = channel_topic(channel)
     kind = wire.parse_topic(topic).kind
-    payload = copy.deepcopy(example["payload"])
+    wire.decode(topic, packed(message, example))  # the uncorrupted example is accepted
+    payload = copy.deepcopy(wire_payload(message, example))
     if corruption == "sender-or-target-not-the-topics":
         payload[5 if kind is wire.Kind.CMD else 1] = "someone-else"  # cmd: the topic names the target
     elif corruption == "required-field-missing":
@@ -356,9 +444,51 @@ def test_documented_detection_size_is_the_encoded_size() -> None:
     assert found, "the EventBatch description should state the size of an example"
     example = next(ex for ex in message["examples"] if ex["name"] == found.group(1))
     assert any(event[2] == wire.Detection.code for event in example["payload"][7])
-    size = len(wire.encode(wire.decode(channel_topic(event_channel), packed(example))))
+    size = len(wire.encode(wire.decode(channel_topic(event_channel), packed(message, example))))
     assert int(found.group(2)) == size
     assert re.search(rf"encodes to\s+{size} bytes", doc["info"]["description"]), "info states another size"
+
+
+def test_binary_positions_are_bin_on_the_wire_and_base64_in_the_examples() -> None:
+    """A bin example really packs as bin (not str), and its base64 text is what the decoder refuses."""
+    bin_fields = [
+        (kind, cls, i)
+        for kind, cls in wire.MESSAGE_TYPES.items()
+        for i, (f, hint) in enumerate(record_fields(cls))
+        if f.name != "header" and _unwrap_optional(hint)[0] is bytes
+    ]
+    assert bin_fields, "no bytes field left in the code: drop this test and the binary convention"
+    for kind, cls, i in bin_fields:
+        index = len(HEADER_TITLES) + i - 1  # the header is the first field but spans five positions
+        messages = [(ch, m) for _, _, ch, m in documented_messages() if channel_kind(ch) is kind]
+        cases = [(ch, m, ex) for ch, m in messages for ex in m.get("examples", [])]
+        assert cases, f"{cls.__name__} has no example"
+        for channel, message, example in cases:
+            payload = wire_payload(message, example)
+            assert isinstance(payload[index], bytes), f"{cls.__name__}: position {index} should become bytes"
+            assert isinstance(example["payload"][index], str)
+            raw = msgpack.packb(payload, use_bin_type=True)
+            assert msgpack.unpackb(raw, raw=False)[index] == payload[index]  # bin, not str
+            with pytest.raises(wire.WireError):  # the base64 text itself is not the wire form
+                wire.decode(channel_topic(channel), msgpack.packb(example["payload"], use_bin_type=True))
+
+
+def test_snapshot_examples_are_real_jpegs_of_documented_events() -> None:
+    snapshots = [(ch, m) for _, _, ch, m in documented_messages() if channel_kind(ch) is wire.Kind.SNAPSHOT]
+    batches = [
+        ex["payload"]
+        for _, _, ch, m in documented_messages()
+        if channel_kind(ch) is wire.Kind.EVENT
+        for ex in m.get("examples", [])
+    ]
+    events = {(b[1], b[5], e[0]) for b in batches for e in b[7]}
+    for channel, message in snapshots:
+        for example in message["examples"]:
+            snap = wire.decode(channel_topic(channel), packed(message, example))
+            assert isinstance(snap, wire.Snapshot)
+            width, height = jpeg_size(snap.jpeg, example["name"])
+            assert width > 0 and height > 0
+            assert (snap.header.dev, snap.boot, snap.n) in events, "the example should illustrate a documented event"
 
 
 def test_ack_result_codes_are_the_codes_of_the_code() -> None:

@@ -230,3 +230,20 @@ def test_cli_validate_exits_0_on_good_files_only(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.splitlines() == [f"{one}: ok", f"{two}: ok"]
     assert proc.stderr == ""
+
+
+def test_validate_reports_unknown_model_classes_and_missing_models(tmp_path: Path) -> None:
+    root = Path(__file__).resolve().parents[1]
+    cfg = tmp_path / "cam.yaml"
+    cfg.write_text(
+        "device_id: cam-x\nsite: dijon\ncameras:\n"
+        f"  - name: north\n    source: {root}/tests/data/vtest_excerpt.avi\n"
+        f"    model: {root}/models/nanodet-g-416.manifest.json\n    classes: [person, unicorn]\n"
+        f"  - name: south\n    source: {root}/tests/data/vtest_excerpt.avi\n"
+        f"    model: {tmp_path}/missing.manifest.json\n"
+    )
+    proc = subprocess.run([sys.executable, "-m", "edge_agent.cli", "validate", str(cfg)],
+                          capture_output=True, text=True, cwd=root, check=False)
+    assert proc.returncode == 1
+    assert f"{cfg}: cameras.0.classes: not in the model" in proc.stderr and "unicorn" in proc.stderr
+    assert f"{cfg}: cameras.1.model: model manifest not found" in proc.stderr

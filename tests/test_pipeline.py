@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import signal
 import subprocess
@@ -137,7 +138,7 @@ def test_pipeline_reports_its_health(run: dict[str, Any]) -> None:
 
 
 def test_a_camera_box_publishes_its_events_to_the_broker(broker: Any, tmp_path: Path) -> None:
-    cam = camera(detect_fps=10).model_dump(mode="json")
+    cam = camera(detect_fps=10, snapshots={"enabled": True, "on": ["line_crossing"]}).model_dump(mode="json")
     _, path = write_box(tmp_path, broker.port, "cam-darcy-01", cameras=[cam])
     rec = Recorder(broker.port)
     proc = subprocess.Popen([sys.executable, "-m", "edge_agent.cli", "run", "--config", str(path)], cwd=ROOT)
@@ -165,7 +166,56 @@ def test_a_camera_box_publishes_its_events_to_the_broker(broker: Any, tmp_path: 
         ids = [(b.boot, r.n) for b in batches for r in b.events]
         assert len(ids) == len(set(ids)), "each event id once"
         assert sum(len(r.payload) for r in rec.snapshot() if "/event" in r.topic) < 50 * len(got) + 100 * len(batches)
+        by_id = {(b.boot, r.n): r.body for b in batches for r in b.events}
+        snaps = rec.decoded(wire.Kind.SNAPSHOT)
+        assert snaps, "line crossings with snapshots on must send at least one"
+        for snap in snaps:
+            assert isinstance(by_id[(snap.boot, snap.n)], wire.LineCrossing)
+            image = cv2.imdecode(np.frombuffer(snap.jpeg, np.uint8), cv2.IMREAD_COLOR)
+            assert image is not None and image.shape[1] == 640  # scaled to max_width
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(20)
         rec.close()
+
+
+def _detail(grey: np.ndarray) -> float:
+    return float(cv2.Laplacian(grey, cv2.CV_64F).var())
+
+
+def test_snapshots_are_rate_limited_and_no_longer_contain_the_people(tmp_path: Path) -> None:
+    cfg = camera(snapshots={"enabled": True, "on": ["line_crossing", "zone_enter"], "min_interval_s": 3,
+                            "max_width": 768, "jpeg_quality": 90})
+    pipe = CameraPipeline(0, cfg, load_detector(cfg.model, cfg.threads, score_threshold=cfg.score_threshold))
+    shots: list[tuple[int, float, bytes]] = []
+    originals: dict[int, np.ndarray] = {}
+    for i, image in frames():
+        produced = pipe.process(image, i / FPS)
+        trigger = pipe.snapshot_trigger(produced)
+        if trigger is not None:
+            shots.append((i, produced[trigger][0], pipe.snapshot(image)))
+            originals[i] = image
+    assert len(shots) >= 2
+    times = [t for _, t, _ in shots]
+    assert all(b - a >= 3 for a, b in itertools.pairwise(times)), times
+    person = pipe.detector.class_names.index("person")
+    checked = 0
+    for i, _, jpeg in shots:
+        snap = cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_GRAYSCALE)
+        orig = cv2.cvtColor(originals[i], cv2.COLOR_BGR2GRAY)
+        assert snap.shape == orig.shape
+        for d in pipe.detector.detect(originals[i]):
+            if d.class_id != person or (d.x1 - d.x0) * (d.y1 - d.y0) < 1500:
+                continue
+            x0, y0, x1, y1 = (int(v) for v in (d.x0, d.y0, d.x1, d.y1))
+            before, after = _detail(orig[y0:y1, x0:x1]), _detail(snap[y0:y1, x0:x1])
+            assert after < 0.1 * before, f"frame {i}: person at {x0},{y0} still detailed ({after:.0f}/{before:.0f})"
+            checked += 1
+    assert checked >= 3, "the test must have looked at people"
+
+
+def test_snapshots_are_off_unless_configured(run: dict[str, Any]) -> None:
+    cfg = camera()
+    assert cfg.snapshots.enabled is False
+    pipe = CameraPipeline(0, cfg, load_detector(cfg.model, cfg.threads, score_threshold=cfg.score_threshold))
+    assert pipe.snapshot_trigger([(0.0, ev) for _, ev in run["events"]]) is None

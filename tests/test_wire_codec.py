@@ -334,7 +334,7 @@ BAD_INPUTS: list[tuple[str, str, bytes, str, str, str]] = [
     ("trailing bytes", topic(Kind.EVENT), GOOD_BATCH + b"\x00", "msgpack", "",
      r"not a valid MessagePack payload"),
     ("binary blob", topic(Kind.TELEMETRY), msgpack.packb([*raw_header(), {"img": b"\x89PNG"}]),
-     "msgpack", "", r"not a valid MessagePack payload"),
+     "field", "metrics.img", r"unsupported value of type bytes"),
     ("map instead of array", topic(Kind.EVENT), msgpack.packb({"v": 1, "dev": DEV}), "schema", "",
      r"expected an array starting with the 5 header fields"),
     ("short header", topic(Kind.DEATH), msgpack.packb([1, DEV, 0]), "schema", "",

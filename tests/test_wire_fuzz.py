@@ -27,6 +27,7 @@ from vigie_wire import (
     EventRecord,
     Header,
     Kind,
+    Snapshot,
     State,
     Telemetry,
     UnknownEvent,
@@ -158,6 +159,8 @@ def messages(draw: st.DrawFn) -> tuple[str, Any]:
         return topic, EventBatch(header, draw(u32), draw(st.booleans()), events)
     if kind is Kind.TELEMETRY:
         return topic, Telemetry(header, draw(free_maps))
+    if kind is Kind.SNAPSHOT:
+        return topic, Snapshot(header, draw(st.integers(0, 255)), draw(u32), draw(u64), draw(st.binary(max_size=64)))
     assert kind is Kind.ACK
     return topic, CommandAck(
         header,

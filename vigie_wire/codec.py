@@ -132,7 +132,7 @@ def _unpack(payload: bytes) -> list[Any]:
             strict_map_key=True,
             use_list=True,
             max_str_len=_MAX_STR_BYTES,
-            max_bin_len=0,
+            max_bin_len=MAX_PAYLOAD_BYTES,  # snapshots; binary anywhere else fails its field check
             max_array_len=_MAX_ARRAY,
             max_map_len=MAX_MAP_ITEMS,
             max_ext_len=0,

@@ -20,3 +20,5 @@ UINT32_MAX = 2**32 - 1
 UINT64_MAX = 2**64 - 1
 INT64_MIN = -(2**63)
 INT64_MAX = 2**63 - 1
+#: A snapshot JPEG (people already blurred on the box); the rest of the message is small.
+MAX_SNAPSHOT_BYTES = 200 * 1024

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from .events import EVENT_TYPES, Detection, Event, UnknownEvent
-from .limits import INT64_MAX, MAX_EVENTS_PER_BATCH, SCHEMA_VERSION, UINT32_MAX, UINT64_MAX
+from .limits import INT64_MAX, MAX_EVENTS_PER_BATCH, MAX_SNAPSHOT_BYTES, SCHEMA_VERSION, UINT32_MAX, UINT64_MAX
 from .schema import Record, ident, rule
 from .topics import Kind
 
@@ -150,6 +150,23 @@ class CommandAck(Record):
 
 
 @dataclass(frozen=True)
+class Snapshot(Record):
+    """An image illustrating one event, on ``<site>/<device>/snapshot``. Off by default.
+
+    Only boxes configured for it send snapshots, and only after blanking the privacy masks and
+    blurring every person: the picture that leaves the box identifies nobody. ``boot`` and
+    ``n`` name the event it illustrates.
+    """
+
+    kind: ClassVar[Kind] = Kind.SNAPSHOT
+    header: Header
+    cam: int = field(metadata=rule(lo=0, hi=255, doc="camera index in the box config"))
+    boot: int = field(metadata=rule(lo=0, hi=UINT32_MAX, doc="boot of the illustrated event"))
+    n: int = field(metadata=rule(lo=0, hi=UINT64_MAX, doc="number of the illustrated event"))
+    jpeg: bytes = field(metadata=rule(max_len=MAX_SNAPSHOT_BYTES, doc="JPEG image, people blurred"))
+
+
+@dataclass(frozen=True)
 class State(Record):
     """The coordinator's retained liveness on ``STATE/<host>``; its will sets ``online`` false."""
 
@@ -172,14 +189,15 @@ __all__ = [
     "EventRecord",
     "Header",
     "Message",
+    "Snapshot",
     "State",
     "Telemetry",
     "UnknownEvent",
 ]
 
-Message = Birth | Death | EventBatch | Telemetry | Command | CommandAck | State
+Message = Birth | Death | EventBatch | Telemetry | Command | CommandAck | Snapshot | State
 
 #: The message class carried by each topic kind.
 MESSAGE_TYPES: dict[Kind, type[Record]] = {
-    cls.kind: cls for cls in (Birth, Death, EventBatch, Telemetry, Command, CommandAck, State)
+    cls.kind: cls for cls in (Birth, Death, EventBatch, Telemetry, Command, CommandAck, Snapshot, State)
 }

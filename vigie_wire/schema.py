@@ -149,7 +149,7 @@ def compile_check(hint: Any, r: Rule) -> Checker:
     return checked
 
 
-def _compile_inner(hint: Any, r: Rule) -> Checker:
+def _compile_inner(hint: Any, r: Rule) -> Checker:  # noqa: PLR0915 - one branch per wire type
     origin = typing.get_origin(hint)
     if origin is tuple:
         limit = r.max_items if r.max_items is not None else MAX_LIST_ITEMS
@@ -195,6 +195,16 @@ def _compile_inner(hint: Any, r: Rule) -> Checker:
             _check_range(value, r, path)
 
         return check_float
+    if hint is bytes:
+        max_bytes = r.max_len if r.max_len is not None else 0
+
+        def check_bytes(value: Any, path: str) -> None:
+            if not isinstance(value, bytes):
+                _fail(path, f"expected binary data, got {type(value).__name__}")
+            if len(value) > max_bytes:
+                _fail(path, f"larger than {max_bytes} bytes ({len(value)})")
+
+        return check_bytes
     if hint is str:
         max_len = r.max_len if r.max_len is not None else MAX_TEXT_LEN
         pattern = r.pattern

@@ -2,7 +2,7 @@
 
 Layout (``<site>`` is a commune slug, ids are lower-case slugs)::
 
-    vigie/v1/<site>/<device>/birth|death|event|telemetry|cmd|ack
+    vigie/v1/<site>/<device>/birth|death|event|telemetry|cmd|ack|snapshot
     vigie/v1/<site>/group/<group>/cmd      commands fanned out by the broker
     vigie/v1/STATE/<host>                  the coordinator's retained liveness
 
@@ -32,6 +32,7 @@ class Kind(enum.StrEnum):
     TELEMETRY = "telemetry"
     CMD = "cmd"
     ACK = "ack"
+    SNAPSHOT = "snapshot"
     STATE = "state"
 
 

@@ -10,6 +10,7 @@ from pydantic import ValidationError
 
 from ..errors import ConfigError
 from .box import BoxConfig
+from .checks import semantic_errors
 
 
 def config_hash(path: Path) -> str:
@@ -31,10 +32,14 @@ def load_config(path: Path | str) -> BoxConfig:
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: expected a mapping at the top level")
     try:
-        return BoxConfig.model_validate(raw)
+        config = BoxConfig.model_validate(raw)
     except ValidationError as exc:
         lines = [
             f"{path}: {'.'.join(str(p) for p in err['loc']) or '(root)'}: {err['msg']}"
             for err in exc.errors()
         ]
         raise ConfigError("\n".join(lines)) from exc
+    problems = semantic_errors(config)
+    if problems:
+        raise ConfigError("\n".join(f"{path}: {line}" for line in problems))
+    return config

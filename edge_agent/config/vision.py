@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 ID = r"^[a-z0-9][a-z0-9_-]{0,63}$"
 NormPoint = tuple[float, float]
+SnapshotTrigger = Literal["detection", "zone_enter", "line_crossing", "loitering"]
 
 
 class _Section(BaseModel):
@@ -64,6 +65,26 @@ class MaskConfig(_Section):
     _points = field_validator("polygon")(_check_points)
 
 
+def _default_triggers() -> list[SnapshotTrigger]:
+    return ["loitering"]
+
+
+class SnapshotConfig(_Section):
+    """Images that illustrate chosen events. Off by default: frames stay on the box.
+
+    When on, the privacy masks are blanked and every person is pixelated before the JPEG is
+    encoded; nothing else can be configured about that.
+    """
+
+    enabled: bool = False
+    #: Event types that trigger a snapshot.
+    on: list[SnapshotTrigger] = Field(default_factory=_default_triggers, min_length=1)
+    #: At most one snapshot per camera in this many seconds.
+    min_interval_s: float = Field(10.0, ge=1, le=3600)
+    max_width: int = Field(640, ge=160, le=1920)
+    jpeg_quality: int = Field(70, ge=30, le=95)
+
+
 class CameraConfig(_Section):
     """One camera of the box. Its position in ``cameras`` is its index in events."""
 
@@ -86,6 +107,7 @@ class CameraConfig(_Section):
     count_interval_s: int = Field(60, ge=1, le=86_400)
     #: Detection refresh without motion, so stationary objects are re-checked.
     refresh_s: float = Field(5.0, gt=0, le=3600)
+    snapshots: SnapshotConfig = SnapshotConfig()
 
     @model_validator(mode="after")
     def _unique_ids(self) -> CameraConfig:

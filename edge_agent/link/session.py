@@ -76,6 +76,8 @@ class LinkStats:
     refused: int = 0
     commands: int = 0
     commands_invalid: int = 0
+    snapshots_sent: int = 0
+    snapshots_dropped: int = 0
     last_error: str = ""
     by_reason: dict[str, int] = field(default_factory=dict)
 
@@ -203,6 +205,18 @@ class Link:
         self._client.publish(self._topic[wire.Kind.TELEMETRY], wire.encode(msg), qos=0)
         return True
 
+    def publish_snapshot(self, cam: int, event_id: tuple[int, int], jpeg: bytes) -> bool:
+        """Send a snapshot now (QoS 1). Never stored: while offline it is dropped and counted."""
+        if not self.connected.is_set():
+            self.stats.snapshots_dropped += 1
+            return False
+        boot, n = event_id
+        with self._session_lock:
+            msg = wire.Snapshot(self._header(), cam, boot, n, jpeg)
+        self._client.publish(self._topic[wire.Kind.SNAPSHOT], wire.encode(msg), qos=1)
+        self.stats.snapshots_sent += 1
+        return True
+
     def link_metrics(self) -> dict[str, Any]:
         """The link's own health, merged by the agent into its telemetry."""
         s = self.stats
@@ -221,6 +235,8 @@ class Link:
             "link.refused": s.refused,
             "link.commands": s.commands,
             "link.commands_invalid": s.commands_invalid,
+            "link.snapshots_sent": s.snapshots_sent,
+            "link.snapshots_dropped": s.snapshots_dropped,
         }
 
     def drained(self) -> bool:
@@ -338,7 +354,7 @@ class Link:
         self._client.connect(cfg.host, cfg.port, cfg.keepalive_s, clean_start=False, properties=props)
         deadline = time.monotonic() + _CONNACK_TIMEOUT_S
         while self._connack is None:
-            rc = self._client.loop(0.1)
+            rc = self._pump(0.1)
             if rc != mqtt.MQTT_ERR_SUCCESS and self._connack is None:
                 raise ConnectionError(f"connection lost before CONNACK ({mqtt.error_string(rc)})")
             if time.monotonic() > deadline:
@@ -372,12 +388,12 @@ class Link:
         """Clean exit: DISCONNECT with reason 0x04 makes the broker publish our death."""
         deadline = time.monotonic() + 2.0
         while self._inflight and time.monotonic() < deadline:  # let pending PUBACKs land
-            self._client.loop(0.05)
+            self._pump(0.05)
             self._drain_acks()
         with self._ack_lock:
             self._flush_deletes(force=True)
         self._client.disconnect(reasoncode=ReasonCode(PacketTypes.DISCONNECT, identifier=4))
-        self._client.loop(0.1)
+        self._pump(0.1)
 
     def _pump(self, timeout: float) -> MQTTErrorCode:
         """One turn of paho's external event loop, waiting at most ``timeout`` seconds."""

@@ -9,9 +9,11 @@ business (:mod:`.worker`). That keeps the chain testable on recorded footage, fr
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+import cv2
 import numpy as np
 import numpy.typing as npt
 
@@ -21,12 +23,21 @@ from ..config.vision import CameraConfig, NormPoint
 from ..errors import ConfigError
 from .analytics import Analytics, AnalyticsConfig, Line, Zone
 from .detectors.base import Detection, Detector
-from .motion import MotionConfig, MotionGate
-from .privacy import blank, polygon_mask
+from .geometry import BoxLike
+from .motion import MotionConfig, MotionGate, Region
+from .privacy import blank, blur_boxes, polygon_mask
 from .tracker import Track, Tracker, TrackerConfig
 from .wire_map import event_time, to_wire
 
 Image = npt.NDArray[np.uint8]
+
+_IDENTIFYING = frozenset({"person"})
+_SNAPSHOT_KINDS: dict[str, type[wire.Event]] = {
+    "detection": wire.Detection,
+    "zone_enter": wire.ZoneEnter,
+    "line_crossing": wire.LineCrossing,
+    "loitering": wire.Loitering,
+}
 
 
 @dataclass
@@ -39,6 +50,17 @@ class CameraStats:
     motion_ratio: float = 0.0
     lighting_changes: int = 0
     events: int = 0
+
+
+def _near_any(box: BoxLike, others: Iterable[BoxLike | Region], slack: float = 0.25) -> bool:
+    """``box`` overlaps one of ``others`` (boxes or ``(x0, y0, x1, y1)`` regions), grown by ``slack``."""
+    w, h = box.x1 - box.x0, box.y1 - box.y0
+    x0, y0, x1, y1 = box.x0 - slack * w, box.y0 - slack * h, box.x1 + slack * w, box.y1 + slack * h
+    for o in others:
+        ox0, oy0, ox1, oy1 = o if isinstance(o, tuple) else (o.x0, o.y0, o.x1, o.y1)
+        if ox0 < x1 and x0 < ox1 and oy0 < y1 and y0 < oy1:
+            return True
+    return False
 
 
 class CameraPipeline:
@@ -63,6 +85,9 @@ class CameraPipeline:
         self._analytics: Analytics | None = None
         #: Tracks after the last detector run (diagnostics, tests, snapshots).
         self.tracks: tuple[Track, ...] = ()
+        self._last_snapshot: float | None = None
+        # Classes whose boxes are pixelated in snapshots: people (riders are detected as people).
+        self._identifying = frozenset(i for i, n in enumerate(names) if n in _IDENTIFYING)
 
     def _ids(self, classes: list[str] | None) -> frozenset[int] | None:
         return None if classes is None else frozenset(self._class_ids[c] for c in classes)
@@ -102,6 +127,8 @@ class CameraPipeline:
         if self._gate.should_detect(t):
             started = time.perf_counter()
             detections = [d for d in self.detector.detect(frame) if d.class_id in self._wanted]
+            if motion.motion:  # keep what moves, or what is already followed; refresh runs keep all
+                detections = [d for d in detections if _near_any(d, motion.regions) or _near_any(d, self.tracks)]
             elapsed_ms = (time.perf_counter() - started) * 1000
             s.inference_ms = elapsed_ms if s.detections_run == 0 else 0.9 * s.inference_ms + 0.1 * elapsed_ms
             s.detections_run += 1
@@ -114,6 +141,41 @@ class CameraPipeline:
         out = [(event_time(o), to_wire(o, self.cam, width, height)) for o in observed]
         s.events += len(out)
         return out
+
+    def snapshot_trigger(self, produced: list[tuple[float, wire.Event]]) -> int | None:
+        """Index in ``produced`` of the first event that calls for a snapshot, if any is due."""
+        snap = self.config.snapshots
+        if not snap.enabled or not produced:
+            return None
+        kinds = tuple(_SNAPSHOT_KINDS[k] for k in snap.on)
+        for i, (when, event) in enumerate(produced):
+            if isinstance(event, kinds):
+                if self._last_snapshot is not None and when - self._last_snapshot < snap.min_interval_s:
+                    return None
+                self._last_snapshot = when
+                return i
+        return None
+
+    def snapshot(self, image: Image) -> bytes:
+        """A JPEG of ``image`` fit to leave the box: masks blanked, every person pixelated.
+
+        The detector is run again on this very frame (tracks may be predictions), and the
+        tracked persons are blurred as well, so a person missed by one of the two is still
+        covered by the other.
+        """
+        frame = self.masked(image)
+        people: list[BoxLike] = [d for d in self.detector.detect(frame) if d.class_id in self._identifying]
+        people += [tr for tr in self.tracks if tr.class_id in self._identifying]
+        safe: Image = blur_boxes(frame, people)
+        snap = self.config.snapshots
+        if safe.shape[1] > snap.max_width:
+            scale = snap.max_width / safe.shape[1]
+            size = (snap.max_width, round(safe.shape[0] * scale))
+            safe = np.asarray(cv2.resize(safe, size, interpolation=cv2.INTER_AREA), dtype=np.uint8)
+        ok, jpeg = cv2.imencode(".jpg", safe, [cv2.IMWRITE_JPEG_QUALITY, snap.jpeg_quality])
+        if not ok:
+            raise RuntimeError("JPEG encoding failed")
+        return bytes(jpeg)
 
     def last_detections(self, image: Image) -> list[Detection]:
         """Run the detector on one (masked) frame outside the chain (diagnostics, snapshots)."""

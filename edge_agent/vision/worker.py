@@ -73,8 +73,12 @@ class CameraWorker:
                 else:
                     t = frame.t - mono0
                 produced = self.pipeline.process(frame.image, t)
+                ids: list[tuple[int, int]] = []
                 for when, group in groupby(produced, key=lambda pair: pair[0]):
-                    self._sink.emit_many([ev for _, ev in group], int((wall0 + when) * 1000))
+                    ids += self._sink.emit_many([ev for _, ev in group], int((wall0 + when) * 1000))
+                trigger = self.pipeline.snapshot_trigger(produced)
+                if trigger is not None and trigger < len(ids):
+                    self._sink.publish_snapshot(self.cam, ids[trigger], self.pipeline.snapshot(frame.image))
         except Exception:  # a bug in one camera must not stop the box; it is logged and visible
             log.exception("camera %s stopped", self.config.name)
         finally:

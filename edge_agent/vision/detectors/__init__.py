@@ -13,7 +13,7 @@ from typing import Any
 from .base import Detection, Detector
 from .errors import DetectorError
 from .family import OnnxDetector
-from .manifest import read_manifest, read_model_bytes, validate_manifest
+from .manifest import ModelManifest, read_manifest, read_model_bytes, validate_manifest
 from .nanodet import NanoDet, NanoDetManifest
 from .session import ModelSession
 from .yolo import Yolo, YoloManifest
@@ -30,8 +30,31 @@ __all__ = [
     "NanoDetManifest",
     "Yolo",
     "YoloManifest",
+    "check_manifest",
     "load_detector",
 ]
+
+
+def _family(path: Path) -> type[OnnxDetector[Any]]:
+    """The detector class of the manifest's ``family``, or a precise error."""
+    family = read_manifest(path).get("family")
+    if not isinstance(family, str) or family not in DETECTORS:
+        known = ", ".join(sorted(DETECTORS))
+        what = "has no 'family' field" if family is None else f"has unknown family {family!r}"
+        raise DetectorError(f"model manifest {path} {what}; known families: {known}")
+    return DETECTORS[family]
+
+
+def check_manifest(manifest_path: str | Path) -> ModelManifest:
+    """Validate a manifest and its model file's sha256 without starting ONNX Runtime.
+
+    Used by ``vigie-edge validate``, so a technician learns of a wrong or missing model
+    before the box is deployed, not when it starts.
+    """
+    path = Path(manifest_path)
+    manifest = validate_manifest(read_manifest(path), _family(path).manifest_model, path)
+    read_model_bytes(manifest, path)
+    return manifest
 
 
 def load_detector(
@@ -61,14 +84,8 @@ def load_detector(
             ONNX Runtime cannot load, a graph that does not match the manifest, or a bad threshold.
     """
     path = Path(manifest_path)
-    raw = read_manifest(path)
-    family = raw.get("family")
-    if not isinstance(family, str) or family not in DETECTORS:
-        known = ", ".join(sorted(DETECTORS))
-        what = "has no 'family' field" if family is None else f"has unknown family {family!r}"
-        raise DetectorError(f"model manifest {path} {what}; known families: {known}")
-    cls = DETECTORS[family]
-    manifest = validate_manifest(raw, cls.manifest_model, path)
+    cls = _family(path)
+    manifest = validate_manifest(read_manifest(path), cls.manifest_model, path)
     model_bytes = read_model_bytes(manifest, path)
     session = ModelSession(model_bytes, threads=threads, source=str(path.parent / manifest.file))
     return cls(manifest, session, score_threshold=score_threshold, iou_threshold=iou_threshold)

@@ -1,0 +1,21 @@
+"""Checks of a box config that need more than its own text: model files, class names."""
+
+from __future__ import annotations
+
+from ..vision.detectors import DetectorError, check_manifest
+from .box import BoxConfig
+
+
+def semantic_errors(config: BoxConfig) -> list[str]:
+    """Problems that pydantic cannot see, as ``field: reason`` lines (empty when fine)."""
+    errors: list[str] = []
+    for i, cam in enumerate(config.cameras):
+        try:
+            manifest = check_manifest(cam.model)
+        except DetectorError as exc:
+            errors.append(f"cameras.{i}.model: {exc}")
+            continue
+        unknown = sorted(set(cam.classes) - set(manifest.class_names))
+        if unknown:
+            errors.append(f"cameras.{i}.classes: not in the model {cam.model}: {', '.join(unknown)}")
+    return errors
