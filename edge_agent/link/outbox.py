@@ -26,7 +26,7 @@ from ..errors import OutboxError
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS events (
-    id    INTEGER PRIMARY KEY AUTOINCREMENT,
+    id    INTEGER PRIMARY KEY,
     boot  INTEGER NOT NULL,
     n     INTEGER NOT NULL,
     ts    INTEGER NOT NULL,
@@ -35,7 +35,8 @@ CREATE TABLE IF NOT EXISTS events (
     hist  INTEGER NOT NULL
 );
 CREATE TABLE IF NOT EXISTS rejected (
-    id     INTEGER PRIMARY KEY,
+    rid    INTEGER PRIMARY KEY,
+    id     INTEGER NOT NULL,
     boot   INTEGER NOT NULL,
     n      INTEGER NOT NULL,
     ts     INTEGER NOT NULL,
@@ -48,7 +49,7 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
 """
 
 
-_INSERT = "INSERT INTO events(boot, n, ts, items, blob, hist) VALUES(?, ?, ?, ?, ?, ?)"
+_INSERT = "INSERT INTO events(id, boot, n, ts, items, blob, hist) VALUES(?, ?, ?, ?, ?, ?, ?)"
 
 
 class Row(NamedTuple):
@@ -91,10 +92,17 @@ class Outbox:
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+            # Rows are ~60 bytes: small pages make each per-event commit write (and checksum) less.
+            self._db.execute("PRAGMA page_size=1024")
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute(f"PRAGMA synchronous={synchronous}")
             self._db.executescript(_SCHEMA)
-            self._count: int = int(self._db.execute("SELECT COUNT(*) FROM events").fetchone()[0])
+            count, top = self._db.execute("SELECT COUNT(*), COALESCE(MAX(id), 0) FROM events").fetchone()
+            self._count: int = int(count)
+            # Ids are given here, not by SQLite, so they only grow while this object lives even when
+            # the table empties (the sender's cursor relies on it); no AUTOINCREMENT bookkeeping either.
+            (removed,) = self._db.execute("SELECT COALESCE(MAX(value), 0) FROM meta WHERE key = 'id_hw'").fetchone()
+            self._next_id: int = max(int(top), int(removed)) + 1
         except sqlite3.Error as exc:
             raise OutboxError(f"cannot open outbox {self.path}: {exc}") from exc
 
@@ -155,30 +163,39 @@ class Outbox:
         hist = int(historical)
         try:
             with self._lock:
+                first = self._next_id
                 if len(events) == 1 and self._count < self.max_events:
                     # The common case: one statement is one implicit transaction, no BEGIN/COMMIT.
                     e = events[0]
-                    cur = self._db.execute(_INSERT, (boot, e.n, e.ts, e.items, e.blob, hist))
-                    last = int(cur.lastrowid or 0)
+                    self._db.execute(_INSERT, (first, boot, e.n, e.ts, e.items, e.blob, hist))
                     self._count += 1
                 else:
                     with self._tx():
-                        self._db.executemany(_INSERT, [(boot, e.n, e.ts, e.items, e.blob, hist) for e in events])
-                        (last,) = self._db.execute("SELECT last_insert_rowid()").fetchone()
+                        self._db.executemany(
+                            _INSERT, [(first + i, boot, e.n, e.ts, e.items, e.blob, hist) for i, e in enumerate(events)]
+                        )
                         self._count += len(events)
                         self._drop_oldest()
+                self._next_id = first + len(events)
         except sqlite3.Error as exc:
             with self._lock:
                 (self._count,) = self._db.execute("SELECT COUNT(*) FROM events").fetchone()
             raise OutboxError(f"cannot append to outbox {self.path}: {exc}") from exc
-        # One writer under the lock: the ids of a transaction are consecutive.
-        first = last - len(events) + 1
         return [Row(first + i, boot, e.n, e.ts, e.items, e.blob, bool(hist)) for i, e in enumerate(events)]
+
+    def _note_removed(self, top: int) -> None:
+        """Remember the highest id ever removed, so a reopened outbox never reuses an id."""
+        if top > self._get("id_hw"):
+            self._put("id_hw", top)
 
     def _drop_oldest(self) -> None:
         overflow = self._count - self.max_events
         if overflow > 0:
-            self._db.execute("DELETE FROM events WHERE id IN (SELECT id FROM events ORDER BY id LIMIT ?)", (overflow,))
+            (top,) = self._db.execute(
+                "SELECT MAX(id) FROM (SELECT id FROM events ORDER BY id LIMIT ?)", (overflow,)
+            ).fetchone()
+            self._db.execute("DELETE FROM events WHERE id <= ?", (top,))
+            self._note_removed(int(top))
             self._put("dropped", self._get("dropped") + overflow)
             self._count -= overflow
             self.drops_here += overflow
@@ -201,6 +218,7 @@ class Outbox:
             before = self._db.total_changes
             self._db.executemany("DELETE FROM events WHERE id = ?", batch)
             self._count -= self._db.total_changes - before
+            self._note_removed(max(i for (i,) in batch))
 
     def reject(self, ids: Sequence[int], reason: str) -> None:
         """Move rows the broker refused to the ``rejected`` table and count them."""
@@ -215,6 +233,7 @@ class Outbox:
                 (reason, now, *ids),
             ).rowcount
             self._db.execute(f"DELETE FROM events WHERE id IN ({marks})", tuple(ids))
+            self._note_removed(max(ids))
             self._count -= moved
             self._put("rejected", self._get("rejected") + moved)
 
