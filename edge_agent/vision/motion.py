@@ -95,12 +95,24 @@ class MotionResult:
     lighting_change: bool
 
 
+def _integer_factor(w: int, h: int, width: int) -> int:
+    """Largest whole factor dividing both sides that keeps the analysis at least ``width`` wide."""
+    for k in range(max(1, w // width), 1, -1):
+        if w % k == 0 and h % k == 0:
+            return k
+    return 1
+
+
 def to_small_grey(frame: npt.NDArray[np.uint8], width: int, blur_ksize: int) -> GreyF:
     """Grey, downscaled (area interpolation) and blurred copy of a BGR or grey frame, as float32."""
     grey = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY) if frame.ndim == 3 else frame
     h, w = grey.shape[:2]
-    height = max(1, round(h * width / w))
-    small = cv2.resize(grey, (width, height), interpolation=cv2.INTER_AREA)
+    factor = _integer_factor(w, h, width)
+    if factor > 1:  # area averaging by a whole factor is ~4x cheaper than by a fractional one
+        small = cv2.resize(grey, (w // factor, h // factor), interpolation=cv2.INTER_AREA)
+    else:
+        height = max(1, round(h * width / w))
+        small = cv2.resize(grey, (width, height), interpolation=cv2.INTER_AREA)
     if blur_ksize > 1:
         small = cv2.GaussianBlur(small, (blur_ksize, blur_ksize), 0)
     return np.asarray(small, dtype=np.float32)

@@ -8,8 +8,11 @@ business (:mod:`.worker`). That keeps the chain testable on recorded footage, fr
 
 from __future__ import annotations
 
+import contextlib
+import queue
+import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,7 +27,7 @@ from ..errors import ConfigError
 from .analytics import Analytics, AnalyticsConfig, Line, Zone
 from .detectors.base import Detection, Detector
 from .geometry import BoxLike
-from .motion import MotionConfig, MotionGate, Region
+from .motion import MotionConfig, MotionGate, MotionResult, Region
 from .privacy import blank, blur_boxes, polygon_mask
 from .tracker import Track, Tracker, TrackerConfig
 from .wire_map import event_time, to_wire
@@ -38,6 +41,18 @@ _SNAPSHOT_KINDS: dict[str, type[wire.Event]] = {
     "line_crossing": wire.LineCrossing,
     "loitering": wire.Loitering,
 }
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A frame between the two stages of :class:`CameraPipeline`."""
+
+    image: Image  # as captured (snapshots are made from it, after masking and blurring)
+    t: float
+    motion: MotionResult
+    tensor: object | None  # the detector's prepared input, when the detector is to run
+    analytics: Analytics  # of the stream geometry this frame was taken with
+    size: tuple[int, int]
 
 
 @dataclass
@@ -115,6 +130,14 @@ class CameraPipeline:
 
     def process(self, image: Image, t: float) -> list[tuple[float, wire.Event]]:
         """Analyse one frame taken at ``t`` (seconds); returns ``(time, wire event)`` pairs."""
+        return self.back(self.front(image, t))
+
+    def front(self, image: Image, t: float) -> Prepared:
+        """First stage: masks, motion gate and, if the detector is to run, its input tensor.
+
+        Split from :meth:`back` so that a worker can prepare frame *k+1* while frame *k* is in
+        inference (ONNX Runtime releases the GIL); called in frame order from one thread.
+        """
         if self._size is not None and (image.shape[1], image.shape[0]) != self._size:
             self._setup(image.shape[1], image.shape[0])  # the stream changed resolution
         frame = self.masked(image)
@@ -124,20 +147,26 @@ class CameraPipeline:
         motion = self._gate.update(frame, t)
         s.motion_ratio = motion.ratio
         s.lighting_changes += int(motion.lighting_change)
-        if self._gate.should_detect(t):
+        tensor = self.detector.prepare(frame) if self._gate.should_detect(t) else None
+        return Prepared(image, t, motion, tensor, self._analytics, self._size)
+
+    def back(self, p: Prepared) -> list[tuple[float, wire.Event]]:
+        """Second stage: inference, tracking, zones and lines; called in frame order from one thread."""
+        s = self.stats
+        if p.tensor is not None:
             started = time.perf_counter()
-            detections = [d for d in self.detector.detect(frame) if d.class_id in self._wanted]
-            if motion.motion:  # keep what moves, or what is already followed; refresh runs keep all
-                detections = [d for d in detections if _near_any(d, motion.regions) or _near_any(d, self.tracks)]
+            detections = [d for d in self.detector.detect_prepared(p.tensor) if d.class_id in self._wanted]
+            if p.motion.motion:  # keep what moves, or what is already followed; refresh runs keep all
+                detections = [d for d in detections if _near_any(d, p.motion.regions) or _near_any(d, self.tracks)]
             elapsed_ms = (time.perf_counter() - started) * 1000
             s.inference_ms = elapsed_ms if s.detections_run == 0 else 0.9 * s.inference_ms + 0.1 * elapsed_ms
             s.detections_run += 1
-            update = self._tracker.update(detections, t)
+            update = self._tracker.update(detections, p.t)
             self.tracks = update.tracks
-            observed = self._analytics.update(update)
+            observed = p.analytics.update(update)
         else:
-            observed = self._analytics.tick(t)
-        width, height = self._size
+            observed = p.analytics.tick(p.t)
+        width, height = p.size
         out = [(event_time(o), to_wire(o, self.cam, width, height)) for o in observed]
         s.events += len(out)
         return out
@@ -192,3 +221,49 @@ class CameraPipeline:
             p + "lighting_changes": s.lighting_changes,
             p + "events": s.events,
         }
+
+
+def run_staged(
+    pipeline: CameraPipeline,
+    frames: Iterable[tuple[Image, float]],
+    handle: Callable[[Prepared, list[tuple[float, wire.Event]]], None],
+    name: str = "vigie-vision-front",
+) -> None:
+    """Run ``frames`` through the pipeline with the two stages overlapped.
+
+    A named thread reads and prepares frames (:meth:`CameraPipeline.front`) into a queue of
+    two; the calling thread runs :meth:`CameraPipeline.back` and ``handle`` on each, in order.
+    An exception in either stage stops both and is raised here.
+    """
+    handoff: queue.Queue[Prepared | None] = queue.Queue(maxsize=2)
+    stop = threading.Event()
+    failure: list[BaseException] = []
+
+    def produce() -> None:
+        try:
+            for image, t in frames:
+                prepared = pipeline.front(image, t)
+                while not stop.is_set():
+                    try:
+                        handoff.put(prepared, timeout=0.2)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+        except BaseException as exc:  # handed over to the caller's thread below
+            failure.append(exc)
+        finally:
+            with contextlib.suppress(queue.Full):
+                handoff.put(None, timeout=1.0)
+
+    front = threading.Thread(target=produce, name=name, daemon=True)
+    front.start()
+    try:
+        while (prepared := handoff.get()) is not None:
+            handle(prepared, pipeline.back(prepared))
+    finally:
+        stop.set()
+        front.join(5.0)
+    if failure:
+        raise failure[0]

@@ -1,8 +1,9 @@
 """Run one camera: read its source, feed the pipeline, emit the events into the link.
 
-One named thread per camera (``vigie-vision-<name>``). Inference and decoding release the
-GIL, so cameras and the link progress together; a camera that fails keeps retrying its
-source and never takes the box down.
+Two named threads per camera: ``vigie-vision-<name>`` reads and prepares frames (masks,
+motion gate, detector input), ``vigie-infer-<name>`` runs inference, tracking and analytics and
+emits. Inference releases the GIL, so frame *k+1* is prepared while frame *k* is inferred. A
+camera that fails keeps retrying its source and never takes the box down.
 """
 
 from __future__ import annotations
@@ -10,14 +11,16 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from itertools import groupby
 from typing import Any
+
+import vigie_wire as wire
 
 from ..config.vision import CameraConfig
 from ..ports import EventSink
 from .detectors import load_detector
-from .pipeline import CameraPipeline
+from .pipeline import CameraPipeline, Image, Prepared, run_staged
 from .source import FrameSource
 
 log = logging.getLogger("vigie.vision")
@@ -41,7 +44,7 @@ class CameraWorker:
             realtime=config.realtime,
         )
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name=f"vigie-vision-{config.name}", daemon=True)
+        self._thread = threading.Thread(target=self._run, name=f"vigie-infer-{config.name}", daemon=True)
         self.finished = threading.Event()
 
     def start(self) -> None:
@@ -58,27 +61,34 @@ class CameraWorker:
         out.update({f"cam.{self.cam}.{k}": v for k, v in self._source.health().items()})
         return out
 
-    def _run(self) -> None:
-        wall0, mono0 = self._clock(), time.monotonic()
+    def _frames(self) -> Iterator[tuple[Image, float]]:
+        """The source's frames with their analysis time, until it ends or the worker stops."""
+        mono0 = time.monotonic()
         timeline = _FileTimeline()
+        while not self._stop.is_set():
+            frame = self._source.read()
+            if frame is None:
+                return  # a file ended (not looped) or the source was closed
+            # Files not paced in real time are analysed on their own clock (stream position),
+            # so dwell times and intervals mean the same as in a live run.
+            if frame.pts_s is not None and not self.config.realtime:
+                yield frame.image, timeline.at(frame.pts_s)
+            else:
+                yield frame.image, frame.t - mono0
+
+    def _run(self) -> None:
+        wall0 = self._clock()
+
+        def deliver(prepared: Prepared, produced: list[tuple[float, wire.Event]]) -> None:
+            ids: list[tuple[int, int]] = []
+            for when, group in groupby(produced, key=lambda pair: pair[0]):
+                ids += self._sink.emit_many([ev for _, ev in group], int((wall0 + when) * 1000))
+            trigger = self.pipeline.snapshot_trigger(produced)
+            if trigger is not None and trigger < len(ids):
+                self._sink.publish_snapshot(self.cam, ids[trigger], self.pipeline.snapshot(prepared.image))
+
         try:
-            while not self._stop.is_set():
-                frame = self._source.read()
-                if frame is None:
-                    break  # a file ended (not looped) or the source was closed
-                # Files not paced in real time are analysed on their own clock (stream position),
-                # so dwell times and intervals mean the same as in a live run.
-                if frame.pts_s is not None and not self.config.realtime:
-                    t = timeline.at(frame.pts_s)
-                else:
-                    t = frame.t - mono0
-                produced = self.pipeline.process(frame.image, t)
-                ids: list[tuple[int, int]] = []
-                for when, group in groupby(produced, key=lambda pair: pair[0]):
-                    ids += self._sink.emit_many([ev for _, ev in group], int((wall0 + when) * 1000))
-                trigger = self.pipeline.snapshot_trigger(produced)
-                if trigger is not None and trigger < len(ids):
-                    self._sink.publish_snapshot(self.cam, ids[trigger], self.pipeline.snapshot(frame.image))
+            run_staged(self.pipeline, self._frames(), deliver, name=f"vigie-vision-{self.config.name}")
         except Exception:  # a bug in one camera must not stop the box; it is logged and visible
             log.exception("camera %s stopped", self.config.name)
         finally:

@@ -57,3 +57,11 @@ class Detector(Protocol):
     def detect(self, frame_bgr: NDArray[np.uint8]) -> list[Detection]:
         """Find objects in one ``HxWx3`` BGR ``uint8`` frame (what ``cv2.VideoCapture.read`` returns)."""
         ...
+
+    def prepare(self, frame_bgr: NDArray[np.uint8]) -> object:
+        """The CPU work before inference, done apart so it can overlap the previous frame's inference."""
+        ...
+
+    def detect_prepared(self, prepared: object) -> list[Detection]:
+        """``detect`` for a frame already passed through :meth:`prepare`."""
+        ...

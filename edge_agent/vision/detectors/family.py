@@ -7,7 +7,7 @@ thresholds, NMS and the mapping back live here once, so both families behave the
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import ClassVar, Generic, NamedTuple, TypeVar
+from typing import ClassVar, Generic, NamedTuple, TypeVar, cast
 
 import numpy as np
 from numpy.typing import NDArray
@@ -89,7 +89,15 @@ class OnnxDetector(ABC, Generic[M]):
         Raises:
             DetectorError: The frame is not ``HxWx3`` ``uint8``.
         """
-        blob, placement = self._preprocess(frame_bgr)
+        return self.detect_prepared(self.prepare(frame_bgr))
+
+    def prepare(self, frame_bgr: NDArray[np.uint8]) -> tuple[FloatArray, Letterbox]:
+        """Letterbox and tensor of one frame: the part of :meth:`detect` before inference."""
+        return self._preprocess(frame_bgr)
+
+    def detect_prepared(self, prepared: object) -> list[Detection]:
+        """Inference, decoding and NMS of a frame prepared by :meth:`prepare`."""
+        blob, placement = cast(tuple[FloatArray, Letterbox], prepared)
         outputs = self.session.run(self._output_names, {self.manifest.input_name: blob})
         return self._postprocess(self._decode(outputs), placement)
 

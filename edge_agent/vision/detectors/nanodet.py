@@ -132,7 +132,10 @@ class NanoDet(OnnxDetector[NanoDetManifest]):
         anchors, class_ids, scores, logits = [], [], [], []
         for level, offset in enumerate(self._offsets):
             level_scores, level_boxes = outputs[2 * level][0], outputs[2 * level + 1][0]
-            anchor, cls = np.nonzero(level_scores >= self.score_threshold)
+            # Few anchors pass: find them by their best class first, then their classes (~5x cheaper).
+            hot = np.flatnonzero(level_scores.max(axis=1) >= self.score_threshold)
+            rows, cls = np.nonzero(level_scores[hot] >= self.score_threshold)
+            anchor = hot[rows]
             anchors.append(anchor + offset)
             class_ids.append(cls)
             scores.append(level_scores[anchor, cls])
