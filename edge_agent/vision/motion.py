@@ -121,8 +121,11 @@ def to_small_grey(frame: npt.NDArray[np.uint8], width: int, blur_ksize: int) -> 
 def estimate_gain(frame: GreyF, background: GreyF) -> float:
     """Median of the per-pixel ratio frame/background over informative pixels; ``1.0`` if none.
 
-    Dark and saturated background pixels are left out: their ratio is noise or clipped.
+    Dark and saturated background pixels are left out: their ratio is noise or clipped. One
+    pixel in four (every other row and column) is plenty for a median of a global change and
+    makes it four times cheaper.
     """
+    frame, background = frame[::2, ::2], background[::2, ::2]
     ok = (background > _DARK) & (background < _SATURATED)
     if int(np.count_nonzero(ok)) < 16:
         return 1.0

@@ -172,6 +172,8 @@ class KalmanBox:
     """
 
     _H = np.hstack([np.eye(4), np.zeros((4, 4))])
+    _I4 = np.eye(4)
+    _I8 = np.eye(8)
 
     def __init__(self, box: FloatArray, config: TrackerConfig) -> None:
         self._cfg = config
@@ -186,14 +188,15 @@ class KalmanBox:
         """Advance the state by ``dt`` seconds (``dt == 0`` leaves it unchanged)."""
         if dt <= 0.0:
             return
-        f = np.eye(8)
-        f[:4, 4:] = np.eye(4) * dt
+        i4 = self._I4
+        f = self._I8.copy()
+        f[:4, 4:] = i4 * dt
         h = max(self.x[3], 1.0)
         var_a = (self._cfg.accel_noise * h) ** 2
         q = np.zeros((8, 8))
-        q[:4, :4] = np.eye(4) * (dt**4 / 4.0) * var_a
-        q[:4, 4:] = q[4:, :4] = np.eye(4) * (dt**3 / 2.0) * var_a
-        q[4:, 4:] = np.eye(4) * (dt**2) * var_a
+        q[:4, :4] = i4 * (dt**4 / 4.0) * var_a
+        q[:4, 4:] = q[4:, :4] = i4 * (dt**3 / 2.0) * var_a
+        q[4:, 4:] = i4 * (dt**2) * var_a
         self.x = f @ self.x
         self.P = f @ self.P @ f.T + q
         self.x[2] = max(self.x[2], 1.0)
@@ -203,12 +206,12 @@ class KalmanBox:
         """Correct the state with a measured box."""
         z = _xyxy_to_z(box)
         h = max(self.x[3], 1.0)
-        r = np.eye(4) * (self._cfg.meas_noise * h) ** 2
+        r = self._I4 * (self._cfg.meas_noise * h) ** 2
         hm = self._H
         s = hm @ self.P @ hm.T + r
         k = np.linalg.solve(s, hm @ self.P).T
         self.x = self.x + k @ (z - hm @ self.x)
-        self.P = (np.eye(8) - k @ hm) @ self.P
+        self.P = (self._I8 - k @ hm) @ self.P
         self.x[2] = max(self.x[2], 1.0)
         self.x[3] = max(self.x[3], 1.0)
 
