@@ -34,6 +34,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import vigie_wire as wire  # noqa: E402
+from bench.results import write_section  # noqa: E402
 from coordinator.broker import LocalBroker  # noqa: E402
 from edge_agent.config import BoxConfig  # noqa: E402
 from edge_agent.link import Link, Outbox  # noqa: E402
@@ -227,20 +228,8 @@ def main() -> int:
                f" ({time.strftime('%Y-%m-%d')}).\n\n{table}\n")
     print(section)
     if args.write:
-        _write_section(args.write, "## Link (issue 2)", section)
+        write_section(args.write, "## Link (issue 2)", section)
     return 0
-
-
-def _write_section(path: Path, heading: str, section: str) -> None:
-    """Replace (or append) one ``## `` section of RESULTS.md, keeping the others."""
-    text = path.read_text() if path.exists() else "# Benchmark results\n\nEach section is rewritten by its script.\n"
-    start = text.find(heading)
-    if start == -1:
-        text = text.rstrip("\n") + "\n\n" + section
-    else:
-        end = text.find("\n## ", start + len(heading))
-        text = text[:start] + section + (text[end + 1:] if end != -1 else "")
-    path.write_text(text)
 
 
 if __name__ == "__main__":

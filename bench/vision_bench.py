@@ -51,6 +51,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import vigie_wire as wire  # noqa: E402
+from bench.results import write_section  # noqa: E402
 from edge_agent.config.vision import CameraConfig  # noqa: E402
 from edge_agent.vision.detectors import load_detector  # noqa: E402
 from edge_agent.vision.detectors.family import OnnxDetector  # noqa: E402
@@ -486,20 +487,8 @@ def main() -> int:
     )
     print(section)
     if args.write:
-        _write_section(args.write, HEADING, section)
+        write_section(args.write, HEADING, section)
     return 0
-
-
-def _write_section(path: Path, heading: str, section: str) -> None:
-    """Replace (or append) one ``## `` section of RESULTS.md, keeping the others (as bench/link_bench.py)."""
-    text = path.read_text() if path.exists() else "# Benchmark results\n\nEach section is rewritten by its script.\n"
-    start = text.find(heading)
-    if start == -1:
-        text = text.rstrip("\n") + "\n\n" + section
-    else:
-        end = text.find("\n## ", start + len(heading))
-        text = text[:start] + section + (text[end + 1:] if end != -1 else "")
-    path.write_text(text)
 
 
 if __name__ == "__main__":
