@@ -247,3 +247,13 @@ def test_validate_reports_unknown_model_classes_and_missing_models(tmp_path: Pat
     assert proc.returncode == 1
     assert f"{cfg}: cameras.0.classes: not in the model" in proc.stderr and "unicorn" in proc.stderr
     assert f"{cfg}: cameras.1.model: model manifest not found" in proc.stderr
+
+
+def test_every_committed_box_config_validates() -> None:
+    root = Path(__file__).resolve().parents[1]
+    configs = sorted((root / "firmware_configs").glob("*.yaml"))
+    assert configs
+    for path in configs:
+        cfg = load_config(path)
+        for cam in cfg.cameras:
+            assert cam.model.is_absolute() and cam.model.exists(), "relative paths resolve against the file"

@@ -18,6 +18,21 @@ def config_hash(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
+def _resolve_paths(config: BoxConfig, base: Path) -> BoxConfig:
+    """Relative model and file-source paths are relative to the config file, not to the cwd."""
+
+    def resolve(p: Path) -> Path:
+        return p if p.is_absolute() else (base / p).resolve()
+
+    cameras = []
+    for cam in config.cameras:
+        source = cam.source
+        if "://" not in source and not source.isdigit() and not Path(source).is_absolute():
+            source = str(resolve(Path(source)))
+        cameras.append(cam.model_copy(update={"model": resolve(cam.model), "source": source}))
+    return config.model_copy(update={"cameras": cameras})
+
+
 def load_config(path: Path | str) -> BoxConfig:
     """Load and validate ``path``; raise :class:`ConfigError` listing every error found."""
     path = Path(path)
@@ -39,6 +54,7 @@ def load_config(path: Path | str) -> BoxConfig:
             for err in exc.errors()
         ]
         raise ConfigError("\n".join(lines)) from exc
+    config = _resolve_paths(config, path.parent)
     problems = semantic_errors(config)
     if problems:
         raise ConfigError("\n".join(f"{path}: {line}" for line in problems))

@@ -1,0 +1,1 @@
+"""Lighting role of a box: luminaire drivers, astronomical clock, calendars, overrides, energy and faults."""

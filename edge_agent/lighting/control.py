@@ -1,0 +1,368 @@
+"""The lighting engine: calendar, overrides and presence in, one :class:`Decision` per luminaire out.
+
+Pure: no thread, no I/O, no clock of its own. The node passes ``now`` (aware) and the sun clock, drives the
+gear with the decisions, persists :attr:`LightingEngine.state` after every change and asks again at the
+earliest ``next_change``.
+
+Precedence for one luminaire, highest first: its own override, the most recent override of one of its groups,
+the calendar (with presence boost and the night floor). Whatever fails on the calendar path (no calendar, no
+entry for the day, a program that raises, bad data, a sun clock that fails) ends in the fail-safe "lit at
+night", never in the dark: a dark street is a safety incident, a lit one at 3 a.m. only costs energy.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import math
+from bisect import bisect_right
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, replace
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from .calendar import (
+    Calendar,
+    Change,
+    LightingError,
+    OperatingDay,
+    ScheduleError,
+    SensorProgram,
+    SunError,
+    SunFn,
+)
+from .overrides import Accepted, OverrideCommand, Rejected, accept, relevant, upcoming, winner
+
+#: How soon a fail-safe decision asks to be re-evaluated: the fault may be transient (a sun clock glitch).
+FAILSAFE_RETRY = dt.timedelta(minutes=5)
+
+#: The night assumed when even the sun clock fails: lit from 17:00 to 08:00 local, dark only in daylight.
+CLOCK_NIGHT = (dt.time(17, 0), dt.time(8, 0))
+
+#: Command ids remembered to answer ``duplicate`` to a redelivery (QoS 1), also after a restart.
+MAX_REMEMBERED_IDS = 256
+
+
+class StateError(LightingError):
+    """A persisted engine state that cannot be read back (corrupt or from an incompatible version)."""
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What one luminaire should do now.
+
+    Attributes:
+        lum_id: The luminaire.
+        level: Target light output, %.
+        ramp_s: Seconds over which to reach it from the current level.
+        source: ``calendar:<entry>``, ``override:<cmd_id>``, ``presence`` or ``failsafe:<reason>``.
+        next_change: Evaluate again at the latest then (a change may be due; never later than one).
+        detail: Why, when it is not obvious: the fault behind a fail-safe, a program hidden by an override.
+    """
+
+    lum_id: str
+    level: float
+    ramp_s: float
+    source: str
+    next_change: dt.datetime
+    detail: str = ""
+
+
+class EngineState(BaseModel):
+    """Everything the engine must find again after a restart, as one JSON document.
+
+    Presence times are deliberately left out: a boost lasts minutes, and after a restart the program level is
+    the right answer until the next detection.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    version: Literal[1] = 1
+    calendar: Calendar | None = None
+    overrides: tuple[OverrideCommand, ...] = ()
+    last_seq_by_issuer: dict[str, int] = Field(default_factory=dict)
+    applied_ids: tuple[str, ...] = Field(default=(), max_length=MAX_REMEMBERED_IDS)
+
+    def to_json(self) -> str:
+        """The state as JSON, for the node to write atomically."""
+        return self.model_dump_json()
+
+    @classmethod
+    def from_json(cls, text: str | bytes) -> EngineState:
+        """The state written by :meth:`to_json`.
+
+        Raises:
+            StateError: Not a state this version can read.
+        """
+        try:
+            return cls.model_validate_json(text)
+        except ValidationError as exc:
+            raise StateError(f"unreadable lighting state: {exc.error_count()} error(s): {exc}") from exc
+
+
+class _NoScheduleError(Exception):
+    """Internal: the calendar path has nothing to say, for a known ``reason``."""
+
+    def __init__(self, reason: str, detail: str) -> None:
+        super().__init__(detail)
+        self.reason = reason
+        self.detail = detail
+
+
+def _describe(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}"
+
+
+def _checked(changes: list[Change], day: OperatingDay) -> list[Change]:
+    """``changes`` if they are a usable schedule of ``day``, so that bad program output fails here, not later.
+
+    Raises:
+        ScheduleError: Unsorted, outside the day, not opening the day, or a level that is not 0-100.
+    """
+    if not changes or changes[0].at != day.start:
+        raise ScheduleError(f"program schedule for {day.date.isoformat()} does not open the day")
+    previous = day.start
+    for at, level in changes:
+        if not isinstance(at, dt.datetime) or at.utcoffset() is None or not previous <= at <= day.end:
+            raise ScheduleError(f"program change at {at!r} is out of order or outside {day.date.isoformat()}")
+        if not isinstance(level, int | float) or not math.isfinite(level) or not 0.0 <= level <= 100.0:
+            raise ScheduleError(f"program level {level!r} at {at} is not within 0-100 %")
+        previous = at
+    return changes
+
+
+def _clock_night(day: OperatingDay) -> tuple[dt.datetime, dt.datetime]:
+    return day.at(CLOCK_NIGHT[0]), day.at(CLOCK_NIGHT[1])
+
+
+class LightingEngine:
+    """Decides the level of every luminaire of a node.
+
+    Args:
+        luminaires: Luminaire id -> the groups it belongs to.
+        sun: (sunset, next sunrise) of an operating day, see :data:`~.calendar.SunFn`.
+        tz: The node's local time zone, for the clock times of programs.
+        state: What was persisted before a restart.
+        min_night_level: Floor for any scheduled level between sunset and sunrise. A program step between 0 and
+            this is taken for a data error (5 typed for 50) and raised to it; only an explicit 0 step (a
+            switch-off) or an operator override goes below.
+        failsafe_ramp_s: Ramp of fail-safe decisions.
+        presence_sources: Sensor or vision-zone id -> the groups its detections boost; a group name is also
+            accepted as a source for itself.
+    """
+
+    def __init__(
+        self,
+        luminaires: Mapping[str, Iterable[str]],
+        sun: SunFn,
+        tz: dt.tzinfo,
+        *,
+        state: EngineState | None = None,
+        min_night_level: float = 10.0,
+        failsafe_ramp_s: float = 60.0,
+        presence_sources: Mapping[str, Iterable[str]] | None = None,
+    ) -> None:
+        if not 0.0 <= min_night_level <= 100.0:
+            raise ValueError(f"min_night_level must be within 0-100 %, got {min_night_level!r}")
+        self._luminaires = {lum: frozenset(groups) for lum, groups in luminaires.items()}
+        self._groups = frozenset().union(*self._luminaires.values())
+        self._sun = sun
+        self._tz = tz
+        self._state = state or EngineState()
+        self.min_night_level = min_night_level
+        self.failsafe_ramp_s = failsafe_ramp_s
+        self._sources = {src: frozenset(groups) for src, groups in (presence_sources or {}).items()}
+        self._presence: dict[str, dt.datetime] = {}
+
+    @property
+    def state(self) -> EngineState:
+        """The current persistent state (an immutable value: save it whenever it is a new object)."""
+        return self._state
+
+    def set_calendar(self, calendar: Calendar) -> None:
+        """Adopt ``calendar`` (already validated, e.g. by ``Calendar.model_validate``) in place of the last one."""
+        self._state = self._state.model_copy(update={"calendar": calendar})
+
+    def command(self, fields: Mapping[str, Any], now: dt.datetime) -> Accepted | Rejected:
+        """Validate and apply an override command; the result is what to acknowledge.
+
+        On top of :func:`~.overrides.accept`, refuses a target this node does not drive (``invalid``) and a
+        command older than the one held for the same target from another issuer (``stale``: the last command
+        by sequence wins, whatever the arrival order).
+        """
+        state = self._state
+        verdict = accept(fields, state.last_seq_by_issuer, now, applied=state.applied_ids)
+        if isinstance(verdict, Rejected):
+            return verdict
+        cmd = verdict.command
+        if cmd.target not in (self._luminaires if cmd.scope == "luminaire" else self._groups):
+            return Rejected("invalid", f"this node has no {cmd.scope} {cmd.target!r}")
+        kept = [o for o in state.overrides if now < o.expires]
+        held = next((o for o in kept if (o.scope, o.target) == (cmd.scope, cmd.target)), None)
+        if held is not None and held.order >= cmd.order:
+            return Rejected("stale", f"superseded by {held.cmd_id!r} (cseq {held.cseq}) for the same target")
+        self._state = state.model_copy(
+            update={
+                "overrides": (*(o for o in kept if o is not held), cmd),
+                "last_seq_by_issuer": {**state.last_seq_by_issuer, cmd.issuer: cmd.cseq},
+                "applied_ids": (*state.applied_ids, cmd.cmd_id)[-MAX_REMEMBERED_IDS:],
+            }
+        )
+        return verdict
+
+    def prune(self, now: dt.datetime) -> bool:
+        """Forget expired overrides and cancels; returns whether the state changed (and should be saved)."""
+        kept = tuple(o for o in self._state.overrides if now < o.expires)
+        if len(kept) == len(self._state.overrides):
+            return False
+        self._state = self._state.model_copy(update={"overrides": kept})
+        return True
+
+    def presence(self, source_id: str, at: dt.datetime) -> frozenset[str]:
+        """Record a detection by a sensor or zone at ``at``; returns the groups it boosts (empty: unknown).
+
+        Raises:
+            ValueError: ``at`` is naive (a caller bug: the engine cannot guess its zone).
+        """
+        if at.utcoffset() is None:
+            raise ValueError(f"presence time must be aware, got {at!r}")
+        groups = self._sources.get(source_id, frozenset({source_id}) & self._groups)
+        for group in groups:
+            seen = self._presence.get(group)
+            self._presence[group] = at if seen is None else max(seen, at)
+        return groups
+
+    def level_at(self, now: dt.datetime, current: Mapping[str, float] | None = None) -> dict[str, Decision]:
+        """A decision for every luminaire; never raises (see :meth:`decide`)."""
+        current = current or {}
+        return {lum: self.decide(lum, now, current.get(lum)) for lum in self._luminaires}
+
+    def decide(self, lum_id: str, now: dt.datetime, current: float | None = None) -> Decision:
+        """The decision for one luminaire at ``now``.
+
+        Never raises for a known luminaire: any failure ends in the fail-safe, reported in ``source``.
+
+        Args:
+            lum_id: A luminaire of this node (``KeyError`` otherwise: a caller bug).
+            now: Aware current time.
+            current: The gear's present level, if known: it tells whether an override goes up or down, hence
+                which of its ramps applies. Without it, the level the program would give is used.
+        """
+        groups = self._luminaires[lum_id]
+        try:
+            return self._decide(lum_id, groups, now, current)
+        except Exception as exc:  # the last net: a bug on the override path must not darken a street
+            return self._failsafe(lum_id, now, "engine-error", _describe(exc))
+
+    # ------------------------------------------------------------------------------------------------ internals
+
+    def _decide(self, lum_id: str, groups: frozenset[str], now: dt.datetime, current: float | None) -> Decision:
+        mine = relevant(self._state.overrides, lum_id, groups)
+        base = self._scheduled(lum_id, groups, now)
+        held = winner(mine, now)
+        times = upcoming(mine, now)
+        if held is None or held.level is None:
+            return replace(base, next_change=min([base.next_change, *times]))
+        reference = base.level if current is None else current
+        ramp = held.ramp_up_s if held.level >= reference else held.ramp_down_s
+        hidden = f"program meanwhile: {base.source} {base.detail}".strip()
+        return Decision(lum_id, held.level, ramp, f"override:{held.cmd_id}", min(times), hidden)
+
+    def _scheduled(self, lum_id: str, groups: frozenset[str], now: dt.datetime) -> Decision:
+        """The calendar's decision, or the fail-safe with the reason the calendar could not decide."""
+        try:
+            return self._from_calendar(lum_id, groups, now)
+        except _NoScheduleError as fb:
+            return self._failsafe(lum_id, now, fb.reason, fb.detail)
+        except SunError as exc:
+            return self._failsafe(lum_id, now, "sun-error", _describe(exc))
+        except ScheduleError as exc:
+            return self._failsafe(lum_id, now, "bad-schedule", _describe(exc))
+        except Exception as exc:
+            return self._failsafe(lum_id, now, "program-error", _describe(exc))
+
+    def _from_calendar(self, lum_id: str, groups: frozenset[str], now: dt.datetime) -> Decision:
+        calendar = self._state.calendar
+        if calendar is None:
+            raise _NoScheduleError("no-calendar", "no calendar accepted yet")
+        today = OperatingDay.of(now, self._tz, self._sun)
+        entry = calendar.entry_for(today.date, groups)
+        if entry is None:
+            raise _NoScheduleError(
+                "no-entry", f"no calendar entry for {today.date.isoformat()} and groups {sorted(groups)}"
+            )
+        program = entry.program
+        changes = _checked(program.changes(today), today)
+        nights = [self._night_or_clock(today)]
+        horizon = today.end
+        # Look one day ahead so next_change skips the noon hand-over when nothing changes then. Tomorrow's
+        # failure is tomorrow's fail-safe: today's schedule then simply ends at noon.
+        tomorrow = today.following()
+        with contextlib.suppress(Exception):
+            later = calendar.entry_for(tomorrow.date, groups)
+            if later is not None:
+                more = _checked(later.program.changes(tomorrow), tomorrow)
+                changes, horizon = changes + more, tomorrow.end
+                nights.append(self._night_or_clock(tomorrow))
+        ats = [c.at for c in changes]
+
+        def level(t: dt.datetime) -> float:
+            raw = changes[bisect_right(ats, t) - 1].level
+            at_night = any(a <= t < b for a, b in nights)
+            return self.min_night_level if at_night and 0.0 < raw < self.min_night_level else raw
+
+        now_level = level(now)
+        edges = sorted({*ats, *(t for night in nights for t in night)})
+        next_change = next((t for t in edges if now < t < horizon and level(t) != now_level), horizon)
+        decision = Decision(lum_id, now_level, program.transition_s(), f"calendar:{entry.name}", next_change)
+        if isinstance(program, SensorProgram):
+            decision = self._boosted(decision, program, groups, today, now)
+        return decision
+
+    def _boosted(
+        self, decision: Decision, program: SensorProgram, groups: frozenset[str], day: OperatingDay, now: dt.datetime
+    ) -> Decision:
+        """``decision`` raised by a recent detection within the sensor period; presence never lowers a level."""
+        seen = max((self._presence[g] for g in groups if g in self._presence), default=None)
+        if seen is None:
+            return decision
+        start, end = program.period(day)
+        until = min(seen + dt.timedelta(seconds=program.hold_s), end)
+        if not start <= seen <= now < until:
+            return decision
+        next_change = min(decision.next_change, until)
+        if program.boost_level <= decision.level:
+            return replace(decision, next_change=next_change)
+        return Decision(decision.lum_id, program.boost_level, program.boost_ramp_s, "presence", next_change)
+
+    def _night_or_clock(self, day: OperatingDay) -> tuple[dt.datetime, dt.datetime]:
+        """The sun's night of ``day``, or the clock's when the sun fails (used for the night floor)."""
+        try:
+            return day.night()
+        except SunError:
+            return _clock_night(day)
+
+    def _failsafe(self, lum_id: str, now: dt.datetime, reason: str, detail: str) -> Decision:
+        """Lit between sunset and sunrise, or from 17:00 to 08:00 without a sun clock; lit if all else fails."""
+        source = f"failsafe:{reason}"
+        try:
+            today = OperatingDay.of(now, self._tz, self._sun)
+            try:
+                nights = [today.night()]
+                with contextlib.suppress(SunError):
+                    nights.append(today.following().night())
+            except SunError as exc:
+                detail = f"{detail}; sun unavailable ({exc}), clock night used"
+                nights = [_clock_night(today), _clock_night(today.following())]
+            lit = any(a <= now < b for a, b in nights)
+            edge = min((t for night in nights for t in night if t > now), default=now + FAILSAFE_RETRY)
+            next_change = min(edge, now + FAILSAFE_RETRY)
+            return Decision(lum_id, 100.0 if lit else 0.0, self.failsafe_ramp_s, source, next_change, detail)
+        except Exception as exc:
+            detail = f"{detail}; clock unavailable ({_describe(exc)}), lit"
+            try:
+                next_change = now + FAILSAFE_RETRY
+            except Exception:
+                next_change = dt.datetime.min.replace(tzinfo=dt.UTC)  # now is not a datetime: ask again at once
+            return Decision(lum_id, 100.0, self.failsafe_ramp_s, source, next_change, detail)
