@@ -13,7 +13,7 @@ from __future__ import annotations
 import datetime as dt
 from zoneinfo import ZoneInfo
 
-import ephem
+import ephem  # type: ignore[import-untyped]  # no stubs; used in tests only
 import pytest
 
 from edge_agent.errors import EdgeError

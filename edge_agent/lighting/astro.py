@@ -127,9 +127,7 @@ def sunrise(
     return sun_event("sunrise", day, lat, lon, tz)
 
 
-def sunset(
-    day: dt.date, lat: float = DIJON_LAT, lon: float = DIJON_LON, tz: str | dt.tzinfo = DIJON_TZ
-) -> dt.datetime:
+def sunset(day: dt.date, lat: float = DIJON_LAT, lon: float = DIJON_LON, tz: str | dt.tzinfo = DIJON_TZ) -> dt.datetime:
     """Sunset (upper limb, refraction included) on the local date ``day``; see :func:`sun_event`."""
     return sun_event("sunset", day, lat, lon, tz)
 
@@ -148,9 +146,7 @@ def civil_dusk(
     return sun_event("dusk", day, lat, lon, tz)
 
 
-def sun_times(
-    day: dt.date, lat: float = DIJON_LAT, lon: float = DIJON_LON, tz: str | dt.tzinfo = DIJON_TZ
-) -> SunTimes:
+def sun_times(day: dt.date, lat: float = DIJON_LAT, lon: float = DIJON_LON, tz: str | dt.tzinfo = DIJON_TZ) -> SunTimes:
     """All four sun times of the local date ``day``; raises :class:`NoSunEventError` if any is missing."""
     return SunTimes(*(sun_event(e, day, lat, lon, tz) for e in ("dawn", "sunrise", "sunset", "dusk")))
 

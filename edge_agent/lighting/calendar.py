@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import datetime as dt
 from abc import ABC, abstractmethod
+from bisect import bisect_right
 from collections.abc import Callable
 from typing import Annotated, Literal, NamedTuple, Self
 
@@ -57,7 +58,11 @@ class Change(NamedTuple):
 
 
 def local_instant(day: dt.date, clock: dt.time, tz: dt.tzinfo) -> dt.datetime:
-    """The UTC instant of local clock time ``clock`` on ``day`` (first occurrence in a DST fold)."""
+    """The UTC instant of local clock time ``clock`` on ``day``.
+
+    In the autumn fold the first occurrence; in the spring gap (02:30 does not exist) the winter offset, so
+    the time happens an hour late (03:30 summer time) rather than not at all.
+    """
     return dt.datetime.combine(day, clock, tzinfo=tz).astimezone(dt.UTC)
 
 
@@ -96,8 +101,8 @@ class OperatingDay:
         day = self.date if clock >= DAY_START else self.date + dt.timedelta(days=1)
         return local_instant(day, clock, self.tz)
 
-    def night(self) -> tuple[dt.datetime, dt.datetime]:
-        """(sunset, sunrise) of this day's night in UTC, checked so that bad sun data fails loudly here.
+    def sun_night(self) -> tuple[dt.datetime, dt.datetime]:
+        """(sunset, sunrise) of the night starting on this date, in UTC, checked so bad sun data fails here.
 
         Raises:
             SunError: The sun callable raised, or returned naive, reversed or over-long times.
@@ -114,6 +119,25 @@ class OperatingDay:
                 raise SunError(f"sun clock gave no night for {self.date.isoformat()}: {sunset} -> {sunrise}")
             self._night = (sunset, sunrise)
         return self._night
+
+    def night(self) -> tuple[dt.datetime, dt.datetime]:
+        """:meth:`sun_night`, if it lies within this operating day, as every program assumes.
+
+        A night that crosses noon (sunset before it, or sunrise after it: only near the polar circles) cannot be
+        given to one calendar entry; refusing it sends the engine to its fail-safe, lit all night, rather than
+        cutting the night in two and leaving one half dark.
+
+        Raises:
+            SunError: No usable sun times, or a night across the noon hand-over.
+        """
+        sunset, sunrise = self.sun_night()
+        if sunset < self.start or sunrise > self.end:
+            raise SunError(f"the night of {self.date.isoformat()} ({sunset} -> {sunrise}) crosses the noon hand-over")
+        return sunset, sunrise
+
+    def previous(self) -> OperatingDay:
+        """The operating day before, sharing this one's clock and sun."""
+        return OperatingDay(self.date - dt.timedelta(days=1), self.tz, self._sun)
 
     def clamp(self, when: dt.datetime) -> dt.datetime:
         """``when`` kept within this day, so that huge offsets never spill a night into the next day's."""
@@ -164,6 +188,21 @@ class Program(BaseModel, ABC):
     def changes(self, day: OperatingDay) -> list[Change]:
         """Level changes of ``day``, sorted, the first one at ``day.start`` (the level the day opens with)."""
 
+    def level_at(self, day: OperatingDay, now: dt.datetime) -> tuple[float, dt.datetime]:
+        """The scheduled level at ``now`` and when it next changes (``day.end`` at the latest).
+
+        The raw program: the engine adds presence, the night floor and a look into the next day.
+
+        Raises:
+            ValueError: ``now`` is not within ``day``.
+        """
+        if not day.start <= now < day.end:
+            raise ValueError(f"{now} is not within the operating day {day.date.isoformat()}")
+        changes = self.changes(day)
+        i = bisect_right([c.at for c in changes], now) - 1
+        level = changes[i].level
+        return level, next((c.at for c in changes[i + 1 :] if c.level != level), day.end)
+
     @abstractmethod
     def transition_s(self) -> float:
         """Ramp, in seconds, for a scheduled change: slow enough that a 100 -> 70 % step goes unnoticed."""
@@ -186,7 +225,8 @@ class FixedProgram(Program):
 
     def changes(self, day: OperatingDay) -> list[Change]:
         """The day opens with the level in force at noon, then each step in operating-day order."""
-        return [Change(day.start, self.steps[-1].level)] + [Change(day.at(s.at), s.level) for s in self.steps]
+        placed = sorted((Change(day.at(s.at), s.level) for s in self.steps), key=lambda c: c.at)  # DST gap
+        return [Change(day.start, self.steps[-1].level), *placed]
 
     def transition_s(self) -> float:
         """See :meth:`Program.transition_s`."""

@@ -132,6 +132,23 @@ def _checked(changes: list[Change], day: OperatingDay) -> list[Change]:
     return changes
 
 
+def _memoised(sun: SunFn, size: int = 8) -> SunFn:
+    """``sun`` remembering its last few answers: one decision asks about three nights, for every luminaire.
+
+    Failures are not remembered, so a transient ephemeris error is retried at the next decision.
+    """
+    memo: dict[dt.date, tuple[dt.datetime, dt.datetime]] = {}
+
+    def cached(day: dt.date) -> tuple[dt.datetime, dt.datetime]:
+        if day not in memo:
+            if len(memo) >= size:
+                del memo[next(iter(memo))]
+            memo[day] = sun(day)
+        return memo[day]
+
+    return cached
+
+
 def _clock_night(day: OperatingDay) -> tuple[dt.datetime, dt.datetime]:
     return day.at(CLOCK_NIGHT[0]), day.at(CLOCK_NIGHT[1])
 
@@ -167,7 +184,7 @@ class LightingEngine:
             raise ValueError(f"min_night_level must be within 0-100 %, got {min_night_level!r}")
         self._luminaires = {lum: frozenset(groups) for lum, groups in luminaires.items()}
         self._groups = frozenset().union(*self._luminaires.values())
-        self._sun = sun
+        self._sun = _memoised(sun)
         self._tz = tz
         self._state = state or EngineState()
         self.min_night_level = min_night_level
@@ -294,7 +311,7 @@ class LightingEngine:
             )
         program = entry.program
         changes = _checked(program.changes(today), today)
-        nights = [self._night_or_clock(today)]
+        nights = self._nights(today)
         horizon = today.end
         # Look one day ahead so next_change skips the noon hand-over when nothing changes then. Tomorrow's
         # failure is tomorrow's fail-safe: today's schedule then simply ends at noon.
@@ -304,26 +321,35 @@ class LightingEngine:
             if later is not None:
                 more = _checked(later.program.changes(tomorrow), tomorrow)
                 changes, horizon = changes + more, tomorrow.end
-                nights.append(self._night_or_clock(tomorrow))
         ats = [c.at for c in changes]
 
         def level(t: dt.datetime) -> float:
-            raw = changes[bisect_right(ats, t) - 1].level
-            at_night = any(a <= t < b for a, b in nights)
-            return self.min_night_level if at_night and 0.0 < raw < self.min_night_level else raw
+            return self._floored(changes[bisect_right(ats, t) - 1].level, t, nights)
 
         now_level = level(now)
         edges = sorted({*ats, *(t for night in nights for t in night)})
         next_change = next((t for t in edges if now < t < horizon and level(t) != now_level), horizon)
         decision = Decision(lum_id, now_level, program.transition_s(), f"calendar:{entry.name}", next_change)
         if isinstance(program, SensorProgram):
-            decision = self._boosted(decision, program, groups, today, now)
+            boost = self._floored(program.boost_level, now, nights)
+            decision = self._boosted(decision, program, boost, groups, today, now)
         return decision
 
+    def _floored(self, level: float, t: dt.datetime, nights: list[tuple[dt.datetime, dt.datetime]]) -> float:
+        """``level`` raised to the night floor if ``t`` is in one of ``nights`` and it is neither 0 nor above."""
+        at_night = any(a <= t < b for a, b in nights)
+        return self.min_night_level if at_night and 0.0 < level < self.min_night_level else level
+
     def _boosted(
-        self, decision: Decision, program: SensorProgram, groups: frozenset[str], day: OperatingDay, now: dt.datetime
+        self,
+        decision: Decision,
+        program: SensorProgram,
+        boost: float,
+        groups: frozenset[str],
+        day: OperatingDay,
+        now: dt.datetime,
     ) -> Decision:
-        """``decision`` raised by a recent detection within the sensor period; presence never lowers a level."""
+        """``decision`` raised to ``boost`` by a recent detection in the sensor period; never lowered by it."""
         seen = max((self._presence[g] for g in groups if g in self._presence), default=None)
         if seen is None:
             return decision
@@ -332,29 +358,37 @@ class LightingEngine:
         if not start <= seen <= now < until:
             return decision
         next_change = min(decision.next_change, until)
-        if program.boost_level <= decision.level:
+        if boost <= decision.level:
             return replace(decision, next_change=next_change)
-        return Decision(decision.lum_id, program.boost_level, program.boost_ramp_s, "presence", next_change)
+        return Decision(decision.lum_id, boost, program.boost_ramp_s, "presence", next_change)
 
-    def _night_or_clock(self, day: OperatingDay) -> tuple[dt.datetime, dt.datetime]:
-        """The sun's night of ``day``, or the clock's when the sun fails (used for the night floor)."""
-        try:
-            return day.night()
-        except SunError:
-            return _clock_night(day)
+    def _nights(self, day: OperatingDay) -> list[tuple[dt.datetime, dt.datetime]]:
+        """The nights around ``day`` (before, its own, after) by the sun, or by the clock for a day the sun fails.
+
+        Three, not one, so that "is it night?" never depends on which operating day an instant was given to.
+        """
+        nights = []
+        for d in (day.previous(), day, day.following()):
+            try:
+                nights.append(d.sun_night())
+            except SunError:
+                nights.append(_clock_night(d))
+        return nights
 
     def _failsafe(self, lum_id: str, now: dt.datetime, reason: str, detail: str) -> Decision:
-        """Lit between sunset and sunrise, or from 17:00 to 08:00 without a sun clock; lit if all else fails."""
+        """Lit between sunset and sunrise, or from 17:00 to 08:00 without a sun clock; lit if all else fails.
+
+        Dark in daylight, where there is nothing to light and a fault may wait days for a crew; re-evaluated
+        within :data:`FAILSAFE_RETRY` in case the fault was transient.
+        """
         source = f"failsafe:{reason}"
         try:
             today = OperatingDay.of(now, self._tz, self._sun)
             try:
-                nights = [today.night()]
-                with contextlib.suppress(SunError):
-                    nights.append(today.following().night())
+                today.sun_night()
             except SunError as exc:
                 detail = f"{detail}; sun unavailable ({exc}), clock night used"
-                nights = [_clock_night(today), _clock_night(today.following())]
+            nights = self._nights(today)
             lit = any(a <= now < b for a, b in nights)
             edge = min((t for night in nights for t in night if t > now), default=now + FAILSAFE_RETRY)
             next_change = min(edge, now + FAILSAFE_RETRY)

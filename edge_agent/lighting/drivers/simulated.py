@@ -61,6 +61,8 @@ class _Lamp:
         """The level the gear drives at ``t``: along the ramp, unless the dimmer is stuck."""
         if self.stuck is not None:
             return self.stuck
+        if self.ramp_s == 0.0:
+            return self.target
         if self.ramp_t0 is None or t is None or t <= self.ramp_t0:
             return self.ramp_from
         if t >= self.ramp_t0 + self.ramp_s:
@@ -88,7 +90,7 @@ class _Lamp:
 
     def fading(self, t: float | None) -> bool:
         """A ramp is under way at ``t`` (one not yet anchored to the clock counts: it will run); never when stuck."""
-        if self.stuck is not None or self.ramp_from == self.target:
+        if self.stuck is not None or self.ramp_s == 0.0 or self.ramp_from == self.target:
             return False
         return self.ramp_t0 is None or t is None or t < self.ramp_t0 + self.ramp_s
 
@@ -99,21 +101,23 @@ class _Lamp:
         return self.gear_level(t) > 0.0 or (self.fading(t) and self.target > 0.0)
 
     def advance(self, a: float, b: float) -> None:
-        """Integrate energy and lit time over ``[a, b]``, split where the ramp ends so that each piece is linear."""
+        """Integrate energy and lit time over ``[a, b]``: the running ramp's part, then a plateau at the target."""
         if LampFault.SUPPLY_LOSS in self.faults:
             return  # an unpowered gear meters nothing and counts nothing
-        cut = a if self.ramp_t0 is None else min(max(self.ramp_t0 + self.ramp_s, a), b)
-        for p, q in ((a, cut), (cut, b)):
-            if q <= p:
-                continue
-            lp, lq = self.light_level(p), self.light_level(q)
-            if lp == lq:
-                self.energy_wh += self.power_w(lp) * (q - p) / 3600.0
-            else:  # Simpson: exact for the quadratic power of a linear level
-                mid = self.power_w((lp + lq) / 2.0)
-                self.energy_wh += (self.power_w(lp) + 4.0 * mid + self.power_w(lq)) * (q - p) / 6.0 / 3600.0
+        end = a if self.ramp_t0 is None else self.ramp_t0 + self.ramp_s
+        if end > a:  # the ramp runs at a: integrate its linear part, exact with Simpson for a quadratic power
+            cut = min(end, b)
+            lp, lq = self.light_level(a), self.light_level(cut)
+            mid = self.power_w((lp + lq) / 2.0)
+            self.energy_wh += (self.power_w(lp) + 4.0 * mid + self.power_w(lq)) * (cut - a) / 6.0 / 3600.0
             if lp > 0.0 or lq > 0.0:
-                self.on_s += q - p
+                self.on_s += cut - a
+            a = cut
+        if b > a:  # plateau at the target: read at b, as a ramp shorter than a float's resolution reads its start at a
+            level = self.light_level(b)
+            self.energy_wh += self.power_w(level) * (b - a) / 3600.0
+            if level > 0.0:
+                self.on_s += b - a
 
 
 class SimulatedDriver:
