@@ -205,7 +205,7 @@ def test_every_command_is_acknowledged_with_its_result(broker: Mosquitto, tmp_pa
     ack = rec.decoded(wire.Kind.ACK)[0]
     assert (ack.cmd_id, ack.result, ack.applied) == ("c-1", "applied", {"level": 70})
     assert seen == [cmd]
-    wait_until(lambda: link.stats.commands_invalid == 1, 5, "invalid command counted")
+    wait_until(lambda: link.commands_invalid == 1, 5, "invalid command counted")
     ops.loop_stop()
     ops.disconnect()
     link.stop()

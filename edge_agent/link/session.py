@@ -15,7 +15,6 @@ paho callbacks only record facts and enqueue; every decision is taken in these t
 
 from __future__ import annotations
 
-import collections
 import contextlib
 import logging
 import queue
@@ -38,26 +37,21 @@ import vigie_wire as wire
 
 from ..config.box import BoxConfig
 from .client import build_client
-from .outbox import NewEvent, Outbox, Row
+from .commands import CommandHandler, CommandInbox
+from .feed import RowFeed
+from .outbox import Outbox
 
 log = logging.getLogger("vigie.link")
 
 FIRMWARE = "vigie-edge/0.1.0"
 _CONNACK_TIMEOUT_S = 10.0
 _MAX_EVENT_BYTES = 16 * 1024
-#: Rows handed from producer to sender in memory while the sender is caught up (no re-read).
-_FRESH_MAX = 20_000
 #: Acknowledged rows are deleted in groups: fewer transactions; a crash only causes re-sends.
 _DELETE_EVERY = 512
 _DELETE_AFTER_S = 0.05
 #: Messages handed to paho per io-loop turn, at most (then the socket is serviced).
 _MESSAGES_PER_TURN = 64
-#: Rows read from disk at once while replaying a backlog.
-_READ_AHEAD = 2000
 
-#: What a command handler returns: result code, detail text, what was applied.
-AckTuple = tuple[str, str, dict[str, Any]]
-CommandHandler = Callable[[wire.Command], AckTuple]
 
 
 class ConnectRefusedError(ConnectionError):
@@ -74,8 +68,6 @@ class LinkStats:
     connects: int = 0
     disconnects: int = 0
     refused: int = 0
-    commands: int = 0
-    commands_invalid: int = 0
     snapshots_sent: int = 0
     snapshots_dropped: int = 0
     last_error: str = ""
@@ -114,8 +106,6 @@ class Link:
         self._client.on_socket_register_write = lambda *_: self._notify()
 
         self.boot = 0
-        self._n = 0
-        self._emit_lock = threading.Lock()
         self._session_lock = threading.Lock()
         self._bd = 0
         self._seq = 0
@@ -126,37 +116,31 @@ class Link:
         self._wake_r.setblocking(False)
         self._wake_w.setblocking(False)
         self._io_sleeping = True
-        self._emit_count = 0  # bumped by producers; the io thread compares before sleeping
-        self._seen_emits = 0
+        self._seen_emits = 0  # the feed's append count at the last send step
+        self._feed = RowFeed(outbox)
         self.connected = threading.Event()
-        self._session_up = False
         self._connack: tuple[bool, str] | None = None
         self._acks: queue.SimpleQueue[tuple[int, bool, str]] = queue.SimpleQueue()
         self._ack_lock = threading.Lock()
-        self._commands: queue.Queue[mqtt.MQTTMessage] = queue.Queue(maxsize=1000)
+        self._inbox = CommandInbox(self.send_ack)
         self._inflight: dict[int, list[int]] = {}
-        self._fresh: collections.deque[Row] = collections.deque()
-        self._fresh_lock = threading.Lock()
-        self._disk: collections.deque[Row] = collections.deque()  # read-ahead while replaying
-        self._caught_up = False
         self._to_delete: list[int] = []
         self._deleted_at = time.monotonic()
-        self._cursor = 0
         self._window_head = -1
         self._window_start = 0.0
-        self._handler: CommandHandler | None = None
         self._threads: list[threading.Thread] = []
 
     # -- public API --------------------------------------------------------------------
     def start(self) -> None:
         """Open a new boot, flag leftovers of past runs as historical, start the threads."""
         self.boot = self.outbox.next_boot()
+        self._feed.start(self.boot)
         replay = self.outbox.mark_all_historical()
         if replay:
             log.info("%d events from a previous run will be replayed as historical", replay)
         for name, target in (
             ("vigie-link-io", self._run_io),
-            ("vigie-link-cmd", self._run_commands),
+            ("vigie-link-cmd", lambda: self._inbox.serve(self._stop)),
         ):
             t = threading.Thread(target=target, name=name, daemon=True)
             t.start()
@@ -164,7 +148,7 @@ class Link:
 
     def set_command_handler(self, handler: CommandHandler) -> None:
         """Route decoded commands to ``handler``; its result is sent back as the ack."""
-        self._handler = handler
+        self._inbox.handler = handler
 
     def emit(self, body: wire.Event, ts_ms: int | None = None) -> tuple[int, int]:
         """Durably queue one event; returns its id ``(boot, n)`` once it is on disk."""
@@ -177,24 +161,10 @@ class Link:
         for _items, blob in packed:
             if len(blob) > _MAX_EVENT_BYTES:
                 raise ValueError(f"event body of {len(blob)} bytes exceeds {_MAX_EVENT_BYTES}")
-        with self._emit_lock:
-            first = self._n
-            new = [NewEvent(first + i, ts, items, blob) for i, (items, blob) in enumerate(packed)]
-            drops = self.outbox.drops_here
-            rows = self.outbox.append(self.boot, new, historical=not self.connected.is_set())
-            overflowed = self.outbox.drops_here != drops
-            self._n += len(rows)
-            self.stats.events_emitted += len(rows)
-            with self._fresh_lock:
-                if self._caught_up:
-                    if overflowed or len(self._fresh) + len(rows) > _FRESH_MAX:
-                        self._caught_up = False  # the sender reads back from disk what is really there
-                        self._fresh.clear()
-                    else:
-                        self._fresh.extend(rows)
-            self._emit_count += 1
+        rows = self._feed.append(ts, packed, historical=not self.connected.is_set())
+        self.stats.events_emitted += len(rows)
         self._notify()
-        return [(self.boot, r.n) for r in rows]
+        return [(r.boot, r.n) for r in rows]
 
     def publish_telemetry(self, metrics: dict[str, Any]) -> bool:
         """Send a telemetry map now (QoS 0, not stored: the next interval supersedes it)."""
@@ -233,8 +203,8 @@ class Link:
             "link.connects": s.connects,
             "link.disconnects": s.disconnects,
             "link.refused": s.refused,
-            "link.commands": s.commands,
-            "link.commands_invalid": s.commands_invalid,
+            "link.commands": self._inbox.received,
+            "link.commands_invalid": self._inbox.invalid,
             "link.snapshots_sent": s.snapshots_sent,
             "link.snapshots_dropped": s.snapshots_dropped,
         }
@@ -294,11 +264,7 @@ class Link:
         self._acks.put((mid, rc.is_failure, str(rc)))  # read by the io thread after this loop turn
 
     def _on_message(self, _c: mqtt.Client, _ud: Any, message: mqtt.MQTTMessage) -> None:
-        try:
-            self._commands.put_nowait(message)
-        except queue.Full:
-            self.stats.commands_invalid += 1
-            log.warning("command queue full: dropped a command on %s", message.topic)
+        self._inbox.put(message.topic, bytes(message.payload))
 
     # -- network thread ----------------------------------------------------------------
     def _notify(self) -> None:
@@ -438,7 +404,7 @@ class Link:
 
     def _has_work(self) -> bool:
         """Events were emitted since the last send step (checked just before sleeping)."""
-        return self._emit_count != self._seen_emits
+        return self._feed.appends != self._seen_emits
 
     # -- sending -------------------------------------------------------------------------
 
@@ -474,30 +440,13 @@ class Link:
             self._to_delete = []
             self._deleted_at = time.monotonic()
 
-    def _next_rows(self, limit: int) -> list[Row]:
-        """Rows after the cursor: from memory while caught up, else from disk (replay)."""
-        if not self._disk and not self._caught_up:
-            with self._emit_lock:  # no append may slip between a disk read and the switch to memory
-                rows = self.outbox.read(self._cursor, _READ_AHEAD)
-                if len(rows) < _READ_AHEAD:  # nothing more on disk: new rows now come by memory
-                    with self._fresh_lock:
-                        self._caught_up = True
-                        self._fresh.clear()
-                        self._fresh.extend(rows)
-                    rows = []
-            self._disk.extend(rows)
-        if self._disk:
-            return _take(self._disk, self._cursor, limit)
-        with self._fresh_lock:
-            return _take(self._fresh, self._cursor, limit)
-
     def _send_step(self) -> float:
         """Hand paho as many messages as allowed; returns how long the io loop may then wait.
 
         Several messages per turn let paho send the next queued one as soon as a PUBACK frees
         the window, inside the same read, instead of one select() round trip per message.
         """
-        self._seen_emits = self._emit_count
+        self._seen_emits = self._feed.appends
         self._drain_acks()
         for _ in range(_MESSAGES_PER_TURN):
             wait = self._send_one()
@@ -510,7 +459,7 @@ class Link:
         if not self.connected.is_set() or len(self._inflight) >= self.config.batch.queued:
             return 0.25
         batch = self.config.batch
-        rows = self._next_rows(batch.max_events)
+        rows = self._feed.next_rows(batch.max_events)
         if not rows:
             with self._ack_lock:
                 self._flush_deletes(force=True)
@@ -533,7 +482,7 @@ class Link:
             except wire.WireError:  # too large for one message: halve it
                 if len(packed) == 1:
                     self.outbox.reject([rows[0].id], "event larger than a message")
-                    self._cursor = rows[0].id
+                    self._feed.cursor = rows[0].id
                     return 0
                 packed = packed[: len(packed) // 2]
         rows = rows[: len(packed)]
@@ -543,51 +492,21 @@ class Link:
             return 0.1
         # NO_CONN: paho keeps QoS 1 messages and sends them on reconnect, in order.
         self._inflight[info.mid] = [r.id for r in rows]
-        self._cursor = rows[-1].id
+        self._feed.cursor = rows[-1].id
         self.stats.messages_sent += 1
         return 0
 
     # -- command thread ----------------------------------------------------------------
-    def _run_commands(self) -> None:
-        while not self._stop.is_set():
-            try:
-                message = self._commands.get(timeout=0.2)
-            except queue.Empty:
-                continue
-            self._handle_command(message)
-
-    def _handle_command(self, message: mqtt.MQTTMessage) -> None:
-        self.stats.commands += 1
-        try:
-            cmd = wire.decode(message.topic, bytes(message.payload))
-        except wire.WireError as exc:
-            self.stats.commands_invalid += 1
-            log.warning("invalid command on %s: %s", message.topic, exc)
-            return  # no id to acknowledge
-        if not isinstance(cmd, wire.Command):
-            return
-        if self._handler is None:
-            result: AckTuple = (wire.AckResult.UNSUPPORTED, "this box runs no command handler", {})
-        else:
-            try:
-                result = self._handler(cmd)
-            except Exception as exc:  # a handler bug must not kill the link
-                log.exception("command handler failed on %s", cmd.cmd_id)
-                result = (wire.AckResult.FAILED, f"{type(exc).__name__}: {exc}"[:512], {})
-        self.send_ack(cmd, *result)
+    @property
+    def commands_invalid(self) -> int:
+        """Commands that could not be read (bad payload, full queue): counted, not acknowledged."""
+        return self._inbox.invalid
 
     def send_ack(self, cmd: wire.Command, result: str, detail: str = "", applied: dict[str, Any] | None = None) -> None:
         """Acknowledge ``cmd`` with its outcome (QoS 1; queued by paho while offline)."""
         with self._session_lock:
             ack = wire.CommandAck(self._header(), cmd.cmd_id, result, detail[:512], applied or {})
         self._client.publish(self._topic[wire.Kind.ACK], wire.encode(ack), qos=1)
-
-
-def _take(rows: collections.deque[Row], cursor: int, limit: int) -> list[Row]:
-    """Drop rows already sent (id <= cursor) and return up to ``limit`` of the next ones."""
-    while rows and rows[0].id <= cursor:
-        rows.popleft()
-    return [rows[i] for i in range(min(limit, len(rows)))]
 
 
 def _prefix(rows: Sequence[Any], same: Callable[[Any], bool]) -> list[Any]:

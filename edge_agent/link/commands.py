@@ -1,0 +1,73 @@
+"""Commands received by a box: decoded, dispatched to the role that handles them, acknowledged.
+
+Decoding and the role's handler run in their own named thread (``vigie-link-cmd``), never in
+paho's callback: a slow handler (a DALI bus at 1200 baud) must not stall the network loop.
+Every command that can be read gets an ack; one that cannot be decoded has no id to
+acknowledge, so it is counted and logged instead.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import vigie_wire as wire
+
+log = logging.getLogger("vigie.link")
+
+#: What a command handler returns: result code, detail text, what was applied.
+AckTuple = tuple[str, str, dict[str, Any]]
+CommandHandler = Callable[[wire.Command], AckTuple]
+AckSender = Callable[[wire.Command, str, str, dict[str, Any]], None]
+
+
+class CommandInbox:
+    """A bounded queue of raw command messages and the thread that serves it."""
+
+    def __init__(self, send_ack: AckSender, maxsize: int = 1000) -> None:
+        self.handler: CommandHandler | None = None
+        self.received = 0
+        self.invalid = 0
+        self._send_ack = send_ack
+        self._queue: queue.Queue[tuple[str, bytes]] = queue.Queue(maxsize=maxsize)
+
+    def put(self, topic: str, payload: bytes) -> None:
+        """Called from paho's callback: enqueue only. A full queue drops and counts."""
+        try:
+            self._queue.put_nowait((topic, payload))
+        except queue.Full:
+            self.invalid += 1
+            log.warning("command queue full: dropped a command on %s", topic)
+
+    def serve(self, stop: threading.Event) -> None:
+        """Thread body: handle commands until ``stop`` is set."""
+        while not stop.is_set():
+            try:
+                topic, payload = self._queue.get(timeout=0.2)
+            except queue.Empty:
+                continue
+            self.handle(topic, payload)
+
+    def handle(self, topic: str, payload: bytes) -> None:
+        """Decode one command, run the handler, acknowledge with its result."""
+        self.received += 1
+        try:
+            cmd = wire.decode(topic, payload)
+        except wire.WireError as exc:
+            self.invalid += 1
+            log.warning("invalid command on %s: %s", topic, exc)
+            return  # no id to acknowledge
+        if not isinstance(cmd, wire.Command):
+            return
+        if self.handler is None:
+            result: AckTuple = (wire.AckResult.UNSUPPORTED, "this box runs no command handler", {})
+        else:
+            try:
+                result = self.handler(cmd)
+            except Exception as exc:  # a handler bug must not kill the link
+                log.exception("command handler failed on %s", cmd.cmd_id)
+                result = (wire.AckResult.FAILED, f"{type(exc).__name__}: {exc}"[:512], {})
+        self._send_ack(cmd, *result)
