@@ -26,20 +26,28 @@ FOOTAGE = ROOT / "tests" / "data" / "vtest_excerpt.avi"
 MODEL = ROOT / "models" / "nanodet-g-416.manifest.json"
 
 
-def run_demo(root: Path = Path("var/demo"), port: int = DEMO_PORT) -> int:
-    root = root.resolve()
-    broker = LocalBroker(root / "broker", port=port)
-    root.mkdir(parents=True, exist_ok=True)
-    # The field config of the box, pointed at the local broker (no TLS, no password: demo only).
-    raw = yaml.safe_load((FIRMWARE_CONFIGS / "cam-darcy-01.yaml").read_text(encoding="utf-8"))
+def _demo_config(root: Path, port: int, device: str) -> Path:
+    """A field config of ``firmware_configs/`` pointed at the local broker (no TLS, no password: demo only)."""
+    raw = yaml.safe_load((FIRMWARE_CONFIGS / f"{device}.yaml").read_text(encoding="utf-8"))
     raw["mqtt"] = {"host": "127.0.0.1", "port": port}
-    raw["outbox"] = {**raw.get("outbox", {}), "path": str(root / "cam-darcy-01-outbox.sqlite3")}
+    raw["outbox"] = {**raw.get("outbox", {}), "path": str(root / f"{device}-outbox.sqlite3")}
     raw["telemetry_interval_s"] = 10
     # The pole camera is replaced by the committed street footage, looped at its real pace.
     for cam in raw.get("cameras", []):
         cam.update(source=str(FOOTAGE), loop=True, realtime=True, model=str(MODEL))
-    box = root / "cam-darcy-01.yaml"
-    box.write_text(yaml.safe_dump(raw), encoding="utf-8")
+    if raw.get("lighting"):
+        raw["lighting"]["state_file"] = str(root / f"{device}-lighting-state.json")
+    path = root / f"{device}.yaml"
+    path.write_text(yaml.safe_dump(raw), encoding="utf-8")
+    return path
+
+
+def run_demo(root: Path = Path("var/demo"), port: int = DEMO_PORT) -> int:
+    root = root.resolve()
+    broker = LocalBroker(root / "broker", port=port)
+    root.mkdir(parents=True, exist_ok=True)
+    camera_box = _demo_config(root, port, "cam-darcy-01")
+    light_box = _demo_config(root, port, "light-darcy-01")
 
     print(f"[1/3] broker: mosquitto on 127.0.0.1:{port} ({broker.conf})", flush=True)
     broker.start()
@@ -50,7 +58,10 @@ def run_demo(root: Path = Path("var/demo"), port: int = DEMO_PORT) -> int:
     try:
         print("[2/3] edge box cam-darcy-01 (dijon): NanoDet on the street footage, events through its link",
               flush=True)
-        children.append(subprocess.Popen([sys.executable, "-m", "edge_agent.cli", "run", "--config", str(box)]))
+        children.append(subprocess.Popen([sys.executable, "-m", "edge_agent.cli", "run", "--config", str(camera_box)]))
+        print("      light box light-darcy-01: 8 simulated luminaires, boosted by the camera's crossing zone",
+              flush=True)
+        children.append(subprocess.Popen([sys.executable, "-m", "edge_agent.cli", "run", "--config", str(light_box)]))
         print("[3/3] watching vigie/v1/# — one decoded message per line; Ctrl-C stops", flush=True)
         watch("127.0.0.1", port, "vigie/v1/#", lambda line: print(line, flush=True), stop)
     finally:

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import signal
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
 from typing import Any
 
 from .config import BoxConfig, config_hash
+from .lighting.role import LightRole, group_topics, listen_topics
 from .link import Link, Outbox
 from .vision.worker import CameraWorker
 
@@ -19,26 +22,36 @@ log = logging.getLogger("vigie.agent")
 class Agent:
     """One box process: its link, and the roles its config gives it (cameras for now)."""
 
-    def __init__(self, config: BoxConfig, config_path: Path | None = None) -> None:
+    def __init__(self, config: BoxConfig, config_path: Path | None = None,
+                 light_clock: Callable[[], dt.datetime] | None = None) -> None:
         self.config = config
         self.outbox = Outbox(config.outbox.path, config.outbox.max_events, config.outbox.synchronous)
         digest = config_hash(config_path) if config_path else "0" * 64
-        caps = ("link", "vision") if config.cameras else ("link",)
-        self.link = Link(config, self.outbox, config_hash=digest, capabilities=caps)
+        caps = ["link"] + (["vision"] if config.cameras else []) + (["light"] if config.lighting else [])
+        self.link = Link(config, self.outbox, config_hash=digest, capabilities=caps,
+                         groups=group_topics(config), listen=listen_topics(config))
         # Models are loaded now, so a missing or corrupt model stops the box at start-up.
         self.cameras = [CameraWorker(i, cam, self.link) for i, cam in enumerate(config.cameras)]
+        self.light = LightRole(config, self.link, *([light_clock] if light_clock else [])) if config.lighting else None
+        if self.light is not None:
+            self.link.set_command_handler(self.light.handle_command)
+            self.link.set_listener(self.light.on_message)
         self._stop = threading.Event()
 
     def start(self) -> None:
         self.link.start()
         for worker in self.cameras:
             worker.start()
+        if self.light is not None:
+            self.light.start()
 
     def metrics(self) -> dict[str, Any]:
         """Everything the box reports each telemetry interval, in one batched map."""
         out = self.link.link_metrics()
         for worker in self.cameras:
             out.update(worker.health())
+        if self.light is not None:
+            out.update(self.light.health())
         return out
 
     def request_stop(self, *_: object) -> None:
@@ -62,6 +75,8 @@ class Agent:
         """Stop the roles, give queued events a moment to go out, then leave (death published)."""
         for worker in self.cameras:
             worker.stop()
+        if self.light is not None:
+            self.light.stop()
         self.link.wait_drained(drain_s)
         self.link.stop()
         self.outbox.close()

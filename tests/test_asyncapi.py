@@ -83,14 +83,25 @@ def resolve(node: Any) -> Any:
     return node
 
 
-def channel_topic(channel: dict[str, Any]) -> str:
-    """The channel's address with each parameter replaced by its first example."""
+def channel_topic(channel: dict[str, Any], payload: list[Any] | None = None) -> str:
+    """The channel's address with each parameter replaced by its first example or, for an example ``payload``,
+    by the value the parameter's ``location`` (``$message.payload#/<i>``) points to in it, which must be one of
+    the parameter's examples (a light node's event batch goes on the topic of the light node, not the camera).
+    """
 
-    def first_example(match: re.Match[str]) -> str:
-        param = resolve(channel["parameters"][match.group(1)])
-        return str(param["examples"][0])
+    def value(match: re.Match[str]) -> str:
+        name = match.group(1)
+        param = resolve(channel["parameters"][name])
+        location = param.get("location")
+        if payload is None or location is None:
+            return str(param["examples"][0])
+        found = re.fullmatch(r"\$message\.payload#/(\d+)", location)
+        assert found, f"{name}: unexpected location {location!r}"
+        chosen = payload[int(found.group(1))]
+        assert chosen in param["examples"], f"{name}: {chosen!r} (at {location}) is not one of its examples"
+        return str(chosen)
 
-    return re.sub(r"\{([^{}]+)\}", first_example, channel["address"])
+    return re.sub(r"\{([^{}]+)\}", value, channel["address"])
 
 
 def channel_kind(channel: dict[str, Any]) -> wire.Kind:
@@ -392,7 +403,7 @@ def test_every_channel_has_an_operation_with_its_qos_and_retain_flag() -> None:
 def test_example_decodes_on_its_topic_and_survives_a_round_trip(
     channel: dict[str, Any], message: Any, example: Any
 ) -> None:
-    topic = channel_topic(channel)
+    topic = channel_topic(channel, example["payload"])
     msg = wire.decode(topic, packed(message, example))
     assert type(msg) is wire.MESSAGE_TYPES[wire.parse_topic(topic).kind]
     again = wire.decode(topic, wire.encode(msg))
@@ -409,7 +420,7 @@ def test_example_is_smaller_than_the_payload_limit(channel: dict[str, Any], mess
 def test_corrupted_example_is_rejected_with_a_wire_error(
     channel: dict[str, Any], message: Any, example: Any, corruption: str
 ) -> None:
-    topic = channel_topic(channel)
+    topic = channel_topic(channel, example["payload"])
     kind = wire.parse_topic(topic).kind
     wire.decode(topic, packed(message, example))  # the uncorrupted example is accepted
     payload = copy.deepcopy(wire_payload(message, example))

@@ -9,6 +9,7 @@ from .errors import WireError
 from .events import (
     CountRow,
     IntervalCounts,
+    LampFault,
     LineCrossing,
     Loitering,
     Occupancy,
@@ -57,6 +58,7 @@ __all__ = [
     "Header",
     "IntervalCounts",
     "Kind",
+    "LampFault",
     "LineCrossing",
     "Loitering",
     "Message",

@@ -11,6 +11,7 @@ the frame.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -175,8 +176,31 @@ class IntervalCounts(Event):
     rows: tuple[CountRow, ...] = field(metadata=rule(max_items=256, doc="per target and class"))
 
 
+_TALQ_FAULT = re.compile(
+    "lampFailure|dimmingFailure|supplyLoss|controlGearCommFailure|lampPowerTooHigh|lampPowerTooLow"
+)
+
+
+@dataclass(frozen=True)
+class LampFault(Event):
+    """A luminaire's TALQ LampMonitor fault appeared (``active``) or cleared, sent once per change.
+
+    Light nodes send these as events, through the durable outbox, so a fault seen while the
+    centre is unreachable still reaches it; a light-fault intervention is closed on the
+    ``active: false`` that follows the repair.
+    """
+
+    code: ClassVar[int] = 9
+    wire_name: ClassVar[str] = "lamp_fault"
+    lum: str = field(metadata=ident("luminaire id in the node config"))
+    fault: str = field(metadata=rule(max_len=32, pattern=_TALQ_FAULT, doc="TALQ LampMonitor fault name"))
+    active: bool = field(metadata=rule(doc="true when the fault appears, false when it clears"))
+
+
 #: Every event type this version of the contract defines, by wire code.
 EVENT_TYPES: dict[int, type[Event]] = {
     cls.code: cls
-    for cls in (Detection, TrackEnd, ZoneEnter, ZoneLeave, Occupancy, LineCrossing, Loitering, IntervalCounts)
+    for cls in (
+        Detection, TrackEnd, ZoneEnter, ZoneLeave, Occupancy, LineCrossing, Loitering, IntervalCounts, LampFault
+    )
 }

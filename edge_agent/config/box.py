@@ -6,6 +6,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from vigie_wire.topics import GROUP
 
+from .lighting import LightingConfig
 from .link import BatchConfig, MqttConfig, OutboxConfig
 from .vision import CameraConfig
 
@@ -28,6 +29,8 @@ class BoxConfig(BaseModel):
     telemetry_interval_s: float = Field(60.0, ge=1, le=3600)
     #: The camera role: each camera's index in this list is its ``cam`` in events.
     cameras: list[CameraConfig] = Field(default_factory=list, max_length=8)
+    #: The light role: luminaires of the cabinet, their calendar and presence sources.
+    lighting: LightingConfig | None = None
 
     @field_validator("device_id")
     @classmethod

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from ..vision.detectors import DetectorError, check_manifest
 from .box import BoxConfig
+from .lighting import check_lighting
 
 
 def semantic_errors(config: BoxConfig) -> list[str]:
     """Problems that pydantic cannot see, as ``field: reason`` lines (empty when fine)."""
     errors: list[str] = []
+    if config.lighting is not None:
+        errors += [f"lighting.{line}" for line in check_lighting(config.lighting)]
     for i, cam in enumerate(config.cameras):
         try:
             manifest = check_manifest(cam.model)

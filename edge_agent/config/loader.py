@@ -19,7 +19,7 @@ def config_hash(path: Path) -> str:
 
 
 def _resolve_paths(config: BoxConfig, base: Path) -> BoxConfig:
-    """Relative model and file-source paths are relative to the config file, not to the cwd."""
+    """Relative model, file-source and state paths are relative to the config file, not to the cwd."""
 
     def resolve(p: Path) -> Path:
         return p if p.is_absolute() else (base / p).resolve()
@@ -30,7 +30,10 @@ def _resolve_paths(config: BoxConfig, base: Path) -> BoxConfig:
         if "://" not in source and not source.isdigit() and not Path(source).is_absolute():
             source = str(resolve(Path(source)))
         cameras.append(cam.model_copy(update={"model": resolve(cam.model), "source": source}))
-    return config.model_copy(update={"cameras": cameras})
+    update: dict[str, object] = {"cameras": cameras}
+    if config.lighting is not None:
+        update["lighting"] = config.lighting.model_copy(update={"state_file": resolve(config.lighting.state_file)})
+    return config.model_copy(update=update)
 
 
 def load_config(path: Path | str) -> BoxConfig:

@@ -1,4 +1,4 @@
-"""Commands received by a box: decoded, dispatched to the role that handles them, acknowledged.
+"""Messages received by a box: commands (decoded, handled, acknowledged) and what its roles listen to.
 
 Decoding and the role's handler run in their own named thread (``vigie-link-cmd``), never in
 paho's callback: a slow handler (a DALI bus at 1200 baud) must not stall the network loop.
@@ -29,6 +29,8 @@ class CommandInbox:
 
     def __init__(self, send_ack: AckSender, maxsize: int = 1000) -> None:
         self.handler: CommandHandler | None = None
+        #: Receives decoded messages of the extra subscriptions (neighbours' events, STATE).
+        self.listener: Callable[[wire.Message], None] | None = None
         self.received = 0
         self.invalid = 0
         self._send_ack = send_ack
@@ -61,6 +63,11 @@ class CommandInbox:
             log.warning("invalid command on %s: %s", topic, exc)
             return  # no id to acknowledge
         if not isinstance(cmd, wire.Command):
+            if self.listener is not None:  # a subscribed topic of another kind (neighbours, STATE)
+                try:
+                    self.listener(cmd)
+                except Exception:  # a role's bug must not stop command handling
+                    log.exception("listener failed on %s", topic)
             return
         if self.handler is None:
             result: AckTuple = (wire.AckResult.UNSUPPORTED, "this box runs no command handler", {})

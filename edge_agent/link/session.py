@@ -85,6 +85,7 @@ class Link:
         config_hash: str = "0" * 64,
         capabilities: Sequence[str] = (),
         groups: Sequence[str] = (),
+        listen: Sequence[str] = (),
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.config = config
@@ -93,6 +94,7 @@ class Link:
         self._clock = clock
         self._caps = tuple(capabilities)
         self._groups = tuple(groups)
+        self._listen = tuple(listen)
         self._config_hash = config_hash
         self._dev = config.device_id
         self._topic = {k: wire.device_topic(config.site, self._dev, k) for k in wire.topics.DEVICE_KINDS}
@@ -145,6 +147,10 @@ class Link:
             t = threading.Thread(target=target, name=name, daemon=True)
             t.start()
             self._threads.append(t)
+
+    def set_listener(self, listener: Callable[[wire.Message], None]) -> None:
+        """Receive the decoded messages of the ``listen`` subscriptions (in the command thread)."""
+        self._inbox.listener = listener
 
     def set_command_handler(self, handler: CommandHandler) -> None:
         """Route decoded commands to ``handler``; its result is sent back as the ack."""
@@ -253,6 +259,7 @@ class Link:
         client.publish(self._topic[wire.Kind.BIRTH], wire.encode(birth), qos=1, retain=True)
         subs = [(self._topic[wire.Kind.CMD], 1)]
         subs += [(wire.group_command_topic(self.config.site, g), 1) for g in self._groups]
+        subs += [(topic, 1) for topic in self._listen]
         client.subscribe(subs)
         self._connack = (True, str(rc))
 

@@ -1,0 +1,113 @@
+"""The light role of a box: the node's decision loop, its inputs from the link, its outputs.
+
+A named thread (``vigie-lighting``) steps the node every ``decision_interval_s`` — sooner when a
+neighbour camera reports presence — and sends fault changes as ``lamp_fault`` events through
+the durable outbox. Commands (``light.*``) and what the box listens to (neighbour cameras'
+events, the coordinator's STATE) arrive from the link's command thread. None of it needs the
+coordinator: with the centre or the broker gone, the calendar keeps running.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import vigie_wire as wire
+
+from ..config.box import BoxConfig
+from ..link.commands import AckTuple
+from ..ports import EventSink
+from .drivers import build_driver
+from .node import LightNode, handle_command
+
+log = logging.getLogger("vigie.lighting")
+
+
+def group_topics(box: BoxConfig) -> list[str]:
+    """Groups whose command topics the box subscribes to: the broker fans group commands out."""
+    return sorted(box.lighting.groups()) if box.lighting else []
+
+
+def listen_topics(box: BoxConfig) -> list[str]:
+    """Neighbour cameras' event topics and the coordinators' STATE, for a box with lights."""
+    if box.lighting is None:
+        return []
+    topics = {wire.device_topic(src.site or box.site, src.device, wire.Kind.EVENT) for src in box.lighting.presence}
+    return [*sorted(topics), wire.subscription(wire.Kind.STATE)]
+
+
+def _utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+class LightRole:
+    """Runs one :class:`LightNode` for the box; everything time-related reads ``clock``."""
+
+    def __init__(self, box: BoxConfig, sink: EventSink, clock: Callable[[], dt.datetime] = _utc_now) -> None:
+        if box.lighting is None:
+            raise ValueError("the box config has no lighting section")
+        self.box = box
+        self.config = box.lighting
+        self._sink = sink
+        self._clock = clock
+        self.driver = build_driver(self.config.driver, self.config.specs())
+        self.node = LightNode.restore(self.config, self.driver, clock)
+        self._stop = threading.Event()
+        self._wake = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="vigie-lighting", daemon=True)
+
+    # -- what the link delivers ---------------------------------------------------------------------
+    def handle_command(self, cmd: wire.Command) -> AckTuple:
+        """Apply a ``light.*`` command; the result becomes the ack."""
+        return handle_command(self.node, cmd, device_id=self.box.device_id, now=self._clock())
+
+    def on_message(self, msg: wire.Message) -> None:
+        """Presence from a neighbour camera, or a coordinator's liveness."""
+        if isinstance(msg, wire.State):
+            self.node.coordinator_offline(not msg.online)
+            return
+        if not isinstance(msg, wire.EventBatch) or msg.historical:
+            return  # a replay of old presence must not light the street now
+        woke = False
+        for rec in msg.events:
+            at = dt.datetime.fromtimestamp(rec.ts / 1000, dt.UTC)
+            body = rec.body
+            if isinstance(body, wire.ZoneEnter):
+                woke |= bool(self.node.presence(msg.header.dev, body.zone, at, cam=body.cam))
+            elif isinstance(body, wire.Occupancy):
+                woke |= bool(self.node.occupancy(msg.header.dev, body.zone, bool(body.counts), at, cam=body.cam))
+        if woke:
+            self._wake.set()  # decide now, not at the next tick
+
+    # -- the loop -----------------------------------------------------------------------------
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self._stop.set()
+        self._wake.set()
+        self._thread.join(timeout)
+
+    def step(self) -> None:
+        """One decision round, then the fault changes it revealed go out as events."""
+        self.node.step(self._clock())
+        faults = self.node.drain_faults()
+        if faults:
+            events = [wire.LampFault(lum, name, bool(active)) for lum, name, active in faults]
+            self._sink.emit_many(events)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.step()
+            except Exception:  # the node never raises by design; this is the last net
+                log.exception("lighting step failed")
+            self._wake.wait(self.config.decision_interval_s)
+            self._wake.clear()
+
+    def health(self) -> dict[str, Any]:
+        """The node's ``light.*`` telemetry (fault changes travel as events, not here)."""
+        return self.node.telemetry(self._clock())
