@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+import signal
+import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -139,3 +142,74 @@ def test_a_lamp_fault_is_sent_once_as_an_event_when_it_appears_and_when_it_clear
     assert [(f.lum, f.fault, f.active) for f in faults()] == [("l02", "lampFailure", True),
                                                             ("l02", "lampFailure", False)]
     rec.close()
+
+
+def test_a_pushed_calendar_and_an_override_survive_a_restart_of_the_box(broker: Mosquitto, tmp_path: Path) -> None:
+    lighting = {**LIGHTING, "state_file": str(tmp_path / "light-state.json")}
+    cfg, path = write_box(tmp_path, broker.port, "light-darcy-01", lighting=lighting)
+    rec = Recorder(broker.port)
+    ops = _ops(broker.port)
+    agent = Agent(cfg, path, light_clock=running_clock(NIGHT))
+    agent.start()
+    try:
+        wait_until(agent.link.connected.is_set, 10, "connected")
+        now = int(time.time() * 1000)
+        calendar = {"entries": [{"name": "extinction", "program": {
+            "kind": "astro", "steps": [{"at": "23:00", "level": 0}, {"at": "05:00", "level": 100}]}}]}
+        push = wire.Command(wire.Header(1, "coordinator", 0, 1, now), "light-darcy-01", "cal-1", 20, now + 60_000,
+                            "light.calendar", {"calendar": calendar})
+        topic = wire.device_topic("dijon", "light-darcy-01", wire.Kind.CMD)
+        ops.publish(topic, wire.encode(push), qos=1).wait_for_publish(5)
+        wait_until(lambda: _targets(agent) == {"l01": 0.0, "l02": 0.0, "l03": 0.0}, 5, "switched off at 23:30")
+        override = wire.Command(wire.Header(1, "coordinator", 0, 2, now), "light-darcy-01", "ovr-9", 21,
+                                now + 600_000, "light.override", {"group": "place-darcy", "level": 50})
+        ops.publish(topic, wire.encode(override), qos=1).wait_for_publish(5)
+        wait_until(lambda: _targets(agent)["l03"] == 50.0, 5, "override")
+        wait_until(lambda: len(rec.decoded(wire.Kind.ACK)) == 2, 5, "both acks")
+        assert [a.result for a in rec.decoded(wire.Kind.ACK)] == ["applied", "applied"]
+    finally:
+        agent.shutdown(drain_s=1)
+    again = Agent(cfg, path, light_clock=running_clock(NIGHT))
+    again.start()
+    try:
+        wait_until(lambda: _targets(again) == {"l01": 0.0, "l02": 0.0, "l03": 50.0}, 5, "state restored")
+    finally:
+        again.shutdown(drain_s=1)
+        ops.loop_stop()
+        ops.disconnect()
+        rec.close()
+
+
+COORDINATOR = """
+import sys, time
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+import vigie_wire as wire
+port = int(sys.argv[1])
+def state(online):
+    return wire.encode(wire.State(wire.Header(1, "coord-a", 4, 0, int(time.time() * 1000)), online))
+c = mqtt.Client(callback_api_version=CallbackAPIVersion.VERSION2, client_id="coord-a", protocol=mqtt.MQTTv5)
+c.will_set(wire.state_topic("coord-a"), state(False), qos=1, retain=True)
+c.connect("127.0.0.1", port, keepalive=5)
+c.loop_start()
+c.publish(wire.state_topic("coord-a"), state(True), qos=1, retain=True).wait_for_publish(5)
+print("online", flush=True)
+time.sleep(60)
+"""
+
+
+def test_a_killed_coordinator_is_seen_offline_and_the_calendar_goes_on(broker: Mosquitto, box: Agent) -> None:
+    assert box.light is not None
+    light = box.light
+    proc = subprocess.Popen([sys.executable, "-c", COORDINATOR, str(broker.port)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None and proc.stdout.readline().strip() == "online"
+        wait_until(lambda: light.health()["light.coordinator"] == "online", 5, "coordinator online")
+        before = _targets(box)
+        proc.send_signal(signal.SIGKILL)  # its will publishes STATE offline
+        wait_until(lambda: light.health()["light.coordinator"] == "offline", 10, "coordinator offline")
+        time.sleep(1.0)
+        assert _targets(box) == before == {"l01": 70.0, "l02": 70.0, "l03": 30.0}
+    finally:
+        proc.kill()
+        proc.wait(5)

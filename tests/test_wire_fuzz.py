@@ -82,7 +82,7 @@ keys = st.text(min_size=1, max_size=16)
 
 
 def free(depth: int) -> st.SearchStrategy[Any]:
-    """JSON-like values nested at most ``depth`` levels (the contract allows 4 below a map)."""
+    """JSON-like values nested at most ``depth`` levels (the contract allows 8 below a map)."""
     if depth == 0:
         return scalars
     inner = free(depth - 1)

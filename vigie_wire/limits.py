@@ -15,7 +15,7 @@ MAX_TEXT_LEN = 512
 MAX_MAP_ITEMS = 256
 MAX_LIST_ITEMS = 1024
 #: Nesting depth of free-form values (command arguments, telemetry).
-MAX_VALUE_DEPTH = 4
+MAX_VALUE_DEPTH = 8  # a calendar pushed to a light node nests 8 levels (entries, programs, steps)
 UINT32_MAX = 2**32 - 1
 UINT64_MAX = 2**64 - 1
 INT64_MIN = -(2**63)

@@ -46,6 +46,8 @@ AckTuple = tuple[str, str, dict[str, Any]]
 #: Command name of an override on the wire (``args``: level, ramp_up_s, ramp_down_s, start, and lum or group
 #: on the box's own topic); see :func:`handle_command`.
 OVERRIDE_COMMAND = "light.override"
+#: Push a calendar (``args.calendar``: the Calendar mapping; ``null`` returns to the config's).
+CALENDAR_COMMAND = "light.calendar"
 #: A commanded level closer than this to the gear's own target is the same level (DALI arc levels are steps).
 _SAME_LEVEL = 0.5
 
@@ -439,6 +441,11 @@ def handle_command(node: LightNode, cmd: wire.Command, *, device_id: str, now: d
     fields (``level`` -- absent or ``None`` cancels --, ``ramp_up_s``, ``ramp_down_s``, ``start`` in ms); the
     issuer is the sender (``header.dev``) and ``cseq``, ``cmd_id`` and ``expires`` come from the command.
     """
+    if cmd.name == CALENDAR_COMMAND:
+        calendar = cmd.args.get("calendar")
+        if calendar is not None and not isinstance(calendar, Mapping):
+            return wire.AckResult.INVALID, "args.calendar: a calendar mapping, or null to return to the config's", {}
+        return node.set_calendar(calendar, now)
     if cmd.name != OVERRIDE_COMMAND:
         return wire.AckResult.UNSUPPORTED, f"the light role has no command {cmd.name!r}", {}
     args = dict(cmd.args)
