@@ -167,6 +167,12 @@ def test_a_pushed_calendar_and_an_override_survive_a_restart_of_the_box(broker: 
         wait_until(lambda: _targets(agent)["l03"] == 50.0, 5, "override")
         wait_until(lambda: len(rec.decoded(wire.Kind.ACK)) == 2, 5, "both acks")
         assert [a.result for a in rec.decoded(wire.Kind.ACK)] == ["applied", "applied"]
+        # An older calendar push arriving late is refused: it must not undo the newer one.
+        older = wire.Command(wire.Header(1, "coordinator", 0, 3, now), "light-darcy-01", "cal-0", 19,
+                             now + 60_000, "light.calendar", {"calendar": None})
+        ops.publish(topic, wire.encode(older), qos=1).wait_for_publish(5)
+        wait_until(lambda: len(rec.decoded(wire.Kind.ACK)) == 3, 5, "third ack")
+        assert rec.decoded(wire.Kind.ACK)[2].result == "stale"
     finally:
         agent.shutdown(drain_s=1)
     again = Agent(cfg, path, light_clock=running_clock(NIGHT))

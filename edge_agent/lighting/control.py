@@ -32,7 +32,7 @@ from .calendar import (
     SunError,
     SunFn,
 )
-from .overrides import Accepted, OverrideCommand, Rejected, accept, relevant, upcoming, winner
+from .overrides import Accepted, OverrideCommand, Rejected, accept, fresh, relevant, upcoming, winner
 
 #: How soon a fail-safe decision asks to be re-evaluated: the fault may be transient (a sun clock glitch).
 FAILSAFE_RETRY = dt.timedelta(minutes=5)
@@ -226,6 +226,22 @@ class LightingEngine:
                 "applied_ids": (*state.applied_ids, cmd.cmd_id)[-MAX_REMEMBERED_IDS:],
             }
         )
+        return verdict
+
+    def admit(self, cmd_id: str, issuer: str, cseq: int, expires: dt.datetime, now: dt.datetime) -> Rejected | None:
+        """Duplicate / stale / expired checks for a non-override command (a calendar push); records it if fresh.
+
+        Shares the issuer sequences with overrides, so a late, older calendar push cannot undo a newer one.
+        """
+        state = self._state
+        verdict = fresh(cmd_id, issuer, cseq, expires, state.last_seq_by_issuer, now, state.applied_ids)
+        if verdict is None:
+            self._state = state.model_copy(
+                update={
+                    "last_seq_by_issuer": {**state.last_seq_by_issuer, issuer: cseq},
+                    "applied_ids": (*state.applied_ids, cmd_id)[-MAX_REMEMBERED_IDS:],
+                }
+            )
         return verdict
 
     def prune(self, now: dt.datetime) -> bool:

@@ -299,8 +299,16 @@ class LightNode:
             applied = {"scope": cmd.scope, "target": cmd.target, "level": cmd.level, "luminaires": held}
             return verdict.result, detail, applied
 
-    def set_calendar(self, calendar: Calendar | Mapping[str, Any] | None, now: dt.datetime) -> AckTuple:
+    def set_calendar(
+        self,
+        calendar: Calendar | Mapping[str, Any] | None,
+        now: dt.datetime,
+        admit: tuple[str, str, int, dt.datetime] | None = None,
+    ) -> AckTuple:
         """Follow ``calendar`` (a :class:`Calendar` or its mapping) from now on; ``None`` reverts to the config's.
+
+        ``admit`` (a pushed command's id, issuer, sequence and expiry) makes a late, older or expired push, or a
+        redelivery, be refused (``stale``, ``expired``, ``duplicate``) as overrides are.
 
         A commanded calendar is persisted and survives restarts; a changed config calendar only takes over after
         a revert. Entries for groups this node lacks are kept (a métropole-wide calendar names every sector).
@@ -316,6 +324,10 @@ class LightNode:
         if not new.entries:
             return wire.AckResult.INVALID, "calendar: no entry (the node would only ever fail safe)", {}
         with self._lock:
+            if admit is not None:  # a pushed calendar: (cmd_id, issuer, cseq, expires), checked like overrides
+                refused = self._engine.admit(*admit, now)
+                if refused is not None:
+                    return refused.reason, refused.detail, {}
             self._engine.set_calendar(new)
             self._calendar_commanded = calendar is not None
             self._dirty = True
@@ -445,7 +457,8 @@ def handle_command(node: LightNode, cmd: wire.Command, *, device_id: str, now: d
         calendar = cmd.args.get("calendar")
         if calendar is not None and not isinstance(calendar, Mapping):
             return wire.AckResult.INVALID, "args.calendar: a calendar mapping, or null to return to the config's", {}
-        return node.set_calendar(calendar, now)
+        expires = dt.datetime.fromtimestamp(cmd.expires / 1000, dt.UTC)
+        return node.set_calendar(calendar, now, admit=(cmd.cmd_id, cmd.header.dev, cmd.cseq, expires))
     if cmd.name != OVERRIDE_COMMAND:
         return wire.AckResult.UNSUPPORTED, f"the light role has no command {cmd.name!r}", {}
     args = dict(cmd.args)

@@ -139,6 +139,26 @@ def accept(
     return Accepted(command)
 
 
+def fresh(
+    cmd_id: str,
+    issuer: str,
+    cseq: int,
+    expires: dt.datetime,
+    last_seq_by_issuer: Mapping[str, int],
+    now: dt.datetime,
+    applied: Collection[str] = (),
+) -> Rejected | None:
+    """The duplicate / stale / expired checks of :func:`accept`, for commands that are not overrides."""
+    if cmd_id in applied:
+        return Rejected("duplicate", f"command {cmd_id!r} was already applied")
+    last = last_seq_by_issuer.get(issuer)
+    if last is not None and cseq <= last:
+        return Rejected("stale", f"cseq {cseq} is not newer than {last}, the last from {issuer!r}")
+    if expires <= now:
+        return Rejected("expired", f"expired at {expires.isoformat()}")
+    return None
+
+
 def _short(exc: Exception) -> str:
     """A one-line reason that fits an ack's 512-character ``detail``."""
     if isinstance(exc, ValidationError):
