@@ -110,7 +110,8 @@ class _NoScheduleError(Exception):
         self.detail = detail
 
 
-def _describe(exc: BaseException) -> str:
+def describe(exc: BaseException) -> str:
+    """``Type: message`` of an exception, for fail-safe reasons and ack details."""
     return f"{type(exc).__name__}: {exc}"
 
 
@@ -286,7 +287,7 @@ class LightingEngine:
         try:
             return self._decide(lum_id, groups, now, current)
         except Exception as exc:  # the last net: a bug on the override path must not darken a street
-            return self._failsafe(lum_id, now, "engine-error", _describe(exc))
+            return self._failsafe(lum_id, now, "engine-error", describe(exc))
 
     # ------------------------------------------------------------------------------------------------ internals
 
@@ -309,11 +310,11 @@ class LightingEngine:
         except _NoScheduleError as fb:
             return self._failsafe(lum_id, now, fb.reason, fb.detail)
         except SunError as exc:
-            return self._failsafe(lum_id, now, "sun-error", _describe(exc))
+            return self._failsafe(lum_id, now, "sun-error", describe(exc))
         except ScheduleError as exc:
-            return self._failsafe(lum_id, now, "bad-schedule", _describe(exc))
+            return self._failsafe(lum_id, now, "bad-schedule", describe(exc))
         except Exception as exc:
-            return self._failsafe(lum_id, now, "program-error", _describe(exc))
+            return self._failsafe(lum_id, now, "program-error", describe(exc))
 
     def _from_calendar(self, lum_id: str, groups: frozenset[str], now: dt.datetime) -> Decision:
         calendar = self._state.calendar
@@ -410,7 +411,7 @@ class LightingEngine:
             next_change = min(edge, now + FAILSAFE_RETRY)
             return Decision(lum_id, 100.0 if lit else 0.0, self.failsafe_ramp_s, source, next_change, detail)
         except Exception as exc:
-            detail = f"{detail}; clock unavailable ({_describe(exc)}), lit"
+            detail = f"{detail}; clock unavailable ({describe(exc)}), lit"
             try:
                 next_change = now + FAILSAFE_RETRY
             except Exception:

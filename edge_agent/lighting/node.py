@@ -31,7 +31,7 @@ from ..config.lighting import LightingConfig, build_calendar, build_engine
 from ..errors import ConfigError
 from .astro import night_window
 from .calendar import Calendar, SunFn, local_instant, operating_date
-from .control import CLOCK_NIGHT, Decision, LightingEngine
+from .control import CLOCK_NIGHT, Decision, LightingEngine, describe
 from .drivers import DriverCommError, LampFault, LuminaireDriver, LuminaireReading, diagnose
 from .overrides import Rejected
 from .persistence import load_state, save_state
@@ -155,7 +155,7 @@ class LightNode:
             try:
                 self._driver.tick(now)
             except Exception as exc:
-                reasons.append(f"driver tick: {_describe(exc)}")
+                reasons.append(f"driver tick: {describe(exc)}")
             observed = self._read_all()
             current = {lum: self._readings[lum].level_pct for lum in self._fresh}
             decisions: Mapping[str, Decision] = {}
@@ -165,7 +165,7 @@ class LightNode:
                     self._dirty = True
                 decisions = self._engine.level_at(now, current)
             except Exception as exc:
-                reasons.append(f"engine: {_describe(exc)}")
+                reasons.append(f"engine: {describe(exc)}")
             changes: list[LevelChange] = []
             for lum in self._ids:
                 decision = decisions.get(lum)
@@ -203,7 +203,7 @@ class LightNode:
                 self.stats.comm_errors += 1
                 observed[lum] = set(self._faults.active(lum)) | {LampFault.CONTROL_GEAR_COMM_FAILURE}
             except Exception as exc:
-                log.warning("cannot read luminaire %s: %s", lum, _describe(exc))
+                log.warning("cannot read luminaire %s: %s", lum, describe(exc))
                 observed[lum] = set(self._faults.active(lum))
             else:
                 self._readings[lum] = reading
@@ -232,7 +232,7 @@ class LightNode:
             observed[lum].add(LampFault.CONTROL_GEAR_COMM_FAILURE)
             return None  # not recorded as commanded: retried at the next step
         except Exception as exc:
-            reasons.append(f"{lum}: set_level({level}, {ramp_s}): {_describe(exc)}")
+            reasons.append(f"{lum}: set_level({level}, {ramp_s}): {describe(exc)}")
             return self._fallback(lum, now, observed)
         self._commanded[lum] = level
         return LevelChange(lum, level, ramp_s, source)
@@ -249,7 +249,7 @@ class LightNode:
             observed[lum].add(LampFault.CONTROL_GEAR_COMM_FAILURE)
             return None
         except Exception as exc:
-            log.error("luminaire %s: even the fallback failed: %s", lum, _describe(exc))
+            log.error("luminaire %s: even the fallback failed: %s", lum, describe(exc))
             return None
         self._commanded[lum] = 100.0
         return LevelChange(lum, 100.0, ramp, "fallback")
@@ -288,7 +288,7 @@ class LightNode:
                 verdict = self._engine.command(fields, now)
             except Exception as exc:  # the engine validates and never raises; a bug must still be acked
                 log.exception("override command failed")
-                return wire.AckResult.FAILED, _describe(exc)[:500], {}
+                return wire.AckResult.FAILED, describe(exc)[:500], {}
             if isinstance(verdict, Rejected):
                 return verdict.result, verdict.detail, {}
             cmd = verdict.command
@@ -491,6 +491,3 @@ def _require_aware(when: dt.datetime) -> None:
     if not isinstance(when, dt.datetime) or when.utcoffset() is None:
         raise ValueError(f"the light node needs aware datetimes, got {when!r}")
 
-
-def _describe(exc: BaseException) -> str:
-    return f"{type(exc).__name__}: {exc}"
