@@ -7,7 +7,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 # Debian packages the project needs, as "command-or-file:package" pairs.
 SYSTEM_DEPS := /usr/sbin/mosquitto:mosquitto /usr/bin/mosquitto_passwd:mosquitto-clients \
-               /usr/bin/openssl:openssl
+               /usr/bin/openssl:openssl /usr/bin/pg_lsclusters:postgresql
 
 .PHONY: all install system-deps demo test lint bench clean
 
@@ -40,6 +40,7 @@ demo: install
 	$(VENV)/bin/vigie-coordinator demo
 
 test: install
+	bash .ci/services
 	$(PY) -m pytest
 
 lint: install

@@ -1,3 +1,28 @@
-"""Vigie coordinator: ingest, fleet, lighting and interventions behind an HTTP API."""
+"""Vigie coordinator: ingest, fleet, lighting, interventions, and the HTTP API and web UI.
 
-__version__ = "0.1.0"
+``create_app`` is the Flask application factory; ingest workers are separate processes
+(``vigie-coordinator ingest``) that share the database, not the Flask app.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask
+
+from . import settings
+from .api import init_app as init_api
+from .storage import flask as storage_flask
+
+
+def create_app(test_config: dict[str, Any] | None = None) -> Flask:
+    """Build the app: defaults, then ``VIGIE_*`` environment, then ``test_config``."""
+    app = Flask(__name__)
+    app.config.from_mapping(settings.DEFAULTS)
+    app.config.from_prefixed_env("VIGIE")
+    if test_config:
+        app.config.update(test_config)
+    settings.finalise(app.config)
+    storage_flask.init_app(app)
+    init_api(app)
+    return app

@@ -12,6 +12,7 @@ import threading
 from collections.abc import Sequence
 from pathlib import Path
 
+from . import admin_cli
 from .broker import BrokerSettings, render_mosquitto_conf
 from .demo import run_demo
 from .watch import watch
@@ -62,6 +63,7 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--dir", default="var/demo")
     d.add_argument("--port", type=int, default=18830)
     d.set_defaults(func=_cmd_demo)
+    admin_cli.add_parsers(sub)
     return p
 
 

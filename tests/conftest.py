@@ -1,4 +1,4 @@
-"""Shared fixtures: a private Mosquitto per test, with the project's generated config."""
+"""Shared fixtures: a private Mosquitto per test, and fresh real databases (SQLite and PostgreSQL)."""
 
 from __future__ import annotations
 
@@ -6,8 +6,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy.engine import Engine
 
+from coordinator.storage import make_engine
+from tests.db_helpers import DatabaseFactory
 from tests.mqtt_helpers import Mosquitto
+
+DB_KINDS = ("sqlite", "postgresql")
 
 
 @pytest.fixture
@@ -17,3 +22,24 @@ def broker(tmp_path: Path) -> Iterator[Mosquitto]:
     b.start()
     yield b
     b.stop()
+
+
+@pytest.fixture(scope="session", params=DB_KINDS)
+def db_factory(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[DatabaseFactory]:
+    """One migrated template per database kind for the whole run."""
+    factory = DatabaseFactory(request.param, tmp_path_factory.mktemp(f"db-{request.param}"))
+    yield factory
+    factory.close()
+
+
+@pytest.fixture
+def db_url(db_factory: DatabaseFactory) -> str:
+    """URL of a fresh, migrated, empty database; every test using it runs on SQLite and PostgreSQL."""
+    return db_factory.new_url()
+
+
+@pytest.fixture
+def engine(db_url: str) -> Iterator[Engine]:
+    e = make_engine(db_url)
+    yield e
+    e.dispose()

@@ -1,0 +1,18 @@
+"""HTTP API ``/api/v1``: one blueprint, one module per resource under ``routes/``."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+from . import errors, metrics, openapi
+from .blueprint import bp
+from .routes import ROUTE_MODULES
+
+
+def init_app(app: Flask) -> None:
+    for module in ROUTE_MODULES:  # importing a module registers its routes on ``bp``
+        assert module.__name__
+    app.register_blueprint(bp)
+    errors.register(app)
+    metrics.init_app(app)
+    openapi.init_app(app)

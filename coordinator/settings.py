@@ -1,0 +1,51 @@
+"""Coordinator settings: Flask config defaults, overridden by ``VIGIE_*`` environment variables.
+
+``VIGIE_DATABASE_URL=postgresql://...`` becomes ``app.config["DATABASE_URL"]``, as Flask's
+``from_prefixed_env`` does (values are parsed as JSON when they can be: numbers, booleans).
+There is no default secret key: outside tests and the demo, a missing key stops the start.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from .storage import DEFAULT_URL
+
+DEFAULTS: dict[str, Any] = {
+    "DATABASE_URL": DEFAULT_URL,
+    "SECRET_KEY": None,
+    "MQTT_HOST": "127.0.0.1",
+    "MQTT_PORT": 1883,
+    "MQTT_USERNAME": None,
+    "MQTT_PASSWORD": None,
+    "MQTT_TLS_CA": None,
+    "COORDINATOR_ID": "coordinator",
+    "FIRMWARE_CONFIGS": "firmware_configs",
+    "EVENT_RETENTION_DAYS": 30,
+    "SESSION_COOKIE_HTTPONLY": True,
+    "SESSION_COOKIE_SAMESITE": "Strict",
+    "VALIDATE_RESPONSES": False,
+}
+
+
+class SettingsError(RuntimeError):
+    """The coordinator cannot start with this configuration."""
+
+
+def read_secret_file(value: str | None) -> str | None:
+    """``VIGIE_SECRET_KEY_FILE``-style indirection: keep secrets out of the environment listing."""
+    if value is None:
+        return None
+    with open(value, encoding="utf-8") as fh:
+        return fh.read().strip()
+
+
+def finalise(config: dict[str, Any]) -> None:
+    """Resolve ``*_FILE`` secrets and refuse to start without a secret key."""
+    for key in ("SECRET_KEY", "MQTT_PASSWORD"):
+        path = config.get(f"{key}_FILE") or os.environ.get(f"VIGIE_{key}_FILE")
+        if path and not config.get(key):
+            config[key] = read_secret_file(path)
+    if not config.get("SECRET_KEY"):
+        raise SettingsError("no secret key: set VIGIE_SECRET_KEY or VIGIE_SECRET_KEY_FILE")

@@ -1,0 +1,77 @@
+"""Real databases for the tests: SQLite files and PostgreSQL databases, migrated once per run.
+
+Each database-backed test gets a fresh database of each kind: a copy of a migrated SQLite file,
+or ``CREATE DATABASE ... TEMPLATE`` of a migrated PostgreSQL template (about as fast as a copy).
+PostgreSQL is the server on 127.0.0.1:5432 with the ``vigie_test`` role that ``.ci/services`` creates
+(``VIGIE_TEST_PG`` overrides the admin URL).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from pathlib import Path
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from coordinator.storage import make_engine, upgrade
+
+PG_ADMIN_URL = os.environ.get("VIGIE_TEST_PG", "postgresql+psycopg://vigie_test:vigie_test@127.0.0.1:5432/postgres")
+
+
+def _pg_admin() -> Engine:
+    return make_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT", poolclass=sa.pool.NullPool)
+
+
+def pg_url(name: str) -> str:
+    return PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
+
+
+class DatabaseFactory:
+    """Hands out fresh migrated databases of one kind and drops them at the end of the run."""
+
+    def __init__(self, kind: str, workdir: Path) -> None:
+        self.kind = kind
+        self.workdir = workdir
+        self._created: list[str] = []
+        self._template = ""
+        if kind == "sqlite":
+            self._template = str(workdir / "template.sqlite3")
+            engine = make_engine(f"sqlite:///{self._template}")
+            upgrade(engine)
+            engine.dispose()
+        else:
+            self._template = f"vigie_tmpl_{uuid.uuid4().hex[:12]}"
+            admin = _pg_admin()
+            with admin.connect() as conn:
+                conn.execute(sa.text(f'CREATE DATABASE "{self._template}"'))
+            admin.dispose()
+            self._created.append(self._template)
+            engine = make_engine(pg_url(self._template), poolclass=sa.pool.NullPool)
+            upgrade(engine)
+            engine.dispose()
+
+    def new_url(self) -> str:
+        """URL of a new database holding the migrated, empty schema."""
+        if self.kind == "sqlite":
+            path = self.workdir / f"db-{uuid.uuid4().hex[:12]}.sqlite3"
+            shutil.copyfile(self._template, path)
+            return f"sqlite:///{path}"
+        name = f"vigie_test_{uuid.uuid4().hex[:12]}"
+        admin = _pg_admin()
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'CREATE DATABASE "{name}" TEMPLATE "{self._template}"'))
+        admin.dispose()
+        self._created.append(name)
+        return pg_url(name)
+
+    def close(self) -> None:
+        if self.kind != "postgresql":
+            return
+        admin = _pg_admin()
+        with admin.connect() as conn:
+            for name in reversed(self._created):
+                conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
