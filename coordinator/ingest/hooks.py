@@ -1,0 +1,101 @@
+"""What the ingest worker hands to the domain after storing a batch, in the same transaction.
+
+Ingest decodes and stores; analytics, lighting, fleet and intervention rules react to what was
+*newly* stored (a replayed duplicate reaches no hook twice). Hooks run inside the batch's
+transaction, so an aggregate is never counted without its event nor an event without its
+aggregate. A hook must not do network I/O: it writes rows (an intervention, a notification to
+send) that other workers act on.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy.engine import Connection
+
+
+@dataclass(frozen=True)
+class StoredEvent:
+    """One event stored for the first time. ``body`` holds the event's fields by name."""
+
+    device_id: str
+    site: str
+    boot: int
+    n: int
+    ts_ms: int
+    type: str  # wire name: detection, zone_enter, line_crossing, lamp_fault...
+    body: dict[str, Any]
+    historical: bool
+
+
+@dataclass(frozen=True)
+class StoredTelemetry:
+    device_id: str
+    site: str
+    ts_ms: int
+    metrics: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class StoredAck:
+    device_id: str
+    site: str
+    ts_ms: int
+    cmd_id: str
+    result: str
+    detail: str
+    applied: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class DeviceChange:
+    """A device went online (birth), offline (death) or stale."""
+
+    device_id: str
+    site: str
+    ts_ms: int
+    status: str
+    previous: str
+
+
+EventHook = Callable[[Connection, Sequence[StoredEvent]], None]
+TelemetryHook = Callable[[Connection, Sequence[StoredTelemetry]], None]
+AckHook = Callable[[Connection, Sequence[StoredAck]], None]
+DeviceHook = Callable[[Connection, Sequence[DeviceChange]], None]
+
+
+@dataclass
+class Hooks:
+    """The explicit list of reactions; ``default_hooks()`` wires the product's domains."""
+
+    events: list[EventHook] = field(default_factory=list)
+    telemetry: list[TelemetryHook] = field(default_factory=list)
+    acks: list[AckHook] = field(default_factory=list)
+    devices: list[DeviceHook] = field(default_factory=list)
+
+    def on_events(self, conn: Connection, items: Sequence[StoredEvent]) -> None:
+        if items:
+            for hook in self.events:
+                hook(conn, items)
+
+    def on_telemetry(self, conn: Connection, items: Sequence[StoredTelemetry]) -> None:
+        if items:
+            for hook in self.telemetry:
+                hook(conn, items)
+
+    def on_acks(self, conn: Connection, items: Sequence[StoredAck]) -> None:
+        if items:
+            for hook in self.acks:
+                hook(conn, items)
+
+    def on_devices(self, conn: Connection, items: Sequence[DeviceChange]) -> None:
+        if items:
+            for hook in self.devices:
+                hook(conn, items)
+
+
+def default_hooks() -> Hooks:
+    """The product's wiring. Each domain adds its hook here (one line each, explicit)."""
+    return Hooks()
