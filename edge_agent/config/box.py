@@ -18,19 +18,30 @@ class BoxConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    device_id: str = Field(pattern=ID)
-    #: Commune slug (``dijon``, ``talant``...): the ``<site>`` of every topic of the box.
-    site: str = Field(pattern=ID)
-    lat: float | None = Field(None, ge=-90, le=90)
-    lon: float | None = Field(None, ge=-180, le=180)
-    mqtt: MqttConfig = MqttConfig()
-    outbox: OutboxConfig = OutboxConfig()
-    batch: BatchConfig = BatchConfig()
-    telemetry_interval_s: float = Field(60.0, ge=1, le=3600)
-    #: The camera role: each camera's index in this list is its ``cam`` in events.
-    cameras: list[CameraConfig] = Field(default_factory=list, max_length=8)
-    #: The light role: luminaires of the cabinet, their calendar and presence sources.
-    lighting: LightingConfig | None = None
+    device_id: str = Field(
+        pattern=ID, description="The box's id, unique in its site: the ``<device>`` of its topics (not ``group``)."
+    )
+    site: str = Field(
+        pattern=ID, description="Commune slug (``dijon``, ``talant``...): the ``<site>`` of every topic of the box."
+    )
+    district: str | None = Field(
+        None, pattern=ID,
+        description="Neighbourhood or sector of the commune (``centre-ville``...), for the fleet registry and the "
+        "inventory; not part of any topic.",
+    )
+    lat: float | None = Field(None, ge=-90, le=90, description="Latitude of the box (WGS84), for the map.")
+    lon: float | None = Field(None, ge=-180, le=180, description="Longitude of the box (WGS84), for the map.")
+    mqtt: MqttConfig = Field(MqttConfig(), description="How the box reaches the broker.")
+    outbox: OutboxConfig = Field(OutboxConfig(), description="The durable queue every event passes through.")
+    batch: BatchConfig = Field(BatchConfig(), description="How events are grouped into MQTT messages.")
+    telemetry_interval_s: float = Field(60.0, ge=1, le=3600, description="Seconds between two telemetry messages.")
+    cameras: list[CameraConfig] = Field(
+        default_factory=list, max_length=8,
+        description="The camera role: each camera's index in this list is its ``cam`` in events.",
+    )
+    lighting: LightingConfig | None = Field(
+        None, description="The light role: luminaires of the cabinet, their calendar and presence sources."
+    )
 
     @field_validator("device_id")
     @classmethod

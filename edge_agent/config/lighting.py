@@ -39,13 +39,18 @@ class LuminaireConfig(_Section):
     the groups it answers to, and where it stands (for the map; the sky is the node's).
     """
 
-    id: str = Field(pattern=_ID)
-    rated_w: float = Field(gt=0, le=2000)
-    standby_w: float = Field(0.5, ge=0, le=20)
-    convexity: float = Field(0.2, ge=0, le=1)
-    groups: tuple[GroupName, ...] = Field(default=(), max_length=16)
-    lat: float | None = Field(None, ge=-90, le=90)
-    lon: float | None = Field(None, ge=-180, le=180)
+    id: str = Field(pattern=_ID, description="Luminaire id, unique in the cabinet (the asset tag of the lantern).")
+    rated_w: float = Field(gt=0, le=2000, description="Rated power at 100 %, in watts (nameplate).")
+    standby_w: float = Field(0.5, ge=0, le=20, description="Power drawn when off, in watts; below rated_w.")
+    convexity: float = Field(
+        0.2, ge=0, le=1, description="Shape of the power curve against level (0: linear), for the energy estimate."
+    )
+    groups: tuple[GroupName, ...] = Field(
+        default=(), max_length=16,
+        description="Groups the luminaire answers to: calendar entries, presence and group command topics.",
+    )
+    lat: float | None = Field(None, ge=-90, le=90, description="Latitude of the luminaire, for the map.")
+    lon: float | None = Field(None, ge=-180, le=180, description="Longitude of the luminaire, for the map.")
 
     @model_validator(mode="after")
     def _valid_nameplate(self) -> Self:
@@ -68,11 +73,17 @@ class PresenceSourceConfig(_Section):
         groups: The groups of this node the zone boosts (their calendar entry must be a sensor program).
     """
 
-    device: str = Field(pattern=_ID)
-    zone: str = Field(pattern=_ID)
-    cam: int | None = Field(None, ge=0, le=255)
-    site: str | None = Field(None, pattern=_ID)
-    groups: tuple[GroupName, ...] = Field(min_length=1, max_length=16)
+    device: str = Field(pattern=_ID, description="The camera box's device id, whose events the node listens to.")
+    zone: str = Field(pattern=_ID, description="The zone id in that box's config.")
+    cam: int | None = Field(
+        None, ge=0, le=255, description="The camera index within that box; absent: the zone on any of its cameras."
+    )
+    site: str | None = Field(
+        None, pattern=_ID, description="The camera box's site when it is not this box's (across a commune boundary)."
+    )
+    groups: tuple[GroupName, ...] = Field(
+        min_length=1, max_length=16, description="Groups of this node the zone boosts (their entry: a sensor program)."
+    )
 
     @property
     def key(self) -> str:
@@ -105,19 +116,39 @@ class LightingConfig(_Section):
         telemetry_interval_s: How often it reports levels, energy and faults.
     """
 
-    driver: Literal["simulated"] = "simulated"
-    luminaires: tuple[LuminaireConfig, ...] = Field(min_length=1, max_length=MAX_LUMINAIRES)
-    lat: float = Field(DIJON_LAT, ge=-90, le=90)
-    lon: float = Field(DIJON_LON, ge=-180, le=180)
-    tz: str = DIJON_TZ
-    calendar: tuple[CalendarEntry, ...] = Field(min_length=1, max_length=64)
-    presence: tuple[PresenceSourceConfig, ...] = Field(default=(), max_length=64)
-    night_floor_pct: float = Field(10.0, ge=0, le=100)
-    failsafe_ramp_s: float = Field(60.0, ge=0, le=3600)
-    occupancy_max_s: float = Field(900.0, gt=0, le=86_400)
-    state_file: Path = Path("/var/lib/vigie/lighting-state.json")
-    decision_interval_s: float = Field(1.0, ge=0.1, le=60)
-    telemetry_interval_s: float = Field(60.0, ge=1, le=3600)
+    driver: Literal["simulated"] = Field("simulated", description="Luminaire driver kind.")
+    luminaires: tuple[LuminaireConfig, ...] = Field(
+        min_length=1, max_length=MAX_LUMINAIRES, description="The cabinet's luminaires, at most 200."
+    )
+    lat: float = Field(DIJON_LAT, ge=-90, le=90, description="Latitude of the node, for its astro clock.")
+    lon: float = Field(DIJON_LON, ge=-180, le=180, description="Longitude of the node, for its astro clock.")
+    tz: str = Field(DIJON_TZ, description="IANA time zone of the programs' clock times.")
+    calendar: tuple[CalendarEntry, ...] = Field(
+        min_length=1, max_length=64,
+        description="Entries in priority order, the first valid one wins (holidays above weekdays); replaced by a "
+        "calendar the centre sends until the centre reverts it.",
+    )
+    presence: tuple[PresenceSourceConfig, ...] = Field(
+        default=(), max_length=64, description="Neighbour camera zones and the groups they boost."
+    )
+    night_floor_pct: float = Field(
+        10.0, ge=0, le=100, description="Lowest non-zero level at night (a 5 % step is taken for a typo of 50)."
+    )
+    failsafe_ramp_s: float = Field(60.0, ge=0, le=3600, description="Ramp of fail-safe and fallback decisions.")
+    occupancy_max_s: float = Field(
+        900.0, gt=0, le=86_400, description="How long an occupancy report that never clears keeps its boost alive."
+    )
+    state_file: Path = Field(
+        Path("/var/lib/vigie/lighting-state.json"),
+        description="Where the node keeps overrides and commanded calendars across restarts (relative: to the "
+        "config file).",
+    )
+    decision_interval_s: float = Field(
+        1.0, ge=0.1, le=60, description="How often the node decides and drives the gear, in seconds."
+    )
+    telemetry_interval_s: float = Field(
+        60.0, ge=1, le=3600, description="How often the node reports levels, energy and faults, in seconds."
+    )
 
     @field_validator("tz")
     @classmethod

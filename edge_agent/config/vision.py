@@ -30,12 +30,16 @@ def _check_points(points: list[NormPoint]) -> list[NormPoint]:
 class ZoneConfig(_Section):
     """A polygon of interest; objects are placed by their foot point (bottom centre)."""
 
-    id: str = Field(pattern=ID)
-    polygon: list[NormPoint] = Field(min_length=3, max_length=64)
-    #: Class names counted in this zone (default: all the camera's classes).
-    classes: list[str] | None = None
-    #: Seconds after which an object still in the zone raises one loitering event.
-    loiter_s: float | None = Field(None, gt=0, le=86_400)
+    id: str = Field(pattern=ID, description="Zone id, unique within the camera; light nodes name it in ``presence``.")
+    polygon: list[NormPoint] = Field(
+        min_length=3, max_length=64, description="Vertices as [x, y] fractions of the frame (0..1, origin top-left)."
+    )
+    classes: list[str] | None = Field(
+        None, description="Class names counted in this zone (default: all the camera's classes)."
+    )
+    loiter_s: float | None = Field(
+        None, gt=0, le=86_400, description="Seconds after which an object still in the zone raises a loitering event."
+    )
 
     _points = field_validator("polygon")(_check_points)
 
@@ -43,11 +47,13 @@ class ZoneConfig(_Section):
 class LineConfig(_Section):
     """A counting line from ``a`` to ``b``; ``a_to_b`` counts left-to-right of A→B as inbound."""
 
-    id: str = Field(pattern=ID)
-    a: NormPoint
-    b: NormPoint
-    direction: Literal["a_to_b", "b_to_a"] = "a_to_b"
-    classes: list[str] | None = None
+    id: str = Field(pattern=ID, description="Line id, unique within the camera (zones included).")
+    a: NormPoint = Field(description="First end of the line, [x, y] fractions of the frame.")
+    b: NormPoint = Field(description="Second end of the line; differs from ``a``.")
+    direction: Literal["a_to_b", "b_to_a"] = Field(
+        "a_to_b", description="Which crossing counts as inbound: left-to-right of A->B (``a_to_b``) or the reverse."
+    )
+    classes: list[str] | None = Field(None, description="Class names counted (default: all the camera's classes).")
 
     @model_validator(mode="after")
     def _points(self) -> LineConfig:
@@ -60,7 +66,9 @@ class LineConfig(_Section):
 class MaskConfig(_Section):
     """A privacy mask: pixels inside are blanked before anything looks at the frame."""
 
-    polygon: list[NormPoint] = Field(min_length=3, max_length=64)
+    polygon: list[NormPoint] = Field(
+        min_length=3, max_length=64, description="Vertices as [x, y] fractions of the frame; pixels inside are blanked."
+    )
 
     _points = field_validator("polygon")(_check_points)
 
@@ -76,38 +84,49 @@ class SnapshotConfig(_Section):
     encoded; nothing else can be configured about that.
     """
 
-    enabled: bool = False
-    #: Event types that trigger a snapshot.
-    on: list[SnapshotTrigger] = Field(default_factory=_default_triggers, min_length=1)
-    #: At most one snapshot per camera in this many seconds.
-    min_interval_s: float = Field(10.0, ge=1, le=3600)
-    max_width: int = Field(640, ge=160, le=1920)
-    jpeg_quality: int = Field(70, ge=30, le=95)
+    enabled: bool = Field(False, description="Send snapshots at all (off by default: frames stay on the box).")
+    on: list[SnapshotTrigger] = Field(
+        default_factory=_default_triggers, min_length=1, description="Event types that trigger a snapshot."
+    )
+    min_interval_s: float = Field(
+        10.0, ge=1, le=3600, description="At most one snapshot per camera in this many seconds."
+    )
+    max_width: int = Field(640, ge=160, le=1920, description="Snapshots are scaled down to this width in pixels.")
+    jpeg_quality: int = Field(70, ge=30, le=95, description="JPEG quality of snapshots.")
 
 
 class CameraConfig(_Section):
     """One camera of the box. Its position in ``cameras`` is its index in events."""
 
-    name: str = Field(pattern=ID)
-    #: File path, ``rtsp://``/``http://`` URL, or a device index such as ``"0"``.
-    source: str = Field(min_length=1)
-    loop: bool = False
-    #: Pace a file at its own frame rate, as a live camera would deliver it.
-    realtime: bool = False
-    detect_fps: float = Field(5.0, gt=0, le=60)
-    model: Path = Path("models/nanodet-g-416.manifest.json")
-    threads: int = Field(2, ge=1, le=16)
-    score_threshold: float = Field(0.4, gt=0, lt=1)
-    #: Classes the camera reports; others are ignored from the detector on.
-    classes: list[str] = Field(default_factory=lambda: ["person", "bicycle", "car", "motorcycle", "bus", "truck"])
-    zones: list[ZoneConfig] = Field(default_factory=list, max_length=32)
-    lines: list[LineConfig] = Field(default_factory=list, max_length=32)
-    masks: list[MaskConfig] = Field(default_factory=list, max_length=32)
-    #: Seconds per aggregated count record.
-    count_interval_s: int = Field(60, ge=1, le=86_400)
-    #: Detection refresh without motion, so stationary objects are re-checked.
-    refresh_s: float = Field(5.0, gt=0, le=3600)
-    snapshots: SnapshotConfig = SnapshotConfig()
+    name: str = Field(pattern=ID, description="Camera name, unique within the box.")
+    source: str = Field(
+        min_length=1,
+        description="File path (relative: to the config file), ``rtsp://``/``http://`` URL, or a device index "
+        "such as ``\"0\"``.",
+    )
+    loop: bool = Field(False, description="Restart a file source at its end (demo, tests).")
+    realtime: bool = Field(False, description="Pace a file at its own frame rate, as a live camera would deliver it.")
+    detect_fps: float = Field(5.0, gt=0, le=60, description="Frames analysed per second at most.")
+    model: Path = Field(
+        Path("models/nanodet-g-416.manifest.json"),
+        description="Detector model manifest (relative: to the config file); its sha256 is checked at start-up.",
+    )
+    threads: int = Field(2, ge=1, le=16, description="Inference threads of the detector.")
+    score_threshold: float = Field(0.4, gt=0, lt=1, description="Detections below this score are ignored.")
+    classes: list[str] = Field(
+        default_factory=lambda: ["person", "bicycle", "car", "motorcycle", "bus", "truck"],
+        description="Classes the camera reports (names of the model); others are ignored from the detector on.",
+    )
+    zones: list[ZoneConfig] = Field(default_factory=list, max_length=32, description="Zones of interest.")
+    lines: list[LineConfig] = Field(default_factory=list, max_length=32, description="Counting lines.")
+    masks: list[MaskConfig] = Field(
+        default_factory=list, max_length=32, description="Privacy masks, blanked before anything looks at the frame."
+    )
+    count_interval_s: int = Field(60, ge=1, le=86_400, description="Seconds per aggregated count record.")
+    refresh_s: float = Field(
+        5.0, gt=0, le=3600, description="Detection refresh without motion, so stationary objects are re-checked."
+    )
+    snapshots: SnapshotConfig = Field(SnapshotConfig(), description="Images illustrating events; off by default.")
 
     @model_validator(mode="after")
     def _unique_ids(self) -> CameraConfig:
