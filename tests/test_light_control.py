@@ -339,6 +339,100 @@ def test_presence_never_lowers_a_level() -> None:
     assert (d.level, d.source) == (100.0, "calendar:sensor")
 
 
+#: A main road (M3 at its design level): one class lower (M4, 75 %) from 20:00, two lower (M5, 50 %) from 23:00,
+#: one lower again from 06:00; with nobody around, 20 % (the floor raises nothing here).
+MAIN_ROAD = SensorProgram(
+    base=AstroProgram(on_level=20),
+    boost_level=100,
+    boost_steps=(Step(at=dt.time(6), level=75), Step(at=dt.time(23), level=50), Step(at=dt.time(20), level=75)),
+    hold_s=30,
+)
+
+
+def main_road_engine() -> LightingEngine:
+    entry = CalendarEntry(name="main", groups=frozenset({"sector-n"}), program=MAIN_ROAD)
+    return engine(calendar(entry, ("dijon", DIJON)))
+
+
+def test_boost_steps_are_kept_in_operating_day_order_and_must_not_share_a_time() -> None:
+    assert [s.at for s in MAIN_ROAD.boost_steps] == [dt.time(20), dt.time(23), dt.time(6)]
+    with pytest.raises(ValueError, match="same time"):
+        SensorProgram(base=AstroProgram(), boost_steps=(Step(at=dt.time(1), level=50), Step(at=dt.time(1), level=60)))
+
+
+@pytest.mark.parametrize(
+    ("hour", "minute", "level", "next_change"),
+    [
+        (18, 0, 100.0, at(2025, 1, 14, 20)),
+        (20, 0, 75.0, at(2025, 1, 14, 23)),
+        (23, 30, 50.0, at(2025, 1, 15, 6)),
+        (3, 0, 50.0, at(2025, 1, 15, 6)),
+        (6, 15, 75.0, at(2025, 1, 15, 12)),
+    ],
+)
+def test_boost_level_follows_the_clock_steps_of_the_night(
+    hour: int, minute: int, level: float, next_change: dt.datetime
+) -> None:
+    now = at(2025, 1, 15 if hour < 12 else 14, hour, minute)
+    day = OperatingDay.of(now, PARIS, fixed_sun())
+    assert MAIN_ROAD.boost_at(day, now) == (level, next_change)
+
+
+def test_boost_at_refuses_an_instant_of_another_day() -> None:
+    day = OperatingDay.of(at(2025, 1, 14, 18), PARIS, fixed_sun())
+    with pytest.raises(ValueError, match="not within"):
+        MAIN_ROAD.boost_at(day, at(2025, 1, 15, 13))
+
+
+def test_presence_on_a_stepped_boost_gets_the_level_of_the_hour() -> None:
+    eng = main_road_engine()
+    eng.presence("sector-n", at(2025, 1, 14, 19))
+    evening = eng.decide("l1", at(2025, 1, 14, 19, 0, 1), current=20.0)
+    assert (evening.level, evening.ramp_s, evening.source) == (100.0, 2.0, "presence")
+    assert evening.next_change == at(2025, 1, 14, 19, 0, 30)  # the hold, 30 s
+    eng.presence("sector-n", at(2025, 1, 15, 1))
+    night = eng.decide("l1", at(2025, 1, 15, 1, 0, 1), current=20.0)
+    assert (night.level, night.ramp_s, night.source) == (50.0, 2.0, "presence")
+    assert eng.decide("l1", at(2025, 1, 15, 1, 0, 30)).level == 20.0
+    assert eng.decide("l2", at(2025, 1, 15, 1, 0, 1)).level == 70.0  # l2 is not on the main road
+
+
+def test_a_step_that_lowers_a_running_boost_takes_the_slow_ramp_and_one_that_raises_it_the_fast_one() -> None:
+    eng = main_road_engine()
+    eng.presence("sector-n", at(2025, 1, 14, 19, 59, 50))
+    before = eng.decide("l1", at(2025, 1, 14, 19, 59, 55), current=100.0)
+    assert (before.level, before.next_change) == (100.0, at(2025, 1, 14, 20))  # the step ends this level
+    lowered = eng.decide("l1", at(2025, 1, 14, 20), current=100.0)
+    assert (lowered.level, lowered.ramp_s, lowered.source) == (75.0, 60.0, "presence")
+    eng.presence("sector-n", at(2025, 1, 15, 5, 59, 50))
+    raised = eng.decide("l1", at(2025, 1, 15, 6), current=50.0)
+    assert (raised.level, raised.ramp_s) == (75.0, 2.0)
+    assert eng.decide("l1", at(2025, 1, 15, 6)).ramp_s == 2.0  # gear level unknown: as before, the fast ramp
+
+
+def test_a_stepped_boost_is_raised_to_the_night_floor_and_never_lowers_the_base() -> None:
+    program = SensorProgram(
+        base=AstroProgram(on_level=60), boost_steps=(Step(at=dt.time(22), level=40), Step(at=dt.time(2), level=5))
+    )
+    eng = engine(calendar(("s", program)))
+    eng.presence("rue-a", at(2025, 1, 14, 23))
+    d = eng.decide("l1", at(2025, 1, 14, 23, 0, 1))
+    assert (d.level, d.source) == (60.0, "calendar:s")  # a boost of 40 % under a base of 60 %
+    eng2 = engine(calendar(("s", program.model_copy(update={"base": AstroProgram(on_level=1)}))))
+    eng2.presence("rue-a", at(2025, 1, 15, 3))
+    assert eng2.decide("l1", at(2025, 1, 15, 3, 0, 1)).level == 10.0  # 5 % is taken for a typo, floored
+
+
+def test_a_calendar_with_boost_steps_survives_json_and_the_persisted_state() -> None:
+    cal = calendar(CalendarEntry(name="main", groups=frozenset({"sector-n"}), program=MAIN_ROAD))
+    again = Calendar.model_validate_json(cal.model_dump_json())
+    assert again == cal
+    state = EngineState.from_json(EngineState(calendar=cal).to_json())
+    restored = LightingEngine(LUMS, fixed_sun(), PARIS, state=state)
+    restored.presence("sector-n", at(2025, 1, 15, 2))
+    assert restored.decide("l1", at(2025, 1, 15, 2, 0, 1)).level == 50.0
+
+
 # ------------------------------------------------------------------------------------------------ fail-safe
 
 
@@ -435,7 +529,9 @@ fixed = st.builds(FixedProgram, steps=steps.filter(bool))
 programs: st.SearchStrategy[Program] = st.one_of(
     astro,
     fixed,
-    st.builds(SensorProgram, base=st.one_of(astro, fixed), boost_level=levels, hold_s=st.floats(1, 600)),
+    st.builds(
+        SensorProgram, base=st.one_of(astro, fixed), boost_level=levels, boost_steps=steps, hold_s=st.floats(1, 600)
+    ),
     st.builds(ExplodingProgram),
     st.just(FixedProgram.model_construct(steps=(Step.model_construct(at=dt.time(0), level=-5.0),))),
 )

@@ -296,19 +296,37 @@ class SensorProgram(Program):
     ``window``): a pedestrian at noon must not light a street. Presence never lowers a level: the boost is a
     floor, so a base at 100 % stays at 100 %.
 
+    Why the boost level can follow the clock (``boost_steps``): what a road user needs is the lighting class of
+    the road at the traffic of that hour, not always the design class. CEN/TR 13201-1 selects the class from
+    weighted parameters, traffic volume among them, and its Annex A lowers the class for the quiet hours of the
+    night (P4 to P6 in its example); on a main road at 01:00 a passing car is served by M5 (0.5 cd/m2), not by
+    the M3 (1.0 cd/m2) of the evening peak. So a main road's program can say "boost to 100 % until 20:00, to
+    75 % (one class lower) until 23:00, to 50 % (two lower) until 05:00", while a residential street keeps one
+    boost level for a pedestrian all night.
+
     Attributes:
         base: The schedule without anybody around (typically astro at a low ``on_level``).
+        boost_level: Level presence raises to, before the first of ``boost_steps`` (all day without steps).
+        boost_steps: From each step's local clock time on, presence raises to that step's level instead; in
+            operating-day order (noon to noon), so ``boost_level`` is the evening's and the steps follow the night.
         boost_ramp_s: Ramp up on presence, short so the light is there when the pedestrian arrives; the
-            return to the base level uses the base's (slow) ramp.
+            return to the base level uses the base's (slow) ramp, and so does a boost that a step lowers while
+            it lasts.
         window: Sensor period as local (start, end) clock times within the operating day; ``None``: the night.
     """
 
     kind: Literal["sensor"] = "sensor"
     base: Annotated[FixedProgram | AstroProgram, Field(discriminator="kind")]
     boost_level: Level = 100.0
+    boost_steps: tuple[Step, ...] = Field(default=(), max_length=48)
     hold_s: float = Field(120.0, gt=0.0, le=3600.0)
     boost_ramp_s: Ramp = 2.0
     window: tuple[dt.time, dt.time] | None = None
+
+    @field_validator("boost_steps")
+    @classmethod
+    def _sorted(cls, steps: tuple[Step, ...]) -> tuple[Step, ...]:
+        return _unique_times(steps)
 
     @model_validator(mode="after")
     def _window_in_order(self) -> Self:
@@ -327,6 +345,24 @@ class SensorProgram(Program):
     def transition_s(self) -> float:
         """The base program's ramp."""
         return self.base.transition_s()
+
+    def boost_at(self, day: OperatingDay, now: dt.datetime) -> tuple[float, dt.datetime]:
+        """The boost level in force at ``now`` and when it next changes (``day.end`` at the latest).
+
+        Raises:
+            ValueError: ``now`` is not within ``day``.
+        """
+        if not day.start <= now < day.end:
+            raise ValueError(f"{now} is not within the operating day {day.date.isoformat()}")
+        placed = sorted((Change(day.at(s.at), s.level) for s in self.boost_steps), key=lambda c: c.at)  # DST gap
+        level = self.boost_level
+        for at, step_level in placed:
+            if at > now:
+                if step_level != level:
+                    return level, at
+                continue
+            level = step_level
+        return level, day.end
 
     def period(self, day: OperatingDay) -> tuple[dt.datetime, dt.datetime]:
         """The sensor period of ``day`` as UTC instants (raises :class:`SunError` for a night period)."""

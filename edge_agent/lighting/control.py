@@ -293,7 +293,7 @@ class LightingEngine:
 
     def _decide(self, lum_id: str, groups: frozenset[str], now: dt.datetime, current: float | None) -> Decision:
         mine = relevant(self._state.overrides, lum_id, groups)
-        base = self._scheduled(lum_id, groups, now)
+        base = self._scheduled(lum_id, groups, now, current)
         held = winner(mine, now)
         times = upcoming(mine, now)
         if held is None or held.level is None:
@@ -303,10 +303,12 @@ class LightingEngine:
         hidden = f"program meanwhile: {base.source} {base.detail}".strip()
         return Decision(lum_id, held.level, ramp, f"override:{held.cmd_id}", min(times), hidden)
 
-    def _scheduled(self, lum_id: str, groups: frozenset[str], now: dt.datetime) -> Decision:
+    def _scheduled(
+        self, lum_id: str, groups: frozenset[str], now: dt.datetime, current: float | None = None
+    ) -> Decision:
         """The calendar's decision, or the fail-safe with the reason the calendar could not decide."""
         try:
-            return self._from_calendar(lum_id, groups, now)
+            return self._from_calendar(lum_id, groups, now, current)
         except _NoScheduleError as fb:
             return self._failsafe(lum_id, now, fb.reason, fb.detail)
         except SunError as exc:
@@ -316,7 +318,9 @@ class LightingEngine:
         except Exception as exc:
             return self._failsafe(lum_id, now, "program-error", describe(exc))
 
-    def _from_calendar(self, lum_id: str, groups: frozenset[str], now: dt.datetime) -> Decision:
+    def _from_calendar(
+        self, lum_id: str, groups: frozenset[str], now: dt.datetime, current: float | None = None
+    ) -> Decision:
         calendar = self._state.calendar
         if calendar is None:
             raise _NoScheduleError("no-calendar", "no calendar accepted yet")
@@ -348,8 +352,7 @@ class LightingEngine:
         next_change = next((t for t in edges if now < t < horizon and level(t) != now_level), horizon)
         decision = Decision(lum_id, now_level, program.transition_s(), f"calendar:{entry.name}", next_change)
         if isinstance(program, SensorProgram):
-            boost = self._floored(program.boost_level, now, nights)
-            decision = self._boosted(decision, program, boost, groups, today, now)
+            decision = self._boosted(decision, program, groups, today, now, nights, current)
         return decision
 
     def _floored(self, level: float, t: dt.datetime, nights: list[tuple[dt.datetime, dt.datetime]]) -> float:
@@ -361,12 +364,17 @@ class LightingEngine:
         self,
         decision: Decision,
         program: SensorProgram,
-        boost: float,
         groups: frozenset[str],
         day: OperatingDay,
         now: dt.datetime,
+        nights: list[tuple[dt.datetime, dt.datetime]],
+        current: float | None,
     ) -> Decision:
-        """``decision`` raised to ``boost`` by a recent detection in the sensor period; never lowered by it."""
+        """``decision`` raised to the boost level by a recent detection in the sensor period; never lowered by it.
+
+        The boost ramps up over ``boost_ramp_s``; when a boost step lowers the level while the boost lasts (the
+        gear, at ``current``, is above it), the change is a scheduled one and takes the program's slow ramp.
+        """
         seen = max((self._presence[g] for g in groups if g in self._presence), default=None)
         if seen is None:
             return decision
@@ -374,10 +382,13 @@ class LightingEngine:
         until = min(seen + dt.timedelta(seconds=program.hold_s), end)
         if not start <= seen <= now < until:
             return decision
-        next_change = min(decision.next_change, until)
+        level, step_at = program.boost_at(day, now)
+        boost = self._floored(level, now, nights)
+        next_change = min(decision.next_change, until, step_at)
         if boost <= decision.level:
             return replace(decision, next_change=next_change)
-        return Decision(decision.lum_id, boost, program.boost_ramp_s, "presence", next_change)
+        ramp = program.boost_ramp_s if current is None or boost >= current else program.transition_s()
+        return Decision(decision.lum_id, boost, ramp, "presence", next_change)
 
     def _nights(self, day: OperatingDay) -> list[tuple[dt.datetime, dt.datetime]]:
         """The nights around ``day`` (before, its own, after) by the sun, or by the clock for a day the sun fails.
