@@ -14,6 +14,7 @@ from pathlib import Path
 
 from . import admin_cli
 from .broker import BrokerSettings, render_mosquitto_conf
+from .broker.files import add_parser as add_broker_config_parser
 from .demo import run_demo
 from .watch import watch
 
@@ -43,7 +44,7 @@ def _cmd_broker(args: argparse.Namespace) -> int:
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
-    return run_demo(Path(args.dir), args.port)
+    return run_demo(Path(args.dir), args.port, args.web_port, night=not args.real_time)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -59,11 +60,15 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--port", type=int, default=1883)
     b.add_argument("--anonymous", action="store_true", help="allow anonymous clients (demo only)")
     b.set_defaults(func=_cmd_broker)
-    d = sub.add_parser("demo", help="run the end-to-end demo (broker, a box, the watcher)")
+    d = sub.add_parser("demo", help="run the whole product on this machine (make demo)")
     d.add_argument("--dir", default="var/demo")
     d.add_argument("--port", type=int, default=18830)
+    d.add_argument("--web-port", type=int, default=8080)
+    d.add_argument("--real-time", action="store_true",
+                   help="run the simulated cabinets on the real clock (by default a daytime demo shows 21:30)")
     d.set_defaults(func=_cmd_demo)
     admin_cli.add_parsers(sub)
+    add_broker_config_parser(sub)
     return p
 
 
