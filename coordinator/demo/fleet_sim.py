@@ -1,0 +1,122 @@
+"""The demo's simulated district in one process: light cabinets and presence sensors, each a real box.
+
+Every box is an edge-agent :class:`~edge_agent.agent.Agent` with its own MQTT session, durable
+outbox, birth and death — only the luminaires (simulated driver) and the sensors' observations
+are simulated. Hosting them in one process keeps 36 boxes within a laptop's means. The light
+cabinets may run on a shifted clock (``clock_offset``) so that a daytime demo shows the night.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import random
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+import vigie_wire as wire
+from edge_agent.agent import Agent
+from edge_agent.config import load_config
+
+from .district import District, SensorBox
+from .presence import arrivals
+
+log = logging.getLogger("vigie.demo.district")
+
+
+def write_configs(district: District, root: Path, port: int) -> tuple[list[Path], list[Path]]:
+    """Box config files for every light cabinet and sensor, pointed at the demo broker."""
+    root.mkdir(parents=True, exist_ok=True)
+    lights, sensors = [], []
+    for box in district.light_boxes:
+        raw: dict[str, Any] = {**box, "mqtt": {"host": "127.0.0.1", "port": port},
+                               "outbox": {"path": str(root / f"{box['device_id']}-outbox.sqlite3")},
+                               "telemetry_interval_s": 30}
+        raw["lighting"] = {**box["lighting"], "state_file": str(root / f"{box['device_id']}-lighting.json")}
+        path = root / f"{box['device_id']}.yaml"
+        path.write_text(yaml.safe_dump(raw, sort_keys=False), encoding="utf-8")
+        lights.append(path)
+    for sn in district.sensors:
+        raw = {"device_id": sn.device_id, "site": sn.site, "lat": sn.lat, "lon": sn.lon,
+               "mqtt": {"host": "127.0.0.1", "port": port},
+               "outbox": {"path": str(root / f"{sn.device_id}-outbox.sqlite3")}, "telemetry_interval_s": 60}
+        path = root / f"{sn.device_id}.yaml"
+        path.write_text(yaml.safe_dump(raw, sort_keys=False), encoding="utf-8")
+        sensors.append(path)
+    return lights, sensors
+
+
+class SensorSim:
+    """Turns a sensor's presence trace into zone enter/leave and occupancy events on its link."""
+
+    def __init__(self, sensor: SensorBox, agent: Agent, rng: random.Random,
+                 clock: Callable[[], dt.datetime]) -> None:
+        self.sensor, self.agent, self.rng, self.clock = sensor, agent, rng, clock
+        self.next_track = 1
+        self.present: dict[int, tuple[int, float, float]] = {}  # track -> (cls, start, end)
+
+    def _occupancy(self) -> wire.Occupancy:
+        counts: dict[int, int] = {}
+        for cls, _s, _e in self.present.values():
+            counts[cls] = counts.get(cls, 0) + 1
+        return wire.Occupancy(0, self.sensor.zone, tuple((c, n) for c, n in sorted(counts.items())))
+
+    def step(self, now_s: float, dt_s: float) -> None:
+        events: list[wire.Event] = []
+        for track, (cls, start, end) in list(self.present.items()):
+            if end <= now_s:
+                del self.present[track]
+                events.append(wire.ZoneLeave(0, self.sensor.zone, track, cls, int((end - start) * 1000)))
+        hour = self.clock().astimezone().hour
+        for p in arrivals(self.rng, self.sensor.street_class, hour, now_s, dt_s):
+            track, self.next_track = self.next_track, self.next_track + 1
+            self.present[track] = (p.cls, p.start_s, p.start_s + p.duration_s)
+            events.append(wire.ZoneEnter(0, self.sensor.zone, track, p.cls))
+        if events:
+            events.append(self._occupancy())
+            self.agent.link.emit_many(events)
+
+
+def run_district(district: District, root: Path, port: int, stop: threading.Event,
+                 clock_offset: dt.timedelta = dt.timedelta(0), seed: int = 7,
+                 on_ready: Callable[[int], None] | None = None) -> None:
+    """Run every box of ``district`` until ``stop``; telemetry at each box's interval."""
+    light_paths, sensor_paths = write_configs(district, root, port)
+
+    def light_clock() -> dt.datetime:
+        return dt.datetime.now(dt.UTC) + clock_offset
+
+    agents: list[Agent] = []
+    sims: list[SensorSim] = []
+    rng = random.Random(seed)
+    for path in light_paths:
+        agents.append(Agent(load_config(path), path, light_clock=light_clock))
+    for path, sensor in zip(sensor_paths, district.sensors, strict=True):
+        agent = Agent(load_config(path), path)
+        agents.append(agent)
+        sims.append(SensorSim(sensor, agent, random.Random(rng.random()), light_clock))
+    for agent in agents:
+        agent.start()
+    if on_ready:
+        on_ready(len(agents))
+    next_tel = {id(a): time.monotonic() + random.uniform(1, 5) for a in agents}
+    last = time.monotonic()
+    try:
+        while not stop.wait(1.0):
+            now = time.monotonic()
+            for sim in sims:
+                sim.step(time.time(), now - last)
+            last = now
+            for agent in agents:
+                if now >= next_tel[id(agent)]:
+                    next_tel[id(agent)] = now + agent.config.telemetry_interval_s
+                    agent.link.publish_telemetry(agent.metrics())
+    finally:
+        for agent in agents:
+            agent.request_stop()
+            agent.shutdown(drain_s=0.5)

@@ -1,0 +1,208 @@
+"""``vigie-coordinator demo`` (= ``make demo``): the whole product on one machine.
+
+A private Mosquitto, the coordinator on SQLite (migrations, fleet seeded from the box configs,
+an ingest worker, the periodic jobs, the web app under gunicorn), two camera boxes running
+NanoDet on the committed street footage (looped), the committed boxes of the Dijon demo district,
+and a simulated district of 20 light cabinets (2,000 luminaires) with presence sensors over seven
+communes. Prints the UI address and the demo login. Ctrl-C stops everything; running it again
+is safe (state lives in ``var/demo``; the database and outboxes are reused).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from ..broker import LocalBroker
+from ..storage import make_engine, upgrade
+from ..storage import users as user_store
+from . import district as district_mod
+from .fleet_sim import write_configs
+
+DEMO_PORT = 18830
+WEB_PORT = 8080
+ROOT = Path(__file__).resolve().parents[2]
+FIRMWARE_CONFIGS = ROOT / "firmware_configs"
+FOOTAGE = ROOT / "tests" / "data" / "vtest_excerpt.avi"
+MODEL = ROOT / "models" / "nanodet-g-416.manifest.json"
+DEMO_USER = "demo"
+
+
+def field_config(root: Path, port: int, src: Path) -> Path:
+    """A committed field config pointed at the local broker (no TLS, no password: demo only)."""
+    raw: dict[str, Any] = yaml.safe_load(src.read_text(encoding="utf-8"))
+    device = raw["device_id"]
+    raw["mqtt"] = {"host": "127.0.0.1", "port": port}
+    raw["outbox"] = {**raw.get("outbox", {}), "path": str(root / f"{device}-outbox.sqlite3")}
+    raw["telemetry_interval_s"] = 15
+    # Pole cameras are replaced by the committed street footage, looped at its real pace, at a
+    # detection rate two boxes can share on a small machine.
+    for cam in raw.get("cameras", []):
+        cam.update(source=str(FOOTAGE), loop=True, realtime=True, model=str(MODEL))
+        cam["detect_fps"] = min(float(cam.get("detect_fps", 5)), 4.0)
+    if raw.get("lighting"):
+        raw["lighting"]["state_file"] = str(root / f"{device}-lighting-state.json")
+    path = root / f"{device}.yaml"
+    path.write_text(yaml.safe_dump(raw, sort_keys=False), encoding="utf-8")
+    return path
+
+
+class Children:
+    """Child processes started in order and stopped in reverse, each with its log file."""
+
+    def __init__(self, logs: Path) -> None:
+        self.logs = logs
+        self.procs: list[tuple[str, subprocess.Popen[bytes]]] = []
+
+    def start(self, name: str, argv: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
+        self.logs.mkdir(parents=True, exist_ok=True)
+        with open(self.logs / f"{name}.log", "ab") as log:
+            proc = subprocess.Popen(argv, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
+        self.procs.append((name, proc))
+        return proc
+
+    def dead(self) -> list[str]:
+        return [f"{name} (exit {p.returncode}, see {self.logs / (name + '.log')})"
+                for name, p in self.procs if p.poll() is not None]
+
+    def stop_all(self) -> None:
+        for _name, proc in reversed(self.procs):
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+        for _name, proc in reversed(self.procs):
+            try:
+                proc.wait(15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
+def _step(n: int, total: int, text: str) -> None:
+    print(f"[{n}/{total}] {text}", flush=True)
+
+
+def _demo_password(root: Path) -> str:
+    """The demo login's password: generated once, kept in var/demo (never a default credential)."""
+    path = root / "demo-password.txt"
+    if not path.exists():
+        path.write_text(secrets.token_urlsafe(9) + "\n", encoding="utf-8")
+        path.chmod(0o600)
+    return path.read_text(encoding="utf-8").strip()
+
+
+def _secret_key(root: Path) -> str:
+    path = root / "secret-key.txt"
+    if not path.exists():
+        path.write_text(secrets.token_hex(32), encoding="utf-8")
+        path.chmod(0o600)
+    return path.read_text(encoding="utf-8").strip()
+
+
+def _wait_http(port: int, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v1/openapi.json", timeout=1) as resp:
+                return bool(resp.status == 200)
+        except OSError:
+            time.sleep(0.3)
+    return False
+
+
+def _prepare_database(root: Path, db_url: str) -> str:
+    """Migrate, and create the demo login once; returns its password."""
+    engine = make_engine(db_url)
+    upgrade(engine)
+    password = _demo_password(root)
+    with engine.begin() as conn:
+        if user_store.authenticate(conn, DEMO_USER, password) is None:
+            user_store.create_user(conn, DEMO_USER, password, "admin", None)
+    engine.dispose()
+    return password
+
+
+def run_demo(root: Path = Path("var/demo"), port: int = DEMO_PORT, web_port: int = WEB_PORT,
+             night: bool = True) -> int:
+    root = root.resolve()
+    root.mkdir(parents=True, exist_ok=True)
+    boxes_dir = root / "boxes"
+    boxes_dir.mkdir(exist_ok=True)
+    db_url = f"sqlite:///{root / 'vigie.sqlite3'}"
+    total = 7
+    stop = threading.Event()
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    broker = LocalBroker(root / "broker", port=port)
+    children = Children(root / "logs")
+    env = {**os.environ, "VIGIE_DATABASE_URL": db_url, "VIGIE_SECRET_KEY": _secret_key(root),
+           "VIGIE_MQTT_HOST": "127.0.0.1", "VIGIE_MQTT_PORT": str(port), "PYTHONUNBUFFERED": "1"}
+    exe = [sys.executable, "-m"]
+    try:
+        _step(1, total, f"broker: mosquitto on 127.0.0.1:{port}")
+        broker.start()
+
+        _step(2, total, f"database: {db_url} (migrations, demo login)")
+        password = _prepare_database(root, db_url)
+
+        _step(3, total, "box configs: the committed Dijon district + a simulated district of 20 cabinets")
+        district = district_mod.generate()
+        committed = sorted(p for p in FIRMWARE_CONFIGS.glob("*.yaml"))
+        field_paths = [field_config(boxes_dir, port, p) for p in committed]
+        light_paths, sensor_paths = write_configs(district, boxes_dir / "district", port)
+        print(f"      {len(field_paths)} field boxes, {len(light_paths)} light cabinets "
+              f"({district.luminaire_count} luminaires), {len(sensor_paths)} presence sensors", flush=True)
+        subprocess.run([*exe, "coordinator.cli", "fleet", "seed", "--configs", str(boxes_dir),
+                        "--configs", str(boxes_dir / "district")], env=env, check=True, cwd=ROOT)
+
+        _step(4, total, "coordinator: ingest worker, periodic jobs, web app")
+        children.start("ingest", [*exe, "coordinator.cli", "ingest"], env)
+        children.start("jobs", [*exe, "coordinator.cli", "jobs"], env)
+        children.start("web", [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{web_port}",
+                               "--worker-class", "gthread", "--threads", "16", "coordinator.wsgi:app"], env)
+        if not _wait_http(web_port, 60):
+            print(f"web app did not answer on port {web_port}: {children.dead()}", file=sys.stderr)
+            return 1
+
+        _step(5, total, "field boxes: cameras on the street footage (NanoDet), light cabinets")
+        for path in field_paths:
+            children.start(path.stem, [*exe, "edge_agent.cli", "run", "--config", str(path)], env)
+
+        offset = _night_offset() if night else dt.timedelta(0)
+        _step(6, total, "simulated district: 20 cabinets, 2,000 luminaires, presence sensors"
+              + (f" (light clocks shifted {offset} to show the night)" if offset else ""))
+        children.start("district", [*exe, "coordinator.demo.district_main", "--dir", str(boxes_dir / "district"),
+                                    "--port", str(port), "--clock-offset-s", str(int(offset.total_seconds()))], env)
+
+        _step(7, total, "ready")
+        print(f"\n  Vigie UI:  http://127.0.0.1:{web_port}/\n  login:     {DEMO_USER}\n"
+              f"  password:  {password}   (demo only, kept in {root / 'demo-password.txt'})\n"
+              f"  Ctrl-C stops everything.\n", flush=True)
+        while not stop.wait(2.0):
+            dead = children.dead()
+            if dead:
+                print(f"stopping: a demo process exited: {', '.join(dead)}", file=sys.stderr)
+                return 1
+    finally:
+        children.stop_all()
+        broker.stop()
+        print("demo stopped", flush=True)
+    return 0
+
+
+def _night_offset(now: dt.datetime | None = None) -> dt.timedelta:
+    """Shift to 21:30 local time when the demo starts in daylight hours, so lights are on."""
+    now = now or dt.datetime.now().astimezone()
+    if now.hour >= 19 or now.hour < 6:
+        return dt.timedelta(0)
+    target = now.replace(hour=21, minute=30, second=0, microsecond=0)
+    return target - now
