@@ -7,9 +7,10 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 # Debian packages the project needs, as "command-or-file:package" pairs.
 SYSTEM_DEPS := /usr/sbin/mosquitto:mosquitto /usr/bin/mosquitto_passwd:mosquitto-clients \
-               /usr/bin/openssl:openssl /usr/bin/pg_lsclusters:postgresql
+               /usr/bin/openssl:openssl /usr/bin/pg_lsclusters:postgresql \
+               /usr/bin/node:nodejs /usr/bin/npm:npm /usr/bin/chromium:chromium
 
-.PHONY: all install system-deps demo test lint bench clean
+.PHONY: all install system-deps web-assets demo test lint bench clean
 
 all: install
 
@@ -34,7 +35,14 @@ $(VENV)/.installed: pyproject.toml | system-deps
 	$(PY) -m pip install -q -e '.[dev]'
 	touch $@
 
-install: system-deps $(VENV)/.installed
+# The web UI's npm libraries, copied with their licences into coordinator/web/static/vendor/.
+WEB_VENDOR_STAMP := coordinator/web/static/vendor/.lock-sha256
+$(WEB_VENDOR_STAMP): coordinator/web/frontend/package-lock.json coordinator/web/vendor.py | system-deps $(VENV)/.installed
+	$(PY) -m coordinator.web.vendor && touch $@
+
+web-assets: $(WEB_VENDOR_STAMP)
+
+install: system-deps $(VENV)/.installed web-assets
 
 demo: install
 	$(VENV)/bin/vigie-coordinator demo
@@ -51,4 +59,4 @@ bench: install
 	$(PY) bench/link_bench.py --write bench/RESULTS.md
 
 clean:
-	rm -rf $(VENV) var .pytest_cache .hypothesis
+	rm -rf $(VENV) var .pytest_cache .hypothesis coordinator/web/static/vendor coordinator/web/frontend/node_modules

@@ -13,6 +13,7 @@ from flask import Flask
 from . import settings
 from .api import init_app as init_api
 from .storage import flask as storage_flask
+from .web import init_app as init_web
 
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
@@ -25,4 +26,5 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     settings.finalise(app.config)
     storage_flask.init_app(app)
     init_api(app)
+    init_web(app)
     return app

@@ -1,5 +1,5 @@
 """Route modules of the API, listed explicitly (a registry, not an import side effect hunt)."""
 
-from . import auth, users
+from . import analytics, auth, fleet, lighting, stream, users
 
-ROUTE_MODULES = (auth, users)
+ROUTE_MODULES = (auth, users, stream, fleet, lighting, analytics)

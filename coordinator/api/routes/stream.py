@@ -1,0 +1,181 @@
+"""Live event feed as server-sent events: ``GET /api/v1/events/stream``.
+
+Why the database and not MQTT: the feed shows what the coordinator has *stored*, so what an
+operator sees live is exactly what the history and the interventions were built from; any
+number of web processes (gunicorn workers, threads, the Flask dev server) can serve it without
+each opening a broker session; commune scoping is a ``WHERE``; and a browser that reconnects
+resumes from ``Last-Event-ID`` without a gap. The cost is a small indexed query every
+``EVENT_STREAM_POLL_MS`` (250 ms) per open stream, which holds no connection while it sleeps.
+
+Events have no serial id (their key is the wire's ``(device, boot, n)``), so the cursor is the
+``received_ms`` the ingest worker stamped. Batches commit out of order across workers, so each
+poll looks back ``EVENT_STREAM_LAG_MS`` and skips what it already sent. The query is bounded by
+box time (``ts_ms``, indexed) to the last ``EVENT_STREAM_WINDOW_S``: an event replayed from a box's
+outbox long after it happened is stored and listed, but not pushed live.
+
+Under gunicorn, each open stream holds one thread (``-k gthread --threads N``); a stream ends
+after ``EVENT_STREAM_MAX_S`` and the browser's EventSource reconnects by itself, so dead clients
+cannot pin threads for long, and a comment line every 15 s lets the server notice them sooner.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import sqlalchemy as sa
+from flask import Response, current_app, request
+from flask.typing import ResponseReturnValue
+from sqlalchemy.engine import Connection, Engine
+
+from coordinator.storage.flask import get_engine
+from coordinator.storage.schema import events
+
+from ..blueprint import bp
+from ..errors import bad_request
+from ..security import check_commune, current_principal, require
+
+HEARTBEAT_S = 15.0
+MAX_BACKLOG = 200
+BATCH = 500
+
+
+@dataclass
+class Cursor:
+    """Where a stream is: events received after ``floor_ms``, minus those already sent."""
+
+    floor_ms: int
+    lag_ms: int
+    high_ms: int = 0
+    sent: dict[tuple[str, int, int], int] = field(default_factory=dict)
+
+    def since_ms(self) -> int:
+        return max(self.floor_ms, self.high_ms - self.lag_ms)
+
+    def take(self, rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The rows not sent yet, in received order; remembers them for the look-back."""
+        fresh = []
+        for row in rows:
+            key = (row["device_id"], row["boot"], row["n"])
+            if key in self.sent or row["received_ms"] <= self.floor_ms:
+                continue
+            self.sent[key] = row["received_ms"]
+            self.high_ms = max(self.high_ms, row["received_ms"])
+            fresh.append(row)
+        horizon = self.high_ms - self.lag_ms
+        if len(self.sent) > 4 * BATCH:
+            self.sent = {k: v for k, v in self.sent.items() if v >= horizon}
+        return fresh
+
+
+def _columns() -> list[sa.ColumnElement[Any]]:
+    c = events.c
+    return [c.device_id, c.boot, c.n, c.site, c.ts_ms, c.received_ms, c.type, c.cam, c.target, c.cls, c.track,
+            c.historical, c.body]
+
+
+def _scoped(query: sa.Select[Any], site: str | None, types: Sequence[str]) -> sa.Select[Any]:
+    if site is not None:
+        query = query.where(events.c.site == site)
+    if types:
+        query = query.where(events.c.type.in_(types))
+    return query
+
+
+def fetch_since(conn: Connection, since_ms: int, window_start_ms: int, site: str | None,
+                types: Sequence[str]) -> list[dict[str, Any]]:
+    query = (sa.select(*_columns())
+             .where(events.c.ts_ms >= window_start_ms, events.c.received_ms > since_ms)
+             .order_by(events.c.received_ms, events.c.device_id, events.c.boot, events.c.n)
+             .limit(BATCH))
+    return [dict(r._mapping) for r in conn.execute(_scoped(query, site, types))]
+
+
+def fetch_latest(conn: Connection, count: int, site: str | None, types: Sequence[str]) -> list[dict[str, Any]]:
+    query = (sa.select(*_columns())
+             .order_by(events.c.received_ms.desc(), events.c.device_id, events.c.boot, events.c.n)
+             .limit(count))
+    rows = [dict(r._mapping) for r in conn.execute(_scoped(query, site, types))]
+    rows.reverse()
+    return rows
+
+
+def to_message(row: dict[str, Any]) -> str:
+    """One SSE message: ``id`` is the cursor the browser sends back as ``Last-Event-ID``."""
+    data = {**row, "key": f"{row['device_id']}/{row['boot']}/{row['n']}", "historical": bool(row["historical"])}
+    payload = json.dumps(data, separators=(",", ":"), default=str, ensure_ascii=False)
+    return f"id: {row['received_ms']}\nevent: event\ndata: {payload}\n\n"
+
+
+def generate(engine: Engine, cursor: Cursor, site: str | None, types: Sequence[str], *, poll_s: float,
+             window_ms: int, max_s: float, backlog: list[dict[str, Any]]) -> Iterator[str]:
+    """The stream's body; holds a database connection only while it queries."""
+    yield "retry: 2000\n: vigie event stream\n\n"
+    for row in cursor.take(backlog):
+        yield to_message(row)
+    started = last_write = time.monotonic()
+    while time.monotonic() - started < max_s:
+        now_ms = int(time.time() * 1000)
+        with engine.connect() as conn:
+            rows = fetch_since(conn, cursor.since_ms(), now_ms - window_ms, site, types)
+        fresh = cursor.take(rows)
+        for row in fresh:
+            yield to_message(row)
+        if fresh:
+            last_write = time.monotonic()
+        elif time.monotonic() - last_write >= HEARTBEAT_S:
+            yield ": keep-alive\n\n"
+            last_write = time.monotonic()
+        if len(rows) < BATCH:
+            time.sleep(poll_s)
+
+
+def _int_arg(name: str, default: int, low: int, high: int) -> int:
+    raw = request.args.get(name)
+    if raw is None:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise bad_request(f"{name} must be an integer", [{"field": name, "reason": "not an integer"}]) from None
+    if not low <= value <= high:
+        raise bad_request(f"{name} must be between {low} and {high}",
+                          [{"field": name, "reason": f"out of range {low}..{high}"}])
+    return value
+
+
+@bp.get("/events/stream")
+@require("viewer")
+def event_stream() -> ResponseReturnValue:
+    """Events as they are stored, scoped to the caller's commune; ``?backlog=N`` sends the last N first."""
+    principal = current_principal()
+    site = request.args.get("site") or None
+    if site is not None:
+        check_commune(principal, site)
+    site = site or principal.scope
+    types = [t for arg in request.args.getlist("type") for t in arg.split(",") if t]
+    backlog_n = _int_arg("backlog", 0, 0, MAX_BACKLOG)
+    cfg = current_app.config
+    lag_ms = int(cfg.get("EVENT_STREAM_LAG_MS", 2000))
+    engine = get_engine()
+    resume = request.headers.get("Last-Event-ID", "").strip()
+    backlog: list[dict[str, Any]] = []
+    if resume.isdigit():
+        cursor = Cursor(floor_ms=int(resume), lag_ms=lag_ms, high_ms=int(resume))
+    else:
+        now_ms = int(time.time() * 1000)
+        cursor = Cursor(floor_ms=now_ms - lag_ms, lag_ms=lag_ms, high_ms=now_ms)
+        if backlog_n:
+            with engine.connect() as conn:
+                backlog = fetch_latest(conn, backlog_n, site, types)
+            cursor.floor_ms = min([cursor.floor_ms, *(r["received_ms"] - 1 for r in backlog)])
+    body = generate(engine, cursor, site, types, poll_s=int(cfg.get("EVENT_STREAM_POLL_MS", 250)) / 1000,
+                    window_ms=int(cfg.get("EVENT_STREAM_WINDOW_S", 600)) * 1000,
+                    max_s=float(cfg.get("EVENT_STREAM_MAX_S", 300)), backlog=backlog)
+    resp = Response(body, mimetype="text/event-stream")
+    resp.headers["Cache-Control"] = "no-cache"
+    resp.headers["X-Accel-Buffering"] = "no"  # a reverse proxy must not buffer the stream
+    return resp

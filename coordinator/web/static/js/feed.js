@@ -1,0 +1,86 @@
+// Live event feed: an EventSource on /events/stream; the browser reconnects and resumes by itself.
+
+import { boot, el, fmtTime, t } from "./common.js";
+
+const MAX_ROWS = 500;
+const rows = document.getElementById("feed-rows");
+const empty = document.getElementById("feed-empty");
+const stateBox = document.getElementById("feed-state");
+const typeSelect = document.getElementById("feed-type");
+const pauseButton = document.getElementById("feed-pause");
+const seen = new Set();
+let paused = false;
+let held = [];
+let source = null;
+
+function summary(ev) {
+  const b = ev.body || {};
+  const parts = [];
+  for (const key of ["direction", "count", "counts", "fault", "level", "dwell_s", "class", "cls"]) {
+    if (b[key] !== undefined) parts.push(`${key}=${typeof b[key] === "object" ? JSON.stringify(b[key]) : b[key]}`);
+  }
+  return parts.join(" ");
+}
+
+function row(ev) {
+  const label = t(`ev.${ev.type}`);
+  return el("tr", { dataset: { key: ev.key, type: ev.type }, class: ev.type === "lamp_fault" ? "alert" : null },
+    el("td", {}, el("time", { datetime: new Date(ev.ts_ms).toISOString(), text: fmtTime(ev.ts_ms) })),
+    el("td", { text: ev.site }),
+    el("td", { text: ev.device_id }),
+    el("td", {}, label === `ev.${ev.type}` ? ev.type : label,
+      ev.historical ? el("span", { class: "pill muted", text: t("feed.historical") }) : null),
+    el("td", { text: ev.target ?? "—" }),
+    el("td", { text: summary(ev) }));
+}
+
+function add(ev) {
+  if (seen.has(ev.key)) return;
+  seen.add(ev.key);
+  if (paused) {
+    held.push(ev);
+    return;
+  }
+  rows.prepend(row(ev));
+  while (rows.children.length > MAX_ROWS) rows.lastElementChild.remove();
+  empty.hidden = true;
+}
+
+function connect() {
+  if (source) source.close();
+  const params = new URLSearchParams({ backlog: "50" });
+  if (typeSelect.value) params.set("type", typeSelect.value);
+  source = new EventSource(`${boot.api}/events/stream?${params}`);
+  source.addEventListener("open", () => {
+    stateBox.textContent = t("feed.connected");
+    stateBox.dataset.state = "open";
+  });
+  source.addEventListener("error", () => {
+    stateBox.textContent = t("feed.reconnecting");
+    stateBox.dataset.state = "reconnecting";
+  });
+  source.addEventListener("event", (msg) => add(JSON.parse(msg.data)));
+}
+
+typeSelect.addEventListener("change", () => {
+  rows.replaceChildren();
+  seen.clear();
+  empty.hidden = false;
+  connect();
+});
+
+pauseButton.addEventListener("click", () => {
+  paused = !paused;
+  pauseButton.setAttribute("aria-pressed", String(paused));
+  pauseButton.textContent = paused ? t("feed.resume") : t("feed.pause");
+  if (!paused) {
+    const pending = held;
+    held = [];
+    for (const ev of pending) {
+      seen.delete(ev.key);
+      add(ev);
+    }
+  }
+});
+
+connect();
