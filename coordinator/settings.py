@@ -10,6 +10,8 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from flask import Config
+
 from .storage import DEFAULT_URL
 
 DEFAULTS: dict[str, Any] = {
@@ -23,6 +25,15 @@ DEFAULTS: dict[str, Any] = {
     "COORDINATOR_ID": "coordinator",
     "FIRMWARE_CONFIGS": "firmware_configs",
     "EVENT_RETENTION_DAYS": 30,
+    # Ingest workers (``vigie-coordinator ingest``): see coordinator/ingest/config.py.
+    "INGEST_CLIENT_ID": "vigie-ingest-1",
+    "INGEST_SHARE_GROUP": "vigie-ingest",
+    "INGEST_SESSION_EXPIRY_S": 7 * 24 * 3600,
+    "INGEST_BATCH_MESSAGES": 500,
+    "INGEST_BATCH_MS": 50,
+    "INGEST_RECEIVE_MAXIMUM": 1000,
+    "INGEST_METRICS_PORT": None,
+    "MQTT_KEEPALIVE_S": 30,
     "SESSION_COOKIE_HTTPONLY": True,
     "SESSION_COOKIE_SAMESITE": "Strict",
     "VALIDATE_RESPONSES": False,
@@ -49,3 +60,17 @@ def finalise(config: dict[str, Any]) -> None:
             config[key] = read_secret_file(path)
     if not config.get("SECRET_KEY"):
         raise SettingsError("no secret key: set VIGIE_SECRET_KEY or VIGIE_SECRET_KEY_FILE")
+
+
+def from_env() -> dict[str, Any]:
+    """Settings of a process without a Flask app (ingest worker, jobs): defaults, then ``VIGIE_*``.
+
+    Parsed exactly as the app parses them (Flask's ``from_prefixed_env``), secrets files resolved.
+    """
+    config = Config(os.getcwd())
+    config.from_mapping(DEFAULTS)
+    config.from_prefixed_env("VIGIE")
+    path = config.get("MQTT_PASSWORD_FILE") or os.environ.get("VIGIE_MQTT_PASSWORD_FILE")
+    if path and not config.get("MQTT_PASSWORD"):
+        config["MQTT_PASSWORD"] = read_secret_file(path)
+    return dict(config)

@@ -18,7 +18,12 @@ devices = sa.Table(
     sa.Column("firmware", sa.String(64), nullable=True),
     sa.Column("config_hash", sa.String(64), nullable=True, doc="hash announced in the birth"),
     sa.Column("seed_config_hash", sa.String(64), nullable=True, doc="hash of the config file it was seeded from"),
-    sa.Column("status", sa.String(8), nullable=False, default="unknown", doc="unknown|online|offline|stale"),
+    sa.Column(
+        "status", sa.String(8), nullable=False, default="unknown",
+        doc="unknown (seeded, never heard), online (birth of bd_seq), offline (death of bd_seq: it left or its "
+        "link dropped; its telemetry row and the session's events are then flagged stale), stale (set by no "
+        "ingest rule: silence is derived from last_seen_ms; a message of the current session sets it online)",
+    ),
     sa.Column("bd_seq", sa.BigInteger, nullable=True, doc="birth/death sequence of the current session"),
     sa.Column("last_seen_ms", Millis, nullable=True),
     sa.Column("status_since_ms", Millis, nullable=True),
@@ -67,3 +72,5 @@ sequence_gaps = sa.Table(
     sa.CheckConstraint("stream IN ('message', 'event')", name="stream"),
 )
 sa.Index("ix_sequence_gaps_device", sequence_gaps.c.device_id, sequence_gaps.c.detected_ms)
+#: A late message or event fills a recorded hole: found by its stream, without a scan.
+sa.Index("ix_sequence_gaps_stream", sequence_gaps.c.device_id, sequence_gaps.c.stream, sequence_gaps.c.epoch)
