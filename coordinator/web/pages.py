@@ -75,7 +75,8 @@ def t(key: str, **params: object) -> str:
 
 @bp.app_context_processor
 def _template_globals() -> dict[str, Any]:
-    return {"t": t, "lang": g.get("lang", i18n.DEFAULT_LANGUAGE), "languages": i18n.LANGUAGES, "nav": NAV}
+    return {"t": t, "lang": g.get("lang", i18n.DEFAULT_LANGUAGE), "languages": i18n.LANGUAGES, "nav": NAV,
+            "boot_communes": communes.as_json()}
 
 
 def _principal() -> Principal | None:
