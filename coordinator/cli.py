@@ -12,7 +12,7 @@ import threading
 from collections.abc import Sequence
 from pathlib import Path
 
-from . import admin_cli
+from . import admin_cli, ingest_cli
 from .broker import BrokerSettings, render_mosquitto_conf
 from .broker.files import add_parser as add_broker_config_parser
 from .demo import run_demo
@@ -68,6 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="run the simulated cabinets on the real clock (by default a daytime demo shows 21:30)")
     d.set_defaults(func=_cmd_demo)
     admin_cli.add_parsers(sub)
+    ingest_cli.add_parsers(sub)
     add_broker_config_parser(sub)
     return p
 

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 
 from sqlalchemy.engine import Engine
 
+from coordinator.retention import retention_job
+
 log = logging.getLogger("vigie.jobs")
 
 Job = Callable[[Engine, int], int]
@@ -30,6 +32,7 @@ class Periodic:
 
 #: Registered jobs; each domain appends its own (one line each, explicit).
 JOBS: list[Periodic] = []
+JOBS += [Periodic("events.retention", 3600, retention_job)]  # EVENT_RETENTION_DAYS, re-read at each run
 
 
 def run_jobs(engine: Engine, stop: threading.Event, jobs: list[Periodic] | None = None,

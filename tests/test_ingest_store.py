@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
@@ -23,6 +24,8 @@ from tests.ingest_helpers import (
     event_ids,
     gaps,
     register,
+)
+from tests.ingest_helpers import (
     telemetry as telemetry_msg,
 )
 
@@ -168,10 +171,8 @@ def test_hooks_write_in_the_batch_transaction(engine: Engine) -> None:
         raise RuntimeError("rule engine down")
 
     hooks = Hooks(events=[failing])
-    try:
+    with pytest.raises(RuntimeError):
         store_batch(engine, [decoded("dijon", event_batch("cam-1", 1, 1, boot=0, ns=[0]))], T0, hooks)
-    except RuntimeError:
-        pass
     assert event_ids(engine) == []
 
 
