@@ -323,19 +323,43 @@ def from_list(cls: type[T], data: Any, path: str = "") -> T:
     """Build ``cls`` from its positional form, raising :class:`WireError` on any mismatch."""
     if not isinstance(data, list):
         raise WireError("schema", f"expected a list for {cls.__name__}", path)
-    specs = record_fields(cls)
     need = required_count(cls)
     if len(data) < need:
         raise WireError(
             "schema", f"{cls.__name__} needs at least {need} fields, got {len(data)}", path
         )
     kwargs = {}
-    for (f, hint), raw in zip(specs, data, strict=False):  # extra trailing items: newer minor, ignored
-        kwargs[f.name] = _from_plain(raw, hint, _join(path, f.name))
+    for (name, kind, hint), raw in zip(_converters(cls), data, strict=False):  # extra trailing items: ignored
+        if kind == _AS_IS or raw is None:
+            kwargs[name] = raw
+        elif kind == _FLOAT:
+            kwargs[name] = float(raw) if isinstance(raw, int) and not isinstance(raw, bool) else raw
+        else:
+            kwargs[name] = _from_plain(raw, hint, _join(path, name))
     try:
         return cls(**kwargs)
     except WireError as exc:
         raise WireError(exc.reason, exc.detail, _join(path, exc.path)) from None
+
+
+# How a decoded value becomes a field value: as it is (the constructor validates it), int ->
+# float, or a walk (tuples, nested records). Derived once per class: decoding a batch of a
+# thousand events must not re-inspect type hints a thousand times.
+_AS_IS, _FLOAT, _WALK = 0, 1, 2
+
+
+def _conversion(hint: Any) -> int:
+    _, hint = _is_optional(hint)
+    if hint is float:
+        return _FLOAT
+    if typing.get_origin(hint) is tuple or (isinstance(hint, type) and issubclass(hint, Record)):
+        return _WALK
+    return _AS_IS
+
+
+@_per_class
+def _converters(cls: type) -> tuple[tuple[str, int, Any], ...]:
+    return tuple((f.name, _conversion(hint), hint) for f, hint in record_fields(cls))
 
 
 def _from_plain(raw: Any, hint: Any, path: str) -> Any:
@@ -347,6 +371,8 @@ def _from_plain(raw: Any, hint: Any, path: str) -> Any:
         if not isinstance(raw, list):
             raise WireError("field", f"expected a list, got {type(raw).__name__}", path)
         (item_hint, _ellipsis) = typing.get_args(hint)
+        if _conversion(item_hint) == _AS_IS:
+            return tuple(raw)
         return tuple(_from_plain(v, item_hint, f"{path}[{i}]") for i, v in enumerate(raw))
     if hint is float and isinstance(raw, int) and not isinstance(raw, bool):
         return float(raw)
