@@ -161,8 +161,9 @@ def run_demo(root: Path = Path("var/demo"), port: int = DEMO_PORT, web_port: int
         light_paths, sensor_paths = write_configs(district, boxes_dir / "district", port)
         print(f"      {len(field_paths)} field boxes, {len(light_paths)} light cabinets "
               f"({district.luminaire_count} luminaires), {len(sensor_paths)} presence sensors", flush=True)
-        subprocess.run([*exe, "coordinator.cli", "fleet", "seed", "--configs", str(boxes_dir),
-                        "--configs", str(boxes_dir / "district")], env=env, check=True, cwd=ROOT)
+        for configs in (boxes_dir, boxes_dir / "district"):
+            subprocess.run([*exe, "coordinator.cli", "fleet", "seed", "--configs", str(configs)], env=env,
+                           check=True, cwd=ROOT)
 
         _step(4, total, "coordinator: ingest worker, periodic jobs, web app")
         children.start("ingest", [*exe, "coordinator.cli", "ingest"], env)
