@@ -17,6 +17,7 @@ Why it is shaped this way:
 
 from __future__ import annotations
 
+import json
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -367,10 +368,7 @@ def _store_events(conn: Connection, batches: list[tuple[str, wire.EventBatch]], 
         for r in event_rows(site, b, now):
             rows.setdefault((r["device_id"], r["boot"], r["n"]), r)
         received[(b.header.dev, b.boot)] += len(b.events)
-    e = events.c
-    stmt = _insert(conn, events).on_conflict_do_nothing(index_elements=[e.device_id, e.boot, e.n]).returning(
-        e.device_id, e.boot, e.n)
-    new_keys = [tuple(k) for k in conn.execute(stmt, list(rows.values())).all()]
+    new_keys = _insert_events(conn, list(rows.values()))
     by_stream: dict[tuple[str, int], list[int]] = defaultdict(list)
     hist: dict[tuple[str, int], dict[str, int]] = defaultdict(lambda: {"historical": 0})
     stored = []
@@ -382,13 +380,40 @@ def _store_events(conn: Connection, batches: list[tuple[str, wire.EventBatch]], 
         stored.append(StoredEvent(r["device_id"], r["site"], r["boot"], r["n"], r["ts_ms"], r["type"], r["body"],
                                   r["historical"]))
     dups: Counter[tuple[str, int]] = Counter()
-    for key, count in received.items():
-        dups[key] = count - len(by_stream.get(key, ()))
-        by_stream.setdefault(key, [])
-    for key in list(by_stream):
-        hist.setdefault(key, {"historical": 0})
+    for skey, count in received.items():
+        dups[skey] = count - len(by_stream.get(skey, ()))
+        by_stream.setdefault(skey, [])
+    for skey in list(by_stream):
+        hist.setdefault(skey, {"historical": 0})
     _advance(conn, _EVENTS, by_stream, dups, now, report, extra=dict(hist))
     return stored
+
+
+def _insert_events(conn: Connection, rows: list[dict[str, Any]]) -> list[tuple[str, int, int]]:
+    """Insert event rows, skipping known ids; returns the ids actually inserted.
+
+    SQLite: one multi-row ``INSERT .. ON CONFLICT DO NOTHING RETURNING`` (SQLAlchemy's
+    insertmanyvalues). PostgreSQL: the same statement fed by ``unnest`` of one array per column,
+    so the statement text stays small and constant: with thousands of placeholders the driver
+    spends more time rewriting the query than the server spends inserting.
+    """
+    e = events.c
+    key = (e.device_id, e.boot, e.n)
+    if conn.dialect.name != "postgresql":
+        stmt = _insert(conn, events).on_conflict_do_nothing(index_elements=list(key)).returning(*key)
+        return [(r[0], r[1], r[2]) for r in conn.execute(stmt, rows).all()]
+    cols = [c for c in events.columns]
+    arrays: list[sa.ColumnElement[Any]] = []
+    for c in cols:
+        if c.name == "body":
+            arrays.append(sa.cast(sa.func.unnest(sa.bindparam("a_body", [json.dumps(r["body"]) for r in rows],
+                                                                type_=postgresql.ARRAY(sa.Text))), sa.JSON))
+        else:
+            arrays.append(sa.func.unnest(sa.bindparam(f"a_{c.name}", [r[c.name] for r in rows],
+                                                      type_=postgresql.ARRAY(c.type))))
+    stmt = (postgresql.insert(events).from_select([c.name for c in cols], sa.select(*arrays))
+            .on_conflict_do_nothing(index_elements=list(key)).returning(*key))
+    return [(r[0], r[1], r[2]) for r in conn.execute(stmt).all()]
 
 
 def _store_telemetry(conn: Connection, latest: dict[str, Decoded]) -> list[StoredTelemetry]:
