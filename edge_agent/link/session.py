@@ -3,7 +3,8 @@
 Threads (named, so ``py-spy``/``top -H`` show who does what):
 
 * ``vigie-link-io`` owns the socket and the send order: connects with exponential back-off
-  and jitter (tenacity), publishes the birth on every CONNACK, reads the outbox in order,
+  and jitter (tenacity), publishes the birth on every CONNACK, reads the outbox in order
+  (rows of producers in this process and in others, woken by a datagram: see :mod:`.outbox`),
   closes batches (``batch.window_ms``), hands at most ``batch.queued`` messages to paho
   (which keeps ``batch.inflight`` on the wire), deletes rows once acked. It runs paho as an
   external event loop (``loop_read``/``loop_write``/``loop_misc`` on its own ``select``), so
@@ -24,6 +25,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import paho.mqtt.client as mqtt
@@ -36,16 +38,17 @@ from tenacity import Retrying, retry_if_exception_type, wait_exponential_jitter
 import vigie_wire as wire
 
 from ..config.box import BoxConfig
+from ..errors import OutboxError
 from .client import build_client
 from .commands import CommandHandler, CommandInbox
 from .feed import RowFeed
-from .outbox import Outbox
+from .outbox import Outbox, wake_address
+from .producer import pack_bodies
 
 log = logging.getLogger("vigie.link")
 
 FIRMWARE = "vigie-edge/0.1.0"
 _CONNACK_TIMEOUT_S = 10.0
-_MAX_EVENT_BYTES = 16 * 1024
 #: Acknowledged rows are deleted in groups: fewer transactions; a crash only causes re-sends.
 _DELETE_EVERY = 512
 _DELETE_AFTER_S = 0.05
@@ -117,6 +120,8 @@ class Link:
         self._wake_r, self._wake_w = socket.socketpair()
         self._wake_r.setblocking(False)
         self._wake_w.setblocking(False)
+        # Producers in other processes wake it through this datagram socket (bound at start).
+        self._wake_ext: socket.socket | None = None
         self._io_sleeping = True
         self._seen_emits = 0  # the feed's append count at the last send step
         self._feed = RowFeed(outbox)
@@ -140,6 +145,7 @@ class Link:
         replay = self.outbox.mark_all_historical()
         if replay:
             log.info("%d events from a previous run will be replayed as historical", replay)
+        self._wake_ext = _bind_wake(self.outbox.path)
         for name, target in (
             ("vigie-link-io", self._run_io),
             ("vigie-link-cmd", lambda: self._inbox.serve(self._stop)),
@@ -163,11 +169,7 @@ class Link:
     def emit_many(self, bodies: Sequence[wire.Event], ts_ms: int | None = None) -> list[tuple[int, int]]:
         """Durably queue events in one transaction (cheaper for bursts)."""
         ts = int(self._clock() * 1000) if ts_ms is None else ts_ms
-        packed = [wire.pack_event(b) for b in bodies]
-        for _items, blob in packed:
-            if len(blob) > _MAX_EVENT_BYTES:
-                raise ValueError(f"event body of {len(blob)} bytes exceeds {_MAX_EVENT_BYTES}")
-        rows = self._feed.append(ts, packed, historical=not self.connected.is_set())
+        rows = self._feed.append(ts, pack_bodies(bodies))
         self.stats.events_emitted += len(rows)
         self._notify()
         return [(r.boot, r.n) for r in rows]
@@ -203,7 +205,7 @@ class Link:
             "link.outbox_dropped": self.outbox.dropped_total,
             "link.outbox_rejected": self.outbox.rejected_total,
             "link.inflight": len(self._inflight),
-            "link.events_emitted": s.events_emitted,
+            "link.events_emitted": self._appended(),
             "link.events_acked": s.events_acked,
             "link.messages_sent": s.messages_sent,
             "link.connects": s.connects,
@@ -215,9 +217,20 @@ class Link:
             "link.snapshots_dropped": s.snapshots_dropped,
         }
 
+    def _appended(self) -> int:
+        """Events appended in this boot by every producer, in this process or another."""
+        try:
+            return self.outbox.appended(self.boot) if self.boot else 0
+        except OutboxError:
+            return self.stats.events_emitted
+
     def drained(self) -> bool:
-        """True when every queued event has been acknowledged by the broker."""
-        return len(self.outbox) - len(self._to_delete) <= 0 and not self._inflight
+        """True when every queued event, whoever appended it, has been acknowledged by the broker."""
+        with self._ack_lock:
+            if self._inflight:
+                return False
+            acked = list(self._to_delete)
+        return self.outbox.holds_only(acked)
 
     def wait_drained(self, timeout: float) -> bool:
         deadline = time.monotonic() + timeout
@@ -236,6 +249,9 @@ class Link:
         self._threads.clear()
         with self._ack_lock:
             self._flush_deletes(force=True)
+        if self._wake_ext is not None:
+            self._wake_ext.close()
+            self._wake_ext = None
 
     # -- session state -----------------------------------------------------------------
     def _header(self) -> wire.Header:
@@ -344,6 +360,7 @@ class Link:
         # paho re-sent unacknowledged messages right after on_connect, during the CONNACK
         # handling in _connect; only now may newer ones go out, or per-device order breaks.
         self.connected.set()
+        self._set_live(True)
         while not self._stop.is_set():
             wait = self._send_step()
             rc = self._pump(wait)
@@ -351,11 +368,19 @@ class Link:
                 break
         was_up = self.connected.is_set()
         self.connected.clear()
+        self._set_live(False)
         if self._stop.is_set() and was_up:
             self._leave()
         else:
             self.stats.disconnects += 1
             log.warning("link to broker lost: %s", self.stats.last_error or "connection closed")
+
+    def _set_live(self, live: bool) -> None:
+        """Tell every producer, through the outbox, whether new events are live or historical."""
+        try:
+            self.outbox.set_live(self.boot, live)
+        except OutboxError as exc:
+            log.error("cannot record the link state in the outbox: %s", exc)
 
     def _leave(self) -> None:
         """Clean exit: DISCONNECT with reason 0x04 makes the broker publish our death."""
@@ -387,18 +412,18 @@ class Link:
             self._io_sleeping = True
             if self._has_work():
                 timeout = 0.0
+        wakers = [self._wake_r] if self._wake_ext is None else [self._wake_r, self._wake_ext]
         try:
-            readable, writable, _ = select.select([sock, self._wake_r], wlist, [], timeout)
+            readable, writable, _ = select.select([sock, *wakers], wlist, [], timeout)
         except (OSError, ValueError, TypeError):
             return mqtt.MQTT_ERR_CONN_LOST
         finally:
             self._io_sleeping = False
-        if self._wake_r in readable:
-            try:
-                while self._wake_r.recv(4096):
-                    pass
-            except BlockingIOError:
-                pass
+        for waker in wakers:
+            if waker in readable:  # emptied before the next outbox read: a later append wakes us again
+                with contextlib.suppress(OSError):
+                    while waker.recv(4096):
+                        pass
         if sock in readable or pending:
             rc = client.loop_read()
             if rc != mqtt.MQTT_ERR_SUCCESS:
@@ -443,7 +468,7 @@ class Link:
     def _flush_deletes(self, force: bool) -> None:
         due = len(self._to_delete) >= _DELETE_EVERY or time.monotonic() - self._deleted_at > _DELETE_AFTER_S
         if self._to_delete and (force or due):
-            self.outbox.delete(self._to_delete)
+            self.outbox.acknowledge(self._to_delete)
             self._to_delete = []
             self._deleted_at = time.monotonic()
 
@@ -514,6 +539,28 @@ class Link:
         with self._session_lock:
             ack = wire.CommandAck(self._header(), cmd.cmd_id, result, detail[:512], applied or {})
         self._client.publish(self._topic[wire.Kind.ACK], wire.encode(ack), qos=1)
+
+
+def _bind_wake(path: Path) -> socket.socket | None:
+    """The datagram socket producers of other processes wake the io thread with, if available.
+
+    A second link on the same outbox (a misconfiguration) cannot bind it; it then finds
+    other processes' rows by its periodic look at the file only.
+    """
+    address = wake_address(path)
+    if address is None:
+        return None
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    try:
+        # A small buffer: a few pending datagrams already mean "awake"; writers then get EAGAIN.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        sock.bind(address)
+    except OSError as exc:
+        log.warning("outbox wake socket unavailable (%s): other processes' events are polled", exc)
+        sock.close()
+        return None
+    sock.setblocking(False)
+    return sock
 
 
 def _prefix(rows: Sequence[Any], same: Callable[[Any], bool]) -> list[Any]:
