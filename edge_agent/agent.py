@@ -6,11 +6,13 @@ import datetime as dt
 import logging
 import signal
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
 from typing import Any
 
+from . import sdnotify
 from .config import BoxConfig, config_hash
 from .lighting.role import LightRole, group_topics, listen_topics
 from .link import Link, Outbox
@@ -63,8 +65,16 @@ class Agent:
             signal.signal(sig, self._on_signal)
         self.start()
         interval = self.config.telemetry_interval_s
-        while not self._stop.wait(interval):
-            self.link.publish_telemetry(self.metrics())
+        ping = sdnotify.watchdog_interval_s()
+        sdnotify.notify("READY=1")
+        next_telemetry = time.monotonic() + interval
+        while not self._stop.wait(min(interval, ping or interval, max(0.0, next_telemetry - time.monotonic()))):
+            if ping is not None:
+                sdnotify.notify("WATCHDOG=1")  # the main loop turns: systemd need not restart the box
+            if time.monotonic() >= next_telemetry:
+                self.link.publish_telemetry(self.metrics())
+                next_telemetry += interval
+        sdnotify.notify("STOPPING=1")
         self.shutdown()
 
     def _on_signal(self, signum: int, _frame: FrameType | None) -> None:
