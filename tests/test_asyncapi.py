@@ -54,6 +54,8 @@ MQTT_FLAGS: dict[wire.Kind, tuple[int, bool]] = {
     wire.Kind.ACK: (1, False),
     wire.Kind.SNAPSHOT: (1, False),
     wire.Kind.STATE: (1, True),
+    wire.Kind.DISPATCH: (1, False),
+    wire.Kind.STATUS: (1, False),
 }
 
 
@@ -425,7 +427,8 @@ def test_corrupted_example_is_rejected_with_a_wire_error(
     wire.decode(topic, packed(message, example))  # the uncorrupted example is accepted
     payload = copy.deepcopy(wire_payload(message, example))
     if corruption == "sender-or-target-not-the-topics":
-        payload[5 if kind is wire.Kind.CMD else 1] = "someone-else"  # cmd: the topic names the target
+        # cmd and dispatch: the topic names the target (device, group or team), not the sender
+        payload[5 if kind in (wire.Kind.CMD, wire.Kind.DISPATCH) else 1] = "someone-else"
     elif corruption == "required-field-missing":
         required = len(HEADER_TITLES) + required_count(wire.MESSAGE_TYPES[kind]) - 1  # header counted once
         payload = payload[: required - 1]

@@ -46,6 +46,8 @@ TOPICS: dict[str, Kind] = {
     **{wire.device_topic(SITE, DEV, k): k for k in wire.topics.DEVICE_KINDS},
     wire.group_command_topic(SITE, DEV): Kind.CMD,
     wire.state_topic(DEV): Kind.STATE,
+    wire.team_topic(SITE, DEV, Kind.DISPATCH): Kind.DISPATCH,
+    wire.team_topic(SITE, DEV, Kind.STATUS): Kind.STATUS,
 }
 
 
@@ -140,6 +142,29 @@ def messages(draw: st.DrawFn) -> tuple[str, Any]:
             draw(free_maps),
         )
         return topic, msg
+    if kind is Kind.DISPATCH:
+        team = draw(ids)
+        return wire.team_topic(site, team, kind), wire.Dispatch(
+            draw(headers(ids)),
+            team,
+            draw(st.integers(1, INT64_MAX)),
+            draw(st.sampled_from(wire.DispatchAction.ALL)),
+            draw(st.sampled_from(["new", "acknowledged", "assigned", "en_route", "on_site", "resolved", "closed"])),
+            draw(st.sampled_from(["urgent", "high", "normal", "low"])),
+            draw(ids),
+            draw(st.text(max_size=200)),
+            draw(st.text(max_size=512)),
+            draw(latitudes),
+            draw(longitudes),
+        )
+    if kind is Kind.STATUS:
+        team = draw(ids)
+        return wire.team_topic(site, team, kind), wire.TeamStatus(
+            draw(headers(st.just(team))),
+            draw(st.integers(1, INT64_MAX)),
+            draw(st.sampled_from(["acknowledged", "en_route", "on_site", "resolved"])),
+            draw(st.text(max_size=512)),
+        )
     dev = draw(device_ids)
     topic = wire.device_topic(site, dev, kind)
     header = draw(headers(st.just(dev)))

@@ -8,6 +8,7 @@ import pytest
 
 from vigie_wire import Kind, Topic, WireError, device_topic, group_command_topic, parse_topic, state_topic
 from vigie_wire.topics import DEVICE_KINDS, subscription
+from vigie_wire.topics import team_topic as wire_team_topic
 
 SITE = "dijon"
 DEV = "cam-darcy-01"
@@ -28,7 +29,7 @@ def test_device_topic_parses_back_to_site_device_and_kind(kind: Kind) -> None:
 
 
 def test_device_kinds_are_all_kinds_but_state() -> None:
-    assert set(DEVICE_KINDS) == set(Kind) - {Kind.STATE}
+    assert set(DEVICE_KINDS) == set(Kind) - {Kind.STATE, Kind.DISPATCH, Kind.STATUS}
     assert {k.value for k in DEVICE_KINDS} == {"birth", "death", "event", "telemetry", "cmd", "ack", "snapshot"}
 
 
@@ -149,3 +150,17 @@ def test_topic_builders_refuse_bad_ids_with_reason_topic(build: Callable[[], str
     with pytest.raises(WireError) as info:
         build()
     assert info.value.reason == "topic"
+
+
+def test_team_topics_build_parse_and_filter() -> None:
+    dispatch = wire_team_topic(SITE, "pm-centre", Kind.DISPATCH)
+    assert dispatch == "vigie/v1/dijon/team/pm-centre/dispatch"
+    assert parse_topic(dispatch) == Topic(Kind.DISPATCH, site=SITE, team="pm-centre")
+    status = parse_topic("vigie/v1/dijon/team/pm-centre/status")
+    assert (status.kind, status.team, str(status)) == (Kind.STATUS, "pm-centre", "vigie/v1/dijon/team/pm-centre/status")
+    assert subscription(Kind.STATUS) == "vigie/v1/+/team/+/status"
+    for bad in ("vigie/v1/dijon/team/pm-centre/cmd", "vigie/v1/dijon/team/PM/status", "vigie/v1/dijon/cam-1/dispatch"):
+        with pytest.raises(WireError):
+            parse_topic(bad)
+    with pytest.raises(WireError):
+        wire_team_topic(SITE, "pm-centre", Kind.EVENT)

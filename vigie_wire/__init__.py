@@ -27,6 +27,8 @@ from .messages import (
     CommandAck,
     Death,
     Detection,
+    Dispatch,
+    DispatchAction,
     Event,
     EventBatch,
     EventRecord,
@@ -34,10 +36,20 @@ from .messages import (
     Message,
     Snapshot,
     State,
+    TeamStatus,
     Telemetry,
     UnknownEvent,
 )
-from .topics import Kind, Topic, device_topic, group_command_topic, parse_topic, state_topic, subscription
+from .topics import (
+    Kind,
+    Topic,
+    device_topic,
+    group_command_topic,
+    parse_topic,
+    state_topic,
+    subscription,
+    team_topic,
+)
 
 __all__ = [
     "EVENT_TYPES",
@@ -52,6 +64,8 @@ __all__ = [
     "CountRow",
     "Death",
     "Detection",
+    "Dispatch",
+    "DispatchAction",
     "Event",
     "EventBatch",
     "EventRecord",
@@ -66,6 +80,7 @@ __all__ = [
     "PackedEvent",
     "Snapshot",
     "State",
+    "TeamStatus",
     "Telemetry",
     "Topic",
     "TrackEnd",
@@ -84,4 +99,5 @@ __all__ = [
     "parse_topic",
     "state_topic",
     "subscription",
+    "team_topic",
 ]

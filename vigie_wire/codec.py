@@ -32,6 +32,7 @@ from .messages import (
     EVENT_TYPES,
     MESSAGE_TYPES,
     Command,
+    Dispatch,
     Event,
     EventBatch,
     EventRecord,
@@ -184,12 +185,16 @@ def decode(topic: str, payload: bytes) -> Message:
 
 
 def check_consistency(t: Topic, msg: Message) -> None:
-    """The sender or target named by the topic must be the one named in the payload."""
+    """The sender or target (device, group, team) named by the topic must be the one named in the payload."""
     if isinstance(msg, Command):
         expected = t.group if t.group is not None else t.device
         if msg.target != expected:
             raise WireError("mismatch", f"command target {msg.target!r} but topic names {expected!r}", "target")
         return
-    expected = t.host if t.kind is Kind.STATE else t.device
+    if isinstance(msg, Dispatch):
+        if msg.team != t.team:
+            raise WireError("mismatch", f"dispatch for team {msg.team!r} but topic names {t.team!r}", "team")
+        return
+    expected = t.host if t.kind is Kind.STATE else t.team if t.team is not None else t.device
     if msg.header.dev != expected:
         raise WireError("mismatch", f"payload from {msg.header.dev!r} on the topic of {expected!r}", "header.dev")

@@ -21,6 +21,8 @@ from .topics import Kind
 _HEX = re.compile(r"[0-9a-f]{8,64}")
 _CMD_ID = re.compile(r"[A-Za-z0-9_.:-]{1,64}")
 _CMD_NAME = re.compile(r"[a-z][a-z0-9_.]{0,63}")
+_STATES = "new|acknowledged|assigned|en_route|on_site|resolved|closed"
+_FIELD_STATES = "acknowledged|en_route|on_site|resolved"
 
 
 @dataclass(frozen=True)
@@ -175,6 +177,55 @@ class State(Record):
     online: bool = field(metadata=rule(doc="the coordinator is up"))
 
 
+class DispatchAction:
+    """What a dispatch tells a team."""
+
+    ASSIGN = "assign"  # the intervention is now yours
+    UPDATE = "update"  # the control post changed it (state, priority...)
+    WITHDRAW = "withdraw"  # no longer yours (reassigned or unassigned)
+    ESCALATE = "escalate"  # an SLA deadline passed
+    REFUSED = "refused"  # your status update was not applied; ``note`` says why
+    ALL = (ASSIGN, UPDATE, WITHDRAW, ESCALATE, REFUSED)
+
+
+@dataclass(frozen=True)
+class Dispatch(Record):
+    """An intervention sent to a field team, on ``<site>/team/<team>/dispatch`` (coordinator -> team).
+
+    ``team`` must equal the topic's team. The same content goes to the team's webhook as JSON.
+    """
+
+    kind: ClassVar[Kind] = Kind.DISPATCH
+    header: Header
+    team: str = field(metadata=ident("the team the dispatch is for (must match the topic)"))
+    intervention: int = field(metadata=rule(lo=1, hi=INT64_MAX, doc="intervention id"))
+    action: str = field(metadata=rule(max_len=16, pattern=re.compile("|".join(DispatchAction.ALL)),
+                                      doc="assign, update, withdraw, escalate or refused"))
+    state: str = field(metadata=rule(max_len=16, pattern=re.compile(_STATES), doc="the intervention's state"))
+    priority: str = field(metadata=rule(max_len=8, pattern=re.compile("urgent|high|normal|low"), doc="priority"))
+    category: str = field(metadata=ident("kind of intervention: crowd, light_fault, pothole..."))
+    title: str = field(metadata=rule(max_len=200, doc="one line for the team's screen"))
+    note: str = field(default="", metadata=rule(max_len=512, doc="the operator's reason, or why an update was refused"))
+    lat: float | None = field(default=None, metadata=rule(lo=-90, hi=90, doc="WGS84"))
+    lon: float | None = field(default=None, metadata=rule(lo=-180, hi=180, doc="WGS84"))
+
+
+@dataclass(frozen=True)
+class TeamStatus(Record):
+    """A field team's status update, on ``<site>/team/<team>/status`` (team -> coordinator).
+
+    The header's ``dev`` is the team id (it must match the topic). The coordinator applies it
+    as a transition by the team, only on an intervention assigned to that team.
+    """
+
+    kind: ClassVar[Kind] = Kind.STATUS
+    header: Header
+    intervention: int = field(metadata=rule(lo=1, hi=INT64_MAX, doc="intervention id"))
+    state: str = field(metadata=rule(max_len=16, pattern=re.compile(_FIELD_STATES),
+                                     doc="en_route, on_site, resolved, or acknowledged to hand it back"))
+    reason: str = field(default="", metadata=rule(max_len=512, doc="why (needed to hand an intervention back)"))
+
+
 __all__ = [
     "EVENT_TYPES",
     "MESSAGE_TYPES",
@@ -184,6 +235,8 @@ __all__ = [
     "CommandAck",
     "Death",
     "Detection",
+    "Dispatch",
+    "DispatchAction",
     "Event",
     "EventBatch",
     "EventRecord",
@@ -191,13 +244,15 @@ __all__ = [
     "Message",
     "Snapshot",
     "State",
+    "TeamStatus",
     "Telemetry",
     "UnknownEvent",
 ]
 
-Message = Birth | Death | EventBatch | Telemetry | Command | CommandAck | Snapshot | State
+Message = Birth | Death | EventBatch | Telemetry | Command | CommandAck | Snapshot | State | Dispatch | TeamStatus
 
 #: The message class carried by each topic kind.
 MESSAGE_TYPES: dict[Kind, type[Record]] = {
-    cls.kind: cls for cls in (Birth, Death, EventBatch, Telemetry, Command, CommandAck, Snapshot, State)
+    cls.kind: cls
+    for cls in (Birth, Death, EventBatch, Telemetry, Command, CommandAck, Snapshot, State, Dispatch, TeamStatus)
 }

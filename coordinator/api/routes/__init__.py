@@ -1,5 +1,5 @@
 """Route modules of the API, listed explicitly (a registry, not an import side effect hunt)."""
 
-from . import analytics, auth, fleet, lighting, stream, users
+from . import analytics, auth, fleet, interventions, lighting, open311, rules, stream, teams, users
 
-ROUTE_MODULES = (auth, users, stream, fleet, lighting, analytics)
+ROUTE_MODULES = (auth, users, stream, fleet, lighting, analytics, interventions, teams, rules, open311)

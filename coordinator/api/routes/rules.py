@@ -1,0 +1,99 @@
+"""Rules that raise interventions from events, read and managed by supervisors.
+
+A rule of a commune is that commune's business; a rule without a commune covers the whole
+métropole and only métropole supervisors may see or change it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import jsonify
+from flask.typing import ResponseReturnValue
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from coordinator.interventions.geo import COMMUNE_SLUGS
+from coordinator.interventions.rules import RuleConfig
+from coordinator.storage import interventions as store
+from coordinator.storage.flask import get_engine
+from coordinator.storage.interventions import RuleRow
+
+from ..blueprint import bp
+from ..bodies import parse_body
+from ..errors import not_found
+from ..openapi import schema_model
+from ..security import check_commune, current_principal, require
+from .dispatch_common import now_ms
+
+
+@schema_model
+class RuleIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(min_length=1, max_length=80)
+    commune: str | None = Field(default=None, description="commune slug; null: every commune")
+    enabled: bool = True
+    config: RuleConfig
+
+    @field_validator("commune")
+    @classmethod
+    def _known_commune(cls, value: str | None) -> str | None:
+        if value is not None and value not in COMMUNE_SLUGS:
+            raise ValueError(f"unknown commune {value!r}")
+        return value
+
+
+def rule_json(r: RuleRow) -> dict[str, Any]:
+    return {"id": r.id, "name": r.name, "type": r.type, "commune": r.commune, "enabled": r.enabled,
+            "config": r.config, "updated_ms": r.updated_ms, "updated_by": r.updated_by}
+
+
+def _visible_rule(rule_id: int) -> RuleRow:
+    with get_engine().connect() as conn:
+        rule = store.get_rule(conn, rule_id)
+    if rule is None:
+        raise not_found("rule", rule_id)
+    check_commune(current_principal(), rule.commune)
+    return rule
+
+
+@bp.get("/rules")
+@require("supervisor")
+def list_rules() -> ResponseReturnValue:
+    with get_engine().connect() as conn:
+        rules = store.list_rules(conn, current_principal().scope)
+    return jsonify({"rules": [rule_json(r) for r in rules]})
+
+
+@bp.post("/rules")
+@require("supervisor")
+def create_rule() -> ResponseReturnValue:
+    body = parse_body(RuleIn)
+    p = current_principal()
+    check_commune(p, body.commune)
+    with get_engine().begin() as conn:
+        rid = store.create_rule(conn, body.name, body.commune, body.enabled, body.config.model_dump(mode="json"),
+                                f"user:{p.username}", now_ms())
+        rule = store.get_rule(conn, rid)
+    assert rule is not None
+    return jsonify(rule_json(rule)), 201
+
+
+@bp.get("/rules/<int:rule_id>")
+@require("supervisor")
+def get_rule(rule_id: int) -> ResponseReturnValue:
+    return jsonify(rule_json(_visible_rule(rule_id)))
+
+
+@bp.put("/rules/<int:rule_id>")
+@require("supervisor")
+def update_rule(rule_id: int) -> ResponseReturnValue:
+    body = parse_body(RuleIn)
+    p = current_principal()
+    _visible_rule(rule_id)
+    check_commune(p, body.commune)
+    with get_engine().begin() as conn:
+        store.update_rule(conn, rule_id, body.name, body.commune, body.enabled, body.config.model_dump(mode="json"),
+                          f"user:{p.username}", now_ms())
+        rule = store.get_rule(conn, rule_id)
+    assert rule is not None
+    return jsonify(rule_json(rule))
