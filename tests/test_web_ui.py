@@ -5,14 +5,28 @@ Each test saves a screenshot of its page in ``tests/artifacts/`` (git-ignored).
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import paho.mqtt.client as mqtt
 import pytest
 from flask import Flask
 from playwright.sync_api import Browser, Page, Playwright, expect, sync_playwright
 
+import vigie_wire as wire
+from coordinator.ingest.config import IngestSettings
+from coordinator.ingest.hooks import Hooks
+from coordinator.ingest.worker import IngestWorker
+from coordinator.lighting import hooks as lighting_hooks
+from coordinator.storage import make_engine
+from coordinator.storage import teams as team_store
+from edge_agent.agent import Agent
 from tests.api_helpers import PASSWORD, add_user, make_app
+from tests.ingest_helpers import birth, event_batch, now_ms, register, topic_of
+from tests.lighting_helpers import NIGHT, light_box, running_clock
+from tests.lighting_helpers import register as register_box
+from tests.mqtt_helpers import Mosquitto, wait_until
 from tests.web_helpers import (
     ARTIFACTS,
     CHROMIUM,
@@ -126,3 +140,154 @@ def test_map_shows_every_device_of_the_fleet(app: Flask, db_url: str, base_url: 
     expect(details).to_contain_text(target["id"])
     expect(details).to_contain_text(target["firmware"])
     shot(page, "map-device")
+
+
+def test_every_page_renders_in_french_and_in_english(app: Flask, base_url: str, page: Page) -> None:
+    add_user(app, "lectrice", "viewer")
+    login(page, base_url, "lectrice", "/fleet")
+    for path, heading in (("/feed", "Événements en direct"), ("/interventions", "Tableau des interventions"),
+                          ("/lighting", "Éclairage public"), ("/energy", "Énergie et comptages"),
+                          ("/fleet", "Santé du parc")):
+        page.goto(f"{base_url}{path}")
+        expect(page.get_by_role("heading", level=1)).to_have_text(heading)
+        expect(page.locator(f'nav a[href="{path}"]')).to_have_attribute("aria-current", "page")
+        if path != "/feed":
+            expect(page.locator("body")).to_have_attribute("data-loaded", "1")
+        expect(page.locator("#notice")).to_be_hidden()
+        shot(page, f"page{path.replace('/', '-')}")
+    page.get_by_role("link", name="English").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Fleet health")
+    page.goto(f"{base_url}/lighting")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Street lighting")
+    # Keyboard: the skip link is the first stop and leads to the content.
+    page.keyboard.press("Tab")
+    expect(page.get_by_role("link", name="Skip to content")).to_be_focused()
+    page.set_viewport_size({"width": 1920, "height": 1080})
+    shot(page, "lighting-en-1920")
+
+
+@pytest.fixture
+def ingest(db_url: str, broker: Mosquitto) -> Iterator[IngestWorker]:
+    engine = make_engine(db_url)
+    worker = IngestWorker(IngestSettings(database_url=db_url, mqtt_port=broker.port, client_id="vigie-ingest-web",
+                                         batch_ms=20), engine, Hooks(acks=[lighting_hooks.on_acks]))
+    worker.start()
+    wait_until(worker.client.subscribed.is_set, 10, "ingest worker subscribed")
+    yield worker
+    worker.stop()
+    engine.dispose()
+
+
+def _publish(port: int, site: str, *messages: wire.Message) -> None:
+    client = mqtt.Client(callback_api_version=mqtt.CallbackAPIVersion.VERSION2, client_id="web-test-box",
+                         protocol=mqtt.MQTTv5)
+    client.connect("127.0.0.1", port)
+    client.loop_start()
+    try:
+        for msg in messages:
+            client.publish(topic_of(site, msg), wire.encode(msg), qos=1).wait_for_publish(10)
+    finally:
+        client.loop_stop()
+        client.disconnect()
+
+
+def test_an_event_published_on_the_broker_appears_in_the_feed_within_2_s(
+        app: Flask, db_url: str, base_url: str, page: Page, broker: Mosquitto, ingest: IngestWorker) -> None:
+    engine = make_engine(db_url)
+    register(engine, ("cam-darcy-01", "dijon"))
+    engine.dispose()
+    add_user(app, "operateur", "operator")
+    login(page, base_url, "operateur", "/feed")
+    expect(page.locator("#feed-state")).to_have_attribute("data-state", "open")
+    _publish(broker.port, "dijon", birth("cam-darcy-01", 1, now_ms()))
+    t0 = time.monotonic()
+    _publish(broker.port, "dijon", event_batch("cam-darcy-01", 1, 1, 7, [0, 1], ts=now_ms()))
+    row = page.locator('#feed-rows tr[data-key="cam-darcy-01/7/1"]')
+    expect(row).to_be_visible(timeout=2000)
+    assert time.monotonic() - t0 < 2.0
+    expect(row).to_contain_text("Détection")
+    expect(row).to_contain_text("dijon")
+    expect(page.locator("#feed-rows tr")).to_have_count(2)
+    shot(page, "feed")
+
+
+def test_an_intervention_is_created_acknowledged_and_assigned_from_the_board(
+        app: Flask, db_url: str, base_url: str, page: Page) -> None:
+    engine = make_engine(db_url)
+    with engine.begin() as conn:
+        for team_id, skills, lat in (("eclairage-nord", ["eclairage"], 47.33), ("voirie-sud", ["voirie"], 47.29)):
+            team_store.save_team(conn, team_store.TeamRow(team_id, team_id, "dijon", skills, lat, 5.04, True, None,
+                                                          None), now_ms(), create=True)
+    engine.dispose()
+    operator = add_user(app, "operateur", "operator")
+    login(page, base_url, "operateur", "/interventions")
+    page.get_by_text("Nouvelle intervention").click()
+    page.get_by_label("Objet").fill("Candélabre éteint rue de la Liberté")
+    page.get_by_label("Nature").select_option("streetlight")
+    page.get_by_label("Compétence").select_option("eclairage")
+    page.get_by_role("button", name="Créer").click()
+    detail = page.locator("#detail")
+    expect(detail).to_have_attribute("data-state", "new")
+    iid = detail.get_attribute("data-id")
+    expect(page.locator('.column[data-state="new"] .ticket')).to_have_count(1)
+    page.get_by_role("button", name="Prendre en compte").click()
+    expect(detail).to_have_attribute("data-state", "acknowledged")
+    expect(page.locator('.column[data-state="acknowledged"] .ticket')).to_have_count(1)
+    page.get_by_role("button", name="Proposer une équipe").click()
+    first = page.locator('#proposals input[name="team"]').first
+    expect(first).to_be_focused()
+    expect(first).to_have_value("eclairage-nord")  # the team with the skill ranks first
+    page.get_by_role("button", name="Affecter").click()
+    expect(detail).to_have_attribute("data-state", "assigned")
+    expect(detail).to_contain_text("eclairage-nord")
+    page.get_by_label("Commentaire").fill("Équipe prévenue par radio")
+    page.get_by_role("button", name="Commenter").click()
+    expect(page.locator("#history li")).to_have_count(4)
+    expect(page.locator("#history")).to_contain_text("Équipe prévenue par radio")
+    shot(page, "interventions")
+    stored = operator.get(f"/interventions/{iid}").get_json()
+    assert stored["state"] == "assigned"
+    assert stored["team"] == "eclairage-nord"
+    assert [h["action"] for h in stored["history"]][:3] == ["create", "acknowledge", "assign"]
+
+
+def test_an_override_set_from_the_lighting_panel_is_acknowledged_by_the_light_node(
+        db_url: str, broker: Mosquitto, ingest: IngestWorker, browser: Browser, tmp_path: Path) -> None:
+    app = make_app(db_url, MQTT_PORT=broker.port)
+    cfg, path = light_box(tmp_path, broker.port, "light-liberte-01", site="dijon", groups=("rue-liberte",))
+    engine = make_engine(db_url)
+    register(engine, ("light-liberte-01", "dijon"))  # the fleet registry knows the box before its birth
+    register_box(engine, cfg)  # and the lighting inventory its luminaires and groups
+    engine.dispose()
+    box = Agent(cfg, path, light_clock=running_clock(NIGHT))
+    box.start()
+    context = browser.new_context(viewport={"width": 1366, "height": 768})
+    page = context.new_page()
+    try:
+        wait_until(box.link.connected.is_set, 10, "light box connected")
+        assert box.light is not None
+        driver = box.light.driver
+        wait_until(lambda: {driver.read(lum).target_pct for lum in driver.luminaires()} == {70.0}, 5, "calendar")
+        add_user(app, "operateur", "operator")
+        with serve(app) as base_url:
+            login(page, base_url, "operateur", "/lighting")
+            page.get_by_label("Groupe", exact=True).first.select_option("group")
+            page.locator("#ov-site").select_option("dijon")
+            page.locator("#ov-group").fill("rue-liberte")
+            page.get_by_label("Niveau (%)").fill("100")
+            page.get_by_label("Durée (minutes)").fill("30")
+            page.get_by_role("button", name="Envoyer la commande").click()
+            expect(page.locator("#notice")).to_contain_text("Commande envoyée", timeout=15_000)
+            wait_until(lambda: {driver.read(lum).target_pct for lum in driver.luminaires()} == {100.0}, 5,
+                       "override applied on the box")
+            row = page.locator("#commands tbody tr").first
+            expect(row).to_have_attribute("data-state", "complete", timeout=10_000)
+            ack = row.locator('li[data-device="light-liberte-01"]')
+            expect(ack).to_have_attribute("data-result", "applied")
+            expect(ack).to_contain_text("acquitté")
+            group = page.locator('#groups tr[data-group="rue-liberte"]')
+            expect(group).to_contain_text("100 %")
+            shot(page, "lighting")
+    finally:
+        context.close()
+        box.shutdown(drain_s=1)

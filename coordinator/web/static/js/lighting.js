@@ -16,7 +16,8 @@ function levelText(level) {
 
 function ackCell(cmd) {
   const items = (cmd.acks || []).map((a) => {
-    const lums = a.applied && Array.isArray(a.applied.luminaires) ? a.applied.luminaires : [];
+    const held = a.applied ? a.applied.luminaires : null;
+    const lums = Array.isArray(held) ? held : (typeof held === "number" ? [String(held)] : []);
     const cls = a.result === null ? "ack-wait" : (a.result === "applied" || a.result === "duplicate" ? "ack-ok" : "ack-bad");
     const word = a.result === null ? t("light.pending") : (cls === "ack-ok" ? t("light.acked") : `${t("light.rejected")} (${a.result})`);
     return el("li", { dataset: { device: a.device_id, result: a.result ?? "waiting" } },

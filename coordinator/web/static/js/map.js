@@ -3,7 +3,7 @@
 // move, with the clusters supercluster returns for the view, does.
 
 import { api, apiHas, boot, el, fmtDate, notify, showError, statusLabel, t } from "./common.js";
-import { loadDevices } from "./devices.js";
+import { cachedLayer, decodeLayer, fetchLayer } from "./devices.js";
 
 const L = window.L;
 const STATUSES = ["online", "stale", "offline", "unknown"];
@@ -113,6 +113,7 @@ const ClusterLayer = L.Layer.extend({
     document.body.dataset.mapZoom = String(zoom);
     document.body.dataset.mapDrawn = String(state.drawn.length);
     marks.lastDraw = performance.now();
+    if (marks.clusterOpened && !marks.clusterDrawn) marks.clusterDrawn = marks.lastDraw;
   },
 });
 
@@ -151,7 +152,7 @@ function drawCrosshair(ctx, size) {
   ctx.stroke();
 }
 
-const layer = new ClusterLayer();
+const clusterLayer = new ClusterLayer();
 
 function hit(point, slack = 4) {
   let best = null;
@@ -195,8 +196,8 @@ map.getContainer().addEventListener("keydown", (ev) => {
     open(item);
   }
 });
-map.getContainer().addEventListener("focus", () => layer.redraw());
-map.getContainer().addEventListener("blur", () => layer.redraw());
+map.getContainer().addEventListener("focus", () => clusterLayer.redraw());
+map.getContainer().addEventListener("blur", () => clusterLayer.redraw());
 
 // --- details ------------------------------------------------------------------------------
 
@@ -204,13 +205,13 @@ const details = document.getElementById("device-details");
 document.getElementById("details-close").addEventListener("click", () => {
   details.hidden = true;
   state.selected = null;
-  layer.redraw();
+  clusterLayer.redraw();
   map.getContainer().focus();
 });
 
 async function showDevice(d) {
   state.selected = d.id;
-  layer.redraw();
+  clusterLayer.redraw();
   document.getElementById("details-id").textContent = d.id;
   const list = document.getElementById("details-list");
   const rows = [
@@ -265,7 +266,7 @@ function buildIndex() {
     points.push({ type: "Feature", properties: { i, s: d.status }, geometry: { type: "Point", coordinates: [d.lon, d.lat] } });
   });
   const index = new window.Supercluster({
-    radius: 64, extent: 256, maxZoom: 18, minZoom: 8,
+    radius: 64, extent: 256, maxZoom: 15, minZoom: 9,
     map: (p) => ({ online: p.s === "online" ? 1 : 0, stale: p.s === "stale" ? 1 : 0,
       offline: p.s === "offline" ? 1 : 0, unknown: p.s === "unknown" ? 1 : 0 }),
     reduce: (acc, p) => {
@@ -285,24 +286,41 @@ for (const box of document.querySelectorAll('#legend input[name="status"]')) {
     if (box.checked) state.shown.add(box.value);
     else state.shown.delete(box.value);
     buildIndex();
-    layer.redraw();
+    clusterLayer.redraw();
   });
 }
 
+function show(layer, source) {
+  state.devices = decodeLayer(layer);
+  marks.decoded = performance.now();
+  state.byId = new Map(state.devices.map((d) => [d.id, d]));
+  buildIndex();
+  marks.indexed = performance.now();
+  if (!map.hasLayer(clusterLayer)) clusterLayer.addTo(map);
+  else clusterLayer.redraw();
+  document.body.dataset.mapSource = source;
+}
+
 async function start() {
+  const cached = cachedLayer();
+  marks.cacheRead = performance.now();
+  const fresh = fetchLayer(cached ? cached.etag : null); // already requested by the page's preload
   try {
-    const devices = await loadDevices();
+    if (cached) {
+      show(cached.layer, "cache");
+      marks.ready = performance.now();
+      document.body.dataset.mapReady = "1";
+    }
+    const current = await fresh;
     marks.fetched = performance.now();
-    state.devices = devices.filter((d) => typeof d.lat === "number" && typeof d.lon === "number");
-    for (const d of state.devices) state.byId.set(d.id, d);
-    buildIndex();
-    marks.indexed = performance.now();
-    layer.addTo(map);
-    marks.ready = performance.now();
+    if (current.layer) show(current.layer, "server");
+    else document.body.dataset.mapSource = "server";
+    if (!cached) marks.ready = performance.now();
     document.body.dataset.mapReady = "1";
+    document.body.dataset.mapFresh = "1";
   } catch (err) {
     showError(err);
-    document.body.dataset.mapReady = "error";
+    if (!cached) document.body.dataset.mapReady = "error";
   }
 }
 
