@@ -16,13 +16,18 @@ from . import sdnotify
 from .config import BoxConfig, config_hash
 from .lighting.role import LightRole, group_topics, listen_topics
 from .link import Link, Outbox
-from .vision.worker import CameraWorker
+from .vision.process import CameraProcess
 
 log = logging.getLogger("vigie.agent")
 
 
 class Agent:
-    """One box process: its link, and the roles its config gives it (cameras for now)."""
+    """One box: its link, and the roles its config gives it.
+
+    Each camera runs in its own process (``vigie-vision-<name>``) that writes its events into
+    the outbox file itself; the light role stays in this process, next to the link, because it
+    answers commands.
+    """
 
     def __init__(self, config: BoxConfig, config_path: Path | None = None,
                  light_clock: Callable[[], dt.datetime] | None = None) -> None:
@@ -32,8 +37,9 @@ class Agent:
         caps = ["link"] + (["vision"] if config.cameras else []) + (["light"] if config.lighting else [])
         self.link = Link(config, self.outbox, config_hash=digest, capabilities=caps,
                          groups=group_topics(config), listen=listen_topics(config))
-        # Models are loaded now, so a missing or corrupt model stops the box at start-up.
-        self.cameras = [CameraWorker(i, cam, self.link) for i, cam in enumerate(config.cameras)]
+        # Each camera process loads its model when started; start() fails if one cannot.
+        self.cameras = [CameraProcess(i, cam, config.outbox, self.link.publish_snapshot)
+                        for i, cam in enumerate(config.cameras)]
         self.light = LightRole(config, self.link, *([light_clock] if light_clock else [])) if config.lighting else None
         if self.light is not None:
             self.link.set_command_handler(self.light.handle_command)
@@ -42,8 +48,16 @@ class Agent:
 
     def start(self) -> None:
         self.link.start()
-        for worker in self.cameras:
-            worker.start()
+        for camera in self.cameras:  # all spawned first: they load their models in parallel
+            camera.start(self.link.boot)
+        try:
+            for camera in self.cameras:
+                camera.wait_ready()
+        except Exception:
+            for camera in self.cameras:
+                camera.stop()
+            self.link.stop()
+            raise
         if self.light is not None:
             self.light.start()
 

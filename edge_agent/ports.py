@@ -1,6 +1,9 @@
 """The narrow port between a box's roles (vision, lighting) and its link.
 
 Roles emit typed events into an :class:`EventSink`; only :mod:`edge_agent.link` knows MQTT.
+Two implementations: :class:`edge_agent.link.Link` for roles in the link's process (the light
+role), :class:`edge_agent.link.OutboxSink` for roles in their own process (cameras), which
+write into the outbox file that the link sends from. Both give the same guarantees.
 """
 
 from __future__ import annotations

@@ -4,6 +4,9 @@ Two named threads per camera: ``vigie-vision-<name>`` reads and prepares frames 
 motion gate, detector input), ``vigie-infer-<name>`` runs inference, tracking and analytics and
 emits. Inference releases the GIL, so frame *k+1* is prepared while frame *k* is inferred. A
 camera that fails keeps retrying its source and never takes the box down.
+
+The agent runs each worker in its own process (:mod:`.process`), emitting straight into the
+outbox file; the worker itself only knows its :class:`~edge_agent.ports.EventSink`.
 """
 
 from __future__ import annotations
@@ -46,6 +49,8 @@ class CameraWorker:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name=f"vigie-infer-{config.name}", daemon=True)
         self.finished = threading.Event()
+        #: Why the camera stopped, when a failure stopped it (None: the source ended, or stop()).
+        self.error: str | None = None
 
     def start(self) -> None:
         self._thread.start()
@@ -89,8 +94,9 @@ class CameraWorker:
 
         try:
             run_staged(self.pipeline, self._frames(), deliver, name=f"vigie-vision-{self.config.name}")
-        except Exception:  # a bug in one camera must not stop the box; it is logged and visible
+        except Exception as exc:  # a bug in one camera must not stop the box; it is logged and visible
             log.exception("camera %s stopped", self.config.name)
+            self.error = f"{type(exc).__name__}: {exc}"
         finally:
             self.finished.set()
 
