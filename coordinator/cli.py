@@ -16,6 +16,8 @@ from . import admin_cli, ingest_cli
 from .broker import BrokerSettings, render_mosquitto_conf
 from .broker.files import add_parser as add_broker_config_parser
 from .demo import run_demo
+from .dispatch import cli as dispatch_cli
+from .lighting import cli as lighting_cli
 from .watch import watch
 
 
@@ -68,6 +70,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="run the simulated cabinets on the real clock (by default a daytime demo shows 21:30)")
     d.set_defaults(func=_cmd_demo)
     admin_cli.add_parsers(sub)
+    dispatch_cli.add_parsers(sub)
+    lighting_cli.add_parsers(sub)
     ingest_cli.add_parsers(sub)
     add_broker_config_parser(sub)
     return p

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 
 from sqlalchemy.engine import Engine
 
+from coordinator.dispatch import jobs as dispatch_jobs
+from coordinator.lighting import jobs as lighting_jobs
 from coordinator.retention import retention_job
 
 log = logging.getLogger("vigie.jobs")
@@ -32,6 +34,10 @@ class Periodic:
 
 #: Registered jobs; each domain appends its own (one line each, explicit).
 JOBS: list[Periodic] = []
+JOBS += [Periodic("interventions.sla", 15, dispatch_jobs.sla_job),
+         Periodic("interventions.offline", 60, dispatch_jobs.offline_job),
+         Periodic("interventions.rules_tick", 10, dispatch_jobs.rules_tick_job)]
+JOBS += [Periodic("lighting.republish", 10, lighting_jobs.republish_job)]
 JOBS += [Periodic("events.retention", 3600, retention_job)]  # EVENT_RETENTION_DAYS, re-read at each run
 
 

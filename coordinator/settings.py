@@ -22,6 +22,7 @@ DEFAULTS: dict[str, Any] = {
     "MQTT_USERNAME": None,
     "MQTT_PASSWORD": None,
     "MQTT_TLS_CA": None,
+    "MQTT_PUBLISH_TIMEOUT_S": 3.0,
     "COORDINATOR_ID": "coordinator",
     "FIRMWARE_CONFIGS": "firmware_configs",
     "EVENT_RETENTION_DAYS": 30,

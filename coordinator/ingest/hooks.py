@@ -98,4 +98,14 @@ class Hooks:
 
 def default_hooks() -> Hooks:
     """The product's wiring. Each domain adds its hook here (one line each, explicit)."""
-    return Hooks()
+    # Imported here, not at the top: the domains import this module for its types.
+    from coordinator.analytics import hooks as analytics_hooks  # noqa: PLC0415
+    from coordinator.dispatch.jobs import make_event_hook  # noqa: PLC0415
+    from coordinator.lighting import hooks as lighting_hooks  # noqa: PLC0415
+
+    hooks = Hooks()
+    hooks.events.append(make_event_hook())  # interventions: rules over events
+    hooks.events.append(analytics_hooks.on_events)  # analytics: counts and occupancy
+    hooks.telemetry.append(analytics_hooks.on_telemetry)  # analytics: energy per light group and hour
+    hooks.acks.append(lighting_hooks.on_acks)  # lighting: answers to light.* commands
+    return hooks

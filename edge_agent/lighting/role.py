@@ -21,14 +21,18 @@ from ..config.box import BoxConfig
 from ..link.commands import AckTuple
 from ..ports import EventSink
 from .drivers import build_driver
+from .groups import implicit_groups, with_implicit_groups
 from .node import LightNode, handle_command
 
 log = logging.getLogger("vigie.lighting")
 
 
 def group_topics(box: BoxConfig) -> list[str]:
-    """Groups whose command topics the box subscribes to: the broker fans group commands out."""
-    return sorted(box.lighting.groups()) if box.lighting else []
+    """Groups whose command topics the box subscribes to: the broker fans group commands out.
+
+    Its luminaires' groups, and the commune's and the city's (see :mod:`.groups`).
+    """
+    return sorted(box.lighting.groups() | set(implicit_groups(box.site))) if box.lighting else []
 
 
 def listen_topics(box: BoxConfig) -> list[str]:
@@ -50,7 +54,7 @@ class LightRole:
         if box.lighting is None:
             raise ValueError("the box config has no lighting section")
         self.box = box
-        self.config = box.lighting
+        self.config = with_implicit_groups(box.lighting, box.site)
         self._sink = sink
         self._clock = clock
         self.driver = build_driver(self.config.driver, self.config.specs())

@@ -4,20 +4,61 @@ Alembic compares this metadata with the migrations (``tests/test_storage.py``), 
 changed here without a migration fails the suite.
 """
 
+from .analytics import analytics_counts, analytics_occupancy, energy_hourly, light_meters
 from .auth import ROLES, api_tokens, users
 from .base import metadata
 from .events import events, telemetry
 from .fleet import device_sessions, devices, event_streams, sequence_gaps
+from .interventions import (
+    deliveries,
+    delivery_attempts,
+    intervention_log,
+    interventions,
+    report_quota,
+    rule_state,
+    rules,
+    teams,
+)
+from .lighting import (
+    CITY_SITE,
+    light_calendars,
+    light_command_acks,
+    light_command_topics,
+    light_commands,
+    light_group_members,
+    light_issuers,
+    light_luminaires,
+)
 
 __all__ = [
+    "CITY_SITE",
     "ROLES",
+    "analytics_counts",
+    "analytics_occupancy",
     "api_tokens",
+    "deliveries",
+    "delivery_attempts",
     "device_sessions",
     "devices",
+    "energy_hourly",
     "event_streams",
     "events",
+    "intervention_log",
+    "interventions",
+    "light_calendars",
+    "light_command_acks",
+    "light_command_topics",
+    "light_commands",
+    "light_group_members",
+    "light_issuers",
+    "light_luminaires",
+    "light_meters",
     "metadata",
+    "report_quota",
+    "rule_state",
+    "rules",
     "sequence_gaps",
+    "teams",
     "telemetry",
     "users",
 ]

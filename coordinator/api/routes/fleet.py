@@ -1,0 +1,134 @@
+"""The fleet: device list and detail, health summary, and the compact map layer.
+
+Commune staff see their commune's boxes only: a list is narrowed to it, and asking for another commune is a 403
+rather than an empty page, so a misconfigured UI is noticed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from typing import Any, Literal
+
+from flask import Response, jsonify, request
+from flask.typing import ResponseReturnValue
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from coordinator.fleet import SILENT_AFTER_MS, Device, health_summary, map_layer
+from coordinator.storage import fleet_queries as fleet_store
+from coordinator.storage.flask import get_engine
+
+from ..blueprint import bp
+from ..bodies import parse_query
+from ..errors import not_found
+from ..security import check_commune, current_principal, require
+
+Status = Literal["unknown", "online", "offline", "stale"]
+Role = Literal["camera", "light"]
+
+
+class DeviceQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    site: str | None = Field(None, max_length=64)
+    status: Status | None = None
+    role: Role | None = None
+    district: str | None = Field(None, max_length=64)
+    bbox: str | None = Field(None, description="min_lon,min_lat,max_lon,max_lat")
+    limit: int = Field(100, ge=1, le=1000)
+    offset: int = Field(0, ge=0)
+
+    @field_validator("bbox")
+    @classmethod
+    def _bbox(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_bbox(value)
+        return value
+
+
+class ScopeQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    site: str | None = Field(None, max_length=64)
+
+
+class HealthQuery(ScopeQuery):
+    silent_after_s: int = Field(SILENT_AFTER_MS // 1000, ge=60, le=30 * 86_400)
+
+
+def parse_bbox(text: str) -> tuple[float, float, float, float]:
+    """``min_lon,min_lat,max_lon,max_lat`` as floats, in order and on the globe."""
+    try:
+        lon0, lat0, lon1, lat1 = (float(x) for x in text.split(","))
+    except ValueError:
+        raise ValueError("bbox must be four numbers: min_lon,min_lat,max_lon,max_lat") from None
+    if not (-180 <= lon0 <= lon1 <= 180 and -90 <= lat0 <= lat1 <= 90):
+        raise ValueError("bbox: need -180 <= min_lon <= max_lon <= 180 and -90 <= min_lat <= max_lat <= 90")
+    return lon0, lat0, lon1, lat1
+
+
+def scoped_site(site: str | None) -> str | None:
+    """The commune to restrict a listing to: the caller's own, or the one asked (403 elsewhere)."""
+    principal = current_principal()
+    if site is not None:
+        check_commune(principal, site)
+        return site
+    return principal.scope
+
+
+def device_json(d: Device) -> dict[str, Any]:
+    return {
+        "id": d.id, "site": d.site, "district": d.district, "status": d.status, "roles": list(d.roles),
+        "lat": d.lat, "lon": d.lon, "caps": list(d.caps), "firmware": d.firmware, "config_hash": d.config_hash,
+        "seed_config_hash": d.seed_config_hash, "config_drift": d.config_drift, "last_seen_ms": d.last_seen_ms,
+        "status_since_ms": d.status_since_ms,
+    }
+
+
+@bp.get("/devices")
+@require("viewer")
+def list_devices() -> ResponseReturnValue:
+    q = parse_query(DeviceQuery)
+    f = fleet_store.DeviceFilter(site=scoped_site(q.site), status=q.status, role=q.role, district=q.district,
+                                 bbox=parse_bbox(q.bbox) if q.bbox else None)
+    with get_engine().connect() as conn:
+        rows, total = fleet_store.list_devices(conn, f, q.limit, q.offset)
+    return jsonify({"total": total, "limit": q.limit, "offset": q.offset, "devices": [device_json(d) for d in rows]})
+
+
+@bp.get("/devices/<device_id>")
+@require("viewer")
+def get_device(device_id: str) -> ResponseReturnValue:
+    with get_engine().connect() as conn:
+        device = fleet_store.get_device(conn, device_id)
+        if device is None:
+            raise not_found("device", device_id)
+        check_commune(current_principal(), device.site)
+        latest = fleet_store.latest_telemetry(conn, device_id)
+    body = device_json(device)
+    body["telemetry"] = None if latest is None else dataclasses.asdict(latest)
+    return jsonify(body)
+
+
+@bp.get("/fleet/health")
+@require("viewer")
+def fleet_health() -> ResponseReturnValue:
+    q = parse_query(HealthQuery)
+    f = fleet_store.DeviceFilter(site=scoped_site(q.site))
+    with get_engine().connect() as conn:
+        summary = health_summary(fleet_store.iter_devices(conn, f), int(time.time() * 1000),
+                                 q.silent_after_s * 1000)
+    return jsonify(dataclasses.asdict(summary))
+
+
+@bp.get("/map/devices")
+@require("viewer")
+def map_devices() -> ResponseReturnValue:
+    """Parallel arrays with an ETag; ``If-None-Match`` with the current ETag gets a body-less 304."""
+    q = parse_query(ScopeQuery)
+    f = fleet_store.DeviceFilter(site=scoped_site(q.site))
+    with get_engine().connect() as conn:
+        layer = map_layer(fleet_store.map_points(conn, f))
+    tag = layer.etag.strip('"')
+    resp = Response(status=304) if request.if_none_match.contains(tag) else jsonify(layer.body)
+    resp.set_etag(tag)
+    resp.headers["Cache-Control"] = "private, no-cache"
+    return resp
