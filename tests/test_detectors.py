@@ -17,8 +17,8 @@ import numpy as np
 import pytest
 from numpy.typing import NDArray
 
-from edge_agent.vision.detectors import DETECTORS, Detection, Detector, DetectorError, NanoDet, Yolo, load_detector
-from edge_agent.vision.detectors.preprocess import letterbox, to_nchw
+from edge_agent.vision.detectors import DETECTORS, Detection, Detector, DetectorError, NanoDet, Yolo, load_detector, nms
+from edge_agent.vision.detectors.preprocess import InputTensor, letterbox, to_nchw
 from tests.vision_data import NANODET_MANIFEST, ground_truth, iou, read_frames, write_yolo_model, yolo_prediction
 
 GROUND_TRUTH = ground_truth()
@@ -288,6 +288,41 @@ def test_letterbox_pads_like_ultralytics_or_at_the_corner() -> None:
     assert blob.shape == (1, 3, INPUT, INPUT) and blob.dtype == np.float32
     assert blob[0, 0, 30, 30] == pytest.approx(200 / 255)  # red is channel 0 once swapped to RGB
     assert blob[0, 2, 30, 30] == 0.0
+
+
+@pytest.mark.parametrize("centre", [True, False])
+@pytest.mark.parametrize("swap_rb", [True, False])
+@pytest.mark.parametrize("shape", [(576, 768), (94, 128), (64, 64), (33, 100), (100, 33)])
+def test_input_tensor_equals_letterbox_then_to_nchw_to_the_bit(
+    centre: bool, swap_rb: bool, shape: tuple[int, int]
+) -> None:
+    rng = np.random.default_rng(sum(shape))
+    frame = rng.integers(0, 256, (*shape, 3), dtype=np.uint8)
+    mean, scale = (103.53, 116.28, 123.675), (1 / 57.375, 1 / 57.12, 1 / 58.395)
+    for size in ((64, 64), (96, 64), (416, 416)):
+        canvas, expected_place = letterbox(frame, size, centre=centre, pad_value=114)
+        expected = to_nchw(canvas, mean=mean, scale=scale, swap_rb=swap_rb)
+        blob, place = InputTensor(size, centre=centre, pad_value=114, mean=mean, scale=scale, swap_rb=swap_rb)(frame)
+        assert place == expected_place
+        assert blob.dtype == np.float32 and blob.flags.c_contiguous
+        np.testing.assert_array_equal(blob, expected)
+
+
+def test_nms_on_the_iou_matrix_keeps_what_the_per_box_loop_keeps(monkeypatch: pytest.MonkeyPatch) -> None:
+    rng = np.random.default_rng(5)
+    for trial in range(200):
+        k = int(rng.integers(1, 120))
+        corner = rng.uniform(0, 400, (k, 2)).astype(np.float32)
+        boxes = np.concatenate([corner, corner + rng.uniform(0, 80, (k, 2)).astype(np.float32)], axis=1)
+        boxes[rng.integers(0, k, k // 4)] = boxes[0]  # exact duplicates: IoU 1 and ties
+        scores = rng.choice(np.array([0.5, 0.6, 0.7], dtype=np.float32), k)  # many equal scores
+        class_ids = rng.integers(0, 3, k).astype(np.intp)
+        threshold = float(rng.choice([0.3, 0.6, 1.0]))
+        on_matrix = nms.batched_nms(boxes, scores, class_ids, threshold)
+        with monkeypatch.context() as patch:
+            patch.setattr(nms, "_MATRIX_MAX", 0)
+            per_box = nms.batched_nms(boxes, scores, class_ids, threshold)
+        np.testing.assert_array_equal(on_matrix, per_box, err_msg=f"trial {trial}")
 
 
 def test_nanodet_input_is_bgr_normalised_and_zero_padded_bottom_right(nanodet: Detector) -> None:

@@ -129,34 +129,50 @@ def estimate_gain(frame: GreyF, background: GreyF) -> float:
     ok = (background > _DARK) & (background < _SATURATED)
     if int(np.count_nonzero(ok)) < 16:
         return 1.0
-    return float(np.median(frame[ok] / background[ok]))
+    # The ratios are a temporary: let the median partition them in place instead of copying them first.
+    return float(np.median(frame[ok] / background[ok], overwrite_input=True))
+
+
+def rescaled(background: GreyF, gain: float) -> GreyF:
+    """The background as the sensor would see it at ``gain``: multiplied, and clipped at 255 as it clips."""
+    out: GreyF = np.minimum(background * np.float32(gain), np.float32(255.0))
+    return out
 
 
 def motion_mask(frame: GreyF, background: GreyF, gain: float, pixel_threshold: float) -> Mask:
     """Pixels that differ from the gain-compensated background, cleaned of isolated specks."""
-    expected = np.minimum(background * np.float32(gain), np.float32(255.0))
+    return _differs(frame, rescaled(background, gain), background, pixel_threshold)
+
+
+def _differs(frame: GreyF, expected: GreyF, background: GreyF, pixel_threshold: float) -> Mask:
+    """:func:`motion_mask` given the rescaled background, which the gate goes on to reuse as its next background."""
     diff = frame - expected
+    moving = np.abs(diff) > pixel_threshold
     # A saturated background pixel only says "at least this bright": after dimming, a
     # frame brighter than the prediction is consistent with it, only darker is change.
+    # Such pixels are rare, so they are redone apart rather than through a where() over the whole frame.
     clipped = background >= _SATURATED
-    moving = np.where(clipped, -diff, np.abs(diff)) > pixel_threshold
-    mask: Mask = moving.astype(np.uint8) * np.uint8(255)
+    if clipped.any():
+        moving[clipped] = -diff[clipped] > pixel_threshold
+    mask: Mask = moving.view(np.uint8) * np.uint8(255)
     return mask
 
 
 def motion_regions(mask: Mask, scale: float, min_px: int) -> tuple[Region, ...]:
     """Bounding boxes of the mask's connected blobs, scaled by ``scale`` to source pixels."""
     merged = cv2.dilate(mask, np.ones((3, 3), np.uint8))
-    n, _, stats, _ = cv2.connectedComponentsWithStats(merged, connectivity=8)
-    regions: list[Region] = []
-    for i in range(1, n):
-        x, y, w, h, area = (int(v) for v in stats[i])
-        if area < min_px:
-            continue
-        regions.append(
-            (math.floor(x * scale), math.floor(y * scale), math.ceil((x + w) * scale), math.ceil((y + h) * scale))
-        )
-    return tuple(regions)
+    # 16-bit labels when they cannot overflow (8-connected blobs are at least a pixel apart, so there are at
+    # most a quarter as many as pixels): OpenCV then labels sequentially, ~3x faster at 192x144 than the
+    # parallel labelling it uses for 32-bit labels, with the same statistics.
+    height, width = merged.shape
+    ltype = cv2.CV_16U if ((height + 1) // 2) * ((width + 1) // 2) < 65_535 else cv2.CV_32S
+    _, _, stats, _ = cv2.connectedComponentsWithStatsWithAlgorithm(merged, 8, ltype, cv2.CCL_DEFAULT)
+    blobs = stats[1:][stats[1:, cv2.CC_STAT_AREA] >= min_px].astype(np.float64)
+    x, y, w, h = blobs[:, 0], blobs[:, 1], blobs[:, 2], blobs[:, 3]
+    # The same float products as x * scale on Python numbers, floored and ceiled as a whole.
+    boxes = np.stack([np.floor(x * scale), np.floor(y * scale), np.ceil((x + w) * scale), np.ceil((y + h) * scale)],
+                     axis=1).astype(np.int64)
+    return tuple((x0, y0, x1, y1) for x0, y0, x1, y1 in boxes.tolist())
 
 
 def due(motion: bool, t: float, last_run: float | None, refresh_s: float) -> bool:
@@ -186,7 +202,8 @@ class MotionGate:
             return result
 
         gain = estimate_gain(small, self._bg)
-        mask = motion_mask(small, self._bg, gain, cfg.pixel_threshold)
+        expected = rescaled(self._bg, gain)
+        mask = _differs(small, expected, self._bg, cfg.pixel_threshold)
         ratio = float(np.count_nonzero(mask)) / mask.size
         motion = ratio > cfg.motion_ratio
         lighting = abs(gain - 1.0) > cfg.brightness_jump
@@ -196,11 +213,11 @@ class MotionGate:
             # next frames compare against the new lighting.
             self._bg = small.copy()
         else:
-            bg = np.minimum(self._bg * np.float32(gain), np.float32(255.0))
+            # The rescaled background the mask was computed against, updated in place (the mask is its own array).
             dt = 0.0 if self._t is None else max(0.0, t - self._t)
             alpha = 1.0 - math.exp(-dt / cfg.background_tau_s)
-            cv2.accumulateWeighted(small, bg, alpha)
-            self._bg = bg
+            cv2.accumulateWeighted(small, expected, alpha)
+            self._bg = expected
         self._t = t
 
         result = MotionResult(mask, ratio, motion_regions(mask, scale, cfg.min_region_px), motion, gain, lighting)

@@ -16,6 +16,7 @@ not run at all are not misses.
 from __future__ import annotations
 
 import enum
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -159,6 +160,26 @@ def greedy_match(score: FloatArray, threshold: float) -> tuple[list[tuple[int, i
     )
 
 
+@functools.lru_cache(maxsize=16)
+def _motion_model(dt: float) -> tuple[FloatArray, FloatArray]:
+    """Transition ``F`` and the process noise per unit of acceleration variance, for a step of ``dt``.
+
+    Every track of one update steps by the same ``dt`` (and at a steady frame rate, most updates too), so
+    both are built once and shared instead of per track and frame. Read-only, since they are shared; ``Q``
+    is then ``q_unit * var_a``, the same products as scaling each block by ``var_a`` directly.
+    """
+    i4 = np.eye(4)
+    f = np.eye(8)
+    f[:4, 4:] = i4 * dt
+    q = np.zeros((8, 8))
+    q[:4, :4] = i4 * (dt**4 / 4.0)
+    q[:4, 4:] = q[4:, :4] = i4 * (dt**3 / 2.0)
+    q[4:, 4:] = i4 * (dt**2)
+    f.setflags(write=False)
+    q.setflags(write=False)
+    return f, q
+
+
 def _xyxy_to_z(box: FloatArray) -> FloatArray:
     x0, y0, x1, y1 = box
     return np.array([(x0 + x1) / 2.0, (y0 + y1) / 2.0, x1 - x0, y1 - y0], dtype=np.float64)
@@ -171,7 +192,6 @@ class KalmanBox:
     DeepSORT: a far pedestrian moving 5 px is a large move, a near bus moving 5 px is not.
     """
 
-    _H = np.hstack([np.eye(4), np.zeros((4, 4))])
     _I4 = np.eye(4)
     _I8 = np.eye(8)
 
@@ -188,30 +208,30 @@ class KalmanBox:
         """Advance the state by ``dt`` seconds (``dt == 0`` leaves it unchanged)."""
         if dt <= 0.0:
             return
-        i4 = self._I4
-        f = self._I8.copy()
-        f[:4, 4:] = i4 * dt
+        f, q_unit = _motion_model(dt)
         h = max(self.x[3], 1.0)
         var_a = (self._cfg.accel_noise * h) ** 2
-        q = np.zeros((8, 8))
-        q[:4, :4] = i4 * (dt**4 / 4.0) * var_a
-        q[:4, 4:] = q[4:, :4] = i4 * (dt**3 / 2.0) * var_a
-        q[4:, 4:] = i4 * (dt**2) * var_a
         self.x = f @ self.x
-        self.P = f @ self.P @ f.T + q
+        self.P = f @ self.P @ f.T + q_unit * var_a
         self.x[2] = max(self.x[2], 1.0)
         self.x[3] = max(self.x[3], 1.0)
 
     def update(self, box: FloatArray) -> None:
-        """Correct the state with a measured box."""
+        """Correct the state with a measured box.
+
+        ``H = [I4 | 0]`` only selects the position rows, so ``H P``, ``H P Hᵀ``, ``H x`` and ``K H`` are
+        written as slices: the same numbers as the matrix products (multiplying by 1 and adding exact zeros
+        changes no bit), without four of the small-matrix calls whose overhead is most of their cost.
+        """
         z = _xyxy_to_z(box)
         h = max(self.x[3], 1.0)
         r = self._I4 * (self._cfg.meas_noise * h) ** 2
-        hm = self._H
-        s = hm @ self.P @ hm.T + r
-        k = np.linalg.solve(s, hm @ self.P).T
-        self.x = self.x + k @ (z - hm @ self.x)
-        self.P = (self._I8 - k @ hm) @ self.P
+        s = self.P[:4, :4] + r
+        k = np.linalg.solve(s, self.P[:4]).T
+        self.x = self.x + k @ (z - self.x[:4])
+        i_kh = self._I8.copy()
+        i_kh[:, :4] -= k
+        self.P = i_kh @ self.P
         self.x[2] = max(self.x[2], 1.0)
         self.x[3] = max(self.x[3], 1.0)
 
@@ -292,6 +312,8 @@ class Tracker:
         pairs, lost, fresh = greedy_match(iou, cfg.iou_threshold)
 
         events: list[TrackEvent] = []
+        # Snapshots of matched tracks, reused for ``tracks`` below: nothing changes them after this loop.
+        seen: dict[int, Track] = {}
         for r, c in pairs:
             s = self._states[r]
             s.kf.update(det_boxes[c])
@@ -301,9 +323,11 @@ class Tracker:
             s.score = float(dets[c].score)
             if s.track_id is None and s.hits >= cfg.min_hits:
                 s.track_id = self._take_id()
-                events.append(TrackEvent(TrackEventKind.NEW, s.snapshot()))
+                seen[id(s)] = snap = s.snapshot()
+                events.append(TrackEvent(TrackEventKind.NEW, snap))
             elif s.track_id is not None:
-                events.append(TrackEvent(TrackEventKind.UPDATE, s.snapshot()))
+                seen[id(s)] = snap = s.snapshot()
+                events.append(TrackEvent(TrackEventKind.UPDATE, snap))
 
         ended: set[int] = set()
         for r in lost:
@@ -323,7 +347,9 @@ class Tracker:
                 s.track_id = self._take_id()
                 events.append(TrackEvent(TrackEventKind.NEW, s.snapshot()))
 
-        tracks = tuple(sorted((s.snapshot() for s in self._states if s.track_id is not None), key=_by_id))
+        tracks = tuple(
+            sorted((seen.get(id(s)) or s.snapshot() for s in self._states if s.track_id is not None), key=_by_id)
+        )
         return TrackUpdate(t=t, tracks=tracks, events=tuple(events))
 
     def _take_id(self) -> int:

@@ -109,9 +109,12 @@ class OnnxDetector(ABC, Generic[M]):
         keep = batched_nms(boxes, scores, class_ids, self.iou_threshold)[: self.max_detections]
         source_boxes = placement.to_source(boxes[keep])
         names = self.class_names
+        # tolist() gives Python floats and ints in one call, not one numpy scalar per value and field.
         return [
-            Detection(float(x0), float(y0), float(x1), float(y1), float(score), int(cid), names[int(cid)])
-            for (x0, y0, x1, y1), score, cid in zip(source_boxes.tolist(), scores[keep], class_ids[keep], strict=True)
+            Detection(x0, y0, x1, y1, score, cid, names[cid])
+            for (x0, y0, x1, y1), score, cid in zip(
+                source_boxes.tolist(), scores[keep].tolist(), class_ids[keep].tolist(), strict=True
+            )
         ]
 
     @abstractmethod

@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from .family import Candidates, OnnxDetector
 from .manifest import ModelManifest, PositiveInt, Shape
-from .preprocess import FloatArray, Letterbox, letterbox, to_nchw
+from .preprocess import FloatArray, InputTensor, Letterbox
 from .session import ModelSession
 
 PositiveFloat = Annotated[float, Field(gt=0)]
@@ -119,23 +119,23 @@ class NanoDet(OnnxDetector[NanoDetManifest]):
         self._strides: FloatArray = np.concatenate(strides).astype(np.float32)  # [N]
         self._offsets = np.cumsum([0] + [len(c) for c in centres[:-1]])  # first anchor of each level
         self._bins: FloatArray = np.arange(manifest.reg_max + 1, dtype=np.float32)
-        self._mean = manifest.mean
         std = manifest.std
-        self._scale = (1.0 / std[0], 1.0 / std[1], 1.0 / std[2])
+        self._tensor = InputTensor(
+            manifest.input_size, centre=False, pad_value=0, mean=manifest.mean,
+            scale=(1.0 / std[0], 1.0 / std[1], 1.0 / std[2]), swap_rb=manifest.colour_order == "RGB",
+        )
 
     def _preprocess(self, frame_bgr: NDArray[np.uint8]) -> tuple[FloatArray, Letterbox]:
-        canvas, placement = letterbox(frame_bgr, self.input_size, centre=False, pad_value=0)
-        blob = to_nchw(canvas, mean=self._mean, scale=self._scale, swap_rb=self.manifest.colour_order == "RGB")
-        return blob, placement
+        return self._tensor(frame_bgr)
 
     def _decode(self, outputs: list[FloatArray]) -> Candidates:
         anchors, class_ids, scores, logits = [], [], [], []
         for level, offset in enumerate(self._offsets):
             level_scores, level_boxes = outputs[2 * level][0], outputs[2 * level + 1][0]
-            # Few anchors pass: find them by their best class first, then their classes (~5x cheaper).
-            hot = np.flatnonzero(level_scores.max(axis=1) >= self.score_threshold)
-            rows, cls = np.nonzero(level_scores[hot] >= self.score_threshold)
-            anchor = hot[rows]
+            # One comparison over the flat [N * classes] scores, then the few hits split into anchor and class:
+            # same pairs in the same (anchor, then class) order as np.nonzero on [N, classes], and about 3x
+            # cheaper than first taking each anchor's best class (a reduction along 80 floats per anchor).
+            anchor, cls = np.divmod(np.flatnonzero(level_scores >= self.score_threshold), level_scores.shape[1])
             anchors.append(anchor + offset)
             class_ids.append(cls)
             scores.append(level_scores[anchor, cls])

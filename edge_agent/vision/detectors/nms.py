@@ -16,7 +16,8 @@ def batched_nms(
     """Greedy NMS within each class; boxes of different classes never suppress each other.
 
     Each class is shifted to its own region of the plane (the ``torchvision.ops.batched_nms`` trick), so one
-    greedy pass handles all classes. The loop runs once per *kept* box, never per anchor.
+    greedy pass handles all classes. The Python loop runs once per candidate above the score threshold (or once
+    per *kept* box past :data:`_MATRIX_MAX` candidates), never per anchor.
 
     Args:
         boxes: ``[k, 4]`` ``x0, y0, x1, y1``.
@@ -32,9 +33,11 @@ def batched_nms(
     coords = boxes.astype(np.float64)  # float64: class offsets must not eat the sub-pixel precision
     span = float(coords.max() - coords.min()) + 1.0
     coords = coords - coords.min() + class_ids.astype(np.float64)[:, np.newaxis] * span
+    order = np.argsort(-scores, kind="stable")
+    if order.size <= _MATRIX_MAX:
+        return _greedy_on_matrix(coords[order], order, iou_threshold)
     x0, y0, x1, y1 = coords.T
     areas = np.maximum(x1 - x0, 0.0) * np.maximum(y1 - y0, 0.0)
-    order = np.argsort(-scores, kind="stable")
     keep: list[int] = []
     while order.size:
         best, rest = int(order[0]), order[1:]
@@ -45,3 +48,32 @@ def batched_nms(
         iou = inter / np.maximum(areas[best] + areas[rest] - inter, 1e-9)
         order = rest[iou <= iou_threshold]
     return np.asarray(keep, dtype=np.intp)
+
+
+#: Up to this many boxes, every pairwise IoU is computed at once (a 256x256 float64 matrix is 0.5 MB).
+_MATRIX_MAX = 256
+
+
+def _greedy_on_matrix(coords: NDArray[np.float64], order: NDArray[np.intp], iou_threshold: float) -> NDArray[np.intp]:
+    """The greedy pass of :func:`batched_nms` with all IoUs computed up front, ``coords`` sorted best first.
+
+    A typical frame has tens of candidates and keeps about ten: one vectorised ``[k, k]`` IoU and a loop over
+    booleans cost a fraction of the ~10 numpy calls per kept box of the loop above. The IoU of a pair is the
+    same float expression, operand for operand, as there (``min``/``max`` and the sum of the two areas are
+    symmetric), so both paths keep the same boxes, ties and NaNs included.
+    """
+    x0, y0, x1, y1 = coords.T
+    areas = np.maximum(x1 - x0, 0.0) * np.maximum(y1 - y0, 0.0)
+    inter_w = np.maximum(np.minimum(x1[:, None], x1[None, :]) - np.maximum(x0[:, None], x0[None, :]), 0.0)
+    inter_h = np.maximum(np.minimum(y1[:, None], y1[None, :]) - np.maximum(y0[:, None], y0[None, :]), 0.0)
+    inter = inter_w * inter_h
+    iou = inter / np.maximum(areas[:, None] + areas[None, :] - inter, 1e-9)
+    suppresses = ~(iou <= iou_threshold)  # row i: the boxes that box i removes if it is kept
+    removed = np.zeros(order.size, dtype=np.bool_)
+    keep: list[int] = []
+    for i in range(order.size):
+        if removed[i]:
+            continue
+        keep.append(i)
+        removed |= suppresses[i]
+    return order[np.asarray(keep, dtype=np.intp)]

@@ -58,6 +58,19 @@ def check_frame(frame: NDArray[np.uint8]) -> None:
         raise DetectorError(f"expected a non-empty frame, got shape {frame.shape}")
 
 
+def _fit(width: int, height: int, size: tuple[int, int], centre: bool) -> tuple[int, int, int, int]:
+    """``(new_w, new_h, pad_x, pad_y)`` of a ``width`` x ``height`` frame letterboxed into ``size``."""
+    in_w, in_h = size
+    ratio = min(in_w / width, in_h / height)
+    new_w, new_h = max(1, round(width * ratio)), max(1, round(height * ratio))
+    if centre:
+        # Ultralytics rounds (pad / 2 - 0.1) so that an odd pad puts the extra pixel at the bottom/right.
+        pad_x, pad_y = round((in_w - new_w) / 2 - 0.1), round((in_h - new_h) / 2 - 0.1)
+    else:
+        pad_x = pad_y = 0
+    return new_w, new_h, pad_x, pad_y
+
+
 def letterbox(
     frame: NDArray[np.uint8], size: tuple[int, int], *, centre: bool, pad_value: int
 ) -> tuple[NDArray[np.uint8], Letterbox]:
@@ -76,14 +89,8 @@ def letterbox(
     check_frame(frame)
     height, width = frame.shape[:2]
     in_w, in_h = size
-    ratio = min(in_w / width, in_h / height)
-    new_w, new_h = max(1, round(width * ratio)), max(1, round(height * ratio))
+    new_w, new_h, pad_x, pad_y = _fit(width, height, size, centre)
     resized = frame if (new_w, new_h) == (width, height) else cv2.resize(frame, (new_w, new_h))
-    if centre:
-        # Ultralytics rounds (pad / 2 - 0.1) so that an odd pad puts the extra pixel at the bottom/right.
-        pad_x, pad_y = round((in_w - new_w) / 2 - 0.1), round((in_h - new_h) / 2 - 0.1)
-    else:
-        pad_x = pad_y = 0
     bordered = cv2.copyMakeBorder(
         resized, pad_y, in_h - new_h - pad_y, pad_x, in_w - new_w - pad_x, cv2.BORDER_CONSTANT,
         value=(pad_value, pad_value, pad_value),
@@ -109,3 +116,52 @@ def to_nchw(
     params.ddepth = cv2.CV_32F
     params.datalayout = cv2.DNN_LAYOUT_NCHW
     return np.asarray(cv2.dnn.blobFromImageWithParams(image, params), dtype=np.float32)
+
+
+class InputTensor:
+    """:func:`letterbox` then :func:`to_nchw` in one pass per channel, through lookup tables.
+
+    A ``uint8`` channel has 256 values, so ``(x - mean) * scale`` is a table of 256 floats per channel. The
+    tables are computed once by :func:`to_nchw` itself (on a ramp of the 256 levels), so every value is the
+    very float the two-step path gives, to the bit. A frame then costs one resize, one split and one
+    ``cv2.LUT`` per channel written straight into its plane of the tensor; only the padding is filled apart.
+    Neither the padded ``uint8`` canvas nor the ``HxWx3`` float image of the two-step path is built, which
+    saves about a third of the pre-processing time (~0.2 ms a frame at 416x416 here).
+
+    Holds no per-frame state, so one instance may be called from several threads (the worker prepares the
+    next frame while a snapshot re-runs the detector on the current one).
+    """
+
+    def __init__(
+        self, size: tuple[int, int], *, centre: bool, pad_value: int,
+        mean: tuple[float, float, float], scale: tuple[float, float, float], swap_rb: bool,
+    ) -> None:
+        ramp = np.repeat(np.arange(256, dtype=np.uint8)[np.newaxis, :, np.newaxis], 3, axis=2)  # 1x256x3
+        tables = to_nchw(ramp, mean=mean, scale=scale, swap_rb=swap_rb)[0, :, 0, :]  # [3, 256], model order
+        self._tables = tuple(np.ascontiguousarray(tables[c]) for c in range(3))
+        self._pad = tuple(float(tables[c, pad_value]) for c in range(3))
+        # Plane c of the tensor reads channel _sources[c] of the BGR frame.
+        self._sources = (2, 1, 0) if swap_rb else (0, 1, 2)
+        self.size = size
+        self.centre = centre
+
+    def __call__(self, frame: NDArray[np.uint8]) -> tuple[FloatArray, Letterbox]:
+        """The ``[1, 3, H, W]`` float32 tensor of ``frame`` and where the frame landed in it."""
+        check_frame(frame)
+        height, width = frame.shape[:2]
+        in_w, in_h = self.size
+        new_w, new_h, pad_x, pad_y = _fit(width, height, self.size, self.centre)
+        resized = frame if (new_w, new_h) == (width, height) else cv2.resize(frame, (new_w, new_h))
+        channels = cv2.split(resized)
+        blob: FloatArray = np.empty((1, 3, in_h, in_w), dtype=np.float32)
+        for c, (table, pad, source) in enumerate(zip(self._tables, self._pad, self._sources, strict=True)):
+            plane = blob[0, c]
+            plane[:pad_y] = pad
+            plane[pad_y + new_h:] = pad
+            plane[pad_y:pad_y + new_h, :pad_x] = pad
+            plane[pad_y:pad_y + new_h, pad_x + new_w:] = pad
+            window = plane[pad_y:pad_y + new_h, pad_x:pad_x + new_w]
+            written = cv2.LUT(channels[source], table, dst=window)
+            if not np.shares_memory(written, window):  # an OpenCV build that would not write into the view
+                window[...] = written
+        return blob, Letterbox(new_w / width, new_h / height, pad_x, pad_y, width, height)

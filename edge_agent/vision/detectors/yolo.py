@@ -16,7 +16,8 @@ from pydantic import Field
 
 from .family import Candidates, OnnxDetector
 from .manifest import ModelManifest, Shape
-from .preprocess import FloatArray, Letterbox, letterbox, to_nchw
+from .preprocess import FloatArray, InputTensor, Letterbox
+from .session import ModelSession
 
 
 class YoloManifest(ModelManifest):
@@ -53,13 +54,34 @@ class Yolo(OnnxDetector[YoloManifest]):
     default_score_threshold = 0.25  # Ultralytics predict default (conf)
     default_iou_threshold = 0.7  # Ultralytics predict default (iou)
 
+    def __init__(
+        self,
+        manifest: YoloManifest,
+        session: ModelSession,
+        *,
+        score_threshold: float | None = None,
+        iou_threshold: float | None = None,
+        max_detections: int = 300,
+    ) -> None:
+        """Validate the model against the manifest and build the input tables.
+
+        Raises:
+            DetectorError: See :class:`~.family.OnnxDetector`.
+        """
+        super().__init__(
+            manifest,
+            session,
+            score_threshold=score_threshold,
+            iou_threshold=iou_threshold,
+            max_detections=max_detections,
+        )
+        self._tensor = InputTensor(
+            manifest.input_size, centre=manifest.pad == "center", pad_value=manifest.pad_value,
+            mean=(0.0, 0.0, 0.0), scale=(manifest.scale,) * 3, swap_rb=manifest.colour_order == "RGB",
+        )
+
     def _preprocess(self, frame_bgr: NDArray[np.uint8]) -> tuple[FloatArray, Letterbox]:
-        manifest = self.manifest
-        centre = manifest.pad == "center"
-        canvas, placement = letterbox(frame_bgr, self.input_size, centre=centre, pad_value=manifest.pad_value)
-        scale = (manifest.scale,) * 3
-        blob = to_nchw(canvas, mean=(0.0, 0.0, 0.0), scale=scale, swap_rb=manifest.colour_order == "RGB")
-        return blob, placement
+        return self._tensor(frame_bgr)
 
     def _decode(self, outputs: list[FloatArray]) -> Candidates:
         prediction = outputs[0][0]  # [4 + nc, N]
