@@ -108,6 +108,13 @@ def sites_with_role(conn: Connection, role: str) -> list[str]:
     return list(conn.execute(q).scalars())
 
 
+def map_version(conn: Connection, f: DeviceFilter) -> tuple[int, int]:
+    """(row count, latest ``updated_ms``) of the filtered devices: changes whenever the map's content can."""
+    q = sa.select(sa.func.count(), sa.func.coalesce(sa.func.max(devices.c.updated_ms), 0)).where(*_where(f))
+    count, latest = conn.execute(q).one()
+    return int(count), int(latest)
+
+
 def map_points(conn: Connection, f: DeviceFilter) -> list[MapPoint]:
     """The map's columns only; roles are read as JSON text and matched by name (no JSON decoding per row)."""
     roles_text = sa.cast(devices.c.roles, sa.Text)
