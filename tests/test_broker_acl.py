@@ -17,6 +17,7 @@ from paho.mqtt.reasoncodes import ReasonCode
 
 from coordinator.broker.acl import AclError, acl_users, box_user, render_acl
 from edge_agent.config import BoxConfig, load_config
+from edge_agent.lighting.role import group_topics, listen_topics
 from tests.mqtt_helpers import Mosquitto, wait_until
 
 REPO = Path(__file__).resolve().parents[1]
@@ -47,6 +48,8 @@ def test_light_box_reads_its_groups_and_its_neighbours_presence(district: dict[s
         "vigie/v1/dijon/light-liberte-01/cmd",
         "vigie/v1/dijon/group/rue-liberte/cmd",
         "vigie/v1/dijon/group/place-rude/cmd",
+        "vigie/v1/dijon/group/commune-dijon/cmd",
+        "vigie/v1/dijon/group/city/cmd",
         "vigie/v1/dijon/cam-liberte-01/event",
         "vigie/v1/dijon/cam-darcy-01/event",
         "vigie/v1/STATE/+",
@@ -85,7 +88,15 @@ def test_acl_grants_nothing_to_anonymous_and_one_block_per_user(district: dict[s
 def test_coordinator_reads_everything_and_writes_commands_state_and_team_topics() -> None:
     [user] = acl_users([], coordinator="centre")
     assert user.read == ("vigie/v1/#",)
-    assert set(user.write) == {"vigie/v1/+/+/cmd", "vigie/v1/+/group/+/cmd", "vigie/v1/STATE/+", "vigie/v1/TEAM/#"}
+    assert set(user.write) == {"vigie/v1/+/+/cmd", "vigie/v1/+/group/+/cmd", "vigie/v1/STATE/+",
+                               "vigie/v1/+/team/+/dispatch"}
+
+
+def test_box_acl_grants_exactly_what_the_agent_subscribes_to(district: dict[str, BoxConfig]) -> None:
+    for box in district.values():
+        wanted = {f"vigie/v1/{box.site}/{box.device_id}/cmd", *listen_topics(box),
+                  *(f"vigie/v1/{box.site}/group/{g}/cmd" for g in group_topics(box))}
+        assert wanted <= set(box_user(box).read), box.device_id
 
 
 def test_integrator_is_read_only_and_never_sees_commands() -> None:
@@ -286,7 +297,7 @@ def test_integrator_reads_events_but_cannot_publish_or_read_commands(peers: dict
     viewer = peers["opendata"]
     viewer.subscribe("vigie/v1/#")
     assert viewer.publish("vigie/v1/dijon/light-darcy-01/cmd", b"x") == NOT_AUTHORISED
-    assert viewer.publish("vigie/v1/TEAM/voirie", b"x") == NOT_AUTHORISED
+    assert viewer.publish("vigie/v1/dijon/team/voirie/dispatch", b"x") == NOT_AUTHORISED
     assert peers["coordinator"].publish("vigie/v1/dijon/light-darcy-01/cmd", b"order") == 0
     assert peers["cam-darcy-01"].publish("vigie/v1/dijon/cam-darcy-01/event", b"seen") == 0
     wait_until(lambda: viewer.received("vigie/v1/dijon/cam-darcy-01/event") == [b"seen"], 10, "event")

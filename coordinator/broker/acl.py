@@ -22,9 +22,10 @@ from dataclasses import dataclass
 
 import vigie_wire as wire
 from edge_agent.config import BoxConfig
+from edge_agent.lighting.role import group_topics, listen_topics
 
-#: Where the coordinator talks to field teams; not yet in the wire contract, so a parameter.
-TEAM_TOPICS = ("vigie/v1/TEAM/#",)
+#: What the coordinator sends field teams: interventions on ``vigie/v1/<site>/team/<team>/dispatch``.
+TEAM_TOPICS = (wire.subscription(wire.Kind.DISPATCH),)
 _USERNAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 #: What a box publishes; ``snapshot`` only when one of its cameras sends snapshots.
 _BOX_WRITES = (wire.Kind.BIRTH, wire.Kind.DEATH, wire.Kind.EVENT, wire.Kind.TELEMETRY, wire.Kind.ACK)
@@ -55,20 +56,20 @@ def box_user(box: BoxConfig) -> AclUser:
     writes = [wire.device_topic(box.site, box.device_id, k) for k in _BOX_WRITES]
     if any(cam.snapshots.enabled for cam in box.cameras):
         writes.append(wire.device_topic(box.site, box.device_id, wire.Kind.SNAPSHOT))
+    # Exactly what the agent subscribes to (the same functions decide), so the two cannot disagree: its
+    # command topic, its groups' (the commune's and the city's included), neighbours' events and STATE.
     reads = [wire.device_topic(box.site, box.device_id, wire.Kind.CMD)]
-    if box.lighting is not None:
-        reads += [wire.group_command_topic(box.site, g) for g in sorted(box.lighting.groups())]
-        reads += sorted(
-            {wire.device_topic(s.site or box.site, s.device, wire.Kind.EVENT) for s in box.lighting.presence}
-        )
-    reads.append(wire.subscription(wire.Kind.STATE))
+    reads += [wire.group_command_topic(box.site, g) for g in group_topics(box)]
+    reads += [t for t in listen_topics(box) if t not in reads]
+    if wire.subscription(wire.Kind.STATE) not in reads:
+        reads.append(wire.subscription(wire.Kind.STATE))
     roles = [r for r, on in (("camera", bool(box.cameras)), ("light", box.lighting is not None)) if on]
     return AclUser(box.mqtt.username, tuple(reads), tuple(writes),
                    comment=f"box {box.site}/{box.device_id} ({' + '.join(roles) or 'link only'})")
 
 
 def coordinator_user(name: str, team_topics: Sequence[str] = TEAM_TOPICS) -> AclUser:
-    """The centre's grants: read everything Vigie; write commands (device and group), STATE and team topics.
+    """The centre's grants: read everything Vigie; write commands (device and group), STATE and team dispatches.
 
     Ingest workers share this user; their ``$share/<group>/...`` subscriptions are checked against the topic
     filter without the share prefix.
