@@ -17,6 +17,7 @@ from . import periodic, settings
 from .ingest.config import IngestSettings
 from .ingest.hooks import default_hooks
 from .ingest.worker import IngestWorker
+from .lighting.inventory_sync import sync_inventory
 from .seed import seed_fleet
 from .storage import make_engine
 
@@ -62,12 +63,15 @@ def cmd_jobs(_args: argparse.Namespace) -> int:
 def cmd_fleet_seed(args: argparse.Namespace) -> int:
     config = settings.from_env()
     engine = make_engine(args.database_url or str(config["DATABASE_URL"]))
-    result = seed_fleet(engine, Path(args.configs or config["FIRMWARE_CONFIGS"]))
+    configs = Path(args.configs or config["FIRMWARE_CONFIGS"])
+    result = seed_fleet(engine, configs)
+    # Group commands need to know which boxes must answer, energy needs each luminaire's rating.
+    inventory = sync_inventory(engine, configs)
     engine.dispose()
     for err in result.errors:
         print(err, file=sys.stderr)
     print(f"fleet registry: {result.created} devices added, {result.updated} updated, {len(result.errors)} "
-          f"configs refused")
+          f"configs refused; lighting inventory of {inventory.boxes} light boxes")
     return 1 if result.errors else 0
 
 

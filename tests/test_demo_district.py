@@ -8,12 +8,16 @@ import random
 from pathlib import Path
 
 import pytest
+from sqlalchemy.engine import Engine
 
 from coordinator.data import commune, communes
 from coordinator.demo import district
 from coordinator.demo.fleet_sim import write_configs
 from coordinator.demo.presence import DAILY, arrivals, rate_per_s
 from coordinator.demo.run import _night_offset
+from coordinator.demo.seed import RULES, TEAMS, seed_demo
+from coordinator.storage import interventions as interventions_store
+from coordinator.storage import teams as teams_store
 from edge_agent.config import load_config
 
 
@@ -79,3 +83,17 @@ def test_daytime_demo_shifts_light_clocks_to_the_evening() -> None:
     noon = dt.datetime(2026, 11, 26, 12, 0, tzinfo=tz)
     assert noon + _night_offset(noon) == noon.replace(hour=21, minute=30)
     assert _night_offset(noon.replace(hour=22)) == dt.timedelta(0)
+
+
+def test_demo_teams_and_rules_are_seeded_once_and_valid(engine: Engine) -> None:
+    assert seed_demo(engine) == (len(TEAMS), len(RULES))
+    assert seed_demo(engine) == (0, 0)
+    with engine.connect() as conn:
+        stored = interventions_store.list_rules(conn)
+        teams = teams_store.list_teams(conn)
+    assert {r.type for r in stored} == {"crowd", "stopped_vehicle", "loitering", "light_fault", "device_offline"}
+    assert {t.commune for t in teams} >= {"dijon", "chenove", "talant", "quetigny"}
+    for t in teams:  # every depot is in its commune (centres are good to ~1 km)
+        c = commune(t.commune)
+        assert t.lat is not None and t.lon is not None
+        assert _metres(c.lat, c.lon, t.lat, t.lon) < 2500

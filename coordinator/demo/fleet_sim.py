@@ -22,6 +22,7 @@ import yaml
 import vigie_wire as wire
 from edge_agent.agent import Agent
 from edge_agent.config import load_config
+from edge_agent.lighting.drivers import LampFault, SimulatedDriver
 
 from .district import District, SensorBox
 from .presence import arrivals
@@ -82,6 +83,35 @@ class SensorSim:
             self.agent.link.emit_many(events)
 
 
+class FaultSim:
+    """Now and then a lamp of the district fails; it is repaired a while later (a field team's visit).
+
+    The failure is injected into the simulated gear, so the node detects it, reports a TALQ
+    ``lampFailure`` event, and the coordinator's rules open an intervention — the real path.
+    """
+
+    def __init__(self, agents: list[Agent], rng: random.Random, every_s: float = 300.0,
+                 repair_after_s: float = 900.0) -> None:
+        self.gear = [a.light.driver for a in agents
+                     if a.light is not None and isinstance(a.light.driver, SimulatedDriver)]
+        self.rng, self.every_s, self.repair_after_s = rng, every_s, repair_after_s
+        self.next_at = time.monotonic() + rng.uniform(30, 90)
+        self.broken: list[tuple[float, SimulatedDriver, str]] = []
+
+    def step(self, now: float) -> None:
+        for item in [b for b in self.broken if b[0] <= now]:
+            self.broken.remove(item)
+            _due, gear, lum = item
+            gear.clear(lum)
+        if self.gear and now >= self.next_at:
+            self.next_at = now + self.rng.expovariate(1 / self.every_s)
+            gear = self.rng.choice(self.gear)
+            lum = self.rng.choice(gear.luminaires())
+            gear.inject(lum, LampFault.LAMP_FAILURE)
+            self.broken.append((now + self.repair_after_s, gear, lum))
+            log.info("demo: lamp %s fails", lum)
+
+
 def run_district(district: District, root: Path, port: int, stop: threading.Event,
                  clock_offset: dt.timedelta = dt.timedelta(0), seed: int = 7,
                  on_ready: Callable[[int], None] | None = None) -> None:
@@ -102,6 +132,7 @@ def run_district(district: District, root: Path, port: int, stop: threading.Even
         sims.append(SensorSim(sensor, agent, random.Random(rng.random()), light_clock))
     for agent in agents:
         agent.start()
+    faults = FaultSim(agents, random.Random(seed + 1))
     if on_ready:
         on_ready(len(agents))
     next_tel = {id(a): time.monotonic() + random.uniform(1, 5) for a in agents}
@@ -112,6 +143,7 @@ def run_district(district: District, root: Path, port: int, stop: threading.Even
             for sim in sims:
                 sim.step(time.time(), now - last)
             last = now
+            faults.step(now)
             for agent in agents:
                 if now >= next_tel[id(agent)]:
                     next_tel[id(agent)] = now + agent.config.telemetry_interval_s

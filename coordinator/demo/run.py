@@ -29,6 +29,7 @@ from ..storage import make_engine, upgrade
 from ..storage import users as user_store
 from . import district as district_mod
 from .fleet_sim import write_configs
+from .seed import seed_demo
 
 DEMO_PORT = 18830
 WEB_PORT = 8080
@@ -127,6 +128,9 @@ def _prepare_database(root: Path, db_url: str) -> str:
     with engine.begin() as conn:
         if user_store.authenticate(conn, DEMO_USER, password) is None:
             user_store.create_user(conn, DEMO_USER, password, "admin", None)
+    teams, rules = seed_demo(engine)
+    if teams or rules:
+        print(f"      demo teams and rules: {teams} teams, {rules} rules added", flush=True)
     engine.dispose()
     return password
 
@@ -151,7 +155,7 @@ def run_demo(root: Path = Path("var/demo"), port: int = DEMO_PORT, web_port: int
         _step(1, total, f"broker: mosquitto on 127.0.0.1:{port}")
         broker.start()
 
-        _step(2, total, f"database: {db_url} (migrations, demo login)")
+        _step(2, total, f"database: {db_url} (migrations, demo login, teams and rules)")
         password = _prepare_database(root, db_url)
 
         _step(3, total, "box configs: the committed Dijon district + a simulated district of 20 cabinets")
@@ -165,9 +169,10 @@ def run_demo(root: Path = Path("var/demo"), port: int = DEMO_PORT, web_port: int
             subprocess.run([*exe, "coordinator.cli", "fleet", "seed", "--configs", str(configs)], env=env,
                            check=True, cwd=ROOT)
 
-        _step(4, total, "coordinator: ingest worker, periodic jobs, web app")
+        _step(4, total, "coordinator: ingest worker, periodic jobs, team notifications, web app")
         children.start("ingest", [*exe, "coordinator.cli", "ingest"], env)
         children.start("jobs", [*exe, "coordinator.cli", "jobs"], env)
+        children.start("notify", [*exe, "coordinator.cli", "notify"], env)
         children.start("web", [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{web_port}",
                                "--worker-class", "gthread", "--threads", "16", "coordinator.wsgi:app"], env)
         if not _wait_http(web_port, 60):
