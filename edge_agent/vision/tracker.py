@@ -258,7 +258,9 @@ class _State:
 
     def snapshot(self) -> Track:
         assert self.track_id is not None
-        x0, y0, x1, y1 = (float(v) for v in self.kf.box())
+        # KalmanBox.box() on Python floats: the same IEEE operations, without an array per snapshot.
+        cx, cy, w, h, vx, vy = self.kf.x[:6].tolist()
+        x0, y0, x1, y1 = cx - w / 2.0, cy - h / 2.0, cx + w / 2.0, cy + h / 2.0
         return Track(
             track_id=self.track_id,
             class_id=self.class_id,
@@ -267,8 +269,8 @@ class _State:
             x1=x1,
             y1=y1,
             score=self.score,
-            vx=float(self.kf.x[4]),
-            vy=float(self.kf.x[5]),
+            vx=vx,
+            vy=vy,
             hits=self.hits,
             missed=self.missed,
             first_seen=self.first_seen,
@@ -302,7 +304,7 @@ class Tracker:
         for s in self._states:
             s.kf.predict(dt)
         track_boxes = (
-            np.stack([s.kf.box() for s in self._states]) if self._states else np.zeros((0, 4), dtype=np.float64)
+            _boxes(np.stack([s.kf.x[:4] for s in self._states])) if self._states else np.zeros((0, 4), dtype=np.float64)
         )
         iou = iou_matrix(track_boxes, det_boxes)
         if cfg.class_aware and iou.size:
@@ -356,6 +358,12 @@ class Tracker:
         track_id = self._next_id
         self._next_id += 1
         return track_id
+
+
+def _boxes(z: FloatArray) -> FloatArray:
+    """``[n, 4]`` centre/size states to ``x0, y0, x1, y1``: :meth:`KalmanBox.box` for all tracks at once."""
+    half_w, half_h = z[:, 2] / 2.0, z[:, 3] / 2.0
+    return np.stack([z[:, 0] - half_w, z[:, 1] - half_h, z[:, 0] + half_w, z[:, 1] + half_h], axis=1)
 
 
 def _by_id(track: Track) -> int:
