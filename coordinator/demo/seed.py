@@ -34,7 +34,7 @@ TEAMS: tuple[tuple[str, str, str, tuple[str, ...], float, float], ...] = (
 
 RULES: tuple[tuple[str, str | None, dict[str, Any]], ...] = (
     ("Attroupement place Darcy", "dijon",
-     {"type": "crowd", "zones": [{"device": "cam-darcy-01", "zone": "crossing"}], "threshold": 5}),
+     {"type": "crowd", "zones": [{"device": "cam-darcy-01", "zone": "crossing"}], "threshold": 3}),
     ("Stationnement interdit rue de la Liberté", "dijon",
      {"type": "stopped_vehicle", "zones": [{"device": "cam-liberte-01", "zone": "street"}], "max_stop_s": 60,
       "skill": "police"}),
