@@ -230,6 +230,18 @@ def machine() -> str:
             f"{mosq}, SQLite {sqlite3.sqlite_version}")
 
 
+NOTES = """\
+- Producer in its own process: a spawned process (as the agent starts a camera) appends each event
+  through an `OutboxSink` (pack, one SQLite transaction, one wake datagram to the link); the link
+  process only reads the outbox file, publishes and deletes. Timed from the release of the already
+  started producer to the PUBACK of its last event; the producer's start-up is not timed.
+- In-process: `Link.emit()` in the link's interpreter, so the producer's commits and the sender share
+  one GIL. Sender alone: the same backlog already on disk, replayed after an outage.
+- Ratios are taken within a round (bare paho, own process, in-process, sender alone, in that order),
+  so load from other work on the machine falls on all contenders of a round alike.
+"""
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--events", type=int, default=20_000)
@@ -284,7 +296,7 @@ def main() -> int:
     section = (f"## Link (issue 2)\n\nMachine: {machine()}.\n"
                f"Command: `.venv/bin/python bench/link_bench.py --events {n} --window {w} --write bench/RESULTS.md`"
                f" ({time.strftime('%Y-%m-%d')}). One-event-per-message rows: median of {args.rounds} interleaved"
-               f" rounds; ratios are per round, median (min to max).\n\n{table}\n")
+               f" rounds; ratios are per round, median (min to max).\n\n{table}\n\n{NOTES}")
     print(section)
     if args.write:
         write_section(args.write, "## Link (issue 2)", section)

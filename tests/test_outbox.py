@@ -565,7 +565,8 @@ def test_writer_processes_get_unique_increasing_ids_and_numbers_and_the_sender_m
     assert ns(seen) == list(range(total)), "n unique and gapless within the boot"
     assert {r.boot for r in seen} == {boot}
     switches = sum(_writer_of(a) != _writer_of(b) for a, b in itertools.pairwise(seen))
-    assert switches > 100, f"the writers must really have interleaved ({switches} switches)"
+    # One writer after the other would switch len(WRITERS) - 1 times: more means they raced.
+    assert switches > 2 * len(WRITERS), f"the writers must really have interleaved ({switches} switches)"
     returned = sorted(pair for got in results for pair in got)
     assert returned == [(r.id, r.n) for r in seen], "every writer was told the id and n stored"
     for w, _ in WRITERS:  # each producer's own events keep their order
