@@ -156,12 +156,16 @@ class InputTensor:
         blob: FloatArray = np.empty((1, 3, in_h, in_w), dtype=np.float32)
         for c, (table, pad, source) in enumerate(zip(self._tables, self._pad, self._sources, strict=True)):
             plane = blob[0, c]
-            plane[:pad_y] = pad
-            plane[pad_y + new_h:] = pad
-            plane[pad_y:pad_y + new_h, :pad_x] = pad
-            plane[pad_y:pad_y + new_h, pad_x + new_w:] = pad
+            if pad_y:
+                plane[:pad_y] = pad
+            if pad_y + new_h < in_h:
+                plane[pad_y + new_h:] = pad
+            if pad_x:
+                plane[pad_y:pad_y + new_h, :pad_x] = pad
+            if pad_x + new_w < in_w:
+                plane[pad_y:pad_y + new_h, pad_x + new_w:] = pad
             window = plane[pad_y:pad_y + new_h, pad_x:pad_x + new_w]
             written = cv2.LUT(channels[source], table, dst=window)
-            if not np.shares_memory(written, window):  # an OpenCV build that would not write into the view
+            if written is not window:  # OpenCV hands the view back when it wrote into it; copy otherwise
                 window[...] = written
         return blob, Letterbox(new_w / width, new_h / height, pad_x, pad_y, width, height)
