@@ -6,6 +6,7 @@ from typing import Any, TypeVar
 
 from flask import request
 from pydantic import BaseModel, ValidationError
+from werkzeug.datastructures import MultiDict
 
 from .errors import ApiError, bad_request
 
@@ -34,16 +35,30 @@ def parse_body(model: type[M]) -> M:
         raise bad_request(_message(details), details) from exc
 
 
-def parse_query(model: type[M]) -> M:
-    """The query string as ``model`` (each parameter once); 400 naming every bad parameter."""
+def _single_values(params: MultiDict[str, str]) -> dict[str, Any]:
+    """Each parameter once: a repeated one is an error, not a silent pick of the first."""
     data: dict[str, Any] = {}
-    for key in request.args:
-        values = request.args.getlist(key)
+    for key in params:
+        values = params.getlist(key)
         if len(values) > 1:
             raise bad_request(f"{key}: given {len(values)} times, expected once")
         data[key] = values[0]
+    return data
+
+
+def _validate(model: type[M], data: dict[str, Any]) -> M:
     try:
         return model.model_validate(data)
     except ValidationError as exc:
         details = _details(exc)
         raise bad_request(_message(details), details) from exc
+
+
+def parse_query(model: type[M]) -> M:
+    """The query string as ``model`` (each parameter once); 400 naming every bad parameter."""
+    return _validate(model, _single_values(request.args))
+
+
+def parse_form(model: type[M]) -> M:
+    """A url-encoded form body as ``model`` (each field once); 400 naming every bad field."""
+    return _validate(model, _single_values(request.form))

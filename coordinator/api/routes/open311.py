@@ -17,11 +17,10 @@ from __future__ import annotations
 import hashlib
 import hmac
 from datetime import UTC, datetime
-from typing import Any
 
 from flask import current_app, jsonify, request
 from flask.typing import ResponseReturnValue
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from coordinator.dispatch import service
 from coordinator.interventions.geo import in_metropole, nearest_commune
@@ -31,8 +30,8 @@ from coordinator.storage import teams as team_store
 from coordinator.storage.flask import get_engine
 
 from ..blueprint import bp
-from ..bodies import _details, _message, parse_body
-from ..errors import ApiError, bad_request, not_found
+from ..bodies import parse_body, parse_form
+from ..errors import ApiError, not_found
 from ..openapi import schema_model
 from .dispatch_common import now_ms
 
@@ -81,17 +80,7 @@ def _parse() -> Open311Request:
         return parse_body(Open311Request)
     if request.mimetype != "application/x-www-form-urlencoded":
         raise ApiError(415, "expected application/x-www-form-urlencoded (GeoReport v2) or application/json")
-    data: dict[str, Any] = {}
-    for key in request.form:
-        values = request.form.getlist(key)
-        if len(values) > 1:
-            raise bad_request(f"{key}: given {len(values)} times, expected once")
-        data[key] = values[0]
-    try:
-        return Open311Request.model_validate(data)
-    except ValidationError as exc:
-        details = _details(exc)
-        raise bad_request(_message(details), details) from exc
+    return parse_form(Open311Request)
 
 
 def _client_key() -> str:
