@@ -17,11 +17,14 @@ from coordinator.storage import lighting as light_store
 from .counts import CameraEvent, aggregate
 from .energy import Delta, Rating, Reading, attribute, delta, readings
 
+#: The event types :func:`on_events` reads; ingest hands it no other (``Hooks.add_events``).
+EVENT_TYPES = frozenset({"counts", "occupancy"})
+
 
 def on_events(conn: Connection, items: Sequence[StoredEvent]) -> None:
     """Counts and occupancy from ``counts`` and ``occupancy`` events (see :mod:`.counts` for the choice)."""
     relevant = [CameraEvent(e.site, e.device_id, e.ts_ms, e.type, e.body) for e in items
-                if e.type in ("counts", "occupancy")]
+                if e.type in EVENT_TYPES]
     if relevant:
         store.add_aggregates(conn, aggregate(relevant))
 

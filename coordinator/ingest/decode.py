@@ -7,8 +7,9 @@ registry and publishes under its registered site, and the row shape of a stored 
 
 from __future__ import annotations
 
-import dataclasses
 import math
+import typing
+from collections.abc import Callable
 from functools import lru_cache
 from typing import Any, NamedTuple
 
@@ -86,15 +87,9 @@ def authorise(topic_site: str, registered_site: str | None) -> str | None:
 
 # -- stored shape of events ----------------------------------------------------------------
 
-_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
-
-
-def _field_names(cls: type) -> tuple[str, ...]:
-    names = _FIELD_NAMES.get(cls)
-    if names is None:
-        names = _FIELD_NAMES[cls] = tuple(f.name for f in dataclasses.fields(cls))
-    return names
-
+#: Columns of the ``events`` table, in the order of the tuples :func:`add_event_rows` builds.
+EVENT_COLUMNS = ("device_id", "boot", "n", "site", "ts_ms", "received_ms", "type", "cam", "target", "cls", "track",
+                 "historical", "stale", "body")
 
 #: Which field names the event's ``target`` column (zone, line or luminaire), in order of preference.
 _TARGET_FIELDS = ("zone", "line", "lum")
@@ -120,27 +115,71 @@ def event_body(ev: wire.Event) -> tuple[str, dict[str, Any]]:
     """Wire name and fields by name of an event body (``CountRow`` rows become dicts)."""
     if isinstance(ev, wire.UnknownEvent):
         return "unknown", {"type_code": ev.type_code, "fields": json_safe(list(ev.fields))}
-    body = {name: getattr(ev, name) for name in _field_names(type(ev))}
+    body = {f.name: getattr(ev, f.name) for f, _ in wire.schema.record_fields(type(ev))}
     if isinstance(ev, wire.IntervalCounts):
-        body["rows"] = [{n: getattr(r, n) for n in _field_names(type(r))} for r in ev.rows]
+        body["rows"] = [{f.name: getattr(r, f.name) for f, _ in wire.schema.record_fields(type(r))} for r in ev.rows]
     return ev.wire_name, body
 
 
-def event_rows(site: str, batch: wire.EventBatch, received_ms: int) -> list[dict[str, Any]]:
-    """Rows of the ``events`` table for one batch (keys are its column names)."""
+def _nests_record(hint: Any) -> bool:
+    if isinstance(hint, type) and issubclass(hint, wire.schema.Record):
+        return True
+    return any(_nests_record(a) for a in typing.get_args(hint))
+
+
+Shape = Callable[[wire.Event], tuple[str, Any, Any, Any, Any, dict[str, Any]]]
+_SHAPES: dict[type, Shape] = {}
+
+
+def _shape(cls: type[wire.Event]) -> Shape:
+    """How an event of ``cls`` fills the typed columns: derived once per class, not per event.
+
+    Flat event types (scalars and tuples of scalars) are their fields by name as they are, so
+    the record's own attribute dict is the body (records hold their fields and nothing else);
+    unknown events and types with nested records go through :func:`event_body`.
+    """
+    flat = cls is not wire.UnknownEvent and not any(_nests_record(h) for _, h in wire.schema.record_fields(cls))
+    names = {f.name for f, _ in wire.schema.record_fields(cls)}
+    target = next((k for k in _TARGET_FIELDS if k in names), None)
+    if not flat:
+        def slow(ev: wire.Event) -> tuple[str, Any, Any, Any, Any, dict[str, Any]]:
+            name, body = event_body(ev)
+            return name, body.get("cam"), body.get(target) if target else None, body.get("cls"), body.get("track"), body
+        return slow
+    name = cls.wire_name
+
+    def fast(ev: wire.Event) -> tuple[str, Any, Any, Any, Any, dict[str, Any]]:
+        b = ev.__dict__
+        return name, b.get("cam"), b[target] if target else None, b.get("cls"), b.get("track"), b
+    return fast
+
+
+def add_event_rows(site: str, batch: wire.EventBatch, received_ms: int, dumps: Callable[[Any], Any],
+                   out: dict[tuple[str, int, int], tuple[tuple[Any, ...], str, dict[str, Any]]]) -> None:
+    """Add the ``events`` rows of ``batch`` to ``out``, keyed by event id; the first of a repeated id wins.
+
+    Each value is ``(row, type, body)``: the row in :data:`EVENT_COLUMNS` order with the body
+    serialised by ``dumps``, then what a hook needs. ``body`` may be the record's own field
+    dict: copy it before handing it out. Tuples and one pass per event, because this runs for
+    every event of every batch (see ``bench/ingest_bench.py``).
+    """
     dev, boot, hist = batch.header.dev, batch.boot, batch.historical
-    rows = []
+    shapes = _SHAPES
     for rec in batch.events:
+        key = (dev, boot, rec.n)
+        if key in out:
+            continue
         ev = rec.body
-        name, body = event_body(ev)
-        target = None
-        for key in _TARGET_FIELDS:
-            if key in body:
-                target = body[key]
-                break
-        rows.append({
-            "device_id": dev, "boot": boot, "n": rec.n, "site": site, "ts_ms": rec.ts, "received_ms": received_ms,
-            "type": name, "cam": body.get("cam"), "target": target, "cls": body.get("cls"),
-            "track": body.get("track"), "historical": hist, "stale": False, "body": body,
-        })
-    return rows
+        shape = shapes.get(type(ev))
+        if shape is None:
+            shape = shapes[type(ev)] = _shape(type(ev))
+        name, cam, target, cls, track, body = shape(ev)
+        out[key] = ((dev, boot, rec.n, site, rec.ts, received_ms, name, cam, target, cls, track, hist, False,
+                     dumps(body)), name, body)
+
+
+def event_rows(site: str, batch: wire.EventBatch, received_ms: int) -> list[dict[str, Any]]:
+    """Rows of the ``events`` table for one batch, by column name (``body`` as a dict)."""
+    out: dict[tuple[str, int, int], tuple[tuple[Any, ...], str, dict[str, Any]]] = {}
+    add_event_rows(site, batch, received_ms, lambda b: None, out)
+    return [{**dict(zip(EVENT_COLUMNS, row, strict=True)), "body": dict(body)} for row, _, body in out.values()]

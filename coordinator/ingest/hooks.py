@@ -9,7 +9,7 @@ send) that other workers act on.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -74,11 +74,41 @@ class Hooks:
     telemetry: list[TelemetryHook] = field(default_factory=list)
     acks: list[AckHook] = field(default_factory=list)
     devices: list[DeviceHook] = field(default_factory=list)
+    #: Event types an event hook reads (a hook not in this map reads every type).
+    types: dict[EventHook, frozenset[str]] = field(default_factory=dict)
+
+    def add_events(self, hook: EventHook, types: Iterable[str] | None = None) -> None:
+        """Register an event hook, for the given event types only (``None``: all of them).
+
+        Most events of a busy site are detections and crossings that only analytics of
+        their own reads; a hook that declares its types costs nothing for the others: storage
+        builds no :class:`StoredEvent` an interested hook would not receive.
+        """
+        self.events.append(hook)
+        if types is not None:
+            self.types[hook] = frozenset(types)
+
+    def event_types(self) -> frozenset[str] | None:
+        """Types some event hook reads; ``None`` when a hook reads every type."""
+        wanted: set[str] = set()
+        for hook in self.events:
+            types = self.types.get(hook)
+            if types is None:
+                return None
+            wanted |= types
+        return frozenset(wanted)
 
     def on_events(self, conn: Connection, items: Sequence[StoredEvent]) -> None:
-        if items:
-            for hook in self.events:
+        if not items:
+            return
+        for hook in self.events:
+            types = self.types.get(hook)
+            if types is None:
                 hook(conn, items)
+                continue
+            mine = [e for e in items if e.type in types]
+            if mine:
+                hook(conn, mine)
 
     def on_telemetry(self, conn: Connection, items: Sequence[StoredTelemetry]) -> None:
         if items:
@@ -100,12 +130,13 @@ def default_hooks() -> Hooks:
     """The product's wiring. Each domain adds its hook here (one line each, explicit)."""
     # Imported here, not at the top: the domains import this module for its types.
     from coordinator.analytics import hooks as analytics_hooks  # noqa: PLC0415
+    from coordinator.dispatch.jobs import EVENT_TYPES as RULE_EVENT_TYPES  # noqa: PLC0415
     from coordinator.dispatch.jobs import make_event_hook  # noqa: PLC0415
     from coordinator.lighting import hooks as lighting_hooks  # noqa: PLC0415
 
     hooks = Hooks()
-    hooks.events.append(make_event_hook())  # interventions: rules over events
-    hooks.events.append(analytics_hooks.on_events)  # analytics: counts and occupancy
+    hooks.add_events(make_event_hook(), RULE_EVENT_TYPES)  # interventions: rules over events
+    hooks.add_events(analytics_hooks.on_events, analytics_hooks.EVENT_TYPES)  # analytics: counts and occupancy
     hooks.telemetry.append(analytics_hooks.on_telemetry)  # analytics: energy per light group and hour
     hooks.acks.append(lighting_hooks.on_acks)  # lighting: answers to light.* commands
     return hooks

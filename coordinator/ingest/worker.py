@@ -126,16 +126,17 @@ class IngestWorker:
         """Decode, store and acknowledge one batch; ``None`` if stopped before it could commit."""
         t0 = time.perf_counter()
         items: list[Decoded] = []
-        origin: list[int] = []
-        for i, inb in enumerate(batch):
+        kinds: Counter[str] = Counter()  # counted per batch: a labelled metric costs microseconds per call
+        for inb in batch:
             out = decode(inb.topic, inb.payload, inb.retain)
             if isinstance(out, Reject):
-                self.metrics.messages.labels("invalid").inc()
+                kinds["invalid"] += 1
                 self._reject(out.reason, out.detail)
                 continue
-            self.metrics.messages.labels(out.msg.kind).inc()
+            kinds[out.msg.kind] += 1
             items.append(out)
-            origin.append(i)
+        for kind, n in kinds.items():
+            self.metrics.messages.labels(kind).inc(n)
         report = self._store(items) if items else BatchReport()
         if report is None:
             return None
