@@ -6,7 +6,7 @@ background that is a plain image can be *rescaled* by the measured gain in one
 multiplication and stays valid, whereas MOG2's per-pixel Gaussian mixtures cannot be
 rescaled and would have to be thrown away (and warmed up again) at every lamp step. The
 average is also deterministic, has two parameters, and costs microseconds at 160x120 (the
-whole gate is ~2.5 ms per 768x576 frame, mostly colour conversion and resize). What MOG2
+whole gate is ~0.8 ms per 768x576 frame, mostly colour conversion and resize). What MOG2
 does better (multi-modal backgrounds: swaying trees, flicker) matters less here, and the
 periodic re-check covers what the gate misses.
 
