@@ -8,7 +8,8 @@ PY := $(VENV)/bin/python
 # Debian packages the project needs, as "command-or-file:package" pairs.
 SYSTEM_DEPS := /usr/sbin/mosquitto:mosquitto /usr/bin/mosquitto_passwd:mosquitto-clients \
                /usr/bin/openssl:openssl /usr/bin/pg_lsclusters:postgresql \
-               /usr/bin/node:nodejs /usr/bin/npm:npm /usr/bin/chromium:chromium
+               /usr/bin/node:nodejs /usr/bin/npm:npm /usr/bin/chromium:chromium \
+               /usr/bin/systemd-analyze:systemd
 
 .PHONY: all install system-deps web-assets demo test lint bench clean
 

@@ -75,3 +75,21 @@ class DatabaseFactory:
             for name in reversed(self._created):
                 conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+def pg_admin_env() -> dict[str, str]:
+    """The admin URL as libpq variables (``PGHOST``...), for tools like ``psql`` and ``createdb``."""
+    url = sa.engine.make_url(PG_ADMIN_URL)
+    env = {"PGHOST": url.host or "127.0.0.1", "PGPORT": str(url.port or 5432), "PGUSER": url.username or ""}
+    if url.password:
+        env["PGPASSWORD"] = str(url.password)
+    return env
+
+
+def drop_pg_database_and_role(database: str, role: str) -> None:
+    """Drop a database (even with open connections) and a login role, if they exist."""
+    admin = _pg_admin()
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'))
+        conn.execute(sa.text(f'DROP ROLE IF EXISTS "{role}"'))
+    admin.dispose()

@@ -1,18 +1,23 @@
-"""The Ansible roles and playbooks: lint, syntax, and a real apply of ``broker`` + ``edge_agent`` on this machine.
+"""The Ansible roles and playbooks: lint, syntax, and a real apply of ``site.yml`` on this machine.
 
-PID 1 is not systemd here, so the roles are applied with ``vigie_service_manager: none`` and
-``connection: local`` into a throwaway prefix, as the current user; the test then starts Mosquitto and the
-agent with exactly the command lines of the generated units' ``ExecStart`` and checks what the deployment
-promises: the agent's birth reaches the broker with its generated credentials over TLS, a publish outside
-its ACL is refused, the watchdog pings arrive, the health check sees the birth, and a failed upgrade rolls
-the box back.
+PID 1 is not systemd here, so the three roles are applied once per run with ``vigie_service_manager: none``
+and ``connection: local`` into throwaway prefixes (one per host: the broker and the box share one, the
+coordinator has its own), as the current user, against the local PostgreSQL (a database and a login role
+made for the run, dropped at the end). The test then starts Mosquitto, the coordinator's web app, ingest,
+jobs and notification workers, and the agent with exactly the command lines of the generated units'
+``ExecStart`` (and their ``EnvironmentFile``), and checks what the deployment promises: the agent's birth
+reaches the broker with its generated credentials over TLS and lands in the coordinator's database through
+both ingest workers, a publish outside its ACL is refused, the watchdog pings arrive, the API answers, the
+health check sees the birth, and a failed upgrade rolls the box back.
 """
 
 from __future__ import annotations
 
 import getpass
 import grp
+import json
 import os
+import re
 import secrets
 import shlex
 import shutil
@@ -22,19 +27,24 @@ import sys
 import sysconfig
 import threading
 import time
+import urllib.request
+import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import paho.mqtt.client as mqtt
 import pytest
+import sqlalchemy as sa
 import yaml
 from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.reasoncodes import ReasonCode
 
 import vigie_wire as wire
 from coordinator.broker import free_port
+from coordinator.storage import make_engine
+from tests.db_helpers import drop_pg_database_and_role, pg_admin_env
 from tests.mqtt_helpers import Recorder, wait_until
 
 REPO = Path(__file__).resolve().parents[1]
@@ -43,6 +53,9 @@ BIN = Path(sys.executable).parent
 PLAYBOOKS = sorted(ANSIBLE.glob("*.yml"))
 BOX = "light-liberte-01"
 OTHER_BOX = "cam-darcy-01"
+BROKER_HOST = "broker-test"
+COORDINATOR_HOST = "coordinator-test"
+INGEST_WORKERS = 2
 NOT_AUTHORISED = 0x87
 
 
@@ -56,16 +69,30 @@ def run(*args: str | Path, cwd: Path = ANSIBLE, timeout: float = 300, **env: str
 # -- lint and syntax -------------------------------------------------------------------------------------
 
 
-def test_ansible_lint_passes_with_the_production_profile() -> None:
-    proc = run(BIN / "ansible-lint", "--offline", "--profile", "production")
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert "Profile 'production' was required, and it passed" in proc.stdout + proc.stderr
+@pytest.fixture(scope="session")
+def lint() -> Iterator[subprocess.Popen[str]]:
+    """ansible-lint, run once and started early: it works while the roles are being applied."""
+    proc = subprocess.Popen([BIN / "ansible-lint", "--offline", "--profile", "production"], cwd=ANSIBLE,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            env={**os.environ, "ANSIBLE_NOCOLOR": "1", "NO_COLOR": "1"})
+    yield proc
+    if proc.poll() is None:
+        proc.kill()
+    proc.communicate()
 
 
-@pytest.mark.parametrize("playbook", PLAYBOOKS, ids=[p.name for p in PLAYBOOKS])
-def test_playbook_syntax_check(playbook: Path) -> None:
-    proc = run(BIN / "ansible-playbook", "--syntax-check", "-i", "inventories/demo/hosts.yml", playbook.name)
+def test_ansible_lint_passes_with_the_production_profile(lint: subprocess.Popen[str]) -> None:
+    output, _ = lint.communicate(timeout=600)
+    assert lint.returncode == 0, output
+    assert "Profile 'production' was required, and it passed" in output
+
+
+def test_playbooks_pass_the_syntax_check() -> None:
+    proc = run(BIN / "ansible-playbook", "--syntax-check", "-i", "inventories/demo/hosts.yml",
+               *(p.name for p in PLAYBOOKS))
     assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert {line.split(": ", 1)[1] for line in proc.stdout.splitlines() if line.startswith("playbook: ")} == {
+        p.name for p in PLAYBOOKS}
 
 
 def test_site_and_upgrade_playbooks_exist_and_upgrade_is_a_rolling_batch_with_a_failure_budget() -> None:
@@ -106,45 +133,115 @@ def _tls(tmp: Path) -> tuple[Path, Path, Path]:
     return ca, crt, key
 
 
+def read_unit(path: Path) -> dict[str, list[str]]:
+    """The ``key=value`` lines of a unit file, keys mapped to every value they have."""
+    out: dict[str, list[str]] = {}
+    for line in path.read_text().splitlines():
+        if "=" in line and not line.startswith(("#", "[")):
+            key, value = line.split("=", 1)
+            out.setdefault(key, []).append(value)
+    return out
+
+
+def read_environment_file(path: Path) -> dict[str, str]:
+    """``KEY=VALUE`` lines of a systemd ``EnvironmentFile`` (comments and blank lines skipped)."""
+    out: dict[str, str] = {}
+    for line in path.read_text().splitlines():
+        if line.strip() and not line.lstrip().startswith(("#", ";")):
+            key, value = line.split("=", 1)
+            out[key.strip()] = value
+    return out
+
+
+@dataclass(frozen=True)
+class Database:
+    """The PostgreSQL database and login role the coordinator role creates, unique to this run."""
+
+    name: str
+    user: str
+    password: str
+
+
 @dataclass
 class Deployment:
-    """A prefix the roles were applied to, and what is needed to use it."""
+    """The prefixes ``site.yml`` was applied to, and what is needed to use them."""
 
     tmp: Path
-    prefix: Path
+    prefix: Path  # the broker and the box
+    coordinator_prefix: Path
     inventory: Path
-    playbook: Path
+    limit: str
     plain_port: int
     tls_port: int
+    web_port: int
     ca: Path
     coordinator_password: str
+    db: Database
     first_apply: subprocess.CompletedProcess[str]
 
     def playbook_run(self, playbook: Path, *extra: str) -> subprocess.CompletedProcess[str]:
         return run(BIN / "ansible-playbook", "-i", self.inventory, playbook, *extra, cwd=self.tmp)
 
-    def unit(self, name: str) -> dict[str, list[str]]:
-        """The ``key=value`` lines of a generated unit, keys mapped to every value they have."""
-        out: dict[str, list[str]] = {}
-        for line in (self.prefix / "etc/systemd/system" / name).read_text().splitlines():
-            if "=" in line and not line.startswith(("#", "[")):
-                key, value = line.split("=", 1)
-                out.setdefault(key, []).append(value)
-        return out
+    def unit(self, name: str, prefix: Path | None = None) -> dict[str, list[str]]:
+        return read_unit((prefix or self.prefix) / "etc/systemd/system" / name)
+
+    @property
+    def coordinator_units(self) -> Path:
+        return self.coordinator_prefix / "etc/systemd/system"
+
+    def coordinator_service(self, name: str, instance: str = "") -> tuple[list[str], dict[str, str]]:
+        """Command line and environment of a coordinator unit, as systemd would start it.
+
+        ``%i`` is the instance of a template; the environment is systemd's minimal one plus the unit's
+        ``EnvironmentFile`` and ``Environment`` lines (no variable of the test process leaks in).
+        """
+        unit = self.unit(name, self.coordinator_prefix)
+
+        def expand(value: str) -> str:
+            return value.replace("%i", instance)
+
+        env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "HOME": str(self.tmp)}
+        for path in unit.get("EnvironmentFile", []):
+            env.update(read_environment_file(Path(expand(path))))
+        for assignment in unit.get("Environment", []):
+            key, value = expand(assignment).split("=", 1)
+            env[key] = value
+        [exec_start] = unit["ExecStart"]
+        return shlex.split(expand(exec_start)), env
 
 
-@pytest.fixture(scope="module")
-def deployment(tmp_path_factory: pytest.TempPathFactory) -> Deployment:
-    tmp = tmp_path_factory.mktemp("ansible")
-    prefix = tmp / "root"
-    wheel = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", tmp / "dist", REPO],
-                           capture_output=True, text=True, timeout=300, check=False)
-    assert wheel.returncode == 0, wheel.stderr
+@pytest.fixture(scope="session")
+def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The release, built once per run: every role and every upgrade installs this file."""
+    dist = tmp_path_factory.mktemp("dist")
+    proc = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", dist, REPO],
+                          capture_output=True, text=True, timeout=300, check=False)
+    assert proc.returncode == 0, proc.stderr
     shutil.rmtree(REPO / "build", ignore_errors=True)  # pip's in-tree build folder
+    return next(dist.glob("vigie-*.whl"))
+
+
+@pytest.fixture(scope="session")
+def database() -> Iterator[Database]:
+    """Names only: the role creates them; they are dropped at the end of the run whatever happened."""
+    suffix = uuid.uuid4().hex[:10]
+    db = Database(f"vigie_ansible_{suffix}", f"vigie_ansible_{suffix}", secrets.token_urlsafe(24))
+    yield db
+    drop_pg_database_and_role(db.name, db.user)
+
+
+@pytest.fixture(scope="session")
+def deployment(tmp_path_factory: pytest.TempPathFactory, wheel: Path, database: Database,
+               lint: subprocess.Popen[str]) -> Deployment:
+    """``site.yml`` applied once for the whole run: the broker, the coordinator and one box (ansible-lint runs
+    meanwhile)."""
+    tmp = tmp_path_factory.mktemp("ansible")
+    prefix, coordinator_prefix = tmp / "root", tmp / "coordinator-root"
     ca, crt, key = _tls(tmp)
-    plain_port, tls_port = free_port(), free_port()
+    plain_port, tls_port, web_port = free_port(), free_port(), free_port()
     user = getpass.getuser()
     passwords = {name: secrets.token_urlsafe(24) for name in ("coordinator", BOX, OTHER_BOX)}
+    pg = pg_admin_env()
     inventory = {"all": {
         "vars": {
             "ansible_connection": "local",
@@ -158,9 +255,9 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Deployment:
             "vigie_group": grp.getgrgid(os.getgid()).gr_name,
             "vigie_broker_user": user,
             "vigie_repo_dir": str(REPO),
-            "vigie_wheel_src": str(next((tmp / "dist").glob("vigie-*.whl"))),
+            "vigie_wheel_src": str(wheel),
             "vigie_python": os.path.realpath(sys.executable),
-            # The box image provides the heavy dependencies; here, the development environment does.
+            # The host image provides the heavy dependencies; here, the development environment does.
             "vigie_extra_site_packages": [sysconfig.get_path("purelib")],
             "vigie_mqtt_broker_host": "localhost",
             "vigie_mqtt_tls_port": tls_port,
@@ -174,7 +271,23 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Deployment:
             "vigie_health_timeout_s": 5,
         },
         "children": {
-            "broker": {"hosts": {"broker-test": {}}},
+            "broker": {"hosts": {BROKER_HOST: {}}},
+            "coordinator": {"hosts": {COORDINATOR_HOST: {
+                "vigie_prefix": str(coordinator_prefix),
+                "vigie_db_name": database.name,
+                "vigie_db_user": database.user,
+                "vigie_db_password": database.password,
+                "vigie_db_host": pg["PGHOST"],
+                "vigie_db_port": int(pg["PGPORT"]),
+                # An administrator role over TCP instead of the postgres system user.
+                "vigie_db_admin_env": pg,
+                "vigie_web_bind": f"127.0.0.1:{web_port}",
+                "vigie_web_workers": 1,
+                "vigie_web_threads": 4,
+                "vigie_ingest_workers": INGEST_WORKERS,
+                "vigie_mqtt_host": "127.0.0.1",
+                "vigie_mqtt_port": plain_port,
+            }}},
             "edge_agents": {"children": {"dijon": {
                 "vars": {"vigie_commune": "dijon"},
                 "hosts": {BOX: {"vigie_mqtt_password": passwords[BOX]},
@@ -183,15 +296,14 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Deployment:
         },
     }}
     (tmp / "inventory.yml").write_text(yaml.safe_dump(inventory))
-    playbook = tmp / "apply.yml"
-    playbook.write_text(yaml.safe_dump([
-        {"name": "Broker", "hosts": "broker", "gather_facts": False, "roles": ["broker"]},
-        {"name": "One box", "hosts": BOX, "gather_facts": False, "roles": ["edge_agent"]},
-    ], sort_keys=False))
-    first = run(BIN / "ansible-playbook", "-i", tmp / "inventory.yml", playbook, cwd=tmp)
+    # The real site playbook; the other box is served by the broker and the coordinator but not installed
+    # (it would share the prefix).
+    limit = f"{BROKER_HOST},{COORDINATOR_HOST},{BOX}"
+    first = run(BIN / "ansible-playbook", "-i", tmp / "inventory.yml", ANSIBLE / "site.yml", "--limit", limit,
+                cwd=tmp)
     assert first.returncode == 0, first.stdout[-6000:] + first.stderr[-3000:]
-    return Deployment(tmp, prefix, tmp / "inventory.yml", playbook, plain_port, tls_port, ca,
-                      passwords["coordinator"], first)
+    return Deployment(tmp, prefix, coordinator_prefix, tmp / "inventory.yml", limit, plain_port, tls_port, web_port,
+                      ca, passwords["coordinator"], database, first)
 
 
 def test_apply_writes_hashed_passwords_acl_config_and_credentials(deployment: Deployment) -> None:
@@ -218,19 +330,73 @@ def test_apply_writes_hashed_passwords_acl_config_and_credentials(deployment: De
     assert "allow_anonymous false\n" in conf and f"listener {deployment.tls_port} 127.0.0.1\n" in conf
 
 
+def test_coordinator_apply_creates_the_database_release_environment_and_migrates(deployment: Deployment) -> None:
+    dep, db = deployment, deployment.db
+    etc = dep.coordinator_prefix / "etc/vigie"
+    env_file = etc / "coordinator.env"
+    assert env_file.stat().st_mode & 0o777 == 0o640
+    env = read_environment_file(env_file)
+    url = (f"postgresql+psycopg://{db.user}:{db.password}@{pg_admin_env()['PGHOST']}:{pg_admin_env()['PGPORT']}"
+           f"/{db.name}")
+    assert env["VIGIE_DATABASE_URL"] == url
+    assert env["VIGIE_MQTT_USERNAME"] == "coordinator" and env["VIGIE_MQTT_PASSWORD"] == dep.coordinator_password
+    assert env["VIGIE_MQTT_PORT"] == str(dep.plain_port)
+    # No default credentials: the secret key was generated on the host, and only its path is in the environment.
+    key_file = Path(env["VIGIE_SECRET_KEY_FILE"])
+    assert key_file == etc / "secret_key" and key_file.stat().st_mode & 0o777 == 0o640
+    assert re.fullmatch(r"[A-Za-z0-9]{64}\n", key_file.read_text())
+    assert "VIGIE_SECRET_KEY" not in env
+    release = dep.coordinator_prefix / "opt/vigie/releases/0.1.0"
+    assert (dep.coordinator_prefix / "opt/vigie/current").resolve() == release
+    assert (release / "bin/vigie-coordinator").exists()
+
+    # The role's own login role owns the fresh database, and its password is the inventory's.
+    engine = make_engine(url, poolclass=sa.pool.NullPool)
+    try:
+        with engine.connect() as conn:
+            owner = conn.execute(sa.text("SELECT pg_get_userbyid(datdba) FROM pg_database "
+                                         "WHERE datname = current_database()")).scalar_one()
+            seeded = dict(conn.execute(sa.text("SELECT id, site FROM devices ORDER BY id")).all())
+    finally:
+        engine.dispose()
+    assert owner == db.user
+    assert seeded == {BOX: "dijon", OTHER_BOX: "dijon"}, "the boxes of the inventory are in the fleet registry"
+
+    assert "TASK [coordinator : Upgrade the schema to the release's head]" in dep.first_apply.stdout
+    check = subprocess.run([release / "bin/vigie-coordinator", "db", "check"], capture_output=True, text=True,
+                           timeout=120, check=False, env={"PATH": os.environ["PATH"], **env})
+    assert check.returncode == 0, check.stderr
+
+
 def test_generated_units_pass_systemd_analyze_verify(deployment: Deployment) -> None:
-    units = deployment.prefix / "etc/systemd/system"
-    proc = subprocess.run(["systemd-analyze", "verify", "--man=no", units / "vigie-broker.service",
-                           units / "vigie-edge.service"], capture_output=True, text=True, timeout=60, check=False)
+    units, coordinator = deployment.prefix / "etc/systemd/system", deployment.coordinator_units
+    generated = sorted(p.name for p in coordinator.iterdir())
+    assert generated == ["vigie-coordinator.target", "vigie-ingest@.service", "vigie-jobs.service",
+                         "vigie-notify.service", "vigie-web.service"]
+    # A template is verified through its instances.
+    checked = [units / "vigie-broker.service", units / "vigie-edge.service",
+               *(coordinator / n.replace("@.", "@1.") for n in generated),
+               *(coordinator / f"vigie-ingest@{i}.service" for i in range(2, INGEST_WORKERS + 1))]
+    proc = subprocess.run(["systemd-analyze", "verify", "--man=no", *checked], capture_output=True, text=True,
+                          timeout=60, check=False)
     assert proc.returncode == 0, proc.stderr
+    assert "vigie-" not in proc.stderr, proc.stderr  # not even a warning about one of ours
     edge = deployment.unit("vigie-edge.service")
     assert edge["Type"] == ["notify"] and edge["Restart"] == ["always"] and edge["WatchdogSec"] == ["60"]
     assert edge["StandardOutput"] == ["journal"] and edge["SyslogIdentifier"] == ["vigie-edge"]
     assert (deployment.prefix / "etc/systemd/journald.conf.d/vigie.conf").read_text().count("Storage=persistent")
+    target = deployment.unit("vigie-coordinator.target", deployment.coordinator_prefix)
+    assert target["Wants"][0].split() == ["vigie-web.service", "vigie-jobs.service", "vigie-notify.service",
+                                          *(f"vigie-ingest@{i}.service" for i in range(1, INGEST_WORKERS + 1))]
+    web_cmd, _ = deployment.coordinator_service("vigie-web.service")
+    assert web_cmd[web_cmd.index("--worker-class") + 1] == "gthread"
+    assert web_cmd[-1] == "coordinator.wsgi:app"
+    ids = {deployment.coordinator_service("vigie-ingest@.service", str(i))[0][-1] for i in (1, 2)}
+    assert ids == {"vigie-ingest-1", "vigie-ingest-2"}, "each instance has its own fixed client id"
 
 
 class _Notify:
-    """A stand-in for systemd's notify socket: records what the agent sends."""
+    """A stand-in for systemd's notify socket: records what a service sends."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -256,47 +422,98 @@ class _Notify:
 
 
 @dataclass
-class Running:
-    deployment: Deployment
-    recorder: Recorder
-    notify: _Notify
-    agent: subprocess.Popen[bytes]
-    started_at: float
+class Processes:
+    """Started services, each with its log file; stopped in reverse order (SIGTERM, as systemd does)."""
 
+    logs: Path
+    procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    _files: list[IO[bytes]] = field(default_factory=list)
 
-@pytest.fixture(scope="module")
-def running(deployment: Deployment) -> Iterator[Running]:
-    """Mosquitto and the agent, started with their units' own ExecStart lines."""
-    broker_cmd = shlex.split(deployment.unit("vigie-broker.service")["ExecStart"][0])
-    edge = deployment.unit("vigie-edge.service")
-    broker = subprocess.Popen(broker_cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    procs: list[subprocess.Popen[bytes]] = [broker]
-    notify = _Notify(deployment.tmp / "notify.sock")
-    recorder: Recorder | None = None
-    try:
-        for port in (deployment.plain_port, deployment.tls_port):
-            wait_until(lambda p=port: _listening(p), 10, f"broker on {port}")  # type: ignore[misc]
-        recorder = Recorder(deployment.plain_port, username="coordinator", password=deployment.coordinator_password)
-        pre = subprocess.run(shlex.split(edge["ExecStartPre"][0]), capture_output=True, text=True, timeout=60,
-                             check=False)
-        assert pre.returncode == 0, pre.stderr
-        started_at = time.time()
-        agent = subprocess.Popen(shlex.split(edge["ExecStart"][0]), stdout=subprocess.DEVNULL,
-                                 stderr=open(deployment.tmp / "agent.log", "wb"),  # noqa: SIM115
-                                 env={**os.environ, "NOTIFY_SOCKET": str(notify.path), "WATCHDOG_USEC": "1000000",
-                                      "PYTHONUNBUFFERED": "1"})
-        procs.append(agent)
-        yield Running(deployment, recorder, notify, agent, started_at)
-    finally:
-        for proc in reversed(procs):
+    def start(self, name: str, argv: list[str], env: dict[str, str] | None = None, cwd: str | None = None) -> None:
+        log = open(self.logs / f"{name}.log", "wb")  # noqa: SIM115 - closed in stop_all
+        self._files.append(log)
+        self.procs[name] = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=cwd)
+
+    def log(self, name: str) -> str:
+        return (self.logs / f"{name}.log").read_text(errors="replace")
+
+    def alive(self, name: str) -> bool:
+        return self.procs[name].poll() is None
+
+    def stop_all(self) -> None:
+        for proc in reversed(self.procs.values()):
             proc.terminate()
+        for proc in reversed(self.procs.values()):
             try:
                 proc.wait(15)
             except subprocess.TimeoutExpired:
                 proc.kill()
+                proc.wait(5)
+        for f in self._files:
+            f.close()
+
+
+@dataclass
+class Running:
+    deployment: Deployment
+    processes: Processes
+    recorder: Recorder
+    notify: _Notify
+    web_notify: _Notify
+    metrics_ports: dict[str, int]
+    agent: subprocess.Popen[bytes]
+    started_at: float
+
+
+@pytest.fixture(scope="session")
+def running(deployment: Deployment) -> Iterator[Running]:
+    """Mosquitto, the coordinator's services, then the agent, each started with its unit's own ExecStart."""
+    dep = deployment
+    processes = Processes(dep.tmp)
+    notify = _Notify(dep.tmp / "notify.sock")
+    web_notify = _Notify(dep.tmp / "web-notify.sock")
+    recorder: Recorder | None = None
+    try:
+        processes.start("broker", shlex.split(dep.unit("vigie-broker.service")["ExecStart"][0]))
+        for port in (dep.plain_port, dep.tls_port):
+            wait_until(lambda p=port: _listening(p), 10, f"broker on {port}")  # type: ignore[misc]
+        recorder = Recorder(dep.plain_port, username="coordinator", password=dep.coordinator_password)
+
+        # The coordinator, before the box: births are retained, but a new shared subscription gets no
+        # retained message (MQTT 5), so the workers must be subscribed when the agent is born.
+        argv, env = dep.coordinator_service("vigie-web.service")
+        processes.start("web", argv, {**env, "NOTIFY_SOCKET": str(web_notify.path)}, cwd="/")
+        metrics_ports: dict[str, int] = {}
+        for i in range(1, INGEST_WORKERS + 1):
+            argv, env = dep.coordinator_service("vigie-ingest@.service", str(i))
+            # What a drop-in would add: a metrics port per worker, to see how the load is shared.
+            metrics_ports[f"vigie-ingest-{i}"] = port = free_port()
+            processes.start(f"ingest-{i}", argv, {**env, "VIGIE_INGEST_METRICS_PORT": str(port)}, cwd="/")
+        for name in ("jobs", "notify"):
+            argv, env = dep.coordinator_service(f"vigie-{name}.service")
+            processes.start(name, argv, env, cwd="/")
+        for i in range(1, INGEST_WORKERS + 1):
+            worker = f"ingest-{i}"
+            wait_until(lambda w=worker, i=i: f"connected as vigie-ingest-{i}" in processes.log(w)  # type: ignore[misc]
+                       or not processes.alive(w), 60, f"ingest worker {i} connected")
+            assert processes.alive(worker), processes.log(worker)[-3000:]
+
+        edge = dep.unit("vigie-edge.service")
+        pre = subprocess.run(shlex.split(edge["ExecStartPre"][0]), capture_output=True, text=True, timeout=60,
+                             check=False)
+        assert pre.returncode == 0, pre.stderr
+        started_at = time.time()
+        processes.start("agent", shlex.split(edge["ExecStart"][0]),
+                        {**os.environ, "NOTIFY_SOCKET": str(notify.path), "WATCHDOG_USEC": "1000000",
+                         "PYTHONUNBUFFERED": "1"})
+        yield Running(dep, processes, recorder, notify, web_notify, metrics_ports, processes.procs["agent"],
+                      started_at)
+    finally:
+        processes.stop_all()
         if recorder is not None:
             recorder.close()
         notify.close()
+        web_notify.close()
 
 
 def _listening(port: int) -> bool:
@@ -307,6 +524,11 @@ def _listening(port: int) -> bool:
     return True
 
 
+def _get(url: str) -> tuple[int, bytes]:
+    with urllib.request.urlopen(url, timeout=5) as resp:
+        return int(resp.status), bytes(resp.read())
+
+
 def test_agent_birth_reaches_the_broker_with_its_generated_credentials(running: Running) -> None:
     def births() -> list[Any]:
         return [b for b in running.recorder.decoded(wire.Kind.BIRTH) if b.header.dev == BOX]
@@ -315,8 +537,7 @@ def test_agent_birth_reaches_the_broker_with_its_generated_credentials(running: 
     birth = births()[-1]
     assert "light" in birth.caps
     assert birth.header.ts >= int(running.started_at * 1000) - 1000
-    log = (running.deployment.tmp / "agent.log").read_text(errors="replace")
-    assert running.agent.poll() is None, log[-2000:]
+    assert running.agent.poll() is None, running.processes.log("agent")[-2000:]
 
 
 def test_agent_tells_systemd_it_is_ready_and_pings_the_watchdog(running: Running) -> None:
@@ -326,19 +547,9 @@ def test_agent_tells_systemd_it_is_ready_and_pings_the_watchdog(running: Running
 
 def test_publish_outside_the_box_acl_is_refused_and_not_delivered(running: Running) -> None:
     dep = running.deployment
-    password = (dep.prefix / "etc/vigie/mqtt.secret").read_text().strip()
     acks: dict[int, ReasonCode] = {}
-    connected = threading.Event()
-    client = mqtt.Client(callback_api_version=CallbackAPIVersion.VERSION2, client_id=f"{BOX}-forger",
-                         protocol=mqtt.MQTTv5)
-    client.username_pw_set(BOX, password)
-    client.tls_set(ca_certs=str(dep.prefix / "etc/vigie/ca.crt"))
-    client.on_connect = lambda *_: connected.set()
-    client.on_publish = lambda _c, _u, mid, rc, _p: acks.__setitem__(mid, rc)
-    client.connect("localhost", dep.tls_port, keepalive=10)
-    client.loop_start()
+    client = _box_client(dep, f"{BOX}-forger", acks)
     try:
-        wait_until(connected.is_set, 10, "box credentials accepted over TLS")
         forged = client.publish(f"vigie/v1/dijon/{OTHER_BOX}/event", b"forged", qos=1).mid
         own = client.publish(f"vigie/v1/dijon/{BOX}/ack", b"mine", qos=1).mid
         wait_until(lambda: forged in acks and own in acks, 10, "PUBACKs")
@@ -351,10 +562,96 @@ def test_publish_outside_the_box_acl_is_refused_and_not_delivered(running: Runni
         client.disconnect()
 
 
+def _box_client(dep: Deployment, client_id: str, acks: dict[int, ReasonCode]) -> mqtt.Client:
+    """A client with the box's installed credentials over TLS, connected; PUBACK reason codes go to ``acks``."""
+    password = (dep.prefix / "etc/vigie/mqtt.secret").read_text().strip()
+    connected = threading.Event()
+    client = mqtt.Client(callback_api_version=CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5)
+    client.username_pw_set(BOX, password)
+    client.tls_set(ca_certs=str(dep.prefix / "etc/vigie/ca.crt"))
+    client.on_connect = lambda *_: connected.set()
+    client.on_publish = lambda _c, _u, mid, rc, _p: acks.__setitem__(mid, rc)
+    client.connect("localhost", dep.tls_port, keepalive=10)
+    client.loop_start()
+    wait_until(connected.is_set, 10, "box credentials accepted over TLS")
+    return client
+
+
+def test_coordinator_api_answers_under_gunicorn(running: Running) -> None:
+    port = running.deployment.web_port
+    wait_until(lambda: _listening(port) or not running.processes.alive("web"), 60, "gunicorn listening")
+    assert running.processes.alive("web"), running.processes.log("web")[-3000:]
+    status, body = _get(f"http://127.0.0.1:{port}/api/v1/openapi.json")
+    assert status == 200
+    spec = json.loads(body)
+    assert spec["openapi"].startswith("3.") and any("devices" in p for p in spec["paths"])
+    assert any(s.startswith("READY=1") for s in running.web_notify.states), "Type=notify: gunicorn says ready"
+    assert "gthread" in running.processes.log("web")
+
+
+def test_box_birth_lands_in_the_coordinator_database_through_the_ingest_workers(running: Running) -> None:
+    env = read_environment_file(running.deployment.coordinator_prefix / "etc/vigie/coordinator.env")
+    engine = make_engine(env["VIGIE_DATABASE_URL"], poolclass=sa.pool.NullPool)
+
+    def box() -> dict[str, Any] | None:
+        with engine.connect() as conn:
+            row = conn.execute(sa.text("SELECT status, caps FROM devices WHERE id = :id"), {"id": BOX}).mappings()
+            return dict(row.one())
+
+    try:
+        wait_until(lambda: (box() or {}).get("status") == "online", 30, f"{BOX} online in the devices table",
+                   step=0.2)
+        assert "light" in (box() or {})["caps"]
+    finally:
+        engine.dispose()
+    for i in range(1, INGEST_WORKERS + 1):
+        assert running.processes.alive(f"ingest-{i}"), running.processes.log(f"ingest-{i}")[-3000:]
+
+
+def _messages_received(port: int) -> float:
+    _, body = _get(f"http://127.0.0.1:{port}/metrics")
+    return sum(float(line.rsplit(" ", 1)[1]) for line in body.decode().splitlines()
+               if line.startswith("vigie_ingest_messages_total{"))
+
+
+def test_both_ingest_workers_are_connected_and_share_the_load(running: Running) -> None:
+    broker_log = running.processes.log("broker")
+    for i in range(1, INGEST_WORKERS + 1):
+        assert re.search(rf"New client connected from \S+ as vigie-ingest-{i} \(.*u'coordinator'\)", broker_log), (
+            broker_log[-3000:])
+    before = {cid: _messages_received(port) for cid, port in running.metrics_ports.items()}
+    acks: dict[int, ReasonCode] = {}
+    client = _box_client(running.deployment, f"{BOX}-load", acks)
+    try:
+        mids = [client.publish(f"vigie/v1/dijon/{BOX}/ack", b"not a wire message", qos=1).mid for _ in range(20)]
+        wait_until(lambda: all(m in acks for m in mids), 10, "PUBACKs")
+    finally:
+        client.loop_stop()
+        client.disconnect()
+
+    def received() -> dict[str, float]:
+        return {cid: _messages_received(port) - before[cid] for cid, port in running.metrics_ports.items()}
+
+    wait_until(lambda: sum(received().values()) >= 20, 15, "the 20 messages counted by the workers", step=0.1)
+    assert all(n > 0 for n in received().values()), f"one $share group, every worker gets some: {received()}"
+
+
+def test_jobs_and_notification_workers_run_with_the_generated_environment(running: Running) -> None:
+    procs = running.processes
+    wait_until(lambda: "periodic jobs:" in procs.log("jobs") or not procs.alive("jobs"), 30, "jobs started")
+    wait_until(lambda: "notification worker" in procs.log("notify") or not procs.alive("notify"), 30,
+               "notifications started")
+    assert procs.alive("jobs"), procs.log("jobs")[-3000:]
+    assert procs.alive("notify"), procs.log("notify")[-3000:]
+    wait_until(lambda: "as coordinator-notify (" in procs.log("broker"), 10, "notification worker on the broker")
+    assert re.search(r"as coordinator-notify \(.*u'coordinator'\)", procs.log("broker"))
+
+
 def test_role_health_check_sees_the_birth_of_the_started_agent(running: Running) -> None:
     dep = running.deployment
     wait_until(lambda: any(b.header.dev == BOX for b in running.recorder.decoded(wire.Kind.BIRTH)), 30, "birth")
-    ok = dep.playbook_run(dep.playbook, "--tags", "health", "-e", f"vigie_edge_started_at={running.started_at - 5}")
+    ok = dep.playbook_run(ANSIBLE / "site.yml", "--limit", BOX, "--tags", "health",
+                          "-e", f"vigie_edge_started_at={running.started_at - 5}")
     assert ok.returncode == 0, ok.stdout[-4000:]
     assert "Wait for the agent's birth on the broker" in ok.stdout
     assert "ok=" in ok.stdout and "failed=0" in ok.stdout
@@ -364,7 +661,7 @@ def test_failed_upgrade_rolls_the_box_back_to_the_previous_release(running: Runn
     dep = running.deployment
     releases = dep.prefix / "opt/vigie/releases"
     proc = dep.playbook_run(ANSIBLE / "upgrade.yml", "-e", f"vigie_upgrade_hosts={BOX}", "-e", "vigie_version=0.1.1",
-                            "-e", f"vigie_edge_started_at={time.time() + 3600}")
+                            "-e", f"vigie_edge_started_at={time.time() + 3600}", "-e", "vigie_health_timeout_s=2")
     assert proc.returncode != 0
     assert f"{BOX}: release 0.1.1 failed" in proc.stdout and f"rolled back to {releases}/0.1.0" in proc.stdout, (
         proc.stdout[-4000:])
