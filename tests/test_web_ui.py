@@ -11,6 +11,7 @@ from pathlib import Path
 
 import paho.mqtt.client as mqtt
 import pytest
+import sqlalchemy as sa
 from flask import Flask
 from playwright.sync_api import Browser, Page, Playwright, expect, sync_playwright
 
@@ -21,6 +22,7 @@ from coordinator.ingest.worker import IngestWorker
 from coordinator.lighting import hooks as lighting_hooks
 from coordinator.storage import make_engine
 from coordinator.storage import teams as team_store
+from coordinator.storage.schema import interventions
 from edge_agent.agent import Agent
 from tests.api_helpers import PASSWORD, add_user, make_app
 from tests.ingest_helpers import birth, event_batch, now_ms, register, topic_of
@@ -124,6 +126,19 @@ def test_map_shows_every_device_of_the_fleet(app: Flask, db_url: str, base_url: 
         expect(page.locator(f'[data-count="{status}"]')).to_have_text(str(count))
     clusters = page.evaluate("window.vigieMap.clusters()")
     assert sum(c["count"] for c in clusters) + len(page.evaluate("window.vigieMap.points()")) == len(rows)
+    # Commune names sit beside their centre, never over a cluster (whose count stays readable) nor each other.
+    labels = page.evaluate("window.vigieMap.labels()")
+    circles = page.evaluate("window.vigieMap.clusterCircles()")
+    assert len(labels) >= 5
+    for lab in labels:
+        for c in circles:
+            nx = min(max(c["x"], lab["x"]), lab["x"] + lab["w"])
+            ny = min(max(c["y"], lab["y"]), lab["y"] + lab["h"])
+            assert (nx - c["x"]) ** 2 + (ny - c["y"]) ** 2 >= c["r"] ** 2, f"{lab['name']} covers a cluster"
+        for other in labels:
+            if other is not lab:
+                assert not (lab["x"] < other["x"] + other["w"] and other["x"] < lab["x"] + lab["w"]
+                            and lab["y"] < other["y"] + other["h"] and other["y"] < lab["y"] + lab["h"])
     shot(page, "map")
     # A click on the biggest cluster zooms in on it.
     zoom = int(page.locator("body").get_attribute("data-map-zoom") or 0)
@@ -206,9 +221,38 @@ def test_an_event_published_on_the_broker_appears_in_the_feed_within_2_s(
     expect(row).to_be_visible(timeout=2000)
     assert time.monotonic() - t0 < 2.0
     expect(row).to_contain_text("Détection")
-    expect(row).to_contain_text("dijon")
+    expect(row).to_contain_text("Dijon")  # the commune by its name, not its slug
     expect(page.locator("#feed-rows tr")).to_have_count(2)
     shot(page, "feed")
+
+
+def _expect_deadlines_in_french(page: Page) -> None:
+    """One labelled, translated line per SLA deadline, none overdue yet."""
+    due = page.locator("#detail-fields .deadlines li")
+    expect(due).to_have_count(3)
+    expect(due.nth(0)).to_contain_text("Prise en compte :")
+    expect(due.nth(1)).to_contain_text("Arrivée sur place :")
+    expect(due.nth(2)).to_contain_text("Résolution :")
+    expect(page.locator("#detail-fields")).not_to_contain_text("acknowledged")
+    expect(page.locator('#detail-fields .deadlines li[data-standing="overdue"]')).to_have_count(0)
+    expect(page.locator("#detail-fields")).to_contain_text("Dijon")
+
+
+def _expect_history_in_french(page: Page) -> None:
+    history = page.locator("#history li")
+    expect(history.nth(0)).to_contain_text("Création")
+    expect(history.nth(1)).to_contain_text("Prise en compte (nouvelle → prise en compte) — operateur")
+    expect(history.nth(2)).to_contain_text("Affectation")
+    expect(page.locator("#history")).not_to_contain_text("user:")
+
+
+def _expect_board_beside_the_detail(page: Page) -> None:
+    """The seven columns and the detail panel fit side by side: "Clôturées" is not cut off."""
+    closed = page.locator('.column[data-state="closed"]').bounding_box()
+    panel = page.locator("#detail").bounding_box()
+    assert closed is not None and panel is not None
+    assert closed["x"] + closed["width"] <= panel["x"]
+    expect(page.locator("#board-hint")).to_be_hidden()
 
 
 def test_an_intervention_is_created_acknowledged_and_assigned_from_the_board(
@@ -230,9 +274,16 @@ def test_an_intervention_is_created_acknowledged_and_assigned_from_the_board(
     expect(detail).to_have_attribute("data-state", "new")
     iid = detail.get_attribute("data-id")
     expect(page.locator('.column[data-state="new"] .ticket')).to_have_count(1)
+    _expect_deadlines_in_french(page)
+    # The state select offers the moves the API allows from "new", by their French names.
+    assert page.locator("#status-to option").all_inner_texts() == [
+        "Prendre en compte → prise en compte", "Affecter une équipe → affectée", "Annuler l'intervention → clôturée"]
     page.get_by_role("button", name="Prendre en compte").click()
     expect(detail).to_have_attribute("data-state", "acknowledged")
     expect(page.locator('.column[data-state="acknowledged"] .ticket')).to_have_count(1)
+    expect(page.locator('#detail-fields .deadlines li[data-milestone="acknowledged"]')).to_have_attribute(
+        "data-standing", "met")
+    expect(page.get_by_role("button", name="Prendre en compte")).to_have_count(0)
     page.get_by_role("button", name="Proposer une équipe").click()
     first = page.locator('#proposals input[name="team"]').first
     expect(first).to_be_focused()
@@ -240,11 +291,22 @@ def test_an_intervention_is_created_acknowledged_and_assigned_from_the_board(
     page.get_by_role("button", name="Affecter").click()
     expect(detail).to_have_attribute("data-state", "assigned")
     expect(detail).to_contain_text("eclairage-nord")
+    # Assigned: nothing to acknowledge any more; the team can be changed or taken off, or it departs.
+    expect(page.get_by_role("button", name="Prendre en compte")).to_have_count(0)
+    expect(page.locator("#btn-propose")).to_have_text("Réaffecter (proposer une équipe)")
+    assert page.locator("#status-to option").all_inner_texts() == [
+        "Réaffecter → affectée", "Retirer l'équipe → prise en compte", "Marquer en route → en route",
+        "Annuler l'intervention → clôturée"]
     page.get_by_label("Commentaire").fill("Équipe prévenue par radio")
     page.get_by_role("button", name="Commenter").click()
     expect(page.locator("#history li")).to_have_count(4)
     expect(page.locator("#history")).to_contain_text("Équipe prévenue par radio")
+    _expect_history_in_french(page)
+    _expect_board_beside_the_detail(page)
     shot(page, "interventions")
+    page.set_viewport_size({"width": 1920, "height": 1080})
+    expect(page.locator('.column[data-state="closed"]')).to_be_in_viewport(ratio=1)
+    shot(page, "interventions-1920")
     stored = operator.get(f"/interventions/{iid}").get_json()
     assert stored["state"] == "assigned"
     assert stored["team"] == "eclairage-nord"
@@ -271,7 +333,7 @@ def test_an_override_set_from_the_lighting_panel_is_acknowledged_by_the_light_no
         add_user(app, "operateur", "operator")
         with serve(app) as base_url:
             login(page, base_url, "operateur", "/lighting")
-            page.get_by_label("Groupe", exact=True).first.select_option("group")
+            page.get_by_label("Portée").select_option("group")
             page.locator("#ov-site").select_option("dijon")
             page.locator("#ov-group").fill("rue-liberte")
             page.get_by_label("Niveau (%)").fill("100")
@@ -291,3 +353,38 @@ def test_an_override_set_from_the_lighting_panel_is_acknowledged_by_the_light_no
     finally:
         context.close()
         box.shutdown(drain_s=1)
+
+
+def test_an_overdue_deadline_is_highlighted_on_the_board_and_in_english(
+        app: Flask, db_url: str, base_url: str, page: Page) -> None:
+    operator = add_user(app, "operateur", "operator")
+    iv = operator.post("/interventions", json={"title": "Chaussée effondrée", "kind": "pothole", "priority": "urgent",
+                                               "commune": "fontaine-les-dijon"}).get_json()
+    engine = make_engine(db_url)
+    with engine.begin() as conn:  # started an hour ago: the 2 min and 15 min deadlines have passed
+        conn.execute(sa.update(interventions).where(interventions.c.id == iv["id"])
+                     .values(sla_start_ms=now_ms() - 3_600_000))
+    engine.dispose()
+    login(page, base_url, "operateur", "/interventions")
+    card = page.locator(f'.ticket[data-id="{iv["id"]}"]')
+    expect(card).to_have_attribute("data-overdue", "1")
+    expect(card).to_contain_text("En retard")
+    expect(card).to_contain_text("Fontaine-lès-Dijon")
+    card.click()
+    due = page.locator("#detail-fields .deadlines li")
+    expect(due.nth(0)).to_have_attribute("data-standing", "overdue")
+    expect(due.nth(0)).to_contain_text("en retard")
+    expect(due.nth(1)).to_have_attribute("data-standing", "overdue")
+    expect(due.nth(2)).to_have_attribute("data-standing", "pending")
+    shot(page, "interventions-overdue")
+    page.goto(f"{base_url}/interventions?lang=en")
+    page.locator(f'.ticket[data-id="{iv["id"]}"]').click()
+    expect(due.nth(0)).to_contain_text("Acknowledgement:")
+    expect(due.nth(0)).to_contain_text("overdue")
+    assert page.locator("#status-to option").all_inner_texts() == [
+        "Acknowledge → acknowledged", "Assign a team → assigned", "Cancel the intervention → closed"]
+    # A cancellation needs a reason: the field says so before the API has to.
+    page.get_by_label("Change status").select_option("closed")
+    expect(page.locator("#status-reason")).to_have_attribute("required", "")
+    expect(page.locator("#history li").first).to_contain_text("Created")
+    shot(page, "interventions-en")

@@ -102,7 +102,7 @@ def login_required(view: Callable[P, ResponseReturnValue]) -> Callable[P, Respon
 
 
 def _boot(page: str, **extra: Any) -> Markup:
-    """The JSON every page script starts from: who, which language, the CSRF token, the labels."""
+    """The JSON every page script starts from: who, which language, the CSRF token, the labels, the communes."""
     principal: Principal | None = g.get("web_user")
     data: dict[str, Any] = {
         "page": page,
@@ -112,6 +112,7 @@ def _boot(page: str, **extra: Any) -> Markup:
         "user": None if principal is None else {
             "username": principal.username, "role": principal.role, "commune": principal.commune},
         "labels": i18n.catalogue(g.lang),
+        "communes": communes.as_json(),
         **extra,
     }
     # ``</`` cannot close the script element from inside a JSON string.

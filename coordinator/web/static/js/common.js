@@ -94,6 +94,14 @@ export function fmtNumber(n, digits = 0) {
   }).format(n);
 }
 
+const communeNames = new Map((boot.communes || []).map((c) => [c.slug, c.name]));
+
+/** The name of a commune from its slug ("fontaine-les-dijon" -> "Fontaine-lès-Dijon"). */
+export function communeName(slug) {
+  if (slug === null || slug === undefined || slug === "") return "—";
+  return communeNames.get(slug) ?? slug;
+}
+
 export function statusLabel(status) {
   return t(`status.${status}`);
 }

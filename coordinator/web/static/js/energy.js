@@ -1,6 +1,6 @@
 // Energy (per light group, with the full-power reference and the savings) and counts, over 24 h or 7 days.
 
-import { api, el, fmtNumber, showError, t } from "./common.js";
+import { api, communeName, el, fmtNumber, showError, t } from "./common.js";
 
 const form = document.getElementById("energy-form");
 const charts = {};
@@ -62,10 +62,13 @@ async function load() {
       kpi(t("energy.counts"), fmtNumber(crossings.reduce((a, b) => a + b, 0)), "counts"),
     );
     document.querySelector("#energy-table tbody").replaceChildren(...energy.totals.map((r) => el("tr", {},
-      el("td", { text: r.site }), el("td", { text: r.group }),
+      el("td", { text: communeName(r.site) }), el("td", { text: r.group }),
       el("td", { class: "num", text: fmtNumber(r.energy_wh / 1000, 2) }),
       el("td", { class: "num", text: fmtNumber(r.reference_wh / 1000, 2) }),
       el("td", { class: "num", text: r.savings_pct === null ? "—" : `${fmtNumber(r.savings_pct, 1)} %` }))));
+    if (!energy.totals.length) {
+      document.querySelector("#energy-table tbody").append(el("tr", {}, el("td", { colspan: "5", text: t("common.none") })));
+    }
     document.body.dataset.loaded = "1";
   } catch (err) {
     showError(err);

@@ -1,6 +1,6 @@
 // Live event feed: an EventSource on /events/stream; the browser reconnects and resumes by itself.
 
-import { boot, el, fmtTime, t } from "./common.js";
+import { boot, communeName, el, fmtTime, t } from "./common.js";
 
 const MAX_ROWS = 500;
 const rows = document.getElementById("feed-rows");
@@ -26,7 +26,7 @@ function row(ev) {
   const label = t(`ev.${ev.type}`);
   return el("tr", { dataset: { key: ev.key, type: ev.type }, class: ev.type === "lamp_fault" ? "alert" : null },
     el("td", {}, el("time", { datetime: new Date(ev.ts_ms).toISOString(), text: fmtTime(ev.ts_ms) })),
-    el("td", { text: ev.site }),
+    el("td", { text: communeName(ev.site) }),
     el("td", { text: ev.device_id }),
     el("td", {}, label === `ev.${ev.type}` ? ev.type : label,
       ev.historical ? el("span", { class: "pill muted", text: t("feed.historical") }) : null),

@@ -1,8 +1,10 @@
 // Interventions board: create, acknowledge, assign from the ranked proposal, change status, comment, history.
 
-import { api, el, fmtDate, fmtNumber, notify, showError, t } from "./common.js";
+import { api, communeName, el, fmtDate, fmtNumber, notify, showError, t } from "./common.js";
 
 const STATES = ["new", "acknowledged", "assigned", "en_route", "on_site", "resolved", "closed"];
+const MILESTONES = ["acknowledged", "on_site", "resolved"];
+const NEEDS_REASON = new Set(["cancel", "unassign", "reopen"]);
 const detail = document.getElementById("detail");
 let selected = null; // the intervention shown, as the API returned it
 let refreshTimer = null;
@@ -12,15 +14,85 @@ function label(prefix, value) {
   return text === `${prefix}.${value}` ? value : text;
 }
 
+/** The lifecycle action of the move `from` -> `to` (the API's history uses the same names). */
+function moveAction(from, to) {
+  if (to === "closed") return from === "resolved" ? "close" : "cancel";
+  if (to === "new") return "reopen";
+  if (to === "assigned") return from === "new" || from === "acknowledged" ? "assign" : "reassign";
+  if (to === "acknowledged") return from === "new" ? "acknowledge" : "unassign";
+  return { en_route: "depart", on_site: "arrive", resolved: "resolve" }[to] ?? to;
+}
+
+/** A milestone is reached once the intervention is at or past its state in the lifecycle. */
+function reached(state, milestone) {
+  return state !== "new" && STATES.indexOf(state) >= STATES.indexOf(milestone);
+}
+
+/**
+ * Each SLA deadline with its standing: "met", "late" (met after the deadline), "overdue"
+ * (not met and past), "pending" or "void" (closed without reaching it).
+ */
+function deadlines(iv, now = Date.now()) {
+  if (!iv.deadlines) return [];
+  const history = iv.history || [];
+  const cycle = history.reduce((i, h, n) => (h.action === "reopen" ? n : i), -1);
+  const steps = history.slice(cycle + 1).filter((h) => h.to_state && h.action !== "cancel");
+  return MILESTONES.filter((m) => iv.deadlines[m]).map((m) => {
+    const due = iv.deadlines[m];
+    const at = steps.find((h) => reached(h.to_state, m));
+    let standing;
+    if (at) standing = at.ts_ms > due ? "late" : "met";
+    else if (iv.state === "closed") standing = "void";
+    else if (reached(iv.state, m)) standing = "met"; // a board card carries no history
+    else standing = now > due ? "overdue" : "pending";
+    return { milestone: m, due, standing };
+  });
+}
+
+function isOverdue(iv) {
+  return deadlines(iv).some((d) => d.standing === "overdue");
+}
+
+function actorLabel(actor) {
+  if (!actor) return "—";
+  const [who, via] = actor.split(" via ");
+  const one = (text) => {
+    const i = text.indexOf(":");
+    const kind = i < 0 ? text : text.slice(0, i);
+    const id = i < 0 ? "" : text.slice(i + 1);
+    const key = `actor.${kind}`;
+    return t(key) === key ? text : t(key, { id });
+  };
+  return via ? t("actor.via", { who: one(who), via: one(via) }) : one(who);
+}
+
 function ticket(iv) {
+  const late = isOverdue(iv);
   return el("li", {}, el("button", {
     type: "button", class: `ticket ${iv.priority === "urgent" ? "p1" : iv.priority === "high" ? "p2" : ""}`,
-    "aria-pressed": String(selected !== null && selected.id === iv.id), dataset: { id: String(iv.id) },
+    "aria-pressed": String(selected !== null && selected.id === iv.id), dataset: { id: String(iv.id), overdue: late ? "1" : null },
     onclick: () => open(iv.id),
   }, el("strong", { text: `#${iv.id} ${iv.title}` }),
-  el("span", { class: "meta", text: `${label("kind", iv.kind)} · ${iv.commune ?? "—"} · ${label("prio", iv.priority)}` }),
-  el("span", { class: "meta", text: iv.team ? `${t("iv.team")} : ${iv.team}` : t("iv.team_none") })));
+  el("span", { class: "meta", text: `${communeName(iv.commune)} · ${label("prio", iv.priority)}` }),
+  el("span", { class: "meta", text: label("kind", iv.kind) }),
+  el("span", { class: "meta", text: iv.team ? `${t("iv.team")}${t("common.colon")} ${iv.team}` : t("iv.team_none") }),
+  late ? el("span", { class: "badge overdue", text: t("iv.overdue") }) : null));
 }
+
+/** Shows, by shadows and a hint, that the board scrolls sideways when its columns do not fit. */
+function syncBoardScroll() {
+  const board = document.getElementById("board");
+  const wrap = document.getElementById("board-wrap");
+  const more = board.scrollWidth - board.clientWidth;
+  const scrollable = more > 1;
+  document.getElementById("board-hint").hidden = !scrollable;
+  if (scrollable) board.setAttribute("tabindex", "0");
+  else board.removeAttribute("tabindex");
+  wrap.dataset.scroll = !scrollable ? "none" : board.scrollLeft <= 1 ? "start" : board.scrollLeft >= more - 1 ? "end" : "middle";
+}
+
+document.getElementById("board").addEventListener("scroll", syncBoardScroll, { passive: true });
+new ResizeObserver(syncBoardScroll).observe(document.getElementById("board"));
 
 async function loadBoard() {
   try {
@@ -33,6 +105,7 @@ async function loadBoard() {
       column.querySelector("ol").replaceChildren(...items.map(ticket));
       column.querySelector(".count").textContent = String(items.length);
     }
+    syncBoardScroll();
     document.body.dataset.loaded = "1";
   } catch (err) {
     showError(err);
@@ -42,7 +115,34 @@ async function loadBoard() {
 }
 
 function field(key, value) {
-  return [el("dt", { text: t(key) }), el("dd", { text: value ?? "—" })];
+  return [el("dt", { text: t(key) }), el("dd", {}, value ?? "—")];
+}
+
+function deadlineList(iv) {
+  const rows = deadlines(iv);
+  if (!rows.length) return null;
+  return el("ul", { class: "deadlines" }, ...rows.map((d) => el("li", { dataset: { milestone: d.milestone, standing: d.standing } },
+    el("span", { class: "due-label", text: `${t(`iv.due.${d.milestone}`)}${t("common.colon")}` }), " ",
+    el("time", { datetime: new Date(d.due).toISOString(), text: fmtDate(d.due) }),
+    d.standing === "pending" ? null : el("span", { class: "due-standing", text: t(`iv.due.${d.standing}`) }))));
+}
+
+function historyLine(h) {
+  const moved = h.action !== "comment" && h.action !== "escalate" && h.action !== "telemetry";
+  const states = moved ? [h.from_state, h.to_state].filter((x) => x).map((x) => label("state", x)).join(" → ") || null : null;
+  return el("li", { dataset: { action: h.action } },
+    el("time", { datetime: new Date(h.ts_ms).toISOString(), text: fmtDate(h.ts_ms) }), " ",
+    el("strong", { text: label("act", h.action) }),
+    states ? el("span", { class: "states", text: ` (${states})` }) : null,
+    el("span", { class: "actor", text: ` — ${actorLabel(h.actor)}` }),
+    h.reason ? el("div", { class: "reason", text: h.reason }) : null,
+    h.detail && h.detail.text ? el("div", { text: h.detail.text }) : null);
+}
+
+function syncReason() {
+  const select = document.getElementById("status-to");
+  const reason = document.getElementById("status-reason");
+  reason.required = selected !== null && NEEDS_REASON.has(moveAction(selected.state, select.value));
 }
 
 function render(iv) {
@@ -51,28 +151,31 @@ function render(iv) {
   detail.dataset.id = String(iv.id);
   detail.dataset.state = iv.state;
   document.getElementById("detail-h").textContent = `#${iv.id} ${iv.title}`;
-  const due = iv.deadlines ? Object.entries(iv.deadlines).filter(([, v]) => v).map(([k, v]) => `${k} ${fmtDate(v)}`).join(", ") : "";
   document.getElementById("detail-fields").replaceChildren(
     ...field("common.status", label("state", iv.state)),
     ...field("iv.kind", label("kind", iv.kind)),
     ...field("iv.priority", label("prio", iv.priority)),
-    ...field("common.commune", iv.commune),
+    ...field("common.commune", communeName(iv.commune)),
     ...field("iv.team", iv.team ?? t("iv.team_none")),
     ...field("iv.skill", iv.skill ? label("skill", iv.skill) : null),
     ...field("iv.description", iv.description),
-    ...field("iv.sla", due || null),
+    ...field("iv.sla", deadlineList(iv)),
   );
-  document.getElementById("btn-ack").disabled = !iv.allowed.includes("acknowledged");
-  document.getElementById("btn-propose").disabled = !iv.allowed.includes("assigned");
+  // The buttons offer only what the lifecycle allows from this state: "acknowledge" is the
+  // move out of "new" (from "assigned" the same target state means taking the team off).
+  const ack = document.getElementById("btn-ack");
+  ack.hidden = !(iv.allowed.includes("acknowledged") && moveAction(iv.state, "acknowledged") === "acknowledge");
+  const propose = document.getElementById("btn-propose");
+  propose.hidden = !iv.allowed.includes("assigned");
+  propose.textContent = t(moveAction(iv.state, "assigned") === "reassign" ? "iv.reassign" : "iv.propose");
+  document.getElementById("detail-actions").hidden = ack.hidden && propose.hidden;
   const select = document.getElementById("status-to");
-  select.replaceChildren(...iv.allowed.map((s) => el("option", { value: s, text: label("state", s) })));
+  select.replaceChildren(...iv.allowed.map((s) => el("option", {
+    value: s, text: `${label("move", moveAction(iv.state, s))} → ${label("state", s)}`,
+  })));
   document.getElementById("status-form").hidden = iv.allowed.length === 0;
-  document.getElementById("history").replaceChildren(...(iv.history || []).map((h) => el("li", {},
-    el("time", { text: fmtDate(h.ts_ms) }), " ", el("strong", { text: h.action }), " ",
-    h.from_state || h.to_state ? `${h.from_state ?? ""} → ${h.to_state ?? ""} ` : "",
-    el("span", { class: "meta", text: h.actor }),
-    h.reason ? el("div", { text: h.reason }) : null,
-    h.detail && h.detail.text ? el("div", { text: h.detail.text }) : null)));
+  syncReason();
+  document.getElementById("history").replaceChildren(...(iv.history || []).map(historyLine));
   for (const b of document.querySelectorAll(".ticket")) b.setAttribute("aria-pressed", String(b.dataset.id === String(iv.id)));
 }
 
@@ -85,6 +188,8 @@ async function open(id, focus = true) {
     showError(err);
   }
 }
+
+document.getElementById("status-to").addEventListener("change", syncReason);
 
 async function act(request) {
   try {
@@ -159,6 +264,7 @@ document.getElementById("create-form").addEventListener("submit", async (ev) => 
     const iv = await api("POST", "/interventions", body);
     notify(t("iv.created"));
     ev.target.reset();
+    document.getElementById("create-box").open = false;
     await loadBoard();
     await open(iv.id);
   } catch (err) {

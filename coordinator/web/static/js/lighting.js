@@ -1,12 +1,12 @@
 // Lighting: groups with the level commanded now, calendars, overrides with expiry, and who acknowledged.
 
-import { api, el, fmtDate, fmtTime, notify, showError, t } from "./common.js";
+import { api, communeName, el, fmtDate, fmtTime, notify, showError, t } from "./common.js";
 
 const form = document.getElementById("override-form");
 let refreshTimer = null;
 
 function groupName(cmd) {
-  if (cmd.scope === "city") return "city";
+  if (cmd.scope === "city") return t("light.city");
   return cmd.target;
 }
 
@@ -22,7 +22,7 @@ function ackCell(cmd) {
     const word = a.result === null ? t("light.pending") : (cls === "ack-ok" ? t("light.acked") : `${t("light.rejected")} (${a.result})`);
     return el("li", { dataset: { device: a.device_id, result: a.result ?? "waiting" } },
       el("strong", { text: a.device_id }), " ", el("span", { class: cls, text: word }),
-      lums.length ? el("span", { class: "meta", text: ` ${t("light.luminaires")}: ${lums.join(", ")}` }) : null);
+      lums.length ? el("span", { class: "meta", text: ` ${t("light.luminaires")}${t("common.colon")} ${lums.join(", ")}` }) : null);
   });
   return el("td", {}, items.length ? el("ul", { class: "history" }, items) : "—");
 }
@@ -31,10 +31,10 @@ function renderCommands(commands) {
   const body = document.querySelector("#commands tbody");
   body.replaceChildren(...commands.map((c) => el("tr", { dataset: { cmd: c.cmd_id, state: c.state } },
     el("td", { text: fmtTime(c.created_ms) }),
-    el("td", { text: `${c.site ?? ""} ${groupName(c)}` }),
+    el("td", { text: c.site ? `${communeName(c.site)} · ${groupName(c)}` : groupName(c) }),
     el("td", { text: c.name === "light.override" ? levelText(c.args.level) : c.name }),
     el("td", { text: fmtDate(c.expires_ms) }),
-    el("td", { text: c.state }),
+    el("td", { text: t(`light.state.${c.state}`) === `light.state.${c.state}` ? c.state : t(`light.state.${c.state}`) }),
     ackCell(c))));
   if (!commands.length) body.append(el("tr", {}, el("td", { colspan: "6", text: t("common.none") })));
 }
@@ -66,7 +66,7 @@ function renderGroups(calendars, commands) {
     const cmd = current.get(k);
     const level = cmd ? cmd.args.level : null;
     return el("tr", { dataset: { group: g.group, site: g.site ?? "" } },
-      el("td", { text: g.site ?? "—" }), el("td", { text: g.group }),
+      el("td", { text: communeName(g.site) }), el("td", { text: g.group }),
       el("td", {}, cmd ? el("span", { class: "level-bar", "aria-hidden": "true" }, el("span", { style: `width:${level}%` })) : null,
         " ", cmd ? `${level} %` : t("light.calendar")),
       el("td", { text: cmd ? fmtDate(cmd.expires_ms) : "—" }),
@@ -76,7 +76,7 @@ function renderGroups(calendars, commands) {
   }));
   if (!rows.length) body.append(el("tr", {}, el("td", { colspan: "6", text: t("common.none") })));
   document.getElementById("calendars").replaceChildren(...calendars.map((c) => el("li", {},
-    el("strong", { text: `${c.site ?? "métropole"} / ${c.group}` }), " — ",
+    el("strong", { text: `${c.site ? communeName(c.site) : t("light.city")} / ${c.group}` }), " — ",
     c.calendar ? (c.calendar.entries || []).map((e) => e.name || e.program?.kind).join(", ") : "—",
     el("span", { class: "meta", text: ` ${fmtDate(c.updated_ms)} ${c.updated_by ?? ""}` }))));
 }

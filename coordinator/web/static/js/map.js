@@ -16,6 +16,7 @@ const state = {
   index: null,
   shown: new Set(STATUSES),
   drawn: [], // what is on the canvas: {x, y, r, feature}
+  labels: [], // the commune names drawn: {name, slug, box: {x, y, w, h}, centre: {x, y}}
   selected: null,
 };
 
@@ -33,12 +34,6 @@ if (boot.tiles) {
 const communeBounds = L.latLngBounds(boot.communes.map((c) => [c.lat, c.lon]));
 map.fitBounds(communeBounds.pad(0.08));
 
-for (const c of boot.communes) {
-  L.marker([c.lat, c.lon], {
-    icon: L.divIcon({ className: "commune-label", html: "", iconSize: null }),
-    interactive: false, keyboard: false,
-  }).addTo(map).getElement().textContent = c.name;
-}
 
 const select = document.getElementById("commune-select");
 for (const c of boot.communes) select.append(el("option", { value: c.slug, text: c.name }));
@@ -68,7 +63,7 @@ const ClusterLayer = L.Layer.extend({
   },
   redraw() {
     const m = this._map;
-    if (!m || !state.index) return;
+    if (!m) return;
     const size = m.getSize();
     const dpr = window.devicePixelRatio || 1;
     const canvas = this._canvas;
@@ -83,32 +78,39 @@ const ClusterLayer = L.Layer.extend({
     ctx.clearRect(0, 0, size.x, size.y);
     const b = m.getBounds().pad(0.1);
     const zoom = Math.round(m.getZoom());
-    const features = state.index.getClusters([b.getWest(), b.getSouth(), b.getEast(), b.getNorth()], zoom);
+    const features = state.index
+      ? state.index.getClusters([b.getWest(), b.getSouth(), b.getEast(), b.getNorth()], zoom) : [];
     state.drawn = [];
-    ctx.font = "bold 12px system-ui, sans-serif";
-    ctx.textAlign = "center";
-    ctx.textBaseline = "middle";
+    const pending = [];
     for (const f of features) {
       const [lon, lat] = f.geometry.coordinates;
       const p = m.latLngToContainerPoint([lat, lon]);
       if (f.properties.cluster) {
         const n = f.properties.point_count;
         const r = Math.min(34, 12 + Math.log2(n) * 2.2);
-        drawCluster(ctx, p.x, p.y, r, f.properties, n);
         state.drawn.push({ x: p.x, y: p.y, r, feature: f });
+        pending.push(() => drawCluster(ctx, p.x, p.y, r, f.properties, n));
       } else {
         const d = state.devices[f.properties.i];
         const r = d.id === state.selected ? 8 : 5.5;
-        ctx.beginPath();
-        ctx.arc(p.x, p.y, r, 0, Math.PI * 2);
-        ctx.fillStyle = COLOURS[d.status] || COLOURS.unknown;
-        ctx.fill();
-        ctx.lineWidth = d.id === state.selected ? 3 : 1.5;
-        ctx.strokeStyle = d.id === state.selected ? "#111827" : "#ffffff";
-        ctx.stroke();
         state.drawn.push({ x: p.x, y: p.y, r: Math.max(r, 8), feature: f });
+        pending.push(() => {
+          ctx.beginPath();
+          ctx.arc(p.x, p.y, r, 0, Math.PI * 2);
+          ctx.fillStyle = COLOURS[d.status] || COLOURS.unknown;
+          ctx.fill();
+          ctx.lineWidth = d.id === state.selected ? 3 : 1.5;
+          ctx.strokeStyle = d.id === state.selected ? "#111827" : "#ffffff";
+          ctx.stroke();
+        });
       }
     }
+    // Commune names first, underneath: they are placed where no cluster or point is drawn.
+    drawCommuneLabels(ctx, m, size);
+    ctx.font = "bold 12px system-ui, sans-serif";
+    ctx.textAlign = "center";
+    ctx.textBaseline = "middle";
+    for (const draw of pending) draw();
     if (document.activeElement === m.getContainer()) drawCrosshair(ctx, size);
     document.body.dataset.mapZoom = String(zoom);
     document.body.dataset.mapDrawn = String(state.drawn.length);
@@ -139,6 +141,66 @@ function drawCluster(ctx, x, y, r, props, n) {
   ctx.fillText(n >= 10000 ? `${Math.round(n / 1000)}k` : String(n), x, y);
 }
 
+// --- commune names ---------------------------------------------------------------------------
+// Each name goes beside its commune's centre, below it if there is room, else above, right or
+// left; a name that would cover a cluster, a point or another name is left out at this zoom.
+
+const LABEL_FONT = "600 11px system-ui, sans-serif";
+const LABEL_H = 13;
+
+function overlapsCircle(box, c) {
+  const nx = Math.max(box.x, Math.min(c.x, box.x + box.w));
+  const ny = Math.max(box.y, Math.min(c.y, box.y + box.h));
+  return Math.hypot(nx - c.x, ny - c.y) < c.r + 2;
+}
+
+function overlapsBox(a, b) {
+  return a.x < b.x + b.w + 4 && b.x < a.x + a.w + 4 && a.y < b.y + b.h + 2 && b.y < a.y + a.h + 2;
+}
+
+function drawCommuneLabels(ctx, m, size) {
+  ctx.font = LABEL_FONT;
+  ctx.textAlign = "left";
+  ctx.textBaseline = "top";
+  const placed = [];
+  for (const c of boot.communes) {
+    const p = m.latLngToContainerPoint([c.lat, c.lon]);
+    if (p.x < -100 || p.y < -20 || p.x > size.x + 100 || p.y > size.y + 20) continue;
+    const w = Math.ceil(ctx.measureText(c.name).width);
+    const gap = 5;
+    const candidates = [
+      { x: p.x - w / 2, y: p.y + gap }, { x: p.x - w / 2, y: p.y - gap - LABEL_H },
+      { x: p.x + gap + 2, y: p.y - LABEL_H / 2 }, { x: p.x - gap - 2 - w, y: p.y - LABEL_H / 2 },
+    ];
+    // A centre under a cluster: the name goes just below (or above) that cluster's ring.
+    const under = state.drawn.find((d) => Math.hypot(d.x - p.x, d.y - p.y) < d.r);
+    if (under) {
+      candidates.push({ x: under.x - w / 2, y: under.y + under.r + 3 },
+        { x: under.x - w / 2, y: under.y - under.r - 3 - LABEL_H });
+    }
+    const box = candidates.map((q) => ({ x: q.x, y: q.y, w, h: LABEL_H })).find((bx) =>
+      bx.x >= 2 && bx.y >= 2 && bx.x + bx.w <= size.x - 2 && bx.y + bx.h <= size.y - 2
+      && !state.drawn.some((d) => overlapsCircle(bx, d)) && !placed.some((o) => overlapsBox(bx, o.box)));
+    if (!box) continue;
+    placed.push({ name: c.name, slug: c.slug, box, centre: { x: p.x, y: p.y } });
+  }
+  for (const { name, box, centre } of placed) {
+    if (!state.drawn.some((d) => Math.hypot(d.x - centre.x, d.y - centre.y) < d.r + 3)) {
+      ctx.beginPath();
+      ctx.arc(centre.x, centre.y, 2.5, 0, Math.PI * 2);
+      ctx.fillStyle = "#64748b";
+      ctx.fill();
+    }
+    ctx.lineJoin = "round";
+    ctx.lineWidth = 3;
+    ctx.strokeStyle = "rgba(255, 255, 255, 0.9)";
+    ctx.strokeText(name, box.x, box.y);
+    ctx.fillStyle = "#475569";
+    ctx.fillText(name, box.x, box.y);
+  }
+  state.labels = placed;
+}
+
 function drawCrosshair(ctx, size) {
   const cx = size.x / 2;
   const cy = size.y / 2;
@@ -153,6 +215,7 @@ function drawCrosshair(ctx, size) {
 }
 
 const clusterLayer = new ClusterLayer();
+clusterLayer.addTo(map); // the commune names show before the devices arrive
 
 function hit(point, slack = 4) {
   let best = null;
@@ -332,6 +395,8 @@ window.vigieMap = {
     .map((d) => ({ x: d.x, y: d.y, count: d.feature.properties.point_count })),
   points: () => state.drawn.filter((d) => !d.feature.properties.cluster)
     .map((d) => ({ x: d.x, y: d.y, id: state.devices[d.feature.properties.i].id })),
+  clusterCircles: () => state.drawn.filter((d) => d.feature.properties.cluster).map((d) => ({ x: d.x, y: d.y, r: d.r })),
+  labels: () => state.labels.map((l) => ({ name: l.name, slug: l.slug, ...l.box })),
 };
 
 start();
