@@ -271,6 +271,15 @@ def per_event_costs(engines: dict[str, sa.engine.Engine], per: int, epoch: int) 
     return out
 
 
+def _goal(xs: list[float], goal: float) -> str:
+    """``met`` / ``not met`` on the median, saying when single rounds fall on both sides."""
+    if min(xs) >= goal:
+        return "met in every round"
+    if _med(xs) >= goal:
+        return "met on the median, not in every round"
+    return "**not met**" if max(xs) < goal else "**not met** on the median (met in some rounds)"
+
+
 def _med(xs: list[float]) -> float:
     return statistics.median(xs)
 
@@ -399,6 +408,14 @@ def main() -> None:  # noqa: PLR0915 - one linear scenario, printed as it goes
         f"- Per event, outside MQTT, same run ({args.batch}-event batches, {len(DEVICES)} devices, best of 5): "
         f"decode with the wire contract {costs['decode']:.1f} us (reference walk {costs['decode_ref']:.1f} us), "
         f"store with hooks and commit on SQLite {costs['sqlite']:.1f} us, on PostgreSQL {costs['postgresql']:.1f} us.",
+        f"- Goals in this run: per message {_goal(rs, 0.8)} on SQLite, {_goal(rp, 0.8)} on PostgreSQL; batched "
+        f"{_goal(res['batched:sqlite'], 100_000)} on SQLite, {_goal(res['batched:postgresql'], 100_000)} on "
+        f"PostgreSQL.",
+        "- Where the time goes now (profiles of `store_batch`): the databases themselves. On SQLite the multi-row "
+        "INSERT with RETURNING takes about 5 us per row (primary key and two indexes, JSON text); building the "
+        "rows, about 2.5 us. On PostgreSQL the server spends about 9 us per row (COPY into the staging table, "
+        "then INSERT .. ON CONFLICT DO NOTHING with three indexes) while the worker waits, and shares the two "
+        "cores with the broker and the worker's own paho thread.",
         "",
     ]
     text = "\n".join(lines)
