@@ -13,7 +13,9 @@ script waits for the redraw the click caused. The figure therefore includes the 
 ``GET /api/v1/map/devices`` layer (server time, transfer, JSON parse), building the supercluster index, the
 first draw, and the round trip of the click through Playwright. *Cold* runs use a new browser context each
 (empty HTTP cache and storage, the first visit of the day); *warm* runs reload in the same context (the
-operator comes back to the map: the browser revalidates the layer with its ETag).
+operator comes back to the map: the browser revalidates the layer with its ETag). The server keeps the
+serialised layer until the fleet changes; the first run after the server starts (also reported, once)
+pays for building it, as the first visit after any change of the fleet does.
 """
 
 from __future__ import annotations
@@ -88,7 +90,7 @@ def run(devices: int, runs: int) -> dict[str, list[dict[str, float]]]:
         seed_fleet(url, fleet_rows(devices, seed=2026))
         app = make_app(url, TESTING=False, VALIDATE_RESPONSES=False)
         add_user(app, "bench", "viewer")
-        results: dict[str, list[dict[str, float]]] = {"cold": [], "warm": []}
+        results: dict[str, list[dict[str, float]]] = {"first": [], "cold": [], "warm": []}
         with serve(app) as base, sync_playwright() as p:
             browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
             for i in range(runs + 1):  # the first cold run warms the server (imports, SQLite page cache)
@@ -100,7 +102,9 @@ def run(devices: int, runs: int) -> dict[str, list[dict[str, float]]]:
                 cold = one_run(context, base, devices)
                 warm = one_run(context, base, devices)
                 context.close()
-                if i > 0:
+                if i == 0:
+                    results["first"].append(cold)
+                else:
                     results["cold"].append(cold)
                     results["warm"].append(warm)
                 print(f"run {i}{' (warm-up, not counted)' if i == 0 else ''}: cold {cold['interactive']:.0f} ms, "
@@ -112,10 +116,12 @@ def run(devices: int, runs: int) -> dict[str, list[dict[str, float]]]:
 def section(devices: int, runs: int, results: dict[str, list[dict[str, float]]], command: str) -> str:
     rows = ["| visit | layer fetched (median) | clusters drawn (median) | interactive: median | max | goal < 2 s |",
             "|---|---:|---:|---:|---:|---|"]
-    for mode in ("cold", "warm"):
+    labels = {"first": "first visit after a server start or a fleet change (server builds the layer), once",
+              "cold": "cold (new browser, server layer cached)", "warm": "warm (reload, ETag revalidation)"}
+    for mode in ("first", "cold", "warm"):
         rs = results[mode]
         inter = [r["interactive"] for r in rs]
-        rows.append(f"| {mode} | {statistics.median(r['fetched'] for r in rs):.0f} ms "
+        rows.append(f"| {labels[mode]} | {statistics.median(r['fetched'] for r in rs):.0f} ms "
                     f"| {statistics.median(r['ready'] for r in rs):.0f} ms | {statistics.median(inter):.0f} ms "
                     f"| {max(inter):.0f} ms | {'met' if max(inter) < GOAL_MS else 'missed'} |")
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
