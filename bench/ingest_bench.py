@@ -367,8 +367,9 @@ def main() -> None:  # noqa: PLR0915 - one linear scenario, printed as it goes
     lines = [
         "## Ingest (coordinator)",
         "",
-        f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores (shared with other test runs "
-        f"during this run), Python {platform.python_version()}, paho-mqtt {importlib.metadata.version('paho-mqtt')}, "
+        f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores (the broker, the "
+        f"contenders and the database share them), Python {platform.python_version()}, "
+        f"paho-mqtt {importlib.metadata.version('paho-mqtt')}, "
         f"SQLAlchemy {importlib.metadata.version('sqlalchemy')}, psycopg {importlib.metadata.version('psycopg')}, "
         f"Mosquitto 2.0 (project config), PostgreSQL local.",
         f"Command: `.venv/bin/python bench/ingest_bench.py --rounds {args.rounds} --messages {args.messages} "
@@ -402,9 +403,9 @@ def main() -> None:  # noqa: PLR0915 - one linear scenario, printed as it goes
         "",
         "Notes.",
         "",
-        "- The machine was shared with other engineers' test suites during this run (see the load averages): "
-        "absolute figures are low and noisy, ratios are measured within each round. Re-run the command on a "
-        "quiet machine for the final figures.",
+        "- Ratios are measured within each round; absolute figures depend on what else the machine runs (see "
+        "the load averages above: above ~1.5, other work shares the two cores and the figures are low and "
+        "noisy).",
         f"- Per event, outside MQTT, same run ({args.batch}-event batches, {len(DEVICES)} devices, best of 5): "
         f"decode with the wire contract {costs['decode']:.1f} us (reference walk {costs['decode_ref']:.1f} us), "
         f"store with hooks and commit on SQLite {costs['sqlite']:.1f} us, on PostgreSQL {costs['postgresql']:.1f} us.",
