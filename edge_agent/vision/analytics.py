@@ -182,6 +182,10 @@ class LineSide:
     through: bool = False
 
 
+#: The state of a track that has not reached either side of a line yet (frozen, so shared).
+_NO_SIDE = LineSide()
+
+
 def line_step(
     s: LineSide, prev: Point | None, point: Point, line: Line, margin_px: float
 ) -> tuple[LineSide, Direction | None]:
@@ -297,14 +301,18 @@ class Analytics:
 
     def _observe(self, tr: Track, t: float) -> list[AnalyticsEvent]:
         cfg = self.config
-        st = self._tracks.setdefault(tr.track_id, _TrackState(tr.class_id))
+        st = self._tracks.get(tr.track_id)
+        if st is None:  # not built ahead for the lookup: this runs per track and frame
+            st = self._tracks[tr.track_id] = _TrackState(tr.class_id)
         p = foot_point(tr)
         height = max(tr.y1 - tr.y0, 1.0)
         events: list[AnalyticsEvent] = []
         for zone in cfg.zones:
             if not zone.applies_to(tr.class_id):
                 continue
-            visit = st.visits.setdefault(zone.name, _Visit())
+            visit = st.visits.get(zone.name)
+            if visit is None:
+                visit = st.visits[zone.name] = _Visit()
             d = signed_distance_to_polygon(p, zone.polygon)
             m = zone_step(visit.membership, d, cfg.zone_margin * height, cfg.zone_confirm_frames)
             if m.inside and not visit.membership.inside:
@@ -318,7 +326,7 @@ class Analytics:
             if not line.applies_to(tr.class_id):
                 continue
             state, crossing = line_step(
-                st.lines.get(line.name, LineSide()), st.last_point, p, line, cfg.line_margin * height
+                st.lines.get(line.name, _NO_SIDE), st.last_point, p, line, cfg.line_margin * height
             )
             st.lines[line.name] = state
             if crossing is not None:
