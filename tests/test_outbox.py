@@ -10,6 +10,7 @@ import sqlite3
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -602,3 +603,26 @@ def test_a_writer_of_a_finished_boot_is_refused_while_the_new_one_writes(path: P
     assert [(r.boot, r.n) for r in ob.read(0, 10)] == [(old, 0), (new, 0)]
     writer.close()
     ob.close()
+
+
+def test_the_sender_does_not_wait_for_another_writers_lock_to_delete(box: Outbox, path: Path) -> None:
+    """A deletion that meets another process's write lock is put off, not waited for; rows stay meanwhile."""
+    boot = box.next_boot()
+    rows = box.append(boot, [ev(0), ev(1), ev(2)])
+    other = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    other.execute("BEGIN IMMEDIATE")  # a producer in the middle of its commit
+    try:
+        assert box.acknowledge([rows[0].id], wait=False) is False
+        assert ks(box.read(0, 10)) == [0, 1, 2]
+    finally:
+        other.execute("COMMIT")
+    assert box.acknowledge([rows[0].id], wait=False) is True
+    assert ks(box.read(0, 10)) == [1, 2]
+    # The busy timeout is back: a waiting deletion outlasts a writer that holds the lock a moment.
+    other.execute("BEGIN IMMEDIATE")
+    release = threading.Timer(0.3, lambda: other.execute("COMMIT"))
+    release.start()
+    assert box.acknowledge([rows[1].id]) is True
+    release.join()
+    other.close()
+    assert ks(box.read(0, 10)) == [2]

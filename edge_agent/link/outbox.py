@@ -375,21 +375,39 @@ class Outbox(OutboxWriter):
             self._db.executemany("DELETE FROM events WHERE id = ?", batch)
             return self._db.total_changes - before
 
-    def acknowledge(self, ids: Sequence[int]) -> None:
-        """Forget rows the broker acknowledged.
+    def acknowledge(self, ids: Sequence[int], wait: bool = True) -> bool:
+        """Forget rows the broker acknowledged; returns False if ``wait`` is off and a writer holds the file.
 
         An acknowledged row that is no longer here was dropped by the bound after the sender
         had read it: it reached the broker after all, so it leaves the ``dropped`` count.
+
+        The sender calls this with ``wait=False``: while producers of other processes commit
+        thousands of events a second, SQLite's busy handler would put the sending thread to
+        sleep for a millisecond or more at each collision. A deletion that finds the write lock
+        taken is simply retried later; until then the rows stay (the cursor keeps them from
+        being sent again, and after a crash a replay is idempotent downstream).
         """
         batch = [(i,) for i in set(ids)]
         if not batch:
-            return
-        with self._lock, self._tx():
-            before = self._db.total_changes
-            self._db.executemany("DELETE FROM events WHERE id = ?", batch)
-            delivered_anyway = len(batch) - (self._db.total_changes - before)
-            if delivered_anyway:
-                self._add("dropped", -delivered_anyway)
+            return True
+        with self._lock:
+            if not wait:
+                self._db.execute("PRAGMA busy_timeout = 0")
+            try:
+                with self._tx():
+                    before = self._db.total_changes
+                    self._db.executemany("DELETE FROM events WHERE id = ?", batch)
+                    delivered_anyway = len(batch) - (self._db.total_changes - before)
+                    if delivered_anyway:
+                        self._add("dropped", -delivered_anyway)
+            except sqlite3.OperationalError as exc:
+                if wait or "locked" not in str(exc):
+                    raise
+                return False
+            finally:
+                if not wait:
+                    self._db.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
+        return True
 
     def reject(self, ids: Sequence[int], reason: str) -> None:
         """Move rows the broker refused to the ``rejected`` table and count them."""

@@ -52,6 +52,8 @@ _CONNACK_TIMEOUT_S = 10.0
 #: Acknowledged rows are deleted in groups: fewer transactions; a crash only causes re-sends.
 _DELETE_EVERY = 512
 _DELETE_AFTER_S = 0.05
+#: Pending deletions at which the sender waits for the write lock rather than retrying later.
+_DELETE_WAIT_AT = 20 * _DELETE_EVERY
 #: Messages handed to paho per io-loop turn, at most (then the socket is serviced).
 _MESSAGES_PER_TURN = 64
 
@@ -468,9 +470,12 @@ class Link:
     def _flush_deletes(self, force: bool) -> None:
         due = len(self._to_delete) >= _DELETE_EVERY or time.monotonic() - self._deleted_at > _DELETE_AFTER_S
         if self._to_delete and (force or due):
-            self.outbox.acknowledge(self._to_delete)
-            self._to_delete = []
-            self._deleted_at = time.monotonic()
+            # Never wait for another process's commit while messages could be going out; wait only
+            # when idle, stopping, or when the pending deletions grow large.
+            wait = force or len(self._to_delete) >= _DELETE_WAIT_AT
+            if self.outbox.acknowledge(self._to_delete, wait=wait):
+                self._to_delete = []
+                self._deleted_at = time.monotonic()
 
     def _send_step(self) -> float:
         """Hand paho as many messages as allowed; returns how long the io loop may then wait.
