@@ -6,9 +6,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from flask import Flask
 from sqlalchemy.engine import Engine
 
 from coordinator.storage import make_engine
+from tests.api_helpers import make_app
 from tests.db_helpers import DatabaseFactory
 from tests.mqtt_helpers import Mosquitto
 
@@ -43,3 +45,15 @@ def engine(db_url: str) -> Iterator[Engine]:
     e = make_engine(db_url)
     yield e
     e.dispose()
+
+
+@pytest.fixture
+def db(engine: Engine) -> Engine:
+    """The test's database, under the name the API tests use beside ``app``."""
+    return engine
+
+
+@pytest.fixture
+def app(db_url: str) -> Flask:
+    """The coordinator app on the test's database; test files with other settings override it."""
+    return make_app(db_url)

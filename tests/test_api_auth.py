@@ -13,11 +13,6 @@ from coordinator.storage.schema import api_tokens, users
 from tests.api_helpers import PASSWORD, add_user, make_app
 
 
-@pytest.fixture
-def app(db_url: str) -> Flask:
-    return make_app(db_url)
-
-
 def test_every_route_is_documented_and_every_documented_route_exists(app: Flask) -> None:
     assert api_routes(app) == documented_routes(document())
 

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
 from typing import Any
 
-import pytest
 from flask import Flask
 from sqlalchemy.engine import Engine
 
@@ -15,8 +13,7 @@ from coordinator.analytics.buckets import local_day_start
 from coordinator.analytics.counts import CameraEvent, CountKey, OccupancyKey, aggregate
 from coordinator.analytics.energy import Delta, Rating, Reading, attribute, delta, readings, savings_pct, spread
 from coordinator.ingest.hooks import StoredEvent, default_hooks
-from coordinator.storage import make_engine
-from tests.api_helpers import add_user, make_app
+from tests.api_helpers import add_user
 
 H = int(dt.datetime(2026, 11, 25, 17, tzinfo=dt.UTC).timestamp() * 1000)  # 18:00 in Dijon
 MIN = 60_000
@@ -89,18 +86,6 @@ def test_local_days_follow_europe_paris() -> None:
 
 
 # ------------------------------------------------------------------------------------------------ storage + API
-
-
-@pytest.fixture
-def app(db_url: str) -> Flask:
-    return make_app(db_url)
-
-
-@pytest.fixture
-def db(app: Flask) -> Iterator[Engine]:
-    e = make_engine(app.config["DATABASE_URL"])
-    yield e
-    e.dispose()
 
 
 def _stored(n: int, ts: int, type_: str, body: dict[str, Any], device: str = "cam-1",

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-import pytest
 from flask import Flask
 from sqlalchemy.engine import Engine
 
@@ -71,18 +68,6 @@ def test_map_layer_is_columns_with_legends_and_its_etag_follows_the_content() ->
 
 
 # ------------------------------------------------------------------------------------------------ API
-
-
-@pytest.fixture
-def app(db_url: str) -> Flask:
-    return make_app(db_url)
-
-
-@pytest.fixture
-def db(app: Flask) -> Iterator[Engine]:
-    e = make_engine(app.config["DATABASE_URL"])
-    yield e
-    e.dispose()
 
 
 def _fleet(db: Engine) -> None:

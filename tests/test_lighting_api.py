@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import socket
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -37,13 +36,6 @@ def _closed_port() -> int:
 def app(db_url: str) -> Flask:
     """An app whose broker is unreachable: commands are stored and stay pending."""
     return make_app(db_url, MQTT_PORT=_closed_port(), MQTT_PUBLISH_TIMEOUT_S=0.5)
-
-
-@pytest.fixture
-def db(app: Flask) -> Iterator[Engine]:
-    e = make_engine(app.config["DATABASE_URL"])
-    yield e
-    e.dispose()
 
 
 def _boxes(tmp_path: Path, db: Engine) -> None:

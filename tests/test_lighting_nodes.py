@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -15,7 +14,6 @@ from coordinator.analytics import hooks as analytics_hooks
 from coordinator.ingest.hooks import StoredTelemetry
 from coordinator.lighting import hooks as lighting_hooks
 from coordinator.storage import analytics as store
-from coordinator.storage import make_engine
 from edge_agent.agent import Agent
 from tests.api_helpers import Caller, add_user, make_app
 from tests.lighting_helpers import NIGHT, HookRelay, light_box, register, running_clock
@@ -25,13 +23,6 @@ from tests.mqtt_helpers import Mosquitto, wait_until
 @pytest.fixture
 def app(db_url: str, broker: Mosquitto) -> Flask:
     return make_app(db_url, MQTT_PORT=broker.port)
-
-
-@pytest.fixture
-def db(app: Flask) -> Iterator[Engine]:
-    e = make_engine(app.config["DATABASE_URL"])
-    yield e
-    e.dispose()
 
 
 def _start(tmp: Path, port: int, device_id: str, groups: tuple[str, ...], speed: float = 1.0,

@@ -59,11 +59,6 @@ def browser(playwright: Playwright) -> Iterator[Browser]:
 
 
 @pytest.fixture
-def app(db_url: str) -> Flask:
-    return make_app(db_url)
-
-
-@pytest.fixture
 def base_url(app: Flask) -> Iterator[str]:
     with serve(app) as url:
         yield url
