@@ -50,6 +50,15 @@ same, against the level the street's class requires at each instant (:func:`clas
 for every scenario; where it rises on the hour it applies 2 s later, the grace a new presence gets), read also
 on each hour and 2 s after.
 
+Bound (not a scenario: computed from the trace, no engine run). The least energy any controller could meter on
+this node while lighting every presence at the level its street's class requires at that instant and keeping
+the base of 3 otherwise: per segment, the union of its presence intervals at :func:`class_level` (piecewise
+constant by local hour), the base elsewhere, with no hold, no ramp of its own and perfect detection, metered
+with the drivers' own power curve (:meth:`LuminaireSpec.power_w`) and Simpson's rule, exact as the meter is
+(:func:`lower_bound_wh`). The base is the lower envelope of its steps and the engine's ramps (:func:`base_pieces`).
+Also computed: the same under the letter of the served check (2 s grace, 1-point tolerance), and, as a
+sensitivity, with the base at the engine's night floor (``min_night_level``, 10 %) all night.
+
 The node loop asks the engine again at each decision's ``next_change`` and, for sensor calendars, when a
 report reaches a luminaire not already boosted; a driver is ticked every 10 s and at every command or read.
 
@@ -61,6 +70,8 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import heapq
+import inspect
+import itertools
 import os
 import platform
 import random
@@ -68,7 +79,7 @@ import subprocess
 import sys
 import time
 from collections import Counter, defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -104,6 +115,9 @@ BOOST_RAMP_S = 2.0
 TOLERANCE = 1.0
 GOAL_SAVED = 65.0
 GOAL_SERVED = 100.0
+BOUND_LABEL = "(bound: any controller, class level exactly during presences, base otherwise)"
+#: The engine's night floor (``min_night_level``): the lowest base it keeps between sunset and sunrise.
+NIGHT_FLOOR: float = inspect.signature(LightingEngine).parameters["min_night_level"].default
 
 #: Share (%) of a day's traffic in each local hour 0-23: a typical French urban weekday (morning peak 8 h,
 #: evening peak 17-18 h, minimum 03 h); normalised by its sum (99.6).
@@ -575,6 +589,178 @@ def _by_class(key: str, base: AstroProgram) -> Callable[[Layout], Calendar]:
     return build
 
 
+#: A piece of a piecewise-linear level: over [t0, t1) the level goes linearly from l0 to l1 (%).
+Piece = tuple[dt.datetime, dt.datetime, float, float]
+
+
+@dataclass
+class Bound:
+    """The least a node can meter under a requirement (see :func:`lower_bound_wh`), summed over its segments."""
+
+    energy_wh: float
+    energy_by_class: dict[str, float]
+    mean_level: float
+
+
+def base_pieces(
+    night: tuple[dt.datetime, dt.datetime],
+    tz: ZoneInfo,
+    evening: float,
+    late: float,
+    ramp_s: float = RAMP_S,
+    *,
+    falls_at_once: bool = True,
+) -> list[Piece]:
+    """The base level over the night, ``evening`` % outside 22:00-05:00 local and ``late`` % within it.
+
+    The lower envelope of the step schedule and of the engine's ramps: where the base rises (switch-on from 0 at
+    sunset, 05:00) the engine's ``ramp_s`` ramp is below the step and is taken; where it falls (22:00) the step
+    is. A controller that keeps the scheduled base, ramped or not, is never below this. With ``falls_at_once``
+    false, falls ramp too: the base exactly as the engine commands it.
+    """
+    on, off = night
+
+    def level(t: dt.datetime) -> float:
+        hour = t.astimezone(tz).hour
+        return late if hour >= 22 or hour < 5 else evening
+
+    changes = [(on, level(on))]
+    day = on.astimezone(tz).date()
+    while day <= off.astimezone(tz).date():
+        for clock in (dt.time(5), dt.time(22)):
+            t = dt.datetime.combine(day, clock, tz).astimezone(dt.UTC)
+            if on < t < off and level(t) != changes[-1][1]:
+                changes.append((t, level(t)))
+        day += dt.timedelta(days=1)
+    ramp = dt.timedelta(seconds=ramp_s)
+    pieces: list[Piece] = []
+    before = 0.0
+    for k, (at, now) in enumerate(changes):
+        upto = changes[k + 1][0] if k + 1 < len(changes) else off
+        flat = at
+        if (now > before or not falls_at_once) and now != before and ramp_s > 0.0:
+            if at + ramp > upto:
+                raise ValueError(f"a base ramp at {at} runs into the next change at {upto}")
+            pieces.append((at, at + ramp, before, now))
+            flat = at + ramp
+        if upto > flat:
+            pieces.append((flat, upto, now, now))
+        before = now
+    return pieces
+
+
+def _at_least(piece: Piece, need: float) -> list[Piece]:
+    """``piece`` raised to ``need`` where it is below (split where a ramp crosses ``need``)."""
+    t0, t1, l0, l1 = piece
+    if need >= max(l0, l1):
+        return [(t0, t1, need, need)]
+    if need <= min(l0, l1):
+        return [piece]
+    cross = t0 + (t1 - t0) * ((need - l0) / (l1 - l0))
+    return [(t0, cross, max(l0, need), need), (cross, t1, need, max(l1, need))]
+
+
+def lower_bound_wh(
+    presences: Iterable[tuple[dt.datetime, dt.datetime]],
+    night: tuple[dt.datetime, dt.datetime],
+    base: Sequence[Piece],
+    required: Callable[[dt.datetime], float],
+    breaks: Iterable[dt.datetime],
+    power_w: Callable[[float], float],
+) -> tuple[float, float]:
+    """The least energy (Wh) and level-time (% s) of lighting at ``base`` outside presences and at
+    ``max(required, base)`` during them, with no hold and no ramp of its own: the pointwise least level, and
+    ``power_w`` is non-decreasing in the level, so no controller that keeps to both can meter less.
+
+    ``presences`` are clipped to ``night`` and merged (an overlap is lit once); ``base`` covers the night, its
+    pieces in time order; ``required`` must be constant between consecutive ``breaks`` (the instants it may
+    change). Energy is integrated with Simpson's rule on each linear piece, exact for a power quadratic in the
+    level, as the SimulatedDriver's meter is.
+    """
+    on, off = night
+    spans = sorted((max(a, on), min(b, off)) for a, b in presences if min(b, off) > max(a, on))
+    union: list[tuple[dt.datetime, dt.datetime]] = []
+    for a, b in spans:
+        if union and a <= union[-1][1]:
+            union[-1] = (union[-1][0], max(union[-1][1], b))
+        else:
+            union.append((a, b))
+    cuts = sorted(
+        {on, off, *(t for p in base for t in p[:2] if on < t < off), *(t for u in union for t in u)}
+        | {t for t in breaks if on < t < off}
+    )
+    energy_ws = level_s = 0.0
+    k = j = 0
+    for a, b in itertools.pairwise(cuts):
+        mid = a + (b - a) / 2
+        while base[k][1] <= mid:
+            k += 1
+        t0, t1, l0, l1 = base[k]
+        la, lb = (l0 + (l1 - l0) * ((t - t0) / (t1 - t0)) for t in (a, b))
+        while j < len(union) and union[j][1] <= mid:
+            j += 1
+        piece: Piece = (a, b, la, lb)
+        pieces = _at_least(piece, required(mid)) if j < len(union) and union[j][0] <= mid else [piece]
+        for p0, p1, v0, v1 in pieces:
+            span = (p1 - p0).total_seconds()
+            energy_ws += (power_w(v0) + 4.0 * power_w((v0 + v1) / 2.0) + power_w(v1)) * span / 6.0
+            level_s += (v0 + v1) / 2.0 * span
+    return energy_ws / 3600.0, level_s
+
+
+def class_requirement(cls: str, tz: ZoneInfo, grace_s: float = 0.0) -> Callable[[dt.datetime], float]:
+    """:func:`class_level` at an instant; with ``grace_s``, a rise on the hour applies ``grace_s`` later, as in
+    the served check (:meth:`NodeSim.required`)."""
+    grace = dt.timedelta(seconds=grace_s)
+
+    def need(t: dt.datetime) -> float:
+        now = class_level(cls, t.astimezone(tz).hour)
+        return min(now, class_level(cls, (t - grace).astimezone(tz).hour)) if grace_s else now
+
+    return need
+
+
+def node_bound(
+    lay: Layout,
+    episodes: list[Episode],
+    night: tuple[dt.datetime, dt.datetime],
+    tz: ZoneInfo,
+    base: Sequence[Piece],
+    *,
+    grace_s: float = 0.0,
+    tolerance: float = 0.0,
+) -> Bound:
+    """:func:`lower_bound_wh` of every segment: its presences (from ``grace_s`` after their start) at its
+    street's :func:`class_level` (less ``tolerance`` points), ``base`` otherwise.
+
+    With ``grace_s`` = the boost ramp and ``tolerance`` = the check's, it is the weakest reading of the served
+    check at the class level: the least any controller passing it could meter.
+    """
+    on, off = night
+    grace = dt.timedelta(seconds=grace_s)
+    hours = []
+    t = on.replace(minute=0, second=0, microsecond=0)
+    while t < off:  # Europe/Paris is a whole number of hours from UTC: UTC hours are local hours
+        hours += [t, t + grace]
+        t += dt.timedelta(hours=1)
+    by_group: defaultdict[str, list[tuple[dt.datetime, dt.datetime]]] = defaultdict(list)
+    for ep in episodes:
+        by_group[ep.group].append((ep.start + grace, ep.end))
+    by_class: defaultdict[str, float] = defaultdict(float)
+    level_s = 0.0
+    for g, specs in lay.specs.items():
+        cls = lay.group_class[g]
+        need = class_requirement(cls, tz, grace_s)
+        wh, ls = lower_bound_wh(
+            by_group[g], night, base, lambda x, need=need: need(x) - tolerance, hours,
+            lambda level, specs=specs: sum(s.power_w(level) for s in specs),
+        )  # fmt: skip
+        by_class[cls] += wh
+        level_s += ls * len(specs)
+    n = sum(len(s) for s in lay.specs.values())
+    return Bound(sum(by_class.values()), dict(by_class), level_s / (off - on).total_seconds() / n)
+
+
 def scenarios() -> tuple[Scenario, ...]:
     dijon = (Step(at=dt.time(22, 0), level=70.0), Step(at=dt.time(5, 0), level=100.0))
     base = AstroProgram(
@@ -602,6 +788,7 @@ class NightResult:
     passages: Counter[str]
     episodes: list[Episode]
     outcomes: dict[str, Outcome]
+    bounds: dict[str, Bound]
 
 
 def simulate_night(lay: Layout, day: dt.date, tz: ZoneInfo, seed: int) -> NightResult:
@@ -620,11 +807,26 @@ def simulate_night(lay: Layout, day: dt.date, tz: ZoneInfo, seed: int) -> NightR
         sim = NodeSim(lay, sc, night, tz, sun)
         sim.run(events, episodes)
         outcomes[sc.key] = sim.outcome(lay, episodes, night_s, time.perf_counter() - t0)
-    return NightResult(day, night, passages, episodes, outcomes)
+    base = base_pieces(night, tz, EVENING_BASE, NIGHT_BASE)
+    floor = base_pieces(night, tz, NIGHT_FLOOR, NIGHT_FLOOR)
+    bounds = {
+        "bound": node_bound(lay, episodes, night, tz, base),
+        "check": node_bound(lay, episodes, night, tz, base, grace_s=BOOST_RAMP_S, tolerance=TOLERANCE),
+        "floor": node_bound(lay, episodes, night, tz, floor),
+        "empty": node_bound(lay, [], night, tz, base),
+        "engine": node_bound(lay, [], night, tz, base_pieces(night, tz, EVENING_BASE, NIGHT_BASE, falls_at_once=False)),
+    }
+    return NightResult(day, night, passages, episodes, outcomes, bounds)
 
 
 def _pct(part: float, whole: float) -> float:
     return 100.0 * part / whole if whole else float("nan")
+
+
+def _saved(res: NightResult, energy_wh: float) -> float:
+    """Percent saved vs scenario 1 (full power) on the night of ``res``."""
+    full = res.outcomes["full"].energy_wh
+    return _pct(full - energy_wh, full)
 
 
 def _mark(ok: bool) -> str:
@@ -660,7 +862,15 @@ def night_table(res: NightResult, tz: ZoneInfo) -> tuple[str, list[str]]:
             f"| {_pct(o.served_min, o.presence_min):.2f} % ({o.served_episodes:,} / {o.episodes:,}) "
             f"| {_pct(o.class_min, o.presence_min):.2f} % ({o.class_episodes:,} / {o.episodes:,}) |"
         )
-    def by_class(o: Outcome) -> str:
+    bound, check = res.bounds["bound"], res.bounds["check"]
+    saved = _pct(full.energy_wh - bound.energy_wh, full.energy_wh)
+    rows.append(
+        f"| {BOUND_LABEL} | {bound.energy_wh / 1000:.1f} | {saved:.1f} % "
+        f"| {_pct(dijon.energy_wh - bound.energy_wh, dijon.energy_wh):+.1f} % | {bound.mean_level:.1f} % | - | - | - "
+        "| 100 % by construction |"
+    )
+
+    def by_class(o: Outcome | Bound) -> str:
         return ", ".join(
             f"{c} {_pct(full.energy_by_class[c] - o.energy_by_class[c], full.energy_by_class[c]):.1f} %"
             for c in full.energy_by_class
@@ -689,6 +899,32 @@ def night_table(res: NightResult, tz: ZoneInfo) -> tuple[str, list[str]]:
             f"presence-minutes at the level their street's class requires at that hour (goal {GOAL_SERVED:.0f} %; "
             f"lowest margin {o.worst_margin:+.1f} points) and {_pct(o.served_min, o.presence_min):.2f} % at 100 %.",
         ]
+    saved = _pct(full.energy_wh - bound.energy_wh, full.energy_wh)
+    sc4 = res.outcomes["class"]
+    met = [
+        str(n)
+        for key, n in (("vigie", 3), ("class", 4), ("ahead", 5))
+        if _saved(res, res.outcomes[key].energy_wh) >= GOAL_SAVED
+    ]
+    reach = (
+        (
+            f"within reach, met here by scenario{'s' * (len(met) > 1)} {' and '.join(met)}"
+            if met
+            else "within reach, met by none of 3-5"
+        )
+        if saved >= GOAL_SAVED
+        else "out of reach of any controller with these requirements and this base"
+    )
+    goals.append(
+        f"{_mark(saved >= GOAL_SAVED)} {res.day.isoformat()}: bound (not a scenario): lighting every presence at "
+        f"its class level over the base of 3, no controller meters less than {bound.energy_wh / 1000:.1f} kWh, "
+        f"{saved:.1f} % saved vs full power (goal >= {GOAL_SAVED:.0f} %: {reach}); by street class: "
+        f"{by_class(bound)}. Scenario 4 lights the same presences at the same levels for "
+        f"{(sc4.energy_wh - bound.energy_wh) / 1000:.1f} kWh more, light outside presences: its holds and its "
+        "ramps back to the base. Under "
+        f"the letter of the served check ({BOOST_RAMP_S:.0f} s grace, {TOLERANCE:.0f}-point tolerance) the bound "
+        f"is {check.energy_wh / 1000:.1f} kWh, {_pct(full.energy_wh - check.energy_wh, full.energy_wh):.1f} %."
+    )
     return head + "\n".join(rows) + "\n", goals
 
 
@@ -735,7 +971,7 @@ def main() -> int:
         f"{mix['collector'] * PER_SEGMENT}, main road 120 W {mix['main'] * PER_SEGMENT} luminaires; streets "
         f"(segments): {streets}.\n\n"
         + "\n".join(tables)
-        + "\nGoals (scenarios 3, 4 and 5):\n\n"
+        + "\nGoals (scenarios 3, 4 and 5; and whether the bound lets any controller reach the first):\n\n"
         + "\n".join(f"- {g}" for g in goals)
         + "\n\nNotes.\n\n"
         "- Programs: all AstroProgram on at sunset, off at sunrise, no offsets, scheduled ramps 60 s. "
@@ -771,6 +1007,36 @@ def main() -> int:
         "only in residential areas: 'no sense in busy areas'). Assumptions: 100 % output = the design class "
         "(no over-lighting, no constant-light-output headroom counted); the hourly profile stands for the "
         "street's measured counts; presence and speed are detected perfectly.\n"
+        "- Bound (the last row of each table; a computation, not a scenario, no engine run): for each segment, "
+        "the union of its presences (the served check's, clipped to the night) lit at exactly the level its "
+        "street's class requires at each instant (`class_level` by local hour, as scenarios 4-5 are judged, with "
+        "no grace), the base of scenario 3 otherwise; no hold, no ramp of its own, perfect detection; energy by "
+        "the drivers' own power curve (`LuminaireSpec.power_w`: standby, k), integrated exactly piece by piece "
+        "(Simpson, as the meter). It is the pointwise least level meeting both, and power grows with level, so "
+        "no controller that keeps the base and lights every presence at its class level meters less. The base "
+        "is taken at the lower envelope of the schedule and the engine's ramps: the 60 s ramps up at sunset "
+        "(from 0) and at 05:00 are kept, the 22:00 fall is a step; with no presence it meters "
+        + "; ".join(f"{r.day.isoformat()} {r.bounds['empty'].energy_wh / 1000:.3f} kWh" for r in results)
+        + " (with the engine's 22:00 ramp too it differs from the reference row's meter by at most "
+        + f"{max(abs(r.bounds['engine'].energy_wh - r.outcomes['base'].energy_wh) for r in results):.1e} Wh: "
+        "the same power model). Its letter-of-"
+        f"the-check variant lights each presence only from {BOOST_RAMP_S:.0f} s after its start, takes a rise "
+        f"of the requirement on the hour {BOOST_RAMP_S:.0f} s late and {TOLERANCE:.0f} point under it: the least "
+        "anything passing the served check at the class level could meter. Sensitivity to the base (not a goal "
+        f"claim): with the base at the engine's night floor (`min_night_level`, {NIGHT_FLOOR:.0f} %) all night, "
+        "the bound is "
+        + "; ".join(
+            f"{r.day.isoformat()} {r.bounds['floor'].energy_wh / 1000:.1f} kWh, "
+            f"{_saved(r, r.bounds['floor'].energy_wh):.1f} % saved (by street class: "
+            + ", ".join(
+                f"{c} {_pct(r.outcomes['full'].energy_by_class[c] - wh, r.outcomes['full'].energy_by_class[c]):.1f} %"
+                for c, wh in r.bounds["floor"].energy_by_class.items()
+            )
+            + f"; {_saved(r, r.bounds['floor'].energy_wh) - _saved(r, r.bounds['bound'].energy_wh):+.1f} points "
+            "vs 20/10/20)"
+            for r in results
+        )
+        + ".\n"
         "- Served at the class level (last column): the same check as at 100 %, against the level the street's "
         "class requires at that instant (the requirement of scenarios 4-5, applied to every row, so scenario 2's "
         "70 % is judged by it too); a requirement that rises on the hour applies 2 s later. The 100 % column "
