@@ -339,6 +339,103 @@ def test_presence_never_lowers_a_level() -> None:
     assert (d.level, d.source) == (100.0, "calendar:sensor")
 
 
+#: Two camera zones watch sector north; the release ends a boost 3 s after both report empty, over 10 s.
+CAMERA_ZONES = {"cam-a/0/parvis": ["sector-n"], "cam-b/0/trottoir": ["sector-n"]}
+RELEASING = SensorProgram(
+    base=AstroProgram(on_level=30, steps=(Step(at=dt.time(22), level=20),)),
+    boost_level=100,
+    hold_s=120,
+    release_hold_s=3,
+    release_ramp_s=10,
+)
+
+
+def camera_engine(program: SensorProgram = RELEASING) -> LightingEngine:
+    entry = CalendarEntry(name="sensor", groups=frozenset({"sector-n"}), program=program)
+    return engine(calendar(entry, ("dijon", DIJON)), presence_sources=CAMERA_ZONES)
+
+
+def test_a_zone_reported_empty_releases_the_boost_after_release_hold_s_over_release_ramp_s() -> None:
+    eng = camera_engine()
+    t0 = at(2025, 1, 14, 23)
+    assert eng.presence("cam-a/0/parvis", t0) == {"sector-n"}
+    assert eng.vacancy("cam-a/0/parvis", t0 + dt.timedelta(seconds=20)) == {"sector-n"}
+    held = eng.decide("l1", t0 + dt.timedelta(seconds=22), current=100.0)
+    assert (held.level, held.source, held.next_change) == (100.0, "presence", t0 + dt.timedelta(seconds=23))
+    back = eng.decide("l1", t0 + dt.timedelta(seconds=23), current=100.0)
+    assert (back.level, back.ramp_s, back.source) == (20.0, 10.0, "calendar:sensor")
+    # Once the hold would have ended (120 s after the detection), the base has its own ramp again.
+    assert eng.decide("l1", t0 + dt.timedelta(seconds=120)).ramp_s == 60.0
+    assert eng.decide("l2", t0 + dt.timedelta(seconds=10)).level == 70.0  # not fed by the zones
+
+
+def test_a_group_fed_by_two_zones_stays_boosted_while_one_is_still_occupied() -> None:
+    eng = camera_engine()
+    t0 = at(2025, 1, 14, 23)
+    eng.presence("cam-a/0/parvis", t0)
+    eng.presence("cam-b/0/trottoir", t0 + dt.timedelta(seconds=5))
+    eng.vacancy("cam-a/0/parvis", t0 + dt.timedelta(seconds=10))
+    still = eng.decide("l1", t0 + dt.timedelta(seconds=30), current=100.0)
+    assert (still.level, still.next_change) == (100.0, t0 + dt.timedelta(seconds=125))  # trottoir's hold
+    eng.vacancy("cam-b/0/trottoir", t0 + dt.timedelta(seconds=40))
+    assert eng.decide("l1", t0 + dt.timedelta(seconds=42), current=100.0).level == 100.0
+    back = eng.decide("l1", t0 + dt.timedelta(seconds=43), current=100.0)
+    assert (back.level, back.ramp_s) == (20.0, 10.0)
+
+
+def test_without_an_empty_report_the_boost_lasts_hold_s() -> None:
+    eng = camera_engine()
+    t0 = at(2025, 1, 14, 23)
+    eng.vacancy("cam-a/0/parvis", t0 - dt.timedelta(seconds=1))  # older than the detection: a stale report
+    eng.presence("cam-a/0/parvis", t0)
+    eng.presence("cam-b/0/trottoir", t0)
+    eng.vacancy("cam-b/0/trottoir", t0 + dt.timedelta(seconds=5))  # parvis never says it is empty
+    d = eng.decide("l1", t0 + dt.timedelta(seconds=60), current=100.0)
+    assert (d.level, d.next_change) == (100.0, t0 + dt.timedelta(seconds=120))
+    back = eng.decide("l1", t0 + dt.timedelta(seconds=120), current=100.0)
+    assert (back.level, back.ramp_s) == (20.0, 60.0)  # the hold's end: the base's ramp, as without a camera
+
+
+def test_a_detection_during_the_release_boosts_again() -> None:
+    eng = camera_engine()
+    t0 = at(2025, 1, 14, 23)
+    eng.presence("cam-a/0/parvis", t0)
+    eng.vacancy("cam-a/0/parvis", t0 + dt.timedelta(seconds=10))
+    assert eng.decide("l1", t0 + dt.timedelta(seconds=15), current=60.0).level == 20.0  # ramping down
+    eng.presence("cam-a/0/parvis", t0 + dt.timedelta(seconds=16))
+    again = eng.decide("l1", t0 + dt.timedelta(seconds=16), current=55.0)
+    assert (again.level, again.ramp_s, again.source) == (100.0, 2.0, "presence")
+    assert again.next_change == t0 + dt.timedelta(seconds=136)  # a full hold: no empty report after it
+
+
+def test_a_base_change_after_the_release_takes_the_base_ramp() -> None:
+    eng = camera_engine()
+    t0 = at(2025, 1, 14, 21, 59, 30)
+    eng.presence("cam-a/0/parvis", t0)
+    eng.vacancy("cam-a/0/parvis", t0 + dt.timedelta(seconds=10))
+    released = eng.decide("l1", t0 + dt.timedelta(seconds=13), current=100.0)
+    assert (released.level, released.ramp_s, released.next_change) == (30.0, 10.0, at(2025, 1, 14, 22))
+    stepped = eng.decide("l1", at(2025, 1, 14, 22), current=30.0)
+    assert (stepped.level, stepped.ramp_s) == (20.0, 60.0)
+
+
+def test_empty_reports_change_nothing_without_release_hold_s() -> None:
+    eng = camera_engine(RELEASING.model_copy(update={"release_hold_s": None, "release_ramp_s": None}))
+    t0 = at(2025, 1, 14, 23)
+    eng.presence("cam-a/0/parvis", t0)
+    eng.vacancy("cam-a/0/parvis", t0 + dt.timedelta(seconds=10))
+    assert eng.decide("l1", t0 + dt.timedelta(seconds=119)).level == 100.0
+    assert eng.decide("l1", t0 + dt.timedelta(seconds=120)).ramp_s == 60.0
+    assert eng.vacancy("unknown-zone", t0) == frozenset()
+
+
+def test_a_release_hold_not_shorter_than_the_hold_is_refused() -> None:
+    with pytest.raises(ValueError, match="shorter than hold_s"):
+        SensorProgram(base=AstroProgram(), hold_s=30, release_hold_s=30)
+    again = Calendar.model_validate_json(calendar(("s", RELEASING)).model_dump_json())
+    assert again.entries[0].program == RELEASING
+
+
 #: A main road (M3 at its design level): one class lower (M4, 75 %) from 20:00, two lower (M5, 50 %) from 23:00,
 #: one lower again from 06:00; with nobody around, 20 % (the floor raises nothing here).
 MAIN_ROAD = SensorProgram(
@@ -530,7 +627,13 @@ programs: st.SearchStrategy[Program] = st.one_of(
     astro,
     fixed,
     st.builds(
-        SensorProgram, base=st.one_of(astro, fixed), boost_level=levels, boost_steps=steps, hold_s=st.floats(1, 600)
+        SensorProgram,
+        base=st.one_of(astro, fixed),
+        boost_level=levels,
+        boost_steps=steps,
+        hold_s=st.floats(1, 600),
+        release_hold_s=st.none() | st.floats(0, 0.99),
+        release_ramp_s=st.none() | st.floats(0, 60),
     ),
     st.builds(ExplodingProgram),
     st.just(FixedProgram.model_construct(steps=(Step.model_construct(at=dt.time(0), level=-5.0),))),
@@ -565,6 +668,7 @@ def switches_off(program: Program) -> bool:
         st.tuples(levels, st.floats(-10, 10), st.floats(0.01, 10), st.sampled_from(sorted(LUMS))), max_size=3
     ),
     sensed_ago_s=st.none() | st.floats(0, 900),
+    emptied_ago_s=st.none() | st.floats(0, 900),
     tomorrow_sun_fails=st.booleans(),
 )
 def test_no_luminaire_is_below_the_night_floor_unless_explicitly_switched_off(
@@ -575,6 +679,7 @@ def test_no_luminaire_is_below_the_night_floor_unless_explicitly_switched_off(
     raw_entries: list[CalendarEntry],
     overrides: list[tuple[float, float, float, str]],
     sensed_ago_s: float | None,
+    emptied_ago_s: float | None,
     tomorrow_sun_fails: bool,
 ) -> None:
     day = dt.date(2025, 1, 1) + dt.timedelta(days=day_offset)
@@ -599,6 +704,8 @@ def test_no_luminaire_is_below_the_night_floor_unless_explicitly_switched_off(
             issued[f"o{i}"] = level
     if sensed_ago_s is not None:
         eng.presence("pir", now - dt.timedelta(seconds=sensed_ago_s))
+    if emptied_ago_s is not None:
+        eng.vacancy("pir", now - dt.timedelta(seconds=emptied_ago_s))
 
     decisions = eng.level_at(now)
     by_name = {e.name: e for e in entries_}

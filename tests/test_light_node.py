@@ -335,6 +335,23 @@ def test_occupied_zone_keeps_its_boost_until_it_empties(cfg: LightingConfig, clo
     assert levels(driver)["l06"] == 30
 
 
+def test_a_zone_reported_empty_ends_the_boost_after_release_hold_s_not_hold_s(tmp_path: Path, clock: Clock) -> None:
+    raw = raw_config(state_file=str(tmp_path / "state.json"))
+    raw["calendar"][1]["program"].update(release_hold_s=3, release_ramp_s=10)
+    node, driver = settled(LightingConfig.model_validate(raw), clock)
+    node.occupancy("cam-sud-02", "parvis", True, clock.now, cam=0)
+    advance(node, clock, 30)
+    assert levels(driver)["l06"] == 100
+    # Stamped by the camera before the node's last renewal of the zone: it still counts, from that renewal.
+    node.occupancy("cam-sud-02", "parvis", False, clock.now - dt.timedelta(seconds=0.5), cam=0)
+    advance(node, clock, 2)
+    assert levels(driver)["l06"] == 100  # within the 3 s release hold
+    advance(node, clock, 6)
+    assert 30 < levels(driver)["l06"] < 100  # on the 10 s release ramp
+    advance(node, clock, 6)
+    assert levels(driver)["l06"] == 30  # 14 s after the report, against 120 s of hold without it
+
+
 # ------------------------------------------------------------------------------------------------ failures
 
 

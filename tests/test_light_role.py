@@ -32,7 +32,7 @@ LIGHTING: dict[str, Any] = {
     "calendar": [
         {"name": "darcy-sensor", "groups": ["place-darcy"],
          "program": {"kind": "sensor", "base": {"kind": "astro", "on_level": 30}, "boost_level": 100,
-                     "hold_s": 60, "boost_ramp_s": 0.2}},
+                     "hold_s": 60, "boost_ramp_s": 0.2, "release_hold_s": 1, "release_ramp_s": 0.5}},
         {"name": "dijon", "program": {"kind": "astro", "steps": [{"at": "22:00", "level": 70},
                                                                   {"at": "05:00", "level": 100}]}},
     ],
@@ -108,6 +108,32 @@ def test_presence_from_a_neighbour_camera_raises_its_lights_within_300_ms(broker
     wait_until(lambda: _targets(box)["l03"] == 100.0, 2, "boost", step=0.005)
     assert time.monotonic() - sent < 0.3
     assert _targets(box)["l01"] == 70.0, "only the zone's group is boosted"
+    cam.loop_stop()
+    cam.disconnect()
+
+
+def test_a_zone_reported_empty_drops_the_boost_after_the_release_hold_not_the_60_s_hold(broker: Mosquitto,
+                                                                                        box: Agent) -> None:
+    wait_until(lambda: _targets(box)["l03"] == 30.0, 5, "base level")
+    cam = _ops(broker.port)
+    topic = wire.device_topic("dijon", "cam-darcy-01", wire.Kind.EVENT)
+
+    def send(seq: int, *bodies: wire.Event) -> None:
+        now = int(time.time() * 1000)
+        records = tuple(wire.EventRecord(i, now, body) for i, body in enumerate(bodies))
+        batch = wire.EventBatch(wire.Header(1, "cam-darcy-01", 0, seq, now), seq, False, records)
+        cam.publish(topic, wire.encode(batch), qos=1).wait_for_publish(5)
+
+    send(1, wire.ZoneEnter(0, "crosswalk", 12, 0), wire.Occupancy(0, "crosswalk", ((0, 1),)))
+    wait_until(lambda: _targets(box)["l03"] == 100.0, 2, "boost", step=0.005)
+    time.sleep(1.5)  # occupied: renewed at every step, whatever the hold
+    assert _targets(box)["l03"] == 100.0
+    send(2, wire.ZoneLeave(0, "crosswalk", 12, 0, 1500), wire.Occupancy(0, "crosswalk", ()))
+    emptied = time.monotonic()
+    wait_until(lambda: _targets(box)["l03"] == 30.0, 5, "released", step=0.01)
+    waited = time.monotonic() - emptied
+    assert 0.9 < waited < 3.0, f"released {waited:.2f} s after the empty report (release hold 1 s, hold 60 s)"
+    assert _targets(box)["l01"] == 70.0, "another group is untouched"
     cam.loop_stop()
     cam.disconnect()
 

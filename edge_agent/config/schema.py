@@ -53,7 +53,6 @@ EXTRA_DESCRIPTIONS: dict[str, dict[str, str]] = {
     },
     "SensorProgram": {
         "kind": "Program kind: a base program raised by presence.",
-        "hold_s": "Seconds the boost lasts after the last detection.",
     },
     "CalendarEntry": {"program": "What the luminaires do on the days this entry is valid for."},
 }

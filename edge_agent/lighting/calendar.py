@@ -290,7 +290,8 @@ class AstroProgram(Program):
 
 
 class SensorProgram(Program):
-    """A base program whose level presence raises to ``boost_level`` for ``hold_s`` after the last detection.
+    """A base program whose level presence raises to ``boost_level`` for ``hold_s`` after the last detection,
+    or for ``release_hold_s`` after every source feeding the luminaire has reported its zone empty.
 
     Boosting only happens within the sensor period (the night of the sun clock by default, or a clock-time
     ``window``): a pedestrian at noon must not light a street. Presence never lowers a level: the boost is a
@@ -304,14 +305,30 @@ class SensorProgram(Program):
     75 % (one class lower) until 23:00, to 50 % (two lower) until 05:00", while a residential street keeps one
     boost level for a pedestrian all night.
 
+    Why a release on empty (``release_hold_s``): a PIR or a radar only says "something moved"; it cannot tell that
+    the street is empty again, so the light has to be held for ``hold_s`` after its last report, long enough to
+    bridge the gaps between reports of someone still there. Most of that hold lights an empty street. A camera
+    counts what is in its zone and says when the count falls to zero (its ``occupancy`` event); it is the end of
+    the presence, not a guess. So when every source feeding the luminaire's groups has reported its zone empty
+    after its last detection, the boost ends ``release_hold_s`` later (a few seconds: a pedestrian hidden by a
+    parked van is reported gone and back) and ramps down over ``release_ramp_s``. Only a report of an empty zone
+    shortens the hold: a source whose zone is still occupied, or whose "empty" never arrived (a lost message, a
+    camera that died), keeps the full ``hold_s``, so a missing report costs energy, never light.
+
     Attributes:
         base: The schedule without anybody around (typically astro at a low ``on_level``).
         boost_level: Level presence raises to, before the first of ``boost_steps`` (all day without steps).
         boost_steps: From each step's local clock time on, presence raises to that step's level instead; in
             operating-day order (noon to noon), so ``boost_level`` is the evening's and the steps follow the night.
         boost_ramp_s: Ramp up on presence, short so the light is there when the pedestrian arrives; the
-            return to the base level uses the base's (slow) ramp, and so does a boost that a step lowers while
-            it lasts.
+            return to the base level uses the base's (slow) ramp (``release_ramp_s`` after a release), and so
+            does a boost that a step lowers while it lasts.
+        hold_s: Seconds the boost lasts after the last detection.
+        release_hold_s: Seconds the boost lasts once every presence source feeding the luminaire has reported
+            its zone empty after its last detection (a camera's occupancy falling to zero), shorter than
+            ``hold_s``; ``None``: empty reports change nothing, the boost lasts ``hold_s``.
+        release_ramp_s: Ramp down to the base after such a release; ``None``: the base's ramp. Until the hold
+            would have ended: a scheduled change of the base after the release takes the base's own ramp.
         window: Sensor period as local (start, end) clock times within the operating day; ``None``: the night.
     """
 
@@ -321,12 +338,23 @@ class SensorProgram(Program):
     boost_steps: tuple[Step, ...] = Field(default=(), max_length=48)
     hold_s: float = Field(120.0, gt=0.0, le=3600.0)
     boost_ramp_s: Ramp = 2.0
+    release_hold_s: Annotated[float, Field(ge=0.0, le=3600.0)] | None = None
+    release_ramp_s: Ramp | None = None
     window: tuple[dt.time, dt.time] | None = None
 
     @field_validator("boost_steps")
     @classmethod
     def _sorted(cls, steps: tuple[Step, ...]) -> tuple[Step, ...]:
         return _unique_times(steps)
+
+    @model_validator(mode="after")
+    def _release_before_hold(self) -> Self:
+        if self.release_hold_s is not None and self.release_hold_s >= self.hold_s:
+            raise ValueError(
+                f"release_hold_s ({self.release_hold_s:g} s) must be shorter than hold_s ({self.hold_s:g} s): "
+                "a release only ever ends a boost early"
+            )
+        return self
 
     @model_validator(mode="after")
     def _window_in_order(self) -> Self:

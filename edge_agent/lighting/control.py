@@ -16,7 +16,7 @@ import contextlib
 import datetime as dt
 import math
 from bisect import bisect_right
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any, Literal
 
@@ -168,6 +168,10 @@ class LightingEngine:
         failsafe_ramp_s: Ramp of fail-safe decisions.
         presence_sources: Sensor or vision-zone id -> the groups its detections boost; a group name is also
             accepted as a source for itself.
+
+    Presence is kept per source (its last detection and its last "zone empty" report), not per group, so that a
+    group fed by several zones is released only when all of them are empty (see
+    :class:`~.calendar.SensorProgram`).
     """
 
     def __init__(
@@ -191,7 +195,14 @@ class LightingEngine:
         self.min_night_level = min_night_level
         self.failsafe_ramp_s = failsafe_ramp_s
         self._sources = {src: frozenset(groups) for src, groups in (presence_sources or {}).items()}
-        self._presence: dict[str, dt.datetime] = {}
+        feeders: dict[str, set[str]] = {g: set() if g in self._sources else {g} for g in self._groups}
+        for src, groups in self._sources.items():
+            for group in groups & self._groups:
+                feeders[group].add(src)
+        #: Luminaire -> the sources whose detections reach one of its groups.
+        self._feeders = {lum: frozenset().union(*(feeders[g] for g in gs)) for lum, gs in self._luminaires.items()}
+        self._seen: dict[str, dt.datetime] = {}  # source -> its last detection
+        self._emptied: dict[str, dt.datetime] = {}  # source -> its last "zone empty" report
 
     @property
     def state(self) -> EngineState:
@@ -259,12 +270,27 @@ class LightingEngine:
         Raises:
             ValueError: ``at`` is naive (a caller bug: the engine cannot guess its zone).
         """
+        return self._record(self._seen, source_id, at)
+
+    def vacancy(self, source_id: str, at: dt.datetime) -> frozenset[str]:
+        """Record that a sensor or zone reported its zone empty at ``at``; returns the groups it feeds.
+
+        It ends the boost early only for programs with a ``release_hold_s``, and only once every source feeding a
+        luminaire is empty: an empty report older than the source's last detection is ignored (a later detection
+        re-boosts). The caller must not invent one: without it the normal hold applies.
+
+        Raises:
+            ValueError: ``at`` is naive.
+        """
+        return self._record(self._emptied, source_id, at)
+
+    def _record(self, times: dict[str, dt.datetime], source_id: str, at: dt.datetime) -> frozenset[str]:
         if at.utcoffset() is None:
             raise ValueError(f"presence time must be aware, got {at!r}")
         groups = self._sources.get(source_id, frozenset({source_id}) & self._groups)
-        for group in groups:
-            seen = self._presence.get(group)
-            self._presence[group] = at if seen is None else max(seen, at)
+        if groups:
+            last = times.get(source_id)
+            times[source_id] = at if last is None else max(last, at)
         return groups
 
     def level_at(self, now: dt.datetime, current: Mapping[str, float] | None = None) -> dict[str, Decision]:
@@ -352,7 +378,16 @@ class LightingEngine:
         next_change = next((t for t in edges if now < t < horizon and level(t) != now_level), horizon)
         decision = Decision(lum_id, now_level, program.transition_s(), f"calendar:{entry.name}", next_change)
         if isinstance(program, SensorProgram):
-            decision = self._boosted(decision, program, groups, today, now, nights, current)
+
+            def since() -> dt.datetime:
+                """When the level in force at ``now`` began (the last change of the schedule, noon at the latest)."""
+                began, before = today.start, level(today.start)
+                for t in edges:
+                    if today.start < t <= now and level(t) != before:
+                        began, before = t, level(t)
+                return began
+
+            decision = self._boosted(decision, program, today, now, nights, current, since)
         return decision
 
     def _floored(self, level: float, t: dt.datetime, nights: list[tuple[dt.datetime, dt.datetime]]) -> float:
@@ -360,27 +395,61 @@ class LightingEngine:
         at_night = any(a <= t < b for a, b in nights)
         return self.min_night_level if at_night and 0.0 < level < self.min_night_level else level
 
+    def _boost_end(
+        self, program: SensorProgram, lum_id: str, period: tuple[dt.datetime, dt.datetime], now: dt.datetime
+    ) -> tuple[dt.datetime, dt.datetime | None] | None:
+        """When the boost of ``lum_id`` ends, and, if a release ended it early, when its hold would have ended.
+
+        Per source detected within the sensor period (by ``now``): ``hold_s`` after its last detection, or
+        ``release_hold_s`` after its zone was reported empty if that report is not older than the detection and
+        ends sooner. The luminaire's boost lasts as long as the longest of its sources'; it is a release only
+        if a release ends it strictly after every hold. ``None``: no detection to boost for.
+        """
+        start, end = period
+        hold = dt.timedelta(seconds=program.hold_s)
+        release = None if program.release_hold_s is None else dt.timedelta(seconds=program.release_hold_s)
+        held: dt.datetime | None = None
+        released: tuple[dt.datetime, dt.datetime] | None = None  # (release end, hold end) of the latest release
+        for src in self._feeders.get(lum_id, ()):
+            seen = self._seen.get(src)
+            if seen is None or not start <= seen <= now:
+                continue
+            until = min(seen + hold, end)
+            emptied = self._emptied.get(src)
+            if release is not None and emptied is not None and emptied >= seen and emptied + release < until:
+                if released is None or emptied + release > released[0]:
+                    released = (emptied + release, until)
+            elif held is None or until > held:
+                held = until
+        if released is not None and (held is None or released[0] > held):
+            return released
+        return None if held is None else (held, None)
+
     def _boosted(
         self,
         decision: Decision,
         program: SensorProgram,
-        groups: frozenset[str],
         day: OperatingDay,
         now: dt.datetime,
         nights: list[tuple[dt.datetime, dt.datetime]],
         current: float | None,
+        since: Callable[[], dt.datetime],
     ) -> Decision:
         """``decision`` raised to the boost level by a recent detection in the sensor period; never lowered by it.
 
         The boost ramps up over ``boost_ramp_s``; when a boost step lowers the level while the boost lasts (the
-        gear, at ``current``, is above it), the change is a scheduled one and takes the program's slow ramp.
+        gear, at ``current``, is above it), the change is a scheduled one and takes the program's slow ramp. After
+        a release (see :meth:`_boost_end`) the return to the base takes ``release_ramp_s``, until the hold would
+        have ended or the base changes, whichever is first: then it is the base's own ramp again. ``since`` gives
+        when the base's level in force began.
         """
-        seen = max((self._presence[g] for g in groups if g in self._presence), default=None)
-        if seen is None:
+        ended = self._boost_end(program, decision.lum_id, program.period(day), now)
+        if ended is None:
             return decision
-        start, end = program.period(day)
-        until = min(seen + dt.timedelta(seconds=program.hold_s), end)
-        if not start <= seen <= now < until:
+        until, hold_end = ended
+        if now >= until:
+            if hold_end is not None and now < hold_end and program.release_ramp_s is not None and since() <= until:
+                return replace(decision, ramp_s=program.release_ramp_s)
             return decision
         level, step_at = program.boost_at(day, now)
         boost = self._floored(level, now, nights)

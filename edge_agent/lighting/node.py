@@ -113,6 +113,7 @@ class LightNode:
         self._sources: dict[str, str] = {}  # lum -> source of its last decision
         self._faults = FaultTracker()
         self._occupied: dict[str, dt.datetime] = {}  # presence source key -> since when
+        self._renewed: dict[str, dt.datetime] = {}  # presence source key -> last renewal while occupied
         self._nights: dict[dt.date, tuple[dt.datetime, dt.datetime]] = {}
         self._coordinator_online: bool | None = None
         self._last_step: dt.datetime | None = None
@@ -358,25 +359,35 @@ class LightNode:
         self, source_device: str, zone: str, occupied: bool, at: dt.datetime, *, cam: int | None = None
     ) -> frozenset[str]:
         """An ``occupancy`` report: while a zone stays occupied its boost is renewed at every step (for at most
-        ``occupancy_max_s``); when it empties, the hold time starts.
+        ``occupancy_max_s``); when it empties, the hold time starts, and the engine is told the zone is empty
+        (programs with a ``release_hold_s`` then end the boost within seconds, see
+        :class:`~.calendar.SensorProgram`).
+
+        The empty report counts from the node's last renewal of the zone if that is later: the renewals assumed
+        the zone still occupied until the report arrived, and an "empty" older than them would be ignored.
         """
-        groups = self.presence(source_device, zone, at, cam=cam)
+        _require_aware(at)
         with self._lock:
+            groups = self.presence(source_device, zone, at, cam=cam)
+            at = min(at, self._clock())
             for src in self.config.presence:
                 if src.matches(source_device, zone, cam):
                     if occupied:
-                        self._occupied.setdefault(src.key, min(at, self._clock()))
+                        self._occupied.setdefault(src.key, at)
                     else:
                         self._occupied.pop(src.key, None)
-        return groups
+                        self._engine.vacancy(src.key, max(at, self._renewed.pop(src.key, at)))
+            return groups
 
     def _renew_occupancy(self, now: dt.datetime) -> None:
         limit = dt.timedelta(seconds=self.config.occupancy_max_s)
         for key, since in list(self._occupied.items()):
             if now - since > limit:
                 del self._occupied[key]
+                self._renewed.pop(key, None)
             else:
                 self._engine.presence(key, now)
+                self._renewed[key] = now
 
     def coordinator_offline(self, offline: bool) -> None:
         """Record the coordinator's liveness (its retained ``STATE``); the node's behaviour does not depend on it."""

@@ -69,7 +69,13 @@ class LightRole:
         return handle_command(self.node, cmd, device_id=self.box.device_id, now=self._clock())
 
     def on_message(self, msg: wire.Message) -> None:
-        """Presence from a neighbour camera, or a coordinator's liveness."""
+        """Presence from a neighbour camera, or a coordinator's liveness.
+
+        A ``zone_enter`` is a detection; an ``occupancy`` with counts is one that lasts while the zone stays
+        occupied, and one without counts is the zone reported empty, the one report a camera gives and a PIR
+        cannot (it may end the boost early, see :class:`~.calendar.SensorProgram`). A ``zone_leave`` says nothing
+        about the zone as a whole (others may still be in it): the ``occupancy`` that follows it does.
+        """
         if isinstance(msg, wire.State):
             self.node.coordinator_offline(not msg.online)
             return
