@@ -1,4 +1,4 @@
-"""The lower bound of the lighting benchmark: a hand-computed case, and never above what the engine meters."""
+"""The lighting benchmark: its lower bound (never above what the engine meters) and its camera empty reports."""
 
 from __future__ import annotations
 
@@ -13,10 +13,12 @@ from bench.lighting_bench import (
     DIJON_LAT,
     DIJON_LON,
     DIJON_TZ,
+    EMPTY,
     EVENING_BASE,
     NIGHT_BASE,
     SEED,
     TOLERANCE,
+    Episode,
     NodeSim,
     base_pieces,
     build_events,
@@ -24,6 +26,7 @@ from bench.lighting_bench import (
     build_trace,
     class_level,
     class_requirement,
+    empty_reports,
     lower_bound_wh,
     night_window,
     node_bound,
@@ -111,6 +114,22 @@ def test_the_base_rises_over_the_engine_ramp_and_falls_at_once() -> None:
     ]
 
 
+def test_a_camera_zone_reports_a_segment_empty_once_its_last_presence_has_ended() -> None:
+    def ep(group: str, start: int, end: int) -> Episode:
+        return Episode(group, local(20, 0, start), local(20, 0, end), "evening")
+
+    episodes = [
+        ep("seg-a", 0, 10), ep("seg-a", 5, 8), ep("seg-a", 9, 20),  # overlapping: one empty, at 20 s
+        ep("seg-a", 20, 25),  # starts as the other ends: the zone is never empty in between
+        ep("seg-a", 30, 40), ep("seg-b", 3, 4),
+    ]  # fmt: skip
+    assert sorted(empty_reports(episodes)) == [
+        (local(20, 0, 4), EMPTY, 5),
+        (local(20, 0, 25), EMPTY, 3),
+        (local(20, 0, 40), EMPTY, 4),
+    ]
+
+
 def test_the_bound_is_below_every_scenario_on_a_short_window() -> None:
     """90 min from the June sunset (the 22:00 base change and the 23:00 class change in it), the real trace."""
     day = DATES[1]
@@ -135,7 +154,7 @@ def test_the_bound_is_below_every_scenario_on_a_short_window() -> None:
     bound = node_bound(lay, episodes, night, TZ, base)
     check = node_bound(lay, episodes, night, TZ, base, grace_s=BOOST_RAMP_S, tolerance=TOLERANCE)
     assert check.energy_wh < bound.energy_wh
-    for key in ("vigie", "class", "ahead"):
+    for key in ("vigie", "class", "ahead", "release"):
         o = metered[key]
         assert o.class_min == pytest.approx(o.presence_min)  # these scenarios pass the check the bound is for
         assert check.energy_wh < bound.energy_wh < o.energy_wh
