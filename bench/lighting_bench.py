@@ -957,9 +957,10 @@ def night_table(res: NightResult, tz: ZoneInfo) -> tuple[str, list[str]]:
         for key, n in (("vigie", 3), ("class", 4), ("ahead", 5), ("release", 6))
         if _saved(res, res.outcomes[key].energy_wh) >= GOAL_SAVED
     ]
+    listed = ", ".join(met[:-1]) + " and " + met[-1] if len(met) > 1 else "".join(met)
     reach = (
         (
-            f"within reach, met here by scenario{'s' * (len(met) > 1)} {' and '.join(met)}"
+            f"within reach, met here by scenario{'s' * (len(met) > 1)} {listed}"
             if met
             else "within reach, met by none of 3-6"
         )
