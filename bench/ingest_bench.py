@@ -161,8 +161,9 @@ def ingest(port: int, cid: str, group: str, backlog: Backlog, engine: sa.engine.
     preload(port, cid, group, backlog)
     before = _count(engine)
     s = IngestSettings(database_url=url, mqtt_port=port, client_id=cid, share_group=group,
-                       receive_maximum=RECEIVE_MAXIMUM)
-    w = IngestWorker(s, engine, default_hooks())
+                       receive_maximum=RECEIVE_MAXIMUM, storage_process=True)
+    w = IngestWorker(s, engine, hooks_factory=default_hooks)
+    w.prepare()  # the storage process's interpreter start-up is not part of draining
     t0 = time.perf_counter()
     w.start()
     want = backlog.events

@@ -42,12 +42,17 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         config["INGEST_METRICS_PORT"] = args.metrics_port
     s = IngestSettings.from_config(config)
     engine = make_engine(s.database_url)
-    worker = IngestWorker(s, engine, default_hooks())
+    worker = IngestWorker(s, engine, hooks_factory=default_hooks)
     logging.getLogger("vigie.ingest").info(
         "ingest worker %s: broker %s:%d, group %s, database %s", s.client_id, s.mqtt_host, s.mqtt_port,
         s.share_group, engine.url.render_as_string(hide_password=True))
-    worker.run(_stop_on_signals())
-    engine.dispose()
+    try:
+        worker.run(_stop_on_signals())
+    except RuntimeError as exc:
+        logging.getLogger("vigie.ingest").error("ingest worker stopped: %s", exc)
+        return 1
+    finally:
+        engine.dispose()
     return 0
 
 

@@ -55,9 +55,10 @@ def _settings(db_url: str, port: int, client_id: str = "vigie-ingest-test", **kw
                           **kw)  # type: ignore[arg-type]
 
 
-@pytest.fixture
-def worker(engine: Engine, db_url: str, broker: Mosquitto) -> Iterator[IngestWorker]:
-    w = IngestWorker(_settings(db_url, broker.port), engine)
+@pytest.fixture(params=[False, True], ids=["in-process", "storage-process"])
+def worker(request: pytest.FixtureRequest, engine: Engine, db_url: str, broker: Mosquitto) -> Iterator[IngestWorker]:
+    """The worker both ways it runs: storing in its own process, or in a child (the service's way)."""
+    w = IngestWorker(_settings(db_url, broker.port, storage_process=request.param), engine)
     w.start()
     wait_until(w.client.subscribed.is_set, 10, "worker subscribed")
     yield w

@@ -33,6 +33,9 @@ class IngestSettings:
     #: batches, so the broker keeps sending while a batch commits.
     receive_maximum: int = 1000
     metrics_port: int | None = None
+    #: Decode and store in a child process, so that receiving (paho, in Python) and storing do
+    #: not take turns on one GIL: the service runs this way; in-process is for embedding and tests.
+    storage_process: bool = False
 
     @classmethod
     def from_config(cls, c: Mapping[str, Any]) -> IngestSettings:
@@ -52,4 +55,17 @@ class IngestSettings:
             batch_ms=int(c["INGEST_BATCH_MS"]),
             receive_maximum=int(c["INGEST_RECEIVE_MAXIMUM"]),
             metrics_port=int(port) if port not in (None, "") else None,
+            storage_process=_flag(c.get("INGEST_STORAGE_PROCESS", True)),
         )
+
+
+def _flag(value: Any) -> bool:
+    """A boolean setting from the environment (``1/0``, ``true/false``, ``yes/no``) or from Python."""
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off", ""):
+        return False
+    raise ValueError(f"not a boolean: {value!r} (use 1/0, true/false, yes/no)")

@@ -11,7 +11,7 @@
   acknowledged nothing of it, so the broker redelivers it. ``Receive Maximum`` bounds what
   the broker sends unacknowledged, hence the memory the queue can take.
 
-The paho callback only puts bytes on the bounded queue (QoS 0 telemetry that finds it full
+The paho callback only puts bytes in the worker's inbox (QoS 0 telemetry that finds it full
 is dropped and counted: the next interval supersedes it; QoS 1 messages cannot overflow it
 since the broker stops at Receive Maximum).
 """
@@ -19,13 +19,14 @@ since the broker stops at Receive Maximum).
 from __future__ import annotations
 
 import logging
-import queue
 import ssl
+import struct
 import threading
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import paho.mqtt.client as mqtt
+from paho.mqtt.client import PUBACK
 from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
@@ -36,8 +37,10 @@ import vigie_wire as wire
 
 from .config import IngestSettings
 from .decode import INGESTED, Inbound
+from .inbox import Inbox
 
 log = logging.getLogger("vigie.ingest.mqtt")
+_PUBACK = struct.Struct("!BBH")
 
 
 def subscriptions(group: str) -> list[str]:
@@ -48,7 +51,7 @@ def subscriptions(group: str) -> list[str]:
 class IngestClient:
     """paho in its own network thread; the worker reads :attr:`inbox` and calls :meth:`ack`."""
 
-    def __init__(self, s: IngestSettings, inbox: queue.Queue[Inbound], on_overflow: Callable[[], None]) -> None:
+    def __init__(self, s: IngestSettings, inbox: Inbox[Inbound], on_overflow: Callable[[], None]) -> None:
         self.settings = s
         self.inbox = inbox
         self._on_overflow = on_overflow
@@ -67,6 +70,9 @@ class IngestClient:
         c.on_disconnect = self._on_disconnect
         c.on_subscribe = lambda *_: self.subscribed.set()
         c.on_message = self._on_message
+        self._queue_packet: Callable[[int, bytes, int, int], Any] | None = getattr(c, "_packet_queue", None)
+        if self._queue_packet is None:
+            log.warning("this paho-mqtt has no packet queue to batch PUBACKs in: one ack() per message")
 
     def start(self) -> None:
         s = self.settings
@@ -102,22 +108,28 @@ class IngestClient:
     def _on_message(self, _c: mqtt.Client, _ud: Any, m: mqtt.MQTTMessage) -> None:
         payload = m.payload if isinstance(m.payload, bytes) else bytes(m.payload)
         item = Inbound(m.topic, payload, m.mid, m.qos, bool(m.retain), self.generation)
-        if m.qos == 0:
-            try:
-                self.inbox.put_nowait(item)
-            except queue.Full:
-                self._on_overflow()
-        else:
-            self.inbox.put(item)
+        if not self.inbox.put(item, droppable=m.qos == 0):
+            self._on_overflow()
 
     # -- worker thread ------------------------------------------------------------------------
     def ack(self, items: Sequence[Inbound]) -> int:
-        """PUBACK ``items`` (in arrival order, as MQTT requires) that came on the current connection."""
-        sent = 0
+        """PUBACK ``items`` (in arrival order, as MQTT requires) that came on the current connection.
+
+        A batch's PUBACKs go out as one write: paho's ``ack()`` queues one packet per message,
+        each waking the network thread and costing it a ``send``, which took as much of the
+        receiving process's time as a fifth of the messages' own reception. The bytes are the
+        ones ``ack()`` would queue (MQTT 5 §3.4.2.1: success and no properties, remaining length
+        2), handed to paho's own packet queue, so they are written by its network thread in order
+        with everything else. Should a paho release drop that queue, ``ack()`` is used instead.
+        """
         with self._gen_lock:
             gen = self.generation
-            for it in items:
-                if it.qos and it.generation == gen:
-                    self.client.ack(it.mid, it.qos)
-                    sent += 1
-        return sent
+            mids = [it.mid for it in items if it.qos == 1 and it.generation == gen]
+            if not mids:
+                return 0
+            if self._queue_packet is not None:
+                self._queue_packet(PUBACK, b"".join([_PUBACK.pack(PUBACK, 2, mid) for mid in mids]), 0, 0)
+            else:
+                for mid in mids:
+                    self.client.ack(mid, 1)
+        return len(mids)

@@ -1,207 +1,219 @@
-"""The ingest loop: take a batch off the queue, decode, store in one transaction, then acknowledge.
+"""The ingest loop: take a batch off the inbox, have it decoded and stored in one transaction, then acknowledge.
 
-One named thread (``vigie-ingest``) does everything after the socket: the paho callback only
-enqueues bytes (STYLE §7). A message counts as handled once its batch committed; only then is
-it acknowledged to the broker, so nothing is lost if the process dies at any point. Errors
-are sorted at this boundary:
-
-* a payload the wire contract refuses, or a sender the registry does not know: counted per
-  reason, logged once per reason, acknowledged (sending it again would not make it valid);
-* a transient database error (connection lost, deadlock, serialisation): the batch is
-  retried with back-off, unacknowledged meanwhile;
-* any other error while storing: the batch is replayed one message per transaction, so
-  only the message the database or a hook refuses on its own is set aside (``storage``).
+One named thread (``vigie-ingest``) forms the batches: the paho callback only appends bytes to
+the inbox (STYLE §7). A message counts as handled once its batch committed; only then is it
+acknowledged to the broker, so nothing is lost if the process dies at any point. The batch
+itself is handled by a :class:`~.handler.BatchHandler` (decode, store, set aside what cannot
+be stored, see there how errors are sorted), either in this process or, with
+``storage_process``, in a child process on the other core (see :mod:`.storage_process`); up to
+two batches are then in flight, and their outcomes come back and are acknowledged in order.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
-import queue
 import threading
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Sequence
 
-import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from coordinator.storage.ingest import BatchReport, store_batch
+from coordinator.storage.ingest import BatchReport
 
 from .config import IngestSettings
-from .decode import OVERFLOW, STORAGE, Decoded, Inbound, Reject, decode
+from .decode import OVERFLOW, Inbound
+from .handler import BatchHandler, Outcome, Raw
 from .hooks import Hooks
+from .inbox import Inbox
 from .metrics import IngestMetrics
 from .mqtt import IngestClient
+from .storage_process import StorageProcess
 
 log = logging.getLogger("vigie.ingest")
 
-_RETRY_MIN_S, _RETRY_MAX_S = 0.1, 5.0
 _SUMMARY_EVERY_S = 60.0
-
-
-def is_transient(exc: BaseException) -> bool:
-    """Errors worth retrying the same batch for: the database, not the data, is the problem."""
-    if isinstance(exc, (sa.exc.OperationalError, sa.exc.InterfaceError)):
-        return True
-    return isinstance(exc, sa.exc.DBAPIError) and bool(exc.connection_invalidated)
+#: Batches handed to the storage process and not yet answered: one being stored, one waiting.
+_IN_FLIGHT = 2
 
 
 class IngestWorker:
-    """One worker: an MQTT client, a queue, and the batch loop (:meth:`run` or :meth:`start`)."""
+    """One worker: an MQTT client, an inbox, and the batch loop (:meth:`run` or :meth:`start`).
+
+    With ``settings.storage_process`` the batches are stored by a child process, which builds
+    its hooks with ``hooks_factory`` (a module-level callable, since it is sent to the child);
+    otherwise by ``hooks`` in this process.
+    """
 
     def __init__(self, settings: IngestSettings, engine: Engine, hooks: Hooks | None = None,
-                 metrics: IngestMetrics | None = None, clock: Callable[[], float] = time.time) -> None:
+                 metrics: IngestMetrics | None = None, clock: Callable[[], float] = time.time,
+                 hooks_factory: Callable[[], Hooks] | None = None) -> None:
+        if settings.storage_process and hooks is not None:
+            raise ValueError("hooks run in the storage process: pass hooks_factory, not hooks")
         self.settings = settings
         self.engine = engine
-        self.hooks = hooks or Hooks()
+        self.hooks = hooks or (hooks_factory() if hooks_factory and not settings.storage_process else Hooks())
+        self.hooks_factory = hooks_factory or Hooks
         self.metrics = metrics or IngestMetrics()
-        self._clock = clock
-        self.inbox: queue.Queue[Inbound] = queue.Queue(maxsize=settings.receive_maximum + 1000)
-        self.client = IngestClient(settings, self.inbox, self._overflow)
         self._stop = threading.Event()
+        self.handler = BatchHandler(engine, self.hooks, self._stop, clock, on_retry=self._retrying)
+        self.inbox: Inbox[Inbound] = Inbox(maxsize=settings.receive_maximum + 1000)
+        self.client = IngestClient(settings, self.inbox, self._overflow)
         self._thread: threading.Thread | None = None
         self._logged: set[str] = set()
         self._rejects: Counter[str] = Counter()
         self._reported: Counter[str] = Counter()
         self._summary_at = time.monotonic() + _SUMMARY_EVERY_S
+        self.failed: str | None = None
+        self.storage: StorageProcess | None = None  # the running storage process, if any
         self.batches = 0
         self.handled = 0
 
     # -- lifecycle ---------------------------------------------------------------------------
     def start(self) -> None:
         """Run in a background thread (tests, benchmarks); :meth:`run` blocks instead."""
-        self._thread = threading.Thread(target=self.run, name="vigie-ingest", daemon=True)
+        self._thread = threading.Thread(target=self._run_quietly, name="vigie-ingest", daemon=True)
         self._thread.start()
 
-    def stop(self, timeout: float = 10.0) -> None:
+    def _run_quietly(self) -> None:
+        with contextlib.suppress(RuntimeError):  # already logged, and kept in :attr:`failed`
+            self.run()
+
+    def stop(self, timeout: float = 30.0) -> None:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout)
             self._thread = None
 
     def run(self, stop: threading.Event | None = None) -> None:
-        """Serve until ``stop`` (or :meth:`stop`): the batch in progress is finished and acknowledged."""
+        """Serve until ``stop`` (or :meth:`stop`): the batches in progress are finished and acknowledged.
+
+        Raises :class:`RuntimeError` if the storage process died (its batches stay
+        unacknowledged; the service manager restarts the worker and the broker resends them).
+        """
         if stop is not None:
             self._stop = stop
+            self.handler.stop = stop
         if self.settings.metrics_port:
             self.metrics.serve(self.settings.metrics_port)
+        self.prepare()  # storing must be able to start before the broker resends a backlog
         self.client.start()
+        try:
+            if self.settings.storage_process:
+                self._run_with_storage_process()
+            else:
+                while not self._stop.is_set():
+                    batch = self._collect()
+                    if batch:
+                        self.process(batch)
+                    self._summarise()
+        finally:
+            self.client.stop()
+        if self.failed:
+            raise RuntimeError(self.failed)
+
+    def prepare(self, timeout: float = 60.0) -> None:
+        """Start the storage process, if the settings ask for one, and wait until it can store."""
+        if self.settings.storage_process and self.storage is None:
+            self.storage = StorageProcess(self.settings.database_url, self.hooks_factory, timeout)
+
+    def _run_with_storage_process(self) -> None:
+        child = self.storage
+        assert child is not None
+        slots = threading.Semaphore(_IN_FLIGHT)
+        in_flight: deque[list[Inbound]] = deque()
+
+        def finish_in_order() -> None:
+            for reply in child.replies():
+                batch = in_flight.popleft()
+                if reply is not None:
+                    self._finish(batch, reply)
+                slots.release()
+            if not self._stop.is_set():
+                child.process.join(1)
+                self.failed = f"storage process exited (code {child.process.exitcode}); {len(in_flight)} " \
+                              "batches left unacknowledged"
+                log.error("%s", self.failed)
+                self._stop.set()
+                slots.release()
+
+        replies = threading.Thread(target=finish_in_order, name="vigie-ingest-acks", daemon=True)
+        replies.start()
         try:
             while not self._stop.is_set():
                 batch = self._collect()
-                if batch:
-                    self.process(batch)
                 self._summarise()
+                if not batch:
+                    continue
+                while not slots.acquire(timeout=0.2):
+                    if self._stop.is_set():
+                        return  # never sent: unacknowledged, the broker sends it again
+                if self._stop.is_set():
+                    return
+                in_flight.append(batch)
+                if not child.submit([Raw(i.topic, i.payload, i.retain) for i in batch]):
+                    self._stop.wait(5)  # the reply reader sees the end of the pipe and stops the worker
+                    return
         finally:
-            self.client.stop()
+            child.close()
+            replies.join(10)
+            self.storage = None
 
     # -- batching ----------------------------------------------------------------------------
     def _collect(self) -> list[Inbound]:
         """Up to ``batch_messages`` messages, closed ``batch_ms`` after the first one arrived."""
-        s = self.settings
-        try:
-            first = self.inbox.get(timeout=0.2)
-        except queue.Empty:
+        s, inbox = self.settings, self.inbox
+        if not inbox.wait(0.2):
             return []
-        batch = [first]
+        batch = inbox.take(s.batch_messages)
         deadline = time.monotonic() + s.batch_ms / 1000
         while len(batch) < s.batch_messages:
-            try:
-                batch.append(self.inbox.get_nowait())
-                continue
-            except queue.Empty:
-                pass
             left = deadline - time.monotonic()
-            if left <= 0:
+            # Nothing for 2 ms: the load is light, a longer wait would only add latency.
+            if left <= 0 or not inbox.wait(min(left, 0.002)):
                 break
-            try:
-                batch.append(self.inbox.get(timeout=min(left, 0.002)))
-            except queue.Empty:
-                # Nothing for 2 ms: the load is light, a longer wait would only add latency.
-                break
-        self.metrics.queue_depth.set(self.inbox.qsize())
+            batch += inbox.take(s.batch_messages - len(batch))
+        self.metrics.queue_depth.set(inbox.qsize())
         return batch
 
     def process(self, batch: Sequence[Inbound]) -> BatchReport | None:
-        """Decode, store and acknowledge one batch; ``None`` if stopped before it could commit."""
-        t0 = time.perf_counter()
-        items: list[Decoded] = []
-        kinds: Counter[str] = Counter()  # counted per batch: a labelled metric costs microseconds per call
-        for inb in batch:
-            out = decode(inb.topic, inb.payload, inb.retain)
-            if isinstance(out, Reject):
-                kinds["invalid"] += 1
-                self._reject(out.reason, out.detail)
-                continue
-            kinds[out.msg.kind] += 1
-            items.append(out)
-        for kind, n in kinds.items():
-            self.metrics.messages.labels(kind).inc(n)
-        report = self._store(items) if items else BatchReport()
-        if report is None:
+        """Decode, store and acknowledge one batch here; ``None`` if stopped before it could commit."""
+        outcome = self.handler.handle([Raw(i.topic, i.payload, i.retain) for i in batch])
+        if outcome is None:
             return None
-        for idx, reason in report.rejected:
-            d = items[idx]
-            self._reject(reason, f"{d.site}/{d.device}: {type(d.msg).__name__} (bd {d.msg.header.bd})")
-        self._count(report)
+        self._finish(batch, outcome)
+        return outcome.report
+
+    def _finish(self, batch: Sequence[Inbound], out: Outcome) -> None:
+        """Count a committed batch, log what was set aside, acknowledge it."""
+        for reason, detail, error in out.refused:
+            self._reject(reason, detail if error is None else f"{detail}\n{error}")
+        m = self.metrics
+        for kind, n in out.kinds.items():  # per batch: a labelled metric costs microseconds per call
+            m.messages.labels(kind).inc(n)
+        if out.db_retries:
+            m.db_retries.inc(out.db_retries)
+        self._count(out.report)
         self.client.ack(batch)
         self.batches += 1
         self.handled += len(batch)
-        self.metrics.batch_messages.observe(len(batch))
-        self.metrics.batch_seconds.observe(time.perf_counter() - t0)
-        return report
-
-    def _store(self, items: list[Decoded]) -> BatchReport | None:
-        delay = _RETRY_MIN_S
-        while True:
-            try:
-                return store_batch(self.engine, items, int(self._clock() * 1000), self.hooks)
-            except Exception as exc:
-                if not is_transient(exc):
-                    return self._isolate(items)
-                self.metrics.db_retries.inc()
-                log.warning("database unavailable (%s); retrying the batch in %.1f s", type(exc).__name__, delay)
-                if self._stop.wait(delay):
-                    return None  # unacknowledged: the broker sends it again to the next run
-                delay = min(delay * 2, _RETRY_MAX_S)
-
-    def _isolate(self, items: list[Decoded]) -> BatchReport | None:
-        """Store one message per transaction, so a poison message cannot hold the others back."""
-        total = BatchReport()
-        for i, d in enumerate(items):
-            one = self._store_one(d)
-            if one is None:
-                return None
-            if isinstance(one, BaseException):
-                self._reject(STORAGE, f"{d.site}/{d.device} {type(d.msg).__name__}: {one!r}", exc=one)
-                continue
-            _merge(total, one, offset=i)
-        return total
-
-    def _store_one(self, d: Decoded) -> BatchReport | BaseException | None:
-        delay = _RETRY_MIN_S
-        while True:
-            try:
-                return store_batch(self.engine, [d], int(self._clock() * 1000), self.hooks)
-            except Exception as exc:
-                if not is_transient(exc):
-                    return exc
-                self.metrics.db_retries.inc()
-                if self._stop.wait(delay):
-                    return None
-                delay = min(delay * 2, _RETRY_MAX_S)
+        m.batch_messages.observe(len(batch))
+        m.batch_seconds.observe(out.seconds)
 
     # -- accounting --------------------------------------------------------------------------
+    def _retrying(self, exc: BaseException, delay: float) -> None:
+        log.warning("database unavailable (%s); retrying the batch in %.1f s", type(exc).__name__, delay)
+
     def _overflow(self) -> None:
         self._reject(OVERFLOW, "QoS 0 message dropped: ingest queue full")
 
-    def _reject(self, reason: str, detail: str, exc: BaseException | None = None) -> None:
+    def _reject(self, reason: str, detail: str) -> None:
         self.metrics.rejects.labels(reason).inc()
         self._rejects[reason] += 1
         if reason not in self._logged:  # once per kind; the counters and the summary say the rest
             self._logged.add(reason)
-            log.warning("rejected (%s): %s; further rejects of this kind are only counted", reason, detail,
-                        exc_info=exc)
+            log.warning("rejected (%s): %s; further rejects of this kind are only counted", reason, detail)
 
     def _summarise(self) -> None:
         if time.monotonic() < self._summary_at:
@@ -221,13 +233,3 @@ class IngestWorker:
                     counter.labels(stream).inc(n)
         for what, n in r.ignored.items():
             m.ignored.labels(what).inc(n)
-
-
-def _merge(total: BatchReport, one: BatchReport, offset: int) -> None:
-    total.rejected += [(offset + i, reason) for i, reason in one.rejected]
-    total.stored_events += one.stored_events
-    for name in ("duplicates", "gaps", "missing", "filled", "ignored"):
-        getattr(total, name).update(getattr(one, name))
-    total.device_changes += one.device_changes
-    total.telemetry += one.telemetry
-    total.acks += one.acks

@@ -273,25 +273,20 @@ class _Outcome:
 def _advance(conn: Connection, s: _Stream, numbers: dict[tuple[str, int], list[int]], extra_dups: Counter[Any],
              now: int, report: BatchReport, extra: dict[tuple[str, int], dict[str, int]] | None = None,
              ) -> dict[tuple[str, int], _Outcome]:
-    """Advance each stream ``(device, epoch)`` past its distinct new ``numbers``; record holes."""
-    t = s.table
+    """Advance each stream ``(device, epoch)`` past its distinct new ``numbers``; record holes.
+
+    Two statements per batch whatever the number of streams: one read of their rows, one
+    multi-row upsert of the new counters (through the DBAPI cursor, like the events: the
+    per-row statements of ``executemany`` cost more than the rows here).
+    """
     keys = sorted(numbers)
     if not keys:
         return {}
-    init = {s.last: -1, s.count: 0, "missing": 0, "duplicates": 0}
-    if s is _MESSAGES:
-        init["started_ms"] = now
-    else:
-        init["historical"] = 0
-    conn.execute(_insert(conn, t).on_conflict_do_nothing(),
-                 [{"device_id": dev, s.epoch: ep, **init} for dev, ep in keys])
-    rows = conn.execute(sa.select(t).where(
-        t.c.device_id.in_({k[0] for k in keys}), t.c[s.epoch].in_({k[1] for k in keys}))).mappings().all()
-    state = {(r["device_id"], r[s.epoch]): r for r in rows}
-    updates, new_gaps, out = [], [], {}
+    state = _read_streams(conn, s, keys)
+    values, new_gaps, out = [], [], {}
     for key in keys:
-        row = state[key]
-        adv = seqs.advance(row[s.last], numbers[key])
+        last, count, missing, duplicates, hist = state.get(key, (-1, 0, 0, 0, 0))
+        adv = seqs.advance(last, numbers[key])
         late_dups: list[int] = []
         filled = 0
         if adv.late:
@@ -305,18 +300,59 @@ def _advance(conn: Connection, s: _Stream, numbers: dict[tuple[str, int], list[i
         report.missing[s.name] += adv.missing
         report.filled[s.name] += filled
         report.duplicates[s.name] += dups
-        upd = {"k_dev": key[0], "k_ep": key[1], s.last: adv.last, s.count: row[s.count] + accepted,
-               "missing": row["missing"] + adv.missing - filled, "duplicates": row["duplicates"] + dups}
-        for c, v in (extra or {}).get(key, {}).items():
-            upd[c] = row[c] + v
-        updates.append(upd)
+        fifth = now if s is _MESSAGES else hist + (extra or {}).get(key, {}).get("historical", 0)
+        values.append((key[0], key[1], adv.last, count + accepted, missing + adv.missing - filled,
+                       duplicates + dups, fifth))
         out[key] = _Outcome(set(late_dups))
-    cols = [c for c in updates[0] if not c.startswith("k_")]
-    conn.execute(t.update().where(t.c.device_id == sa.bindparam("k_dev"), t.c[s.epoch] == sa.bindparam("k_ep"))
-                 .values({c: sa.bindparam(c) for c in cols}), updates)
+    _write_streams(conn, s, values)
     if new_gaps:
         conn.execute(sequence_gaps.insert(), new_gaps)
     return out
+
+
+def _placeholder(conn: Connection) -> str:
+    return "%s" if conn.dialect.name == "postgresql" else "?"
+
+
+def _fifth(s: _Stream) -> str:
+    """The stream table's fifth counter column: when a message session started, or historical events."""
+    return "started_ms" if s is _MESSAGES else "historical"
+
+
+def _read_streams(conn: Connection, s: _Stream, keys: list[tuple[str, int]],
+                  ) -> dict[tuple[str, int], tuple[int, int, int, int, int]]:
+    """Current ``(last, count, missing, duplicates, historical or 0)`` of the streams that exist."""
+    p = _placeholder(conn)
+    hist = "historical" if s is _EVENTS else "0"
+    sql = (f"SELECT device_id, {s.epoch}, {s.last}, {s.count}, missing, duplicates, {hist} FROM {s.table.name} "
+           f"WHERE ({_key_columns(s)}) IN (VALUES {', '.join([f'({p}, {p})'] * len(keys))})")
+    cur = conn.connection.cursor()
+    try:
+        cur.execute(sql, [v for k in keys for v in k])
+        return {(r[0], r[1]): (r[2], r[3], r[4], r[5], r[6]) for r in cur.fetchall()}
+    finally:
+        cur.close()
+
+
+def _key_columns(s: _Stream) -> str:
+    return f"device_id, {s.epoch}"
+
+
+def _write_streams(conn: Connection, s: _Stream, values: list[tuple[Any, ...]]) -> None:
+    """Insert new streams and update known ones, in one statement (SQLite and PostgreSQL upsert)."""
+    p = _placeholder(conn)
+    cols = (s.last, s.count, "missing", "duplicates")
+    updated = [*cols] + (["historical"] if s is _EVENTS else [])  # a session keeps its start
+    row = "(" + ", ".join([p] * 7) + ")"
+    sql = (f"INSERT INTO {s.table.name} ({_key_columns(s)}, {', '.join(cols)}, {_fifth(s)}) VALUES "
+           f"{', '.join([row] * len(values))} "
+           f"ON CONFLICT ({_key_columns(s)}) DO UPDATE SET "
+           f"{', '.join(f'{c} = excluded.{c}' for c in updated)}")
+    cur = conn.connection.cursor()
+    try:
+        cur.execute(sql, [v for row in values for v in row])
+    finally:
+        cur.close()
 
 
 def _fill(conn: Connection, stream: str, key: tuple[str, int], late: list[int]) -> seqs.Filled:
