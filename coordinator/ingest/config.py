@@ -26,8 +26,11 @@ class IngestSettings:
     client_id: str = "vigie-ingest-1"
     share_group: str = "vigie-ingest"
     session_expiry_s: int = 7 * 24 * 3600
-    #: A batch closes at this many messages or this many ms after its first message.
+    #: A batch closes at this many messages, this many payload bytes (about 11,000 events of
+    #: 250-event messages: a storage process decodes the next batch while this one commits), or
+    #: this many ms after its first message.
     batch_messages: int = 500
+    batch_bytes: int = 256 * 1024
     batch_ms: int = 50
     #: Unacknowledged messages the broker may send (MQTT v5 Receive Maximum): at least two
     #: batches, so the broker keeps sending while a batch commits.
@@ -53,6 +56,7 @@ class IngestSettings:
             session_expiry_s=int(c["INGEST_SESSION_EXPIRY_S"]),
             batch_messages=int(c["INGEST_BATCH_MESSAGES"]),
             batch_ms=int(c["INGEST_BATCH_MS"]),
+            batch_bytes=int(c.get("INGEST_BATCH_BYTES", 256 * 1024)),
             receive_maximum=int(c["INGEST_RECEIVE_MAXIMUM"]),
             metrics_port=int(port) if port not in (None, "") else None,
             storage_process=_flag(c.get("INGEST_STORAGE_PROCESS", True)),

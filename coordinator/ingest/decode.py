@@ -41,13 +41,22 @@ class Inbound(NamedTuple):
     generation: int  # connection it arrived on; an ack is only valid on that connection
 
 
+#: Event rows of one message by event id: ``(row, type, body)``, see :func:`add_event_rows`.
+EventRows = dict[tuple[str, int, int], tuple[tuple[Any, ...], str, dict[str, Any]]]
+
+
 class Decoded(NamedTuple):
-    """A valid message and where it was published (topic site and device)."""
+    """A valid message and where it was published (topic site and device).
+
+    ``rows``: an event batch's rows built ahead of its transaction (a storage process builds
+    them while the previous batch commits); ``None``: built when stored.
+    """
 
     site: str
     device: str
     msg: wire.Message
     retain: bool
+    rows: EventRows | None = None
 
 
 class Reject(NamedTuple):
@@ -155,7 +164,7 @@ def _shape(cls: type[wire.Event]) -> Shape:
 
 
 def add_event_rows(site: str, batch: wire.EventBatch, received_ms: int, dumps: Callable[[Any], Any],
-                   out: dict[tuple[str, int, int], tuple[tuple[Any, ...], str, dict[str, Any]]]) -> None:
+                   out: EventRows) -> None:
     """Add the ``events`` rows of ``batch`` to ``out``, keyed by event id; the first of a repeated id wins.
 
     Each value is ``(row, type, body)``: the row in :data:`EVENT_COLUMNS` order with the body
@@ -180,6 +189,6 @@ def add_event_rows(site: str, batch: wire.EventBatch, received_ms: int, dumps: C
 
 def event_rows(site: str, batch: wire.EventBatch, received_ms: int) -> list[dict[str, Any]]:
     """Rows of the ``events`` table for one batch, by column name (``body`` as a dict)."""
-    out: dict[tuple[str, int, int], tuple[tuple[Any, ...], str, dict[str, Any]]] = {}
+    out: EventRows = {}
     add_event_rows(site, batch, received_ms, lambda b: None, out)
     return [{**dict(zip(EVENT_COLUMNS, row, strict=True)), "body": dict(body)} for row, _, body in out.values()]

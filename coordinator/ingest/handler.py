@@ -28,7 +28,7 @@ from typing import NamedTuple
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from coordinator.storage.ingest import BatchReport, store_batch
+from coordinator.storage.ingest import BatchReport, store_batch, with_event_rows
 
 from .decode import STORAGE, Decoded, Reject, decode
 from .hooks import Hooks
@@ -60,7 +60,16 @@ class Outcome:
     kinds: Counter[str] = field(default_factory=Counter)  # messages per wire kind, "invalid" if undecodable
     refused: list[Refused] = field(default_factory=list)
     db_retries: int = 0
-    seconds: float = 0.0
+    seconds: float = 0.0  # decoding and storing, waits between them excluded
+
+
+class Prepared(NamedTuple):
+    """A decoded batch, waiting for its transaction; ``outcome`` holds its decoding rejects already."""
+
+    items: list[Decoded]
+    outcome: Outcome
+    received_ms: int  # the batch's one timestamp: its rows, sessions and device states agree on it
+
 
 
 def is_transient(exc: BaseException) -> bool:
@@ -89,10 +98,13 @@ class BatchHandler:
     def handle(self, batch: Sequence[Raw]) -> Outcome | None:
         """Decode, store and commit ``batch``; ``None`` if stopped before it could commit."""
         with collections_between_batches():
-            return self._handle(batch)
+            return self.store(self.prepare(batch))
 
-    def _handle(self, batch: Sequence[Raw]) -> Outcome | None:
+    def prepare(self, batch: Sequence[Raw]) -> Prepared:
+        """Decode ``batch`` and build its event rows (no database): what a storage process does for
+        the next batch while the current one commits."""
         t0 = time.perf_counter()
+        received_ms = int(self._clock() * 1000)
         out = Outcome(BatchReport())
         items: list[Decoded] = []
         for raw in batch:
@@ -102,9 +114,16 @@ class BatchHandler:
                 out.refused.append(Refused(d.reason, d.detail))
                 continue
             out.kinds[d.msg.kind] += 1
-            items.append(d)
+            items.append(with_event_rows(d, received_ms))
+        out.seconds = time.perf_counter() - t0
+        return Prepared(items, out, received_ms)
+
+    def store(self, prepared: Prepared) -> Outcome | None:
+        """Store a prepared batch in one transaction; ``None`` if stopped before it could commit."""
+        t0 = time.perf_counter()
+        items, out, received_ms = prepared
         if items:
-            report = self._store(items, out)
+            report = self._store(items, out, received_ms)
             if report is None:
                 return None
             out.report = report
@@ -112,21 +131,22 @@ class BatchHandler:
                 d = items[idx]
                 out.refused.append(Refused(reason, f"{d.site}/{d.device}: {type(d.msg).__name__} "
                                                    f"(bd {d.msg.header.bd})"))
-        out.seconds = time.perf_counter() - t0
+        out.seconds += time.perf_counter() - t0
         return out
 
-    def _store(self, items: list[Decoded], out: Outcome) -> BatchReport | None:
-        stored = self._with_retries(items, out)
+    def _store(self, items: list[Decoded], out: Outcome, received_ms: int) -> BatchReport | None:
+        stored = self._with_retries(items, out, received_ms)
         if isinstance(stored, BaseException):
-            return self._isolate(items, out)
+            return self._isolate(items, out, received_ms)
         return stored
 
-    def _with_retries(self, items: list[Decoded], out: Outcome) -> BatchReport | BaseException | None:
+    def _with_retries(self, items: list[Decoded], out: Outcome, received_ms: int,
+                      ) -> BatchReport | BaseException | None:
         """Store ``items`` in one transaction, retrying transient errors; the error if not transient."""
         delay = _RETRY_MIN_S
         while True:
             try:
-                return store_batch(self.engine, items, int(self._clock() * 1000), self.hooks)
+                return store_batch(self.engine, items, received_ms, self.hooks)
             except Exception as exc:
                 if not is_transient(exc):
                     return exc
@@ -137,11 +157,11 @@ class BatchHandler:
                     return None  # unacknowledged: the broker sends it again to the next run
                 delay = min(delay * 2, _RETRY_MAX_S)
 
-    def _isolate(self, items: list[Decoded], out: Outcome) -> BatchReport | None:
+    def _isolate(self, items: list[Decoded], out: Outcome, received_ms: int) -> BatchReport | None:
         """Store one message per transaction, so a poison message cannot hold the others back."""
         total = BatchReport()
         for i, d in enumerate(items):
-            one = self._with_retries([d], out)
+            one = self._with_retries([d], out, received_ms)
             if one is None:
                 return None
             if isinstance(one, BaseException):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import threading
 from collections import deque
+from collections.abc import Callable
 from typing import Generic, TypeVar
 
 T = TypeVar("T")
@@ -45,12 +46,20 @@ class Inbox(Generic[T]):
             return True
         return self._ready.wait(timeout) or bool(self._items)
 
-    def take(self, limit: int) -> list[T]:
-        """Up to ``limit`` items, oldest first, without waiting."""
+    def take(self, limit: int, budget: int | None = None, weight: Callable[[T], int] | None = None) -> list[T]:
+        """Up to ``limit`` items, oldest first, without waiting; with a ``budget``, only until the
+        ``weight`` of the items taken reaches it (the item that reaches it is taken)."""
         items, out = self._items, []
         pop = items.popleft
-        for _ in range(min(limit, len(items))):
-            out.append(pop())
+        if budget is None or weight is None:
+            for _ in range(min(limit, len(items))):
+                out.append(pop())
+            return out
+        used = 0
+        while items and len(out) < limit and used < budget:
+            item = pop()
+            used += weight(item)
+            out.append(item)
         return out
 
     def qsize(self) -> int:

@@ -15,15 +15,19 @@ If the child dies, its batches were never acknowledged and the broker sends them
 from __future__ import annotations
 
 import contextlib
+import gc
 import logging
 import multiprocessing as mp
+import queue
 import signal
+import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from multiprocessing.connection import Connection
 
 from coordinator.storage import make_engine
 
-from .handler import BatchHandler, Outcome, Raw
+from .handler import BatchHandler, Outcome, Prepared, Raw
 from .hooks import Hooks
 
 log = logging.getLogger("vigie.ingest.storage")
@@ -31,11 +35,20 @@ log = logging.getLogger("vigie.ingest.storage")
 #: What a pipe carries back for a batch: its outcome, or ``None`` if the child stopped before committing.
 Reply = Outcome | None
 READY = "ready"
+_COLLECT_EVERY_S = 5.0
 
 
 def _serve(conn: Connection, database_url: str, hooks_factory: Callable[[], Hooks], stop: mp.synchronize.Event,
            ) -> None:
-    """Child main: handle batches until the worker sends ``None`` or goes away."""
+    """Child main: handle batches until the worker sends ``None`` or goes away.
+
+    Two threads: one receives and decodes the next batch while the other waits for the
+    database to store the current one (decoding holds the GIL, waiting on the server does not).
+    Batches stay in order: one queue of depth one between them. The cyclic garbage collector
+    is off and runs between batches at most every few seconds, over the batch's leftovers only
+    (the start-up objects are frozen): a collection inside a batch sweeps all its live objects
+    again and again (see :func:`~.handler.collections_between_batches`).
+    """
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -45,16 +58,27 @@ def _serve(conn: Connection, database_url: str, hooks_factory: Callable[[], Hook
         log.warning("database unavailable (%s); retrying the batch in %.1f s", type(exc).__name__, delay)
 
     handler = BatchHandler(engine, hooks_factory(), stop, on_retry=on_retry)  # type: ignore[arg-type]
+    decoded: queue.Queue[Prepared | None] = queue.Queue(maxsize=1)
+
+    def receive() -> None:
+        try:
+            while (batch := conn.recv()) is not None:
+                decoded.put(handler.prepare(batch))
+        except (EOFError, OSError):
+            pass  # the worker is gone: nothing it sent will be acknowledged
+        decoded.put(None)
+
+    gc.freeze()
+    gc.disable()
+    collected = time.monotonic()
+    threading.Thread(target=receive, name="vigie-ingest-decode", daemon=True).start()
     try:
         conn.send(READY)
-        while True:
-            try:
-                batch = conn.recv()
-            except EOFError:
-                break  # the worker is gone: nothing it sent will be acknowledged
-            if batch is None:
-                break
-            conn.send(handler.handle(batch))
+        while (prepared := decoded.get()) is not None:
+            conn.send(handler.store(prepared))
+            if time.monotonic() - collected > _COLLECT_EVERY_S:
+                gc.collect()
+                collected = time.monotonic()
     except (BrokenPipeError, ConnectionResetError):
         pass
     finally:

@@ -38,6 +38,10 @@ _SUMMARY_EVERY_S = 60.0
 _IN_FLIGHT = 2
 
 
+def _payload_size(item: Inbound) -> int:
+    return len(item.payload)
+
+
 class IngestWorker:
     """One worker: an MQTT client, an inbox, and the batch loop (:meth:`run` or :meth:`start`).
 
@@ -162,18 +166,21 @@ class IngestWorker:
 
     # -- batching ----------------------------------------------------------------------------
     def _collect(self) -> list[Inbound]:
-        """Up to ``batch_messages`` messages, closed ``batch_ms`` after the first one arrived."""
+        """Up to ``batch_messages`` messages or ``batch_bytes`` of payload, closed ``batch_ms`` after the first."""
         s, inbox = self.settings, self.inbox
         if not inbox.wait(0.2):
             return []
-        batch = inbox.take(s.batch_messages)
+        batch = inbox.take(s.batch_messages, s.batch_bytes, _payload_size)
+        size = sum(len(i.payload) for i in batch)
         deadline = time.monotonic() + s.batch_ms / 1000
-        while len(batch) < s.batch_messages:
+        while len(batch) < s.batch_messages and size < s.batch_bytes:
             left = deadline - time.monotonic()
             # Nothing for 2 ms: the load is light, a longer wait would only add latency.
             if left <= 0 or not inbox.wait(min(left, 0.002)):
                 break
-            batch += inbox.take(s.batch_messages - len(batch))
+            more = inbox.take(s.batch_messages - len(batch), s.batch_bytes - size, _payload_size)
+            size += sum(len(i.payload) for i in more)
+            batch += more
         self.metrics.queue_depth.set(inbox.qsize())
         return batch
 

@@ -30,7 +30,7 @@ from sqlalchemy.engine import Connection, Engine
 
 import vigie_wire as wire
 from coordinator.ingest import sequences as seqs
-from coordinator.ingest.decode import EVENT_COLUMNS, Decoded, add_event_rows, authorise
+from coordinator.ingest.decode import EVENT_COLUMNS, Decoded, EventRows, add_event_rows, authorise
 from coordinator.ingest.hooks import DeviceChange, Hooks, StoredAck, StoredEvent, StoredTelemetry
 
 from .schema import device_sessions, devices, event_streams, events, sequence_gaps, telemetry
@@ -136,7 +136,7 @@ class _Sorted:
     """Accepted messages sorted by what happens to them."""
 
     changes: list[DeviceChange] = field(default_factory=list)
-    batches: list[tuple[str, wire.EventBatch]] = field(default_factory=list)
+    batches: list[Decoded] = field(default_factory=list)
     telemetry: dict[str, Decoded] = field(default_factory=dict)
     acks: list[StoredAck] = field(default_factory=list)
     seen: set[tuple[str, int, int]] = field(default_factory=set)
@@ -154,7 +154,7 @@ def _route(conn: Connection, d: Decoded, dev: _Device, repeats: set[tuple[str, i
         _death(dev, msg, now, out.changes, report)
     else:
         if isinstance(msg, wire.EventBatch):
-            out.batches.append((d.site, msg))  # stored idempotently by event id, duplicate or not
+            out.batches.append(d)  # stored idempotently by event id, duplicate or not
         elif dup:
             pass  # a repeated telemetry or ack message: its content reached the hooks already
         elif isinstance(msg, wire.Telemetry):
@@ -394,7 +394,16 @@ def _message_sequences(conn: Connection, accepted: Sequence[Decoded], now: int,
 
 # -- events and telemetry ---------------------------------------------------------------
 
-def _store_events(conn: Connection, batches: list[tuple[str, wire.EventBatch]], now: int,
+def with_event_rows(d: Decoded, received_ms: int) -> Decoded:
+    """``d`` with its event rows built now, if it is an event batch (see :attr:`Decoded.rows`)."""
+    if not isinstance(d.msg, wire.EventBatch):
+        return d
+    rows: EventRows = {}
+    add_event_rows(d.site, d.msg, received_ms, _json_text, rows)
+    return d._replace(rows=rows)
+
+
+def _store_events(conn: Connection, batches: list[Decoded], now: int,
                   report: BatchReport, wanted: frozenset[str] | None) -> list[StoredEvent]:
     """Insert the batches' events; returns the newly stored ones of the types some hook wants.
 
@@ -405,8 +414,14 @@ def _store_events(conn: Connection, batches: list[tuple[str, wire.EventBatch]], 
         return []
     rows: dict[tuple[str, int, int], tuple[tuple[Any, ...], str, dict[str, Any]]] = {}
     received: Counter[tuple[str, int]] = Counter()
-    for site, b in batches:
-        add_event_rows(site, b, now, _json_text, rows)
+    for d in batches:
+        b = cast(wire.EventBatch, d.msg)
+        if d.rows is None:
+            add_event_rows(d.site, b, now, _json_text, rows)
+        elif not rows:
+            rows.update(d.rows)
+        else:  # the first of a repeated id wins, as add_event_rows does
+            rows.update({k: v for k, v in d.rows.items() if k not in rows})
         received[(b.header.dev, b.boot)] += len(b.events)
     new_keys = _insert_events(conn, [r[0] for r in rows.values()])
     by_stream: dict[tuple[str, int], list[int]] = defaultdict(list)
