@@ -343,9 +343,9 @@ def _write_streams(conn: Connection, s: _Stream, values: list[tuple[Any, ...]]) 
     p = _placeholder(conn)
     cols = (s.last, s.count, "missing", "duplicates")
     updated = [*cols] + (["historical"] if s is _EVENTS else [])  # a session keeps its start
-    row = "(" + ", ".join([p] * 7) + ")"
+    one = "(" + ", ".join([p] * 7) + ")"
     sql = (f"INSERT INTO {s.table.name} ({_key_columns(s)}, {', '.join(cols)}, {_fifth(s)}) VALUES "
-           f"{', '.join([row] * len(values))} "
+           f"{', '.join([one] * len(values))} "
            f"ON CONFLICT ({_key_columns(s)}) DO UPDATE SET "
            f"{', '.join(f'{c} = excluded.{c}' for c in updated)}")
     cur = conn.connection.cursor()
