@@ -473,7 +473,10 @@ def main() -> None:  # noqa: PLR0915 - one linear scenario, printed as it goes
         "messages): it now runs between batches; (2) a storage process, so that paho's per-message Python (the "
         "same cost a bare subscriber pays) and decoding and storing no longer take turns on one GIL; (3) one "
         "write for a batch's PUBACKs, a deque instead of `queue.Queue` between the MQTT thread and the worker, "
-        "and the sequence counters in two statements per batch. What is left on PostgreSQL batched is the "
+        "and the sequence counters in two statements per batch; (4) an open batch looks at the inbox every 2 ms "
+        "instead of being woken per message (each wake-up was a GIL hand-off for the receiving thread: "
+        "the receiving process went from 35-38 to 28-31 us of CPU per message, against about 33 for bare "
+        "paho, which also sends a PUBACK per message). What is left on PostgreSQL batched is the "
         "server's insert (about 5 us per row: COPY into the staging table, INSERT .. ON CONFLICT DO NOTHING "
         "RETURNING into the table and its three indexes), which the storage process overlaps with decoding and "
         "building the next batch's rows.",
