@@ -129,18 +129,24 @@ class IngestWorker:
         in_flight: deque[list[Inbound]] = deque()
 
         def finish_in_order() -> None:
-            for reply in child.replies():
-                batch = in_flight.popleft()
-                if reply is not None:
-                    self._finish(batch, reply)
-                slots.release()
-            if not self._stop.is_set():
+            try:
+                for reply in child.replies():
+                    batch = in_flight.popleft()
+                    if reply is not None:
+                        self._finish(batch, reply)
+                    slots.release()
+            except Exception as exc:  # a bug here must stop the worker, not stall it
+                log.exception("counting or acknowledging a stored batch failed")
+                self.failed = f"acknowledging failed: {exc!r}"
+            else:
+                if self._stop.is_set():
+                    return
                 child.process.join(1)
                 self.failed = f"storage process exited (code {child.process.exitcode}); {len(in_flight)} " \
                               "batches left unacknowledged"
                 log.error("%s", self.failed)
-                self._stop.set()
-                slots.release()
+            self._stop.set()
+            slots.release()
 
         replies = threading.Thread(target=finish_in_order, name="vigie-ingest-acks", daemon=True)
         replies.start()
