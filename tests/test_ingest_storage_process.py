@@ -132,3 +132,32 @@ def test_a_storage_process_setting_that_is_not_a_boolean_is_refused() -> None:
               "INGEST_BATCH_MS": 1, "INGEST_RECEIVE_MAXIMUM": 1, "INGEST_STORAGE_PROCESS": "maybe"}
     with pytest.raises(ValueError, match="not a boolean: 'maybe'"):
         IngestSettings.from_config(config)
+
+
+def test_a_failure_while_acknowledging_stops_the_worker_and_the_batch_comes_back_once(
+        engine: Engine, db_url: str, broker: Mosquitto, monkeypatch: pytest.MonkeyPatch) -> None:
+    register(engine, ("cam-1", "dijon"))
+    pub = Publisher(broker.port)
+    w = IngestWorker(_settings(db_url, broker.port), engine)
+
+    def broken(*_: object) -> None:
+        raise RuntimeError("metrics registry gone")
+
+    monkeypatch.setattr(w, "_finish", broken)
+    w.start()
+    try:
+        wait_until(w.client.subscribed.is_set, 20, "worker subscribed")
+        pub.message("dijon", event_batch("cam-1", 1, 1, boot=0, ns=[0, 1]))
+        wait_until(lambda: w.failed is not None, 20, "the worker stopped")
+        assert "metrics registry gone" in (w.failed or "")
+    finally:
+        w.stop()
+    after = IngestWorker(_settings(db_url, broker.port), engine)
+    after.start()
+    try:  # stored before the failure, never acknowledged: delivered again, stored once
+        wait_until(lambda: after.metrics.value("vigie_ingest_duplicates_total", stream="event") == 2, 20,
+                   "the redelivered batch seen as duplicates")
+    finally:
+        after.stop()
+        pub.close()
+    assert event_ids(engine) == [("cam-1", 0, 0), ("cam-1", 0, 1)]
