@@ -66,6 +66,8 @@ def _serve(conn: Connection, database_url: str, hooks_factory: Callable[[], Hook
                 decoded.put(handler.prepare(batch))
         except (EOFError, OSError):
             pass  # the worker is gone: nothing it sent will be acknowledged
+        except Exception:  # a bug, not bad data (decoding never raises): end, and the worker stops, not hangs
+            log.exception("preparing a batch failed; the storage process stops")
         decoded.put(None)
 
     gc.freeze()
