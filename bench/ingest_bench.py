@@ -45,6 +45,7 @@ import paho.mqtt.client as mqtt
 import sqlalchemy as sa
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
+from prometheus_client.parser import text_string_to_metric_families
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -256,10 +257,8 @@ def _stored_metric(port: int) -> float:
             text = r.read().decode()
     except OSError:
         return 0.0
-    for line in text.splitlines():
-        if line.startswith("vigie_ingest_events_stored_total "):
-            return float(line.split()[1])
-    return 0.0
+    return sum(sample.value for family in text_string_to_metric_families(text)
+               for sample in family.samples if sample.name == "vigie_ingest_events_stored_total")
 
 
 def _pg_database() -> tuple[str, Callable[[], None]]:

@@ -17,10 +17,11 @@ T = TypeVar("T")
 
 
 class Inbox(Generic[T]):
-    """One producer (the MQTT thread), one consumer (the worker)."""
+    """One producer (the MQTT thread), one consumer (the worker); ``weight`` of an item for :meth:`take`'s budget."""
 
-    def __init__(self, maxsize: int) -> None:
+    def __init__(self, maxsize: int, weight: Callable[[T], int] = lambda _item: 1) -> None:
         self.maxsize = maxsize
+        self._weight = weight
         self._items: deque[T] = deque()
         self._ready = threading.Event()
 
@@ -46,19 +47,15 @@ class Inbox(Generic[T]):
             return True
         return self._ready.wait(timeout) or bool(self._items)
 
-    def take(self, limit: int, budget: int | None = None, weight: Callable[[T], int] | None = None) -> list[T]:
+    def take(self, limit: int, budget: int | None = None) -> list[T]:
         """Up to ``limit`` items, oldest first, without waiting; with a ``budget``, only until the
-        ``weight`` of the items taken reaches it (the item that reaches it is taken)."""
-        items, out = self._items, []
-        pop = items.popleft
-        if budget is None or weight is None:
-            for _ in range(min(limit, len(items))):
-                out.append(pop())
-            return out
-        used = 0
-        while items and len(out) < limit and used < budget:
-            item = pop()
-            used += weight(item)
+        weight of the items taken reaches it (the item that reaches it is taken)."""
+        items, weight, used = self._items, self._weight, 0
+        out: list[T] = []
+        while items and len(out) < limit and (budget is None or used < budget):
+            item = items.popleft()
+            if budget is not None:
+                used += weight(item)
             out.append(item)
         return out
 

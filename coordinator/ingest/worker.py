@@ -57,12 +57,13 @@ class IngestWorker:
             raise ValueError("hooks run in the storage process: pass hooks_factory, not hooks")
         self.settings = settings
         self.engine = engine
-        self.hooks = hooks or (hooks_factory() if hooks_factory and not settings.storage_process else Hooks())
         self.hooks_factory = hooks_factory or Hooks
+        # In-process the handler below stores; with a storage process the child builds its own hooks.
+        self.hooks = hooks if hooks is not None else Hooks() if settings.storage_process else self.hooks_factory()
         self.metrics = metrics or IngestMetrics()
         self._stop = threading.Event()
         self.handler = BatchHandler(engine, self.hooks, self._stop, clock, on_retry=self._retrying)
-        self.inbox: Inbox[Inbound] = Inbox(maxsize=settings.receive_maximum + 1000)
+        self.inbox: Inbox[Inbound] = Inbox(maxsize=settings.receive_maximum + 1000, weight=_payload_size)
         self.client = IngestClient(settings, self.inbox, self._overflow)
         self._thread: threading.Thread | None = None
         self._logged: set[str] = set()
@@ -182,7 +183,7 @@ class IngestWorker:
         s, inbox = self.settings, self.inbox
         if not inbox.wait(0.2):
             return []
-        batch = inbox.take(s.batch_messages, s.batch_bytes, _payload_size)
+        batch = inbox.take(s.batch_messages, s.batch_bytes)
         size = sum(len(i.payload) for i in batch)
         deadline = time.monotonic() + s.batch_ms / 1000
         while len(batch) < s.batch_messages and size < s.batch_bytes:
@@ -190,7 +191,7 @@ class IngestWorker:
             if left <= 0:
                 break
             time.sleep(min(left, 0.002))
-            more = inbox.take(s.batch_messages - len(batch), s.batch_bytes - size, _payload_size)
+            more = inbox.take(s.batch_messages - len(batch), s.batch_bytes - size)
             if not more:
                 break
             size += sum(len(i.payload) for i in more)
