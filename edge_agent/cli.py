@@ -1,4 +1,4 @@
-"""``vigie-edge``: run a box, validate box configs, or push test events through the link."""
+"""``vigie-edge``: run a box, validate box configs, probe field devices, or push test events through the link."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ import vigie_wire as wire
 from .agent import Agent
 from .config import load_config
 from .errors import ConfigError, EdgeError
+from .probe.cli import add_probe_parser
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:
@@ -71,6 +72,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--rate", type=float, default=50.0, help="events per second (0 = as fast as possible)")
     s.add_argument("--drain-s", type=float, default=30.0, help="how long to wait for the broker's PUBACKs")
     s.set_defaults(func=_cmd_selftest)
+    add_probe_parser(sub)
     return p
 
 

@@ -12,7 +12,9 @@ from zoneinfo import ZoneInfo
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from pydantic import ValidationError
 
+from edge_agent.config.lighting import LightingConfig
 from edge_agent.lighting.astro import night_window
 from edge_agent.lighting.drivers import (
     DRIVERS,
@@ -23,6 +25,7 @@ from edge_agent.lighting.drivers import (
     LuminaireDriver,
     LuminaireSpec,
     SimulatedDriver,
+    SimulatedDriverConfig,
     build_driver,
     diagnose,
 )
@@ -383,7 +386,7 @@ def test_a_cabinet_of_200_luminaires_goes_through_a_dijon_winter_night() -> None
 
 
 def test_registry_builds_a_driver_that_fits_the_port() -> None:
-    assert DRIVERS["simulated"] is SimulatedDriver
+    assert DRIVERS["simulated"].config is SimulatedDriverConfig
     driver = build_driver("simulated", [LuminaireSpec(id="a", rated_w=30.0), {"id": "b", "rated_w": 45.0}])
     assert isinstance(driver, LuminaireDriver)
     assert driver.luminaires() == ["a", "b"]
@@ -392,7 +395,7 @@ def test_registry_builds_a_driver_that_fits_the_port() -> None:
 @pytest.mark.parametrize(
     ("kind", "config", "match"),
     [
-        ("dali", [{"id": "a", "rated_w": 30.0}], "unknown luminaire driver 'dali'.*simulated"),
+        ("tridonic-dsi", [{"id": "a", "rated_w": 30.0}], "unknown luminaire driver 'tridonic-dsi'.*simulated"),
         ("simulated", [{"id": "a", "rated_w": 30.0}, {"id": "a", "rated_w": 40.0}], "twice"),
         ("simulated", [{"id": "a", "rated_w": 30.0, "colour": "warm"}], "luminaire #0"),
         ("simulated", [{"id": "A/1", "rated_w": 30.0}], "luminaire #0"),
@@ -428,3 +431,20 @@ def test_a_clock_stepping_back_is_ignored() -> None:
     assert driver.read("l1").energy_wh == pytest.approx(100.0)
     driver.tick(at(2 * HOUR))
     assert driver.read("l1").energy_wh == pytest.approx(200.0)
+
+
+def test_a_driver_section_is_a_bare_kind_or_a_mapping_with_its_kind() -> None:
+    bare = LightingConfig.model_validate({**LIGHTING_MIN, "driver": "simulated"})
+    mapped = LightingConfig.model_validate({**LIGHTING_MIN, "driver": {"kind": "simulated"}})
+    assert bare.driver == mapped.driver == SimulatedDriverConfig()
+    assert isinstance(build_driver(mapped.driver, mapped.specs()), SimulatedDriver)
+    with pytest.raises(ValidationError, match="tridonic-dsi"):
+        LightingConfig.model_validate({**LIGHTING_MIN, "driver": {"kind": "tridonic-dsi"}})
+    with pytest.raises(ValidationError, match="gateway"):
+        LightingConfig.model_validate({**LIGHTING_MIN, "driver": {"kind": "simulated", "gateway": "x"}})
+
+
+LIGHTING_MIN = {
+    "luminaires": [{"id": "a", "rated_w": 30.0}],
+    "calendar": [{"name": "all", "program": {"kind": "astro"}}],
+}

@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Any, Literal, Self
+from typing import Annotated, Any, Self
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -23,7 +23,7 @@ from ..errors import ConfigError
 from ..lighting.astro import DIJON_LAT, DIJON_LON, DIJON_TZ, night_window
 from ..lighting.calendar import Calendar, CalendarEntry, SunFn
 from ..lighting.control import EngineState, LightingEngine
-from ..lighting.drivers import MAX_LUMINAIRES, LuminaireSpec
+from ..lighting.drivers import MAX_LUMINAIRES, DriverConfig, LuminaireSpec, SimulatedDriverConfig
 
 _ID = f"^{ID_PATTERN.pattern}$"
 #: A group name: the ``<group>`` of ``vigie/v1/<site>/group/<group>/cmd``, hence a topic-safe id.
@@ -99,7 +99,7 @@ class LightingConfig(_Section):
     """The light role of a box (``lighting:``); see the module docstring and ``docs`` for a YAML example.
 
     Attributes:
-        driver: Luminaire driver kind, a key of :data:`~edge_agent.lighting.drivers.DRIVERS`.
+        driver: The luminaires' driver section, of a kind in :data:`~edge_agent.lighting.drivers.DRIVERS`.
         luminaires: The cabinet's luminaires, at most 200.
         lat: Latitude of the node, for its astro clock (default: Dijon).
         lon: Longitude of the node.
@@ -116,7 +116,11 @@ class LightingConfig(_Section):
         telemetry_interval_s: How often it reports levels, energy and faults.
     """
 
-    driver: Literal["simulated"] = Field("simulated", description="Luminaire driver kind.")
+    driver: DriverConfig = Field(
+        default_factory=SimulatedDriverConfig,
+        description="The luminaires' driver: a mapping with its kind and settings, or just the kind when it needs "
+        "none (`simulated`).",
+    )
     luminaires: tuple[LuminaireConfig, ...] = Field(
         min_length=1, max_length=MAX_LUMINAIRES, description="The cabinet's luminaires, at most 200."
     )
@@ -149,6 +153,12 @@ class LightingConfig(_Section):
     telemetry_interval_s: float = Field(
         60.0, ge=1, le=3600, description="How often the node reports levels, energy and faults, in seconds."
     )
+
+    @field_validator("driver", mode="before")
+    @classmethod
+    def _bare_kind(cls, value: Any) -> Any:
+        """``driver: simulated`` is short for ``driver: {kind: simulated}``."""
+        return {"kind": value} if isinstance(value, str) else value
 
     @field_validator("tz")
     @classmethod

@@ -1,51 +1,84 @@
 """Luminaire drivers of the lighting role: one module per kind of control gear, listed in :data:`DRIVERS`.
 
-The box config names its driver (``driver: simulated``) and lists its luminaires; :func:`build_driver` turns
-both into a :class:`LuminaireDriver`. The map is explicit, as for the vision detectors: adding a driver (DALI-2
-over a serial gateway, say) is a module and a line here, and ``grep`` finds every kind.
+The box config names its driver and lists its luminaires; :func:`build_driver` turns both into a
+:class:`LuminaireDriver`. As for the vision detectors (and Frigate's detector plugins), each kind is a module with
+a config model whose ``kind`` is a literal and a constructor; the map below is explicit, so ``grep`` finds every
+kind, and adding one (DALI-2 over a USB or serial interface, say) is a module, a line here and a member of
+:data:`DriverConfig`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from dataclasses import dataclass
+from typing import Annotated, Any
 
-from pydantic import ValidationError
+from pydantic import BaseModel, Field, ValidationError
 
 from .base import LampFault, LuminaireDriver, LuminaireReading
 from .diagnostics import diagnose
 from .errors import DriverCommError, DriverError
-from .simulated import SimulatedDriver
+from .simulated import SimulatedDriver, SimulatedDriverConfig
 from .spec import MAX_LUMINAIRES, LuminaireSpec, led_power_w
 
-#: Driver kind (the config's ``driver`` key) → a constructor taking the cabinet's luminaire nameplates.
-DRIVERS: dict[str, Callable[[Sequence[LuminaireSpec]], LuminaireDriver]] = {"simulated": SimulatedDriver}
+
+@dataclass(frozen=True, slots=True)
+class DriverKind:
+    """One kind of driver: its config section and how to build it from that section and the nameplates."""
+
+    config: type[BaseModel]
+    build: Callable[[Any, Sequence[LuminaireSpec]], LuminaireDriver]
+
+
+#: Driver kind (the config's ``driver.kind``) → its config model and constructor.
+DRIVERS: dict[str, DriverKind] = {
+    "simulated": DriverKind(SimulatedDriverConfig, lambda _cfg, specs: SimulatedDriver(specs)),
+}
+
+#: The ``lighting.driver`` section of a box config: one model per kind, told apart by ``kind``.
+DriverConfig = Annotated[SimulatedDriverConfig, Field(discriminator="kind")]
 
 __all__ = [
     "DRIVERS",
     "MAX_LUMINAIRES",
     "DriverCommError",
+    "DriverConfig",
     "DriverError",
+    "DriverKind",
     "LampFault",
     "LuminaireDriver",
     "LuminaireReading",
     "LuminaireSpec",
     "SimulatedDriver",
+    "SimulatedDriverConfig",
     "build_driver",
     "diagnose",
     "led_power_w",
 ]
 
 
-def build_driver(kind: str, luminaires_config: Sequence[LuminaireSpec | Mapping[str, Any]]) -> LuminaireDriver:
-    """The driver of ``kind`` for a cabinet's luminaires, given as nameplates or as their config mappings.
+def build_driver(
+    config: BaseModel | str, luminaires_config: Sequence[LuminaireSpec | Mapping[str, Any]]
+) -> LuminaireDriver:
+    """The driver a ``lighting.driver`` section describes, for a cabinet's luminaires (nameplates or mappings).
+
+    Args:
+        config: The driver section, or a bare kind for drivers that need no settings (``"simulated"``).
+        luminaires_config: The cabinet's luminaires.
 
     Raises:
-        DriverError: Unknown kind, an invalid nameplate, duplicate ids, or more than :data:`MAX_LUMINAIRES`;
-            the message says which, since a box is diagnosed from its log.
+        DriverError: Unknown kind, a kind that needs settings given bare, an invalid nameplate, duplicate ids, or
+            more than :data:`MAX_LUMINAIRES`; the message says which, since a box is diagnosed from its log.
     """
+    kind = config if isinstance(config, str) else str(getattr(config, "kind", ""))
     if kind not in DRIVERS:
         raise DriverError(f"unknown luminaire driver {kind!r}; known drivers: {', '.join(sorted(DRIVERS))}")
+    entry = DRIVERS[kind]
+    if isinstance(config, str):
+        try:
+            config = entry.config.model_validate({"kind": kind})
+        except ValidationError as exc:
+            raise DriverError(f"driver {kind!r} needs its settings: {exc}") from exc
     if len(luminaires_config) > MAX_LUMINAIRES:
         raise DriverError(f"{len(luminaires_config)} luminaires configured, a cabinet drives at most {MAX_LUMINAIRES}")
     specs: list[LuminaireSpec] = []
@@ -54,4 +87,4 @@ def build_driver(kind: str, luminaires_config: Sequence[LuminaireSpec | Mapping[
             specs.append(item if isinstance(item, LuminaireSpec) else LuminaireSpec.model_validate(item))
         except ValidationError as exc:
             raise DriverError(f"luminaire #{i}: {exc}") from exc
-    return DRIVERS[kind](specs)
+    return entry.build(config, specs)

@@ -16,6 +16,9 @@ from __future__ import annotations
 import datetime as dt
 import math
 from collections.abc import Iterable
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
 
 from .base import LampFault, LuminaireReading
 from .errors import DriverCommError, DriverError
@@ -242,3 +245,11 @@ def _seconds(when: dt.datetime) -> float:
     if when.tzinfo is None or when.utcoffset() is None:
         raise ValueError(f"the driver clock needs aware datetimes, got naive {when.isoformat()}")
     return when.timestamp()
+
+
+class SimulatedDriverConfig(BaseModel):
+    """``driver: {kind: simulated}`` (or just ``driver: simulated``): luminaires in memory, for demos and tests."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    kind: Literal["simulated"] = Field("simulated", description="Luminaires simulated in memory (demo, tests).")
