@@ -7,6 +7,7 @@ knows a topic layout or a byte. See ``docs/asyncapi.yaml`` for the published doc
 from .codec import PackedEvent, check_consistency, decode, decode_payload, encode, encode_batch, pack_event
 from .errors import WireError
 from .events import (
+    CabinetFault,
     CountRow,
     IntervalCounts,
     LampFault,
@@ -59,6 +60,7 @@ __all__ = [
     "SCHEMA_VERSION",
     "AckResult",
     "Birth",
+    "CabinetFault",
     "Command",
     "CommandAck",
     "CountRow",

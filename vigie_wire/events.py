@@ -197,10 +197,30 @@ class LampFault(Event):
     active: bool = field(metadata=rule(doc="true when the fault appears, false when it clears"))
 
 
+_CABINET_FAULT = re.compile("doorOpen|breakerTrip|controllerCommFailure|meterCommFailure")
+
+
+@dataclass(frozen=True)
+class CabinetFault(Event):
+    """A fault of a light node's cabinet appeared (``active``) or cleared, sent once per change.
+
+    ``part`` is ``cabinet`` for the cabinet as a whole (door, a controller or meter that stops answering) or the
+    id of the circuit whose breaker tripped. Sent through the durable outbox like :class:`LampFault`; the centre
+    opens an intervention on the first edge.
+    """
+
+    code: ClassVar[int] = 10
+    wire_name: ClassVar[str] = "cabinet_fault"
+    part: str = field(metadata=ident("`cabinet`, or the circuit id in the node config"))
+    fault: str = field(metadata=rule(max_len=32, pattern=_CABINET_FAULT, doc="cabinet fault name"))
+    active: bool = field(metadata=rule(doc="true when the fault appears, false when it clears"))
+
+
 #: Every event type this version of the contract defines, by wire code.
 EVENT_TYPES: dict[int, type[Event]] = {
     cls.code: cls
     for cls in (
-        Detection, TrackEnd, ZoneEnter, ZoneLeave, Occupancy, LineCrossing, Loitering, IntervalCounts, LampFault
+        Detection, TrackEnd, ZoneEnter, ZoneLeave, Occupancy, LineCrossing, Loitering, IntervalCounts, LampFault,
+        CabinetFault,
     )
 }

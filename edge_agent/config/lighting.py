@@ -24,6 +24,7 @@ from ..lighting.astro import DIJON_LAT, DIJON_LON, DIJON_TZ, night_window
 from ..lighting.calendar import Calendar, CalendarEntry, SunFn
 from ..lighting.control import EngineState, LightingEngine
 from ..lighting.drivers import MAX_LUMINAIRES, DriverConfig, LuminaireSpec, SimulatedDriverConfig
+from .cabinet import CabinetConfig
 
 _ID = f"^{ID_PATTERN.pattern}$"
 #: A group name: the ``<group>`` of ``vigie/v1/<site>/group/<group>/cmd``, hence a topic-safe id.
@@ -107,6 +108,7 @@ class LightingConfig(_Section):
         calendar: Entries in priority order, the first valid one wins (holidays above weekdays); the default
             calendar, replaced by one the centre sends until the centre reverts it.
         presence: Neighbour camera zones and the groups they boost.
+        cabinet: The cabinet's controller and meter on Modbus TCP (see :mod:`.cabinet`).
         night_floor_pct: Lowest non-zero level at night: a 5 % step is taken for a typo of 50 and raised to it.
         failsafe_ramp_s: Ramp of fail-safe and fallback decisions (the lights come back within it).
         occupancy_max_s: How long an ``occupancy`` report that never clears keeps its zone's boost alive (a
@@ -123,6 +125,9 @@ class LightingConfig(_Section):
     )
     luminaires: tuple[LuminaireConfig, ...] = Field(
         min_length=1, max_length=MAX_LUMINAIRES, description="The cabinet's luminaires, at most 200."
+    )
+    cabinet: CabinetConfig | None = Field(
+        None, description="The cabinet's Modbus controller and meter, polled whatever the luminaires' driver."
     )
     lat: float = Field(DIJON_LAT, ge=-90, le=90, description="Latitude of the node, for its astro clock.")
     lon: float = Field(DIJON_LON, ge=-180, le=180, description="Longitude of the node, for its astro clock.")
@@ -245,6 +250,7 @@ def check_lighting(cfg: LightingConfig) -> list[str]:
         problems.append(
             f"calendar: no entry for luminaire(s) {', '.join(uncovered[:10])} (they would only ever fail safe)"
         )
+    problems += _check_circuits(cfg)
     keys = [src.key for src in cfg.presence]
     for i, src in enumerate(cfg.presence):
         unknown = sorted(set(src.groups) - known)
@@ -252,6 +258,27 @@ def check_lighting(cfg: LightingConfig) -> list[str]:
             problems.append(f"presence.{i}.groups: no luminaire is in group(s) {', '.join(unknown)}")
         if keys.count(src.key) > 1 and keys.index(src.key) != i:
             problems.append(f"presence.{i}: duplicate source {src.key} (list its groups once)")
+    return problems
+
+
+def _check_circuits(cfg: LightingConfig) -> list[str]:
+    """The cabinet's circuits feed luminaires of this node, each at most once; the contactor driver needs them all."""
+    problems: list[str] = []
+    known = {lum.id for lum in cfg.luminaires}
+    circuits = cfg.cabinet.circuits if cfg.cabinet is not None else ()
+    fed: dict[str, str] = {}
+    for i, circuit in enumerate(circuits):
+        if unknown := [lum for lum in circuit.luminaires if lum not in known]:
+            problems.append(f"cabinet.circuits.{i}.luminaires: unknown luminaire(s) {', '.join(unknown)}")
+        for lum in circuit.luminaires:
+            if lum in fed:
+                problems.append(f"cabinet.circuits.{i}.luminaires: {lum} is already on circuit {fed[lum]}")
+            fed[lum] = circuit.id
+    if cfg.driver.kind == "contactor":
+        if cfg.cabinet is None or cfg.cabinet.controller is None:
+            problems.append("driver: the contactor driver needs lighting.cabinet with a controller")
+        elif off := [lum.id for lum in cfg.luminaires if lum.id not in fed]:
+            problems.append(f"driver: the contactor driver switches circuits; on no circuit: {', '.join(off[:10])}")
     return problems
 
 

@@ -20,6 +20,7 @@ import vigie_wire as wire
 from ..config.box import BoxConfig
 from ..link.commands import AckTuple
 from ..ports import EventSink
+from .cabinet.cabinet import Cabinet
 from .drivers import build_driver
 from .groups import implicit_groups, with_implicit_groups
 from .node import LightNode, handle_command
@@ -57,7 +58,10 @@ class LightRole:
         self.config = with_implicit_groups(box.lighting, box.site)
         self._sink = sink
         self._clock = clock
-        self.driver = build_driver(self.config.driver, self.config.specs())
+        self.cabinet = Cabinet(self.config.cabinet) if self.config.cabinet is not None else None
+        if self.cabinet is not None:
+            self.cabinet.poll(clock())  # the contactor driver starts from the coils as they are
+        self.driver = build_driver(self.config.driver, self.config.specs(), cabinet=self.cabinet)
         self.node = LightNode.restore(self.config, self.driver, clock)
         self._stop = threading.Event()
         self._wake = threading.Event()
@@ -100,13 +104,20 @@ class LightRole:
         self._stop.set()
         self._wake.set()
         self._thread.join(timeout)
+        if self.cabinet is not None:
+            self.cabinet.close()
 
     def step(self) -> None:
-        """One decision round, then the fault changes it revealed go out as events."""
-        self.node.step(self._clock())
-        faults = self.node.drain_faults()
-        if faults:
-            events = [wire.LampFault(lum, name, bool(active)) for lum, name, active in faults]
+        """One decision round (after the cabinet's poll, when due), then the fault changes it revealed go out as
+        events."""
+        now = self._clock()
+        events: list[wire.Event] = []
+        if self.cabinet is not None:
+            self.cabinet.poll(now)
+            events += [wire.CabinetFault(part, name, active) for part, name, active in self.cabinet.drain_faults()]
+        self.node.step(now)
+        events += [wire.LampFault(lum, name, bool(active)) for lum, name, active in self.node.drain_faults()]
+        if events:
             self._sink.emit_many(events)
 
     def _run(self) -> None:
@@ -119,5 +130,8 @@ class LightRole:
             self._wake.clear()
 
     def health(self) -> dict[str, Any]:
-        """The node's ``light.*`` telemetry (fault changes travel as events, not here)."""
-        return self.node.telemetry(self._clock())
+        """The node's ``light.*`` telemetry and the cabinet's ``cabinet.*`` (fault changes travel as events)."""
+        out = self.node.telemetry(self._clock())
+        if self.cabinet is not None:
+            out.update(self.cabinet.telemetry())
+        return out

@@ -16,6 +16,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, Field, ValidationError
 
 from .base import LampFault, LuminaireDriver, LuminaireReading
+from .contactor import ContactorDriver, ContactorDriverConfig
 from .diagnostics import diagnose
 from .errors import DriverCommError, DriverError
 from .simulated import SimulatedDriver, SimulatedDriverConfig
@@ -28,19 +29,28 @@ class DriverKind:
 
     config: type[BaseModel]
     build: Callable[[Any, Sequence[LuminaireSpec]], LuminaireDriver]
+    #: For kinds that act through the cabinet of ``lighting.cabinet`` (``contactor``): built with it.
+    build_with_cabinet: Callable[[Any, Sequence[LuminaireSpec], Any], LuminaireDriver] | None = None
+
+
+def _needs_cabinet(config: Any, _specs: Sequence[LuminaireSpec]) -> LuminaireDriver:
+    raise DriverError(f"driver {getattr(config, 'kind', config)!r} needs a lighting.cabinet section")
 
 
 #: Driver kind (the config's ``driver.kind``) → its config model and constructor.
 DRIVERS: dict[str, DriverKind] = {
     "simulated": DriverKind(SimulatedDriverConfig, lambda _cfg, specs: SimulatedDriver(specs)),
+    "contactor": DriverKind(ContactorDriverConfig, _needs_cabinet, ContactorDriver),
 }
 
 #: The ``lighting.driver`` section of a box config: one model per kind, told apart by ``kind``.
-DriverConfig = Annotated[SimulatedDriverConfig, Field(discriminator="kind")]
+DriverConfig = Annotated[SimulatedDriverConfig | ContactorDriverConfig, Field(discriminator="kind")]
 
 __all__ = [
     "DRIVERS",
     "MAX_LUMINAIRES",
+    "ContactorDriver",
+    "ContactorDriverConfig",
     "DriverCommError",
     "DriverConfig",
     "DriverError",
@@ -58,13 +68,14 @@ __all__ = [
 
 
 def build_driver(
-    config: BaseModel | str, luminaires_config: Sequence[LuminaireSpec | Mapping[str, Any]]
+    config: BaseModel | str, luminaires_config: Sequence[LuminaireSpec | Mapping[str, Any]], *, cabinet: Any = None
 ) -> LuminaireDriver:
     """The driver a ``lighting.driver`` section describes, for a cabinet's luminaires (nameplates or mappings).
 
     Args:
         config: The driver section, or a bare kind for drivers that need no settings (``"simulated"``).
         luminaires_config: The cabinet's luminaires.
+        cabinet: The role's :class:`~edge_agent.lighting.cabinet.cabinet.Cabinet`, for kinds that switch through it.
 
     Raises:
         DriverError: Unknown kind, a kind that needs settings given bare, an invalid nameplate, duplicate ids, or
@@ -87,4 +98,6 @@ def build_driver(
             specs.append(item if isinstance(item, LuminaireSpec) else LuminaireSpec.model_validate(item))
         except ValidationError as exc:
             raise DriverError(f"luminaire #{i}: {exc}") from exc
+    if cabinet is not None and entry.build_with_cabinet is not None:
+        return entry.build_with_cabinet(config, specs, cabinet)
     return entry.build(config, specs)
