@@ -270,6 +270,20 @@ def test_light_fault_rule_opens_on_active_faults_only_keyed_by_luminaire_and_fau
                                                                   "l02", "eclairage")]
 
 
+def test_cabinet_faults_open_cabinet_interventions_keyed_by_part_and_fault() -> None:
+    r = rule({"type": "light_fault", "faults": ["doorOpen", "breakerTrip"]})
+    door = Ev("cabinet_fault", {"part": "cabinet", "fault": "doorOpen", "active": True}, device_id="light-darcy-01")
+    trip = Ev("cabinet_fault", {"part": "north", "fault": "breakerTrip", "active": True}, device_id="light-darcy-01")
+    meter = Ev("cabinet_fault", {"part": "cabinet", "fault": "meterCommFailure", "active": True})
+    closed = Ev("cabinet_fault", {"part": "cabinet", "fault": "doorOpen", "active": False})
+    out, _ = evaluate([r], {}, [door, trip, meter, closed], T0)
+    assert [(c.kind, c.key, c.target, c.title) for c in out] == [
+        ("cabinet_fault", "light-darcy-01/cabinet:cabinet/doorOpen", None, "Cabinet of light-darcy-01: doorOpen"),
+        ("cabinet_fault", "light-darcy-01/cabinet:north/breakerTrip", None,
+         "Cabinet of light-darcy-01, circuit north: breakerTrip"),
+    ]
+
+
 def test_rules_of_a_commune_ignore_other_communes() -> None:
     r = rule({"type": "light_fault"}, commune="talant")
     on = Ev("lamp_fault", {"lum": "l02", "fault": "supplyLoss", "active": True})

@@ -24,7 +24,8 @@ from .service import apply_transition, notify, open_candidates
 
 #: Rule types evaluated on events, and the event types they read.
 EVENT_RULES = ("crowd", "loitering", "stopped_vehicle", "light_fault")
-EVENT_TYPES = frozenset({"occupancy", "loitering", "zone_enter", "zone_leave", "track_end", "lamp_fault"})
+EVENT_TYPES = frozenset({"occupancy", "loitering", "zone_enter", "zone_leave", "track_end", "lamp_fault",
+                         "cabinet_fault"})
 
 
 def _now_ms() -> int:

@@ -28,6 +28,8 @@ TRACK_MEMORY_MS = 24 * 3600 * 1000
 SKILLS = ("police", "voirie", "eclairage", "proprete")
 TALQ_FAULTS = ("lampFailure", "dimmingFailure", "supplyLoss", "controlGearCommFailure",
                "lampPowerTooHigh", "lampPowerTooLow")
+#: Faults of a light node's cabinet (``cabinet_fault`` events): door, breaker, a silent controller or meter.
+CABINET_FAULTS = ("doorOpen", "breakerTrip", "controllerCommFailure", "meterCommFailure")
 
 Priority = Literal["urgent", "high", "normal", "low"]
 Skill = Literal["police", "voirie", "eclairage", "proprete"]
@@ -86,12 +88,12 @@ class StoppedVehicleRule(_RuleBase):
 
 
 class LightFaultRule(_RuleBase):
-    """A luminaire fault reported by a light node (``lamp_fault`` with ``active: true``)."""
+    """A luminaire or cabinet fault reported by a light node (``lamp_fault`` or ``cabinet_fault``, ``active: true``)."""
 
     type: Literal["light_fault"]
     faults: list[Literal["lampFailure", "dimmingFailure", "supplyLoss", "controlGearCommFailure",
-                         "lampPowerTooHigh", "lampPowerTooLow"]] = Field(default_factory=list,
-                                                                         description="empty: every fault")
+                         "lampPowerTooHigh", "lampPowerTooLow", "doorOpen", "breakerTrip", "controllerCommFailure",
+                         "meterCommFailure"]] = Field(default_factory=list, description="empty: every fault")
     skill: Skill = "eclairage"
     dedupe_window_s: int = Field(default=7 * 86400, ge=0, le=30 * 86400)
 
@@ -274,8 +276,16 @@ def _stopped_tick(rule: Rule, c: StoppedVehicleRule, st: dict[str, Any], now_ms:
 
 def _light_fault(rule: Rule, c: LightFaultRule, ev: EventLike) -> list[Candidate]:
     b = ev.body
-    if ev.type != "lamp_fault" or not b.get("active") or (c.faults and b["fault"] not in c.faults):
+    if ev.type not in ("lamp_fault", "cabinet_fault") or not b.get("active"):
         return []
+    if c.faults and b["fault"] not in c.faults:
+        return []
+    if ev.type == "cabinet_fault":  # keyed as the wire keys it: (dev, part, fault); the part is not a luminaire
+        part = b["part"]
+        where = "" if part == "cabinet" else f", circuit {part}"
+        return [_candidate(rule, "cabinet_fault", ev.site, ev.ts_ms, f"Cabinet of {ev.device_id}{where}: {b['fault']}",
+                           f"{ev.device_id}/cabinet:{part}/{b['fault']}", ev.device_id, None,
+                           {"fault": b["fault"], "part": part})]
     key = f"{ev.device_id}/{b['lum']}/{b['fault']}"  # as the wire contract keys a fault: (dev, lum, fault)
     return [_candidate(rule, "light_fault", ev.site, ev.ts_ms, f"Luminaire {b['lum']} ({ev.device_id}): {b['fault']}",
                        key, ev.device_id, b["lum"], {"fault": b["fault"]})]

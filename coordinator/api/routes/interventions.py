@@ -36,8 +36,8 @@ from .dispatch_common import actor, api_error, intervention_json, now_ms
 Priority = Literal["urgent", "high", "normal", "low"]
 Skill = Literal["police", "voirie", "eclairage", "proprete"]
 StateName = Literal["new", "acknowledged", "assigned", "en_route", "on_site", "resolved", "closed"]
-Kind = Literal["crowd", "loitering", "stopped_vehicle", "light_fault", "device_offline", "streetlight", "pothole",
-               "obstruction", "dumping", "graffiti", "incident"]
+Kind = Literal["crowd", "loitering", "stopped_vehicle", "light_fault", "cabinet_fault", "device_offline", "streetlight",
+               "pothole", "obstruction", "dumping", "graffiti", "incident"]
 IDENT = r"^[a-z0-9][a-z0-9_-]{0,63}$"
 
 
