@@ -182,7 +182,7 @@ class CabinetServer:
     def stop(self) -> None:
         if self._loop is None or self._server is None:
             return
-        asyncio.run_coroutine_threadsafe(self._server.shutdown(), self._loop).result(10)
+        asyncio.run_coroutine_threadsafe(self._server.shutdown(), self._loop).result(10)  # type: ignore[no-untyped-call]
         assert self._thread is not None
         self._thread.join(10)
         self._loop.close()

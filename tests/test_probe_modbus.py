@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -43,7 +44,8 @@ def test_probe_names_the_cause_of_each_failure() -> None:
 
 def test_probe_config_checks_the_cabinet_of_a_box(tmp_path: Path) -> None:
     with CabinetServer() as server:
-        raw = {"device_id": "light-cab-01", "site": "dijon", "lighting": lighting_section(server.port, tmp_path)}
+        lighting = lighting_section(server.port, tmp_path)
+        raw: dict[str, Any] = {"device_id": "light-cab-01", "site": "dijon", "lighting": lighting}
         raw["lighting"]["cabinet"]["meter"]["unit"] = 5  # a meter addressed wrongly
         path = tmp_path / "box.yaml"
         path.write_text(yaml.safe_dump(raw), encoding="utf-8")
