@@ -12,9 +12,12 @@ import pytest
 import yaml
 from hypothesis import example, given
 from hypothesis import strategies as st
+from pymodbus.client import ModbusTcpClient
 from pymodbus.constants import ExcCodes
 
 import vigie_wire as wire
+from coordinator.analytics.energy import delta as energy_delta
+from coordinator.analytics.energy import readings as energy_readings
 from edge_agent.config import load_config
 from edge_agent.config.cabinet import CabinetConfig
 from edge_agent.errors import ConfigError
@@ -182,6 +185,18 @@ def test_read_plans_cover_every_point_once_without_spanning_a_gap_or_a_protocol_
         ordered = sorted(r.points, key=lambda p: p.address)
         assert ordered[0].address == r.address and ordered[-1].end == r.address + r.count
         assert all(a.end == b.address for a, b in itertools.pairwise(ordered))
+
+
+@given(st.lists(st.floats(width=32, allow_nan=False), min_size=1, max_size=8), st.sampled_from(["big", "little"]))
+@example([230.5, -0.0, 3.4028234663852886e38], "little")
+def test_float32_points_decode_what_a_device_encodes_in_either_word_order(values: list[float], order: str) -> None:
+    words = [w for v in values for w in ModbusTcpClient.convert_to_registers(
+        v, ModbusTcpClient.DATATYPE.FLOAT32, word_order=order)]  # type: ignore[arg-type]
+    regmap = RegisterMap.model_validate({"model": "m", "word_order": order, "points": [
+        {"name": "v", "table": "input_register", "address": 10, "type": "float32", "count": len(values)}]})
+    (read,) = plan_reads(regmap.points)
+    decoded = decode(read, words, regmap.word_order)
+    assert [decoded[f"v.{i}"] if len(values) > 1 else decoded["v"] for i in range(len(values))] == values
 
 
 def test_register_maps_load_only_valid_points() -> None:
@@ -396,3 +411,37 @@ def test_the_contactor_driver_needs_every_luminaire_on_a_circuit(tmp_path: Path)
     del lighting["cabinet"]
     with pytest.raises(ConfigError, match=r"the contactor driver needs lighting.cabinet with a controller"):
         load_config(_write(tmp_path, lighting))
+
+
+def test_contactor_luminaires_feed_the_coordinators_energy_analytics_with_metered_energy(
+    tmp_path: Path, server: CabinetServer
+) -> None:
+    light, _, clock = role(tmp_path, server)
+    light.step()
+    first = {r.lum_id: r for r in energy_readings("light-cab-01", 0, light.health())}
+    server.model.load_w[0] = 200.0  # the north circuit draws half what its nameplates say
+    clock.advance(2)
+    light.step()
+    clock.advance(3600)
+    light.step()
+    later = {r.lum_id: r for r in energy_readings("light-cab-01", 3_600_000, light.health())}
+    used = {lum: energy_delta(first[lum], later[lum]) for lum in later}
+    assert used["n1"] is not None and used["n1"].energy_wh == pytest.approx(125.0, rel=0.01)  # 250/400 of 200 W
+    assert used["s1"] is not None and used["s1"].energy_wh == pytest.approx(300.0, rel=0.01)
+    assert used["n1"].lit_h == pytest.approx(1.0, rel=0.01)
+
+
+def test_the_documented_cabinet_telemetry_is_what_the_cabinet_reports(server: CabinetServer) -> None:
+    doc = yaml.safe_load((Path(__file__).resolve().parents[1] / "docs" / "asyncapi.yaml").read_text())
+    text = doc["components"]["messages"]["Telemetry"]["description"]
+    documented = set()
+    for line in text.splitlines():
+        if line.startswith("| `cabinet."):
+            documented |= {name.strip("` ") for name in line.split("|")[1].split(",")}
+    cab = Cabinet(CabinetConfig.model_validate(cabinet_section(server.port)))
+    cab.poll(NIGHT)
+    reported = set(cab.telemetry())
+    meter = {n for n in reported if n.startswith("cabinet.meter.") and n.split(".")[2] in {
+        p.name for p in load_map("sdm630").points}}
+    assert reported - meter == documented - {"cabinet.meter.<point>"}
+    assert len(meter) == 15

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import threading
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -90,6 +91,8 @@ class Cabinet:
         self.controller = self._device("controller", config.controller)
         self.meter = self._device("meter", config.meter)
         self._active: dict[tuple[str, str], bool] = {}
+        # the lighting loop polls and switches, the agent's telemetry thread reads: one at a time
+        self._lock = threading.RLock()
 
     def _device(self, role: str, cfg: ModbusDeviceConfig | None) -> _Device | None:
         if cfg is None:
@@ -111,6 +114,10 @@ class Cabinet:
 
     def poll(self, now: dt.datetime, *, force: bool = False) -> bool:
         """Read each device that is due (or every one with ``force``); never raises. True if any was read."""
+        with self._lock:
+            return self._poll(now, force)
+
+    def _poll(self, now: dt.datetime, force: bool) -> bool:
         read = False
         for dev in self.devices:
             if not force and dev.next_at is not None and now < dev.next_at:
@@ -151,8 +158,9 @@ class Cabinet:
 
     def drain_faults(self) -> list[CabinetFaultChange]:
         """Fault changes not yet handed out, oldest first, once each."""
-        out, self.stats.fault_changes = self.stats.fault_changes, []
-        return out
+        with self._lock:
+            out, self.stats.fault_changes = self.stats.fault_changes, []
+            return out
 
     # ------------------------------------------------------------------------------------------ what it says
 
@@ -205,6 +213,10 @@ class Cabinet:
         dev = self.controller
         if dev is None:
             raise ValueError("this cabinet has no controller to switch circuits with")
+        with self._lock:
+            self._switch(dev, circuit, on)
+
+    def _switch(self, dev: _Device, circuit: CircuitConfig, on: bool) -> None:
         try:
             dev.link.write_coil(dev.config.unit, self._coil_address(circuit), on)
         except ModbusCommError:
@@ -224,6 +236,10 @@ class Cabinet:
 
     def telemetry(self) -> dict[str, Any]:
         """The ``cabinet.*`` metrics: contacts, circuits, the meter's values (rounded), and the error counters."""
+        with self._lock:
+            return self._telemetry()
+
+    def _telemetry(self) -> dict[str, Any]:
         out: dict[str, Any] = {"cabinet.polls": self.stats.polls, "cabinet.switch_errors": self.stats.switch_errors}
         for dev in self.devices:
             prefix = f"cabinet.{dev.role}"
