@@ -445,3 +445,13 @@ def test_the_documented_cabinet_telemetry_is_what_the_cabinet_reports(server: Ca
         p.name for p in load_map("sdm630").points}}
     assert reported - meter == documented - {"cabinet.meter.<point>"}
     assert len(meter) == 15
+
+
+def test_the_documented_cabinet_example_is_a_valid_lighting_section(tmp_path: Path) -> None:
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "firmware-configs.md").read_text()
+    part = doc.split("## A street-lighting cabinet on Modbus", 1)[1]
+    example = yaml.safe_load(part.split("```yaml\n", 1)[1].split("```", 1)[0])
+    lighting = {**example["lighting"], "state_file": str(tmp_path / "state.json")}
+    box = load_config(_write(tmp_path, lighting))
+    assert box.lighting is not None and box.lighting.cabinet is not None
+    assert [c.luminaires for c in box.lighting.cabinet.circuits] == [("rue-a-01", "rue-a-02"), ("rue-b-01",)]
