@@ -23,7 +23,7 @@ from ..errors import ConfigError
 from ..lighting.astro import DIJON_LAT, DIJON_LON, DIJON_TZ, night_window
 from ..lighting.calendar import Calendar, CalendarEntry, SunFn
 from ..lighting.control import EngineState, LightingEngine
-from ..lighting.drivers import MAX_LUMINAIRES, DriverConfig, LuminaireSpec, SimulatedDriverConfig
+from ..lighting.drivers import DRIVERS, MAX_LUMINAIRES, DriverConfig, LuminaireSpec, SimulatedDriverConfig
 from .cabinet import CabinetConfig
 
 _ID = f"^{ID_PATTERN.pattern}$"
@@ -96,6 +96,19 @@ class PresenceSourceConfig(_Section):
         return device == self.device and zone == self.zone and (self.cam is None or cam is None or cam == self.cam)
 
 
+def _bare_kind_schema(schema: dict[str, Any]) -> None:
+    """The JSON Schema says what ``_bare_kind`` accepts: a driver section, or the name of a kind needing none."""
+    bare = []
+    for kind, entry in sorted(DRIVERS.items()):
+        try:
+            entry.config.model_validate({"kind": kind})
+        except ValidationError:
+            continue
+        bare.append(kind)
+    section = {key: schema.pop(key) for key in ("oneOf", "discriminator") if key in schema}
+    schema["anyOf"] = [section, {"type": "string", "enum": bare, "description": "A kind that needs no settings."}]
+
+
 class LightingConfig(_Section):
     """The light role of a box (``lighting:``); see the module docstring and ``docs`` for a YAML example.
 
@@ -122,6 +135,7 @@ class LightingConfig(_Section):
         default_factory=SimulatedDriverConfig,
         description="The luminaires' driver: a mapping with its kind and settings, or just the kind when it needs "
         "none (`simulated`).",
+        json_schema_extra=_bare_kind_schema,
     )
     luminaires: tuple[LuminaireConfig, ...] = Field(
         min_length=1, max_length=MAX_LUMINAIRES, description="The cabinet's luminaires, at most 200."
