@@ -60,6 +60,7 @@ class CabinetModel:
     import_kwh: float = 1234.5
     delay_s: float = 0.0
     fail: dict[int, ExcCodes] = field(default_factory=dict)
+    lies: dict[str, float] = field(default_factory=dict)  # meter values replaced by these (NaN...)
     requests: int = 0
     _t: float = field(default_factory=time.monotonic)
 
@@ -80,7 +81,7 @@ class CabinetModel:
             out[f"voltage_l{p}"] = self.voltage
             out[f"power_l{p}"] = self.phase_power(p)
             out[f"current_l{p}"] = self.phase_power(p) / self.voltage / 0.95
-        return out
+        return out | self.lies
 
     # -- the devices' actions: the server calls them before answering (values are set inline) -------
     async def controller(

@@ -455,3 +455,18 @@ def test_the_documented_cabinet_example_is_a_valid_lighting_section(tmp_path: Pa
     box = load_config(_write(tmp_path, lighting))
     assert box.lighting is not None and box.lighting.cabinet is not None
     assert [c.luminaires for c in box.lighting.cabinet.circuits] == [("rue-a-01", "rue-a-02"), ("rue-b-01",)]
+
+
+def test_a_meter_answering_nan_leaves_energy_on_the_nameplate_not_poisoned(tmp_path: Path,
+                                                                            server: CabinetServer) -> None:
+    server.model.lies = {"power_l1": float("nan"), "power_l2": float("inf")}
+    light, _, clock = role(tmp_path, server)
+    light.step()
+    clock.advance(3600)
+    light.step()
+    readings = {lum: light.driver.read(lum) for lum in ("n1", "n2", "s1")}
+    assert [r.power_w for r in readings.values()] == [250.0, 150.0, 300.0]  # nameplates at 100 %
+    assert readings["n1"].energy_wh == pytest.approx(250.0, rel=0.01)
+    metrics = light.health()
+    assert metrics["light.energy_wh"] == 700
+    assert (metrics["cabinet.meter.power_l1"], metrics["cabinet.meter.power_l2"]) == (None, None)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import math
 import threading
 from dataclasses import dataclass, field
 from typing import Any
@@ -199,8 +200,10 @@ class Cabinet:
         return None if v is None else bool(v)
 
     def phase_power_w(self, phase: int) -> float | None:
+        """A phase's active power, W; ``None`` when unknown, including a meter answering NaN or infinity (an
+        SDM630 does for a value it cannot measure), which would otherwise poison every energy counter."""
         v = self._value(self.meter, f"power_l{phase}")
-        return None if v is None else float(v)
+        return float(v) if v is not None and math.isfinite(v) else None
 
     # ------------------------------------------------------------------------------------------ switching
 
@@ -257,6 +260,9 @@ class Cabinet:
             }
         if self.meter is not None and self.answering(self.meter):
             assert self.meter.values is not None
-            for name, value in self.meter.values.items():
-                out[f"cabinet.meter.{name}"] = round(float(value), 3) if isinstance(value, float) else value
+            for name, value in self.meter.values.items():  # NaN and infinity are not JSON: nil, as unknown
+                if isinstance(value, float):
+                    out[f"cabinet.meter.{name}"] = round(value, 3) if math.isfinite(value) else None
+                else:
+                    out[f"cabinet.meter.{name}"] = value
         return out
