@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -45,6 +46,7 @@ from edge_agent.lighting.cabinet.registers import (
 from edge_agent.lighting.drivers import LampFault
 from edge_agent.lighting.role import LightRole
 from tests.boxes import write_box
+from tests.lighting_helpers import running_clock
 from tests.modbus_cabinet import METER_UNIT, CabinetServer
 
 NIGHT = dt.datetime(2026, 11, 25, 22, 30, tzinfo=dt.UTC)  # 23:30 in Dijon: the 70 % step of the calendar
@@ -114,6 +116,12 @@ class Clock:
 
     def advance(self, seconds: float) -> None:
         self.now += dt.timedelta(seconds=seconds)
+
+
+def tick(light: LightRole) -> None:
+    """One round of both loops, as their threads run them: the cabinet's poll, then the node's step."""
+    light.poll_cabinet()
+    light.step()
 
 
 def role(tmp: Path, server: CabinetServer, start: dt.datetime = NIGHT, **lighting: Any) -> tuple[LightRole, Events,
@@ -314,14 +322,14 @@ def test_the_calendar_switches_the_circuits_and_luminaires_read_their_share_of_t
     tmp_path: Path, server: CabinetServer
 ) -> None:
     light, sink, clock = role(tmp_path, server)
-    light.step()
+    tick(light)
     assert server.model.coils[:2] == [True, True]  # 70 % at 23:30 on a contactor: on
     clock.advance(1)
-    light.step()
+    tick(light)
     n1, n2, s1 = (light.driver.read(lum) for lum in ("n1", "n2", "s1"))
     assert (n1.level_pct, n1.power_w, n2.power_w, s1.power_w) == (100.0, 250.0, 150.0, 300.0)
     clock.advance(3600)
-    light.step()
+    tick(light)
     assert light.driver.read("n1").energy_wh == pytest.approx(250.0, rel=0.01)
     metrics = light.health()
     assert metrics["light.power_w"] == 700 and metrics["cabinet.meter.power_total"] == 700.0
@@ -331,13 +339,13 @@ def test_the_calendar_switches_the_circuits_and_luminaires_read_their_share_of_t
 def test_by_day_the_circuits_open_and_a_tripped_breaker_is_a_supply_loss(tmp_path: Path, server: CabinetServer) -> None:
     server.model.coils[:2] = [True, True]
     light, sink, clock = role(tmp_path, server, start=DAY)
-    light.step()
+    tick(light)
     assert server.model.coils[:2] == [False, False]
     clock.now = NIGHT
-    light.step()
+    tick(light)
     server.model.tripped[1] = True
     clock.advance(2)
-    light.step()
+    tick(light)
     assert light.driver.read("s1").level_pct == 0.0
     assert sink.cabinet() == [("south", BREAKER_TRIP, True)]
     assert ("s1", LampFault.SUPPLY_LOSS, True) in sink.lamps()
@@ -347,19 +355,19 @@ def test_a_dead_controller_never_crashes_the_node_and_its_decision_is_applied_wh
     tmp_path: Path, server: CabinetServer
 ) -> None:
     light, sink, clock = role(tmp_path, server)
-    light.step()
+    tick(light)
     server.stop()
     server.model.coils[:2] = [False, False]  # the controller reboots with its contactors open
     for _ in range(5):
         clock.advance(1)
-        light.step()
+        tick(light)
     assert light.node.stats.comm_errors > 0
     assert (CABINET, CONTROLLER_COMM_FAILURE, True) in sink.cabinet()
     assert ("n1", LampFault.CONTROL_GEAR_COMM_FAILURE, True) in sink.lamps()
     server.start()
     for _ in range(8):  # back-off: 1, 2, 4 s
         clock.advance(1)
-        light.step()
+        tick(light)
     assert server.model.coils[:2] == [True, True]  # lit again at night
     assert ("n1", LampFault.CONTROL_GEAR_COMM_FAILURE, False) in sink.lamps()
     assert (CABINET, CONTROLLER_COMM_FAILURE, False) in sink.cabinet()
@@ -369,7 +377,7 @@ def test_a_cabinet_beside_another_driver_is_polled_and_reports_its_door(tmp_path
     light, sink, clock = role(tmp_path, server, driver="simulated")
     server.model.door_open = True
     clock.advance(1)  # the next poll
-    light.step()
+    tick(light)
     assert sink.cabinet() == [(CABINET, DOOR_OPEN, True)]
     assert light.health()["cabinet.door_open"] is True
     assert server.model.coils[:2] == [False, False]  # circuits are only switched by the contactor driver
@@ -417,13 +425,13 @@ def test_contactor_luminaires_feed_the_coordinators_energy_analytics_with_metere
     tmp_path: Path, server: CabinetServer
 ) -> None:
     light, _, clock = role(tmp_path, server)
-    light.step()
+    tick(light)
     first = {r.lum_id: r for r in energy_readings("light-cab-01", 0, light.health())}
     server.model.load_w[0] = 200.0  # the north circuit draws half what its nameplates say
     clock.advance(2)
-    light.step()
+    tick(light)
     clock.advance(3600)
-    light.step()
+    tick(light)
     later = {r.lum_id: r for r in energy_readings("light-cab-01", 3_600_000, light.health())}
     used = {lum: energy_delta(first[lum], later[lum]) for lum in later}
     assert used["n1"] is not None and used["n1"].energy_wh == pytest.approx(125.0, rel=0.01)  # 250/400 of 200 W
@@ -461,12 +469,31 @@ def test_a_meter_answering_nan_leaves_energy_on_the_nameplate_not_poisoned(tmp_p
                                                                             server: CabinetServer) -> None:
     server.model.lies = {"power_l1": float("nan"), "power_l2": float("inf")}
     light, _, clock = role(tmp_path, server)
-    light.step()
+    tick(light)
     clock.advance(3600)
-    light.step()
+    tick(light)
     readings = {lum: light.driver.read(lum) for lum in ("n1", "n2", "s1")}
     assert [r.power_w for r in readings.values()] == [250.0, 150.0, 300.0]  # nameplates at 100 %
     assert readings["n1"].energy_wh == pytest.approx(250.0, rel=0.01)
     metrics = light.health()
     assert metrics["light.energy_wh"] == 700
     assert (metrics["cabinet.meter.power_l1"], metrics["cabinet.meter.power_l2"]) == (None, None)
+
+
+def test_a_hung_cabinet_does_not_hold_the_luminaires_decisions(tmp_path: Path, server: CabinetServer) -> None:
+    clock = running_clock(NIGHT)
+    lighting = {**lighting_section(server.port, tmp_path), "driver": "simulated", "decision_interval_s": 0.1}
+    lighting["cabinet"] = {**lighting["cabinet"], "timeout_s": 2.0}
+    box, _ = write_box(tmp_path, 1883, "light-cab-01", lighting=lighting)
+    light = LightRole(box, Events(), clock)
+    server.model.delay_s = 5.0  # every answer comes after the timeout: each poll waits 2 x 2 s per device
+    light.start()
+    try:
+        steps = light.node.stats.steps
+        time.sleep(3.0)
+        assert light.node.stats.steps - steps >= 15  # ~30 steps of 0.1 s while the cabinet thread waits
+        assert light.health()["light.step_age_s"] < 0.5
+    finally:
+        light.stop()
+    assert light.cabinet is not None and light.cabinet.controller is not None
+    assert light.cabinet.controller.link.errors["timeout"] >= 1

@@ -4,7 +4,9 @@ A named thread (``vigie-lighting``) steps the node every ``decision_interval_s``
 neighbour camera reports presence — and sends fault changes as ``lamp_fault`` events through
 the durable outbox. Commands (``light.*``) and what the box listens to (neighbour cameras'
 events, the coordinator's STATE) arrive from the link's command thread. None of it needs the
-coordinator: with the centre or the broker gone, the calendar keeps running.
+coordinator: with the centre or the broker gone, the calendar keeps running. A box with a Modbus
+cabinet (``lighting.cabinet``) polls it from a second thread (``vigie-cabinet``), so a cabinet that
+times out never holds the luminaires' decisions; its fault changes leave as ``cabinet_fault`` events.
 """
 
 from __future__ import annotations
@@ -26,6 +28,8 @@ from .groups import implicit_groups, with_implicit_groups
 from .node import LightNode, handle_command
 
 log = logging.getLogger("vigie.lighting")
+#: How often the cabinet thread looks whether a device is due (their intervals are whole seconds or more).
+_CABINET_WAKE_S = 0.5
 
 
 def group_topics(box: BoxConfig) -> list[str]:
@@ -59,13 +63,15 @@ class LightRole:
         self._sink = sink
         self._clock = clock
         self.cabinet = Cabinet(self.config.cabinet) if self.config.cabinet is not None else None
-        if self.cabinet is not None:
+        if self.cabinet is not None and self.config.driver.kind == "contactor":
             self.cabinet.poll(clock())  # the contactor driver starts from the coils as they are
         self.driver = build_driver(self.config.driver, self.config.specs(), cabinet=self.cabinet)
         self.node = LightNode.restore(self.config, self.driver, clock)
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._thread = threading.Thread(target=self._run, name="vigie-lighting", daemon=True)
+        # the cabinet in its own thread: a cabinet that times out must not hold the luminaires' decisions
+        self._cabinet_thread = threading.Thread(target=self._run_cabinet, name="vigie-cabinet", daemon=True)
 
     # -- what the link delivers ---------------------------------------------------------------------
     def handle_command(self, cmd: wire.Command) -> AckTuple:
@@ -99,26 +105,33 @@ class LightRole:
     # -- the loop -----------------------------------------------------------------------------
     def start(self) -> None:
         self._thread.start()
+        if self.cabinet is not None:
+            self._cabinet_thread.start()
 
     def stop(self, timeout: float = 5.0) -> None:
         self._stop.set()
         self._wake.set()
         self._thread.join(timeout)
         if self.cabinet is not None:
+            self._cabinet_thread.join(timeout)
             self.cabinet.close()
 
     def step(self) -> None:
-        """One decision round (after the cabinet's poll, when due), then the fault changes it revealed go out as
-        events."""
-        now = self._clock()
-        events: list[wire.Event] = []
-        if self.cabinet is not None:
-            self.cabinet.poll(now)
-            events += [wire.CabinetFault(part, name, active) for part, name, active in self.cabinet.drain_faults()]
-        self.node.step(now)
-        events += [wire.LampFault(lum, name, bool(active)) for lum, name, active in self.node.drain_faults()]
-        if events:
+        """One decision round, then the fault changes it revealed go out as events."""
+        self.node.step(self._clock())
+        faults = self.node.drain_faults()
+        if faults:
+            events = [wire.LampFault(lum, name, bool(active)) for lum, name, active in faults]
             self._sink.emit_many(events)
+
+    def poll_cabinet(self) -> None:
+        """Read the cabinet's devices that are due, then its fault changes go out as events."""
+        if self.cabinet is None:
+            return
+        self.cabinet.poll(self._clock())
+        changes = self.cabinet.drain_faults()
+        if changes:
+            self._sink.emit_many([wire.CabinetFault(part, name, active) for part, name, active in changes])
 
     def _run(self) -> None:
         while not self._stop.is_set():
@@ -128,6 +141,14 @@ class LightRole:
                 log.exception("lighting step failed")
             self._wake.wait(self.config.decision_interval_s)
             self._wake.clear()
+
+    def _run_cabinet(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.poll_cabinet()
+            except Exception:  # the cabinet never raises by design; this is the last net
+                log.exception("cabinet poll failed")
+            self._stop.wait(_CABINET_WAKE_S)  # each device is read when due (see Cabinet.poll)
 
     def health(self) -> dict[str, Any]:
         """The node's ``light.*`` telemetry and the cabinet's ``cabinet.*`` (fault changes travel as events)."""
