@@ -497,3 +497,30 @@ def test_a_hung_cabinet_does_not_hold_the_luminaires_decisions(tmp_path: Path, s
         light.stop()
     assert light.cabinet is not None and light.cabinet.controller is not None
     assert light.cabinet.controller.link.errors["timeout"] >= 1
+
+
+def test_a_dead_controller_costs_no_bus_traffic_per_step_until_a_poll_finds_it_again(
+    tmp_path: Path, server: CabinetServer
+) -> None:
+    many = {"luminaires": [{"id": f"n{i}", "rated_w": 100} for i in range(40)] + [{"id": "s1", "rated_w": 300}]}
+    cabinet = cabinet_section(server.port) | {"circuits": [
+        {"id": "north", "output": 0, "phase": 1, "luminaires": [f"n{i}" for i in range(40)]},
+        {"id": "south", "output": 1, "phase": 2, "luminaires": ["s1"]}]}
+    light, _, clock = role(tmp_path, server, **many, cabinet=cabinet)
+    tick(light)
+    assert server.model.coils[:2] == [True, True]
+    server.model.delay_s = 1.0  # the controller hangs: every answer after the 0.3 s timeout
+    clock.advance(1)
+    light.poll_cabinet()
+    assert light.cabinet is not None and light.cabinet.controller is not None
+    link = light.cabinet.controller.link
+    clock.now = DAY + dt.timedelta(days=1)  # by day: 41 luminaires to switch off
+    before = link.requests
+    light.step()
+    assert link.requests == before  # 41 commands, no request: the poll's back-off paces the attempts
+    assert light.node.stats.comm_errors >= 41
+    server.model.delay_s = 0.0
+    for _ in range(10):
+        clock.advance(1)
+        tick(light)
+    assert server.model.coils[:2] == [False, False]
