@@ -65,6 +65,13 @@ class ModbusLink:
         self._client = ModbusTcpClient(host, port=port, timeout=timeout_s, retries=0, reconnect_delay=0)
         # the lighting loop polls while the link's command thread may switch a circuit: one exchange at a time
         self._lock = threading.RLock()
+        self._plans: dict[int, tuple[RegisterMap, list[Read]]] = {}
+        self._retrying = Retrying(
+            stop=stop_after_attempt(attempts),
+            wait=wait_exponential(multiplier=0.05, max=0.5),
+            retry=retry_if_exception(_transient),
+            reraise=True,
+        )
 
     def close(self) -> None:
         with self._lock:
@@ -80,7 +87,10 @@ class ModbusLink:
                 read half before and half after a power change would not add up.
         """
         values: dict[str, Value] = {}
-        for read in plan_reads(regmap.points):
+        plan = self._plans.get(id(regmap))
+        if plan is None or plan[0] is not regmap:  # maps are immutable: planned once per map
+            plan = self._plans[id(regmap)] = (regmap, plan_reads(regmap.points))
+        for read in plan[1]:
             raw = self._call(unit, read.table.value, partial(self._read, read, unit))
             try:
                 values.update(decode(read, raw, regmap.word_order))
@@ -117,14 +127,8 @@ class ModbusLink:
 
     def _call(self, unit: int, what: str, fn: Callable[[], _T]) -> _T:
         """``fn`` with the transient failures retried (tenacity), each attempt counted."""
-        retrying = Retrying(
-            stop=stop_after_attempt(self.attempts),
-            wait=wait_exponential(multiplier=0.05, max=0.5),
-            retry=retry_if_exception(_transient),
-            reraise=True,
-        )
-        with self._lock:
-            for attempt in retrying:
+        with self._lock:  # the one Retrying is reused under the lock
+            for attempt in self._retrying:
                 with attempt:
                     return self._once(unit, what, fn)
         raise AssertionError("unreachable: tenacity reraises")  # pragma: no cover
