@@ -107,6 +107,13 @@ def test_site_and_upgrade_playbooks_exist_and_upgrade_is_a_rolling_batch_with_a_
     assert any(t["name"] == "Point the box back at the previous release" for t in block["rescue"])
 
 
+def test_the_agent_user_gets_the_serial_ports_of_field_interfaces_and_no_other_group() -> None:
+    tasks = yaml.safe_load((ANSIBLE / "roles/edge_agent/tasks/install.yml").read_text())
+    user = next(t["ansible.builtin.user"] for t in tasks if "ansible.builtin.user" in t)
+    assert user["groups"] == ["dialout"] and user["append"] is True  # USB-serial DALI and Modbus RTU adapters
+    assert user["shell"] == "/usr/sbin/nologin" and user["system"] is True
+
+
 def test_demo_inventory_has_one_group_per_commune_matching_the_configs() -> None:
     inventory = yaml.safe_load((ANSIBLE / "inventories/demo/hosts.yml").read_text())
     communes = inventory["all"]["children"]["edge_agents"]["children"]
