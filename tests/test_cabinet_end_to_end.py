@@ -51,9 +51,19 @@ def test_a_door_opened_at_the_cabinet_opens_a_cabinet_intervention(
             assert (row.title, row.skill, row.device_id) == ("Cabinet of light-cab-01: doorOpen", "eclairage",
                                                              "light-cab-01")
             assert agent.metrics()["cabinet.door_open"] is True
+            server.model.door_open = False  # the team closes the door: logged on the intervention, not resolved
+            wait_until(lambda: _cleared_logged(engine, row.id), 30, "the door closing logged")
+            with engine.connect() as conn:
+                assert conn.execute(sa.select(interventions.c.state)).scalar_one() == "new"
         finally:
             agent.shutdown(drain_s=1)
             worker.stop()
+
+
+def _cleared_logged(engine: Engine, iid: int) -> bool:
+    with engine.connect() as conn:
+        return any(entry.get("detail", {}).get("active") is False and entry.get("detail", {}).get("fault") == "doorOpen"
+                   for entry in interventions_store.history(conn, iid))
 
 
 def _count(engine: Engine, where: sa.ColumnElement[bool]) -> int:

@@ -47,7 +47,19 @@ def run_event_rules(conn: Connection, items: Sequence[StoredEvent], now_ms: int)
     for e in relevant:
         if e.type == "lamp_fault" and e.body.get("active") is False:
             _note_cleared(conn, e, now_ms)
+        elif e.type == "cabinet_fault" and e.body.get("active") is False:
+            _note_cabinet_cleared(conn, e, now_ms)
     return out
+
+
+def _note_cabinet_cleared(conn: Connection, e: StoredEvent, now_ms: int) -> None:
+    """A cabinet fault cleared (door closed, breaker reset): logged on its open intervention as evidence for
+    the team; resolving it stays a person's decision (a closed door says nothing of what was found inside)."""
+    part, fault = str(e.body.get("part")), str(e.body.get("fault"))
+    actor = Actor("device", e.device_id)
+    for row in store.open_with_key(conn, "cabinet_fault", f"{e.device_id}/cabinet:{part}/{fault}"):
+        store.add_log(conn, row.id, AuditEntry(now_ms, str(actor), "telemetry", row.state, row.state, None,
+                                               {"part": part, "fault": fault, "active": False, "ts_ms": e.ts_ms}))
 
 
 def _note_cleared(conn: Connection, e: StoredEvent, now_ms: int) -> None:

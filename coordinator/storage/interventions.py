@@ -203,6 +203,13 @@ def light_faults_open(conn: Connection, device_id: str, lum: str) -> list[Interv
     return [_row(r) for r in conn.execute(q)]
 
 
+def open_with_key(conn: Connection, kind: str, key: str) -> list[InterventionRow]:
+    """Open interventions of ``kind`` raised under the dedupe ``key`` (a cabinet fault's ``dev/cabinet:part/fault``)."""
+    c = interventions.c
+    q = sa.select(interventions).where(c.kind == kind, c.dedupe_key == key, c.state.in_(_OPEN))
+    return [_row(r) for r in conn.execute(q)]
+
+
 def luminaire_healthy(conn: Connection, device_id: str, lum: str) -> bool:
     """True when every fault ever reported for the luminaire was last reported cleared.
 
