@@ -44,7 +44,7 @@ def resolve_stream_uri(address: OnvifAddress, password: str, *, timeout_s: float
 async def _resolve(address: OnvifAddress, password: str, timeout_s: float) -> str:
     where = f"ONVIF camera {address.user}@{address.host}:{address.port}"
     camera = ONVIFCamera(address.host, address.port, address.user, password, no_cache=True)
-    step = "GetServices"
+    step = "device service (GetServices)"
     try:
         async with asyncio.timeout(timeout_s):
             await camera.update_xaddrs()
