@@ -1,4 +1,4 @@
-"""``vigie-edge``: run a box, validate box configs, or push test events through the link."""
+"""``vigie-edge``: run a box, validate box configs, probe field devices, or push test events through the link."""
 
 from __future__ import annotations
 
@@ -14,6 +14,8 @@ import vigie_wire as wire
 from .agent import Agent
 from .config import load_config
 from .errors import ConfigError, EdgeError
+from .probe.camera import probe_camera
+from .vision.camera_source import read_password
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:
@@ -55,6 +57,27 @@ def _cmd_selftest(args: argparse.Namespace) -> int:
     return 0 if drained else 3
 
 
+def _cmd_probe_camera(args: argparse.Namespace) -> int:
+    """Probe one camera, given by its URL or by its section of a box config; exit 1 on any failed step."""
+    camera = None
+    if args.config is not None:
+        cameras = load_config(args.config).cameras
+        named = [c for c in cameras if args.camera in (None, c.name)]
+        if not named:
+            known = ", ".join(c.name for c in cameras) or "none"
+            raise ConfigError(f"{args.config}: no camera {args.camera!r} (cameras: {known})")
+        camera = named[0]
+    source = args.source or (camera.source if camera is not None else None)
+    if source is None:
+        raise ConfigError("probe camera: give a source (URL, onvif://user@host, file, device) or --config")
+    password_file = args.password_file or (camera.password_file if camera is not None else None)
+    password = None if password_file is None else read_password(password_file)
+    report = probe_camera(source, password=password, camera=camera, frames=args.frames, snapshot=args.snapshot,
+                          timeout_s=args.timeout, model=args.model)
+    print(report.table(), flush=True)
+    return 0 if report.ok else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="vigie-edge", description=__doc__)
     p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
@@ -71,6 +94,18 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--rate", type=float, default=50.0, help="events per second (0 = as fast as possible)")
     s.add_argument("--drain-s", type=float, default=30.0, help="how long to wait for the broker's PUBACKs")
     s.set_defaults(func=_cmd_selftest)
+    pr = sub.add_parser("probe", help="check field devices before running a box; exit 1 on any failure")
+    kinds = pr.add_subparsers(dest="kind", required=True)
+    c = kinds.add_parser("camera", help="connect, read, measure, detect; --snapshot for the install report")
+    c.add_argument("source", nargs="?", help="rtsp://..., onvif://user@host[:port], file or device index")
+    c.add_argument("--config", type=Path, help="box config: take the camera's source, password, masks, model")
+    c.add_argument("--camera", help="camera name in --config (default: the first)")
+    c.add_argument("--password-file", type=Path, help="file holding the camera password (first line)")
+    c.add_argument("--frames", type=int, default=20, help="frames read to measure the rate")
+    c.add_argument("--snapshot", type=Path, help="write a privacy-masked JPEG frame here")
+    c.add_argument("--timeout", type=float, default=10.0, help="seconds allowed to each network step")
+    c.add_argument("--model", type=Path, help="detector manifest (default: the camera's, else NanoDet)")
+    c.set_defaults(func=_cmd_probe_camera)
     return p
 
 

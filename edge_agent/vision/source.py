@@ -164,6 +164,8 @@ class FrameSource:
         # Counters (health).
         self._frames = self._dropped = self._reconnects = self._loops = 0
         self._width = self._height = 0
+        #: FourCC of the stream's codec as FFmpeg reports it (``h264``, ``hevc``, ``MJPG``...), once opened.
+        self.codec = ""
         self._connected = False
         self._last_error = ""
         self._window: deque[float] = deque(maxlen=1024)
@@ -361,6 +363,8 @@ class FrameSource:
             cap.release()
             raise _OpenError("no_frame", self._first_frame_failure())
         image = np.asarray(raw, dtype=np.uint8)
+        fourcc = int(cap.get(cv2.CAP_PROP_FOURCC))
+        self.codec = bytes((fourcc >> (8 * i)) & 0xFF for i in range(4)).decode("latin-1").strip("\x00 ")
         self._pending = (image, pos_ms, t)
         with self._stats_lock:
             self._height, self._width = image.shape[:2]
