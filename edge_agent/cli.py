@@ -13,9 +13,9 @@ import vigie_wire as wire
 
 from .agent import Agent
 from .config import load_config
+from .config.secrets import read_password
 from .errors import ConfigError, EdgeError
 from .probe.camera import probe_camera
-from .vision.camera_source import read_password
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from ..errors import ConfigError
-from ..vision.camera_source import read_password
 from ..vision.detectors import DetectorError, check_manifest
 from .box import BoxConfig
 from .lighting import check_lighting
+from .secrets import read_password
 
 
 def semantic_errors(config: BoxConfig) -> list[str]:

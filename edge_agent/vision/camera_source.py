@@ -1,40 +1,22 @@
 """A camera config's source as a :class:`~.source.FrameSource`: password file, RTSP credentials, ONVIF.
 
 The password of a camera lives in a file next to the config (as the broker's does), never in the YAML that is
-copied into tickets and repositories; this module is the one place that reads it and puts it where the camera
-expects it: in the RTSP URL's user-info, or in ONVIF's WS-Security header.
+copied into tickets and repositories; this module is the one place that puts it where the camera expects it: in
+the RTSP URL's user-info (in memory only), or in ONVIF's WS-Security header.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from functools import partial
-from pathlib import Path
 from typing import Any
 
+from ..config.secrets import read_password
 from ..config.vision import CameraConfig
 from ..errors import ConfigError
 from .onvif import resolve_stream_uri
 from .source import FrameSource
 from .stream_url import parse_onvif, url_user, with_credentials
-
-
-def read_password(path: Path) -> str:
-    """The first line of a password file.
-
-    Raises:
-        ConfigError: The file is missing, unreadable, not text or empty; the message names the file, not its
-            content.
-    """
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except OSError as exc:
-        raise ConfigError(f"cannot read {path}: {exc.strerror or exc}") from exc
-    except UnicodeDecodeError as exc:
-        raise ConfigError(f"{path} is not UTF-8 text") from exc
-    if not lines or not lines[0]:
-        raise ConfigError(f"{path} is empty: its first line is the password")
-    return lines[0]
 
 
 def stream_target(source: str, password: str | None,
