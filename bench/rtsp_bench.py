@@ -144,6 +144,8 @@ def main() -> int:
         f"ratios (the worker overlaps preparation and inference).\n"
         f"- Stream reading is `time.process_time()` of the whole process (FFmpeg's decoding threads included) "
         f"over a pass that only reads, per frame; the end-to-end figure adds it to the pipeline's time.\n"
+        f"- On a loaded machine (load average far above its cores) every contender slows alike: the ratios are what "
+        f"the interleaving protects; the frames/s are comparable only with runs at a similar load.\n"
     )
     print(section)
     if args.write:
