@@ -13,6 +13,7 @@ from edge_agent.vision.camera_source import open_source
 from edge_agent.vision.errors import StreamResolveError
 from edge_agent.vision.onvif import resolve_stream_uri
 from edge_agent.vision.stream_url import parse_onvif
+from tests.mqtt_helpers import wait_until
 from tests.onvif_camera import OnvifCamera
 from tests.rtsp_helpers import RtspCamera, transcode_to_h264
 
@@ -51,7 +52,8 @@ def test_a_wrong_password_is_an_auth_failure_that_does_not_show_the_password() -
     with OnvifCamera("admin", PASSWORD, STREAMS) as camera, pytest.raises(StreamResolveError) as err:
         resolve_stream_uri(parse_onvif(camera.address), "not-the-password")
     assert err.value.cause == "auth"
-    assert f"admin@127.0.0.1:{camera.port}" in str(err.value) and "not-the-password" not in str(err.value)
+    assert f"ONVIF camera 127.0.0.1:{camera.port}" in str(err.value)
+    assert "not-the-password" not in str(err.value) and "admin" not in str(err.value)
     assert camera.calls and not any(ok for _, ok in camera.calls)
 
 
@@ -92,3 +94,28 @@ def test_a_camera_configured_by_its_onvif_address_streams_frames(tmp_path: Path)
     assert health["source.connected"] is True
     assert PASSWORD not in repr(health) and source.name == f"onvif://***@127.0.0.1:{camera.port}"
     assert ("GetStreamUri", True) in camera.calls
+
+
+def test_a_refused_onvif_login_is_retried_with_back_off_until_the_camera_accepts(tmp_path: Path) -> None:
+    """A camera whose account is fixed while the box runs: counted failed attempts, then frames, no crash."""
+    clip = transcode_to_h264(VIDEO, tmp_path / "clip.mp4")
+    (tmp_path / "camera.pw").write_text(PASSWORD + "\n")
+    with RtspCamera(clip, user="admin", password=PASSWORD) as rtsp, \
+            OnvifCamera("admin", "set-by-the-installer", {"Profile_1": rtsp.url(credentials=False)}) as camera:
+        config = CameraConfig.model_validate({"name": "pole-17", "source": camera.address,
+                                              "password_file": str(tmp_path / "camera.pw"), "model": str(MODEL)})
+        source = open_source(config, reconnect_min_s=0.2, reconnect_max_s=0.5)
+        first: list[object] = []
+        reader = threading.Thread(target=lambda: first.append(source.read()), name="test-onvif-retry", daemon=True)
+        reader.start()
+        wait_until(lambda: source.health()["source.reconnects"] >= 2, 30, "retried ONVIF attempts")
+        refused = source.health()
+        camera.password = PASSWORD  # the installer aligns the camera's account with the box's password file
+        reader.join(60)
+        health = source.health()
+        source.close()
+    assert first and first[0] is not None, "frames once the camera accepts the login"
+    assert refused["source.connected"] is False
+    assert "refused the user name or password" in str(refused["source.last_error"])
+    assert PASSWORD not in str(refused) and health["source.connected"] is True
+    assert health["source.reconnects"] >= refused["source.reconnects"]

@@ -42,7 +42,7 @@ def resolve_stream_uri(address: OnvifAddress, password: str, *, timeout_s: float
 
 
 async def _resolve(address: OnvifAddress, password: str, timeout_s: float) -> str:
-    where = f"ONVIF camera {address.user}@{address.host}:{address.port}"
+    where = f"ONVIF camera {address.host}:{address.port}"  # no user name: logs and telemetry leave the box
     camera = ONVIFCamera(address.host, address.port, address.user, password, no_cache=True)
     step = "device service (GetServices)"
     try:
