@@ -5,11 +5,21 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
-# Debian packages the project needs, as "command-or-file:package" pairs.
+# Debian's multiarch directory (x86_64-linux-gnu, aarch64-linux-gnu), where GStreamer's plugins live.
+MULTIARCH := $(shell uname -m)-linux-gnu
+# Debian packages the project needs, as "command-or-file:package" pairs. GStreamer's RTSP server, run by
+# Debian's own python3 (python3-gi), serves the footage as a real IP camera in the tests; x264 and libav
+# transcode it to H.264 once per run.
 SYSTEM_DEPS := /usr/sbin/mosquitto:mosquitto /usr/bin/mosquitto_passwd:mosquitto-clients \
                /usr/bin/openssl:openssl /usr/bin/pg_lsclusters:postgresql \
                /usr/bin/node:nodejs /usr/bin/npm:npm /usr/bin/chromium:chromium \
-               /usr/bin/systemd-analyze:systemd
+               /usr/bin/systemd-analyze:systemd \
+               /usr/lib/$(MULTIARCH)/girepository-1.0/GstRtspServer-1.0.typelib:gir1.2-gst-rtsp-server-1.0 \
+               /usr/lib/python3/dist-packages/gi/__init__.py:python3-gi \
+               /usr/lib/$(MULTIARCH)/gstreamer-1.0/libgstrtp.so:gstreamer1.0-plugins-good \
+               /usr/lib/$(MULTIARCH)/gstreamer-1.0/libgstvideoparsersbad.so:gstreamer1.0-plugins-bad \
+               /usr/lib/$(MULTIARCH)/gstreamer-1.0/libgstx264.so:gstreamer1.0-plugins-ugly \
+               /usr/lib/$(MULTIARCH)/gstreamer-1.0/libgstlibav.so:gstreamer1.0-libav
 
 .PHONY: all install system-deps web-assets demo test lint bench clean
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from ..errors import ConfigError
 from ..vision.detectors import DetectorError, check_manifest
 from .box import BoxConfig
 from .lighting import check_lighting
+from .secrets import read_password
 
 
 def semantic_errors(config: BoxConfig) -> list[str]:
@@ -13,6 +15,11 @@ def semantic_errors(config: BoxConfig) -> list[str]:
     if config.lighting is not None:
         errors += [f"lighting.{line}" for line in check_lighting(config.lighting)]
     for i, cam in enumerate(config.cameras):
+        if cam.password_file is not None:
+            try:
+                read_password(cam.password_file)
+            except ConfigError as exc:
+                errors.append(f"cameras.{i}.password_file: {exc}")
         try:
             manifest = check_manifest(cam.model)
         except DetectorError as exc:

@@ -29,7 +29,10 @@ def _resolve_paths(config: BoxConfig, base: Path) -> BoxConfig:
         source = cam.source
         if "://" not in source and not source.isdigit() and not Path(source).is_absolute():
             source = str(resolve(Path(source)))
-        cameras.append(cam.model_copy(update={"model": resolve(cam.model), "source": source}))
+        update_cam: dict[str, object] = {"model": resolve(cam.model), "source": source}
+        if cam.password_file is not None:
+            update_cam["password_file"] = resolve(cam.password_file)
+        cameras.append(cam.model_copy(update=update_cam))
     update: dict[str, object] = {"cameras": cameras}
     if config.lighting is not None:
         update["lighting"] = config.lighting.model_copy(update={"state_file": resolve(config.lighting.state_file)})

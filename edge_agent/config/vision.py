@@ -11,6 +11,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from ..vision.stream_url import check_source, url_has_password, url_user
+
 ID = r"^[a-z0-9][a-z0-9_-]{0,63}$"
 NormPoint = tuple[float, float]
 SnapshotTrigger = Literal["detection", "zone_enter", "line_crossing", "loitering"]
@@ -101,8 +103,15 @@ class CameraConfig(_Section):
     name: str = Field(pattern=ID, description="Camera name, unique within the box.")
     source: str = Field(
         min_length=1,
-        description="File path (relative: to the config file), ``rtsp://``/``http://`` URL, or a device index "
-        "such as ``\"0\"``.",
+        description="File path (relative: to the config file), ``rtsp://``/``rtsps://``/``http://`` URL, "
+        "``onvif://user@host[:port][?profile=NAME]`` (the RTSP address is asked of the camera), or a device index "
+        "such as ``\"0\"``. Credentials in it never appear in logs or telemetry.",
+    )
+    password_file: Path | None = Field(
+        None,
+        description="File holding the camera password (first line; relative: to the config file), for an "
+        "``onvif://user@host`` source or an ``rtsp://user@host/...`` URL without an inline password. Required "
+        "for ``onvif://``.",
     )
     loop: bool = Field(False, description="Restart a file source at its end (demo, tests).")
     realtime: bool = Field(False, description="Pace a file at its own frame rate, as a live camera would deliver it.")
@@ -127,6 +136,22 @@ class CameraConfig(_Section):
         5.0, gt=0, le=3600, description="Detection refresh without motion, so stationary objects are re-checked."
     )
     snapshots: SnapshotConfig = Field(SnapshotConfig(), description="Images illustrating events; off by default.")
+
+    _source = field_validator("source")(check_source)
+
+    @model_validator(mode="after")
+    def _credentials(self) -> CameraConfig:
+        scheme = self.source.partition("://")[0].lower()
+        user = url_user(self.source)
+        if scheme == "onvif" and self.password_file is None:
+            raise ValueError("an onvif:// source needs password_file (the camera account's password)")
+        if self.password_file is not None:
+            if user is None:
+                raise ValueError("password_file needs a user in the source URL (rtsp://user@host/..., "
+                                 "onvif://user@host)")
+            if url_has_password(self.source):
+                raise ValueError("the source URL has an inline password and password_file is set: keep one")
+        return self
 
     @model_validator(mode="after")
     def _unique_ids(self) -> CameraConfig:

@@ -8,6 +8,6 @@ silent gear is the expected answer of a probe, and the technician needs to see e
 
 from __future__ import annotations
 
-from .report import Cause, Check, exit_code, render
+from .report import Cause, Check, ProbeReport, exit_code, render
 
-__all__ = ["Cause", "Check", "exit_code", "render"]
+__all__ = ["Cause", "Check", "ProbeReport", "exit_code", "render"]

@@ -13,16 +13,16 @@ from pathlib import Path
 
 from ..config import load_config
 from ..config.box import BoxConfig
-from . import modbus
-from .report import Check, exit_code, render
+from . import camera, modbus
+from .report import Check, ProbeReport, exit_code, render
 
 #: Adds one kind's ``probe <kind>`` parser (whose ``func`` returns the checks) to the probe subparsers.
 AddParser = Callable[["argparse._SubParsersAction[argparse.ArgumentParser]"], None]
 #: Probes every device of one kind in a box config (the config file's path resolves relative files).
 BoxProbe = Callable[[BoxConfig, Path], list[Check]]
 
-KINDS: list[AddParser] = [modbus.add_parser]
-BOX_PROBES: list[BoxProbe] = [modbus.probe_box_cabinet]
+KINDS: list[AddParser] = [camera.add_parser, modbus.add_parser]
+BOX_PROBES: list[BoxProbe] = [camera.probe_box_cameras, modbus.probe_box_cabinet]
 
 
 def probe_box(box: BoxConfig, path: Path) -> list[Check]:
@@ -40,8 +40,12 @@ def _run(args: argparse.Namespace) -> int:
             return 2
         checks = probe_box(load_config(args.config), args.config)
     else:
-        checks = args.kind_func(args)
-    print(render(checks))
+        result = args.kind_func(args)
+        if isinstance(result, ProbeReport):
+            print(result.table(), flush=True)
+            return 0 if result.ok else 1
+        checks = result
+    print(render(checks), flush=True)
     return exit_code(checks)
 
 

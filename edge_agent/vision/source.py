@@ -8,7 +8,10 @@ Three kinds of source, told apart by the ``source`` string of the camera config:
   behaves like a live camera. ``loop=True`` reopens it at the end and counts the loops.
 * a **stream** URL (``rtsp://``, ``http://`` MJPEG...): a drop is the normal life of a field camera (power cut,
   Wi-Fi, NVR restart), so ``read()`` never raises for it; it reconnects with exponential backoff and jitter
-  (tenacity, as the MQTT link does) so that a street of boxes does not hammer a recovering NVR in step.
+  (tenacity, as the MQTT link does) so that a street of boxes does not hammer a recovering NVR in step. RTSP is
+  read over TCP (interleaved): UDP loses whole frames on a busy uplink and does not cross NAT. An
+  ``onvif://`` source is given with a ``resolve`` function (:mod:`.onvif`) that asks the camera for its RTSP
+  address at every connection, so a camera whose firmware moved its stream is found again.
 * a **device** index (``0`` or ``"0"``): a USB camera can be unplugged and plugged back, so it is treated as a
   stream.
 
@@ -27,6 +30,7 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 import threading
 import time
 from collections import deque
@@ -40,6 +44,7 @@ import numpy.typing as npt
 from tenacity import RetryCallState, Retrying, retry_if_exception_type, wait_exponential_jitter
 
 from ..errors import EdgeError
+from .errors import StreamResolveError
 from .stream_url import SourceKind as _Kind
 from .stream_url import classify as _classify
 from .stream_url import redact as _redact
@@ -107,6 +112,8 @@ class FrameSource:
         reconnect_max_s: Longest back-off.
         open_timeout_s: Longest wait for a stream to open (OpenCV's default is 30 s, too long for ``close()``).
         read_timeout_s: Longest wait for a stream's next frame before it counts as dropped.
+        resolve: For a stream, called at each connection attempt for the URL to open (ONVIF's
+            ``GetStreamUri``); its :class:`~.errors.StreamResolveError` is a failed attempt, retried with back-off.
         clock: Monotonic clock, injectable for tests.
         sleep: Sleep function, called in slices of at most 50 ms so that ``close()`` cuts waits short; it must
             advance ``clock`` as a real sleep does.
@@ -127,6 +134,7 @@ class FrameSource:
         reconnect_max_s: float = 30.0,
         open_timeout_s: float = 10.0,
         read_timeout_s: float = 5.0,
+        resolve: Callable[[], str] | None = None,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
@@ -146,6 +154,7 @@ class FrameSource:
         self._timeouts_ms = (round(open_timeout_s * 1000), round(read_timeout_s * 1000))
         self._clock = clock
         self._sleep = sleep
+        self._resolve = resolve if self._kind is _Kind.STREAM else None
 
         self._closed = threading.Event()
         self._io_lock = threading.Lock()  # held by read(); close() releases the capture only when it is free
@@ -155,6 +164,8 @@ class FrameSource:
         # Counters (health).
         self._frames = self._dropped = self._reconnects = self._loops = 0
         self._width = self._height = 0
+        #: FourCC of the stream's codec as FFmpeg reports it (``h264``, ``hevc``, ``MJPG``...), once opened.
+        self.codec = ""
         self._connected = False
         self._last_error = ""
         self._window: deque[float] = deque(maxlen=1024)
@@ -332,9 +343,14 @@ class FrameSource:
             # Open/read timeouts are FFmpeg-backend parameters; a local camera answers or fails at once.
             cap = cv2.VideoCapture(self._device, cv2.CAP_ANY)
         elif self._kind is _Kind.STREAM:
+            target = self._stream_target()
+            started = self._clock()
+            if target.lower().startswith(("rtsp://", "rtsps://")):
+                # Read by FFmpeg at each open; a box's operator may still choose otherwise in the environment.
+                os.environ.setdefault("OPENCV_FFMPEG_CAPTURE_OPTIONS", "rtsp_transport;tcp")
             open_ms, read_ms = self._timeouts_ms
             params = [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, open_ms, cv2.CAP_PROP_READ_TIMEOUT_MSEC, read_ms]
-            cap = cv2.VideoCapture(self._target, cv2.CAP_FFMPEG, params)
+            cap = cv2.VideoCapture(target, cv2.CAP_FFMPEG, params)
         else:
             cap = cv2.VideoCapture(self._target, cv2.CAP_FFMPEG)
         if not cap.isOpened():
@@ -347,11 +363,22 @@ class FrameSource:
             cap.release()
             raise _OpenError("no_frame", self._first_frame_failure())
         image = np.asarray(raw, dtype=np.uint8)
+        fourcc = int(cap.get(cv2.CAP_PROP_FOURCC))
+        self.codec = bytes((fourcc >> (8 * i)) & 0xFF for i in range(4)).decode("latin-1").strip("\x00 ")
         self._pending = (image, pos_ms, t)
         with self._stats_lock:
             self._height, self._width = image.shape[:2]
             self._connected = True
         return cap
+
+    def _stream_target(self) -> str:
+        """The URL to open: the configured one, or what ``resolve`` returns now (a failure is a failed attempt)."""
+        if self._resolve is None:
+            return self._target
+        try:
+            return self._resolve()
+        except StreamResolveError as exc:
+            raise _OpenError(exc.cause, f"cannot resolve {self.name}: {exc}") from exc
 
     def _open_failure(self, elapsed: float) -> _OpenError:
         """Word what OpenCV reports only as ``isOpened() == False``; the time taken tells a timeout from a refusal."""

@@ -22,9 +22,9 @@ import vigie_wire as wire
 
 from ..config.vision import CameraConfig
 from ..ports import EventSink
+from .camera_source import open_source
 from .detectors import load_detector
 from .pipeline import CameraPipeline, Image, Prepared, run_staged
-from .source import FrameSource
 
 log = logging.getLogger("vigie.vision")
 
@@ -40,8 +40,8 @@ class CameraWorker:
         self._clock = clock
         detector = load_detector(config.model, config.threads, score_threshold=config.score_threshold)
         self.pipeline = CameraPipeline(cam, config, detector)
-        self._source = FrameSource(
-            config.source,
+        self._source = open_source(
+            config,
             loop=config.loop,
             max_fps=config.detect_fps,
             realtime=config.realtime,
