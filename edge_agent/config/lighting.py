@@ -23,7 +23,7 @@ from ..errors import ConfigError
 from ..lighting.astro import DIJON_LAT, DIJON_LON, DIJON_TZ, night_window
 from ..lighting.calendar import Calendar, CalendarEntry, SunFn
 from ..lighting.control import EngineState, LightingEngine
-from ..lighting.drivers import MAX_LUMINAIRES, DriverConfig, LuminaireSpec, SimulatedDriverConfig
+from ..lighting.drivers import DRIVERS, MAX_LUMINAIRES, DriverConfig, LuminaireSpec, SimulatedDriverConfig
 
 _ID = f"^{ID_PATTERN.pattern}$"
 #: A group name: the ``<group>`` of ``vigie/v1/<site>/group/<group>/cmd``, hence a topic-safe id.
@@ -95,6 +95,14 @@ class PresenceSourceConfig(_Section):
         return device == self.device and zone == self.zone and (self.cam is None or cam is None or cam == self.cam)
 
 
+def _bare_kinds_in_schema(schema: dict[str, Any]) -> None:
+    """The JSON Schema of ``driver`` also admits the bare kinds that need no settings, as the model does."""
+    bare = sorted(k for k, entry in DRIVERS.items()
+                  if not any(f.is_required() for f in entry.config.model_fields.values()))
+    mapping = {key: schema.pop(key) for key in ("oneOf", "discriminator") if key in schema}
+    schema["anyOf"] = [{"type": "string", "enum": bare}, mapping]
+
+
 class LightingConfig(_Section):
     """The light role of a box (``lighting:``); see the module docstring and ``docs`` for a YAML example.
 
@@ -120,6 +128,7 @@ class LightingConfig(_Section):
         default_factory=SimulatedDriverConfig,
         description="The luminaires' driver: a mapping with its kind and settings, or just the kind when it needs "
         "none (`simulated`).",
+        json_schema_extra=lambda schema: _bare_kinds_in_schema(schema),
     )
     luminaires: tuple[LuminaireConfig, ...] = Field(
         min_length=1, max_length=MAX_LUMINAIRES, description="The cabinet's luminaires, at most 200."

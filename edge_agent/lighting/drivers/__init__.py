@@ -16,6 +16,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, Field, ValidationError
 
 from .base import LampFault, LuminaireDriver, LuminaireReading
+from .dali import DaliDriver, DaliDriverConfig
 from .diagnostics import diagnose
 from .errors import DriverCommError, DriverError
 from .simulated import SimulatedDriver, SimulatedDriverConfig
@@ -33,14 +34,17 @@ class DriverKind:
 #: Driver kind (the config's ``driver.kind``) → its config model and constructor.
 DRIVERS: dict[str, DriverKind] = {
     "simulated": DriverKind(SimulatedDriverConfig, lambda _cfg, specs: SimulatedDriver(specs)),
+    "dali": DriverKind(DaliDriverConfig, DaliDriver),
 }
 
 #: The ``lighting.driver`` section of a box config: one model per kind, told apart by ``kind``.
-DriverConfig = Annotated[SimulatedDriverConfig, Field(discriminator="kind")]
+DriverConfig = Annotated[SimulatedDriverConfig | DaliDriverConfig, Field(discriminator="kind")]
 
 __all__ = [
     "DRIVERS",
     "MAX_LUMINAIRES",
+    "DaliDriver",
+    "DaliDriverConfig",
     "DriverCommError",
     "DriverConfig",
     "DriverError",
