@@ -128,7 +128,7 @@ class LightingConfig(_Section):
         default_factory=SimulatedDriverConfig,
         description="The luminaires' driver: a mapping with its kind and settings, or just the kind when it needs "
         "none (`simulated`).",
-        json_schema_extra=lambda schema: _bare_kinds_in_schema(schema),
+        json_schema_extra=_bare_kinds_in_schema,
     )
     luminaires: tuple[LuminaireConfig, ...] = Field(
         min_length=1, max_length=MAX_LUMINAIRES, description="The cabinet's luminaires, at most 200."

@@ -433,6 +433,7 @@ class LightNode:
                 "light.coordinator": "unknown" if online is None else "online" if online else "offline",
                 "light.step_age_s": age,
                 "light.lum": luminaire_table(self._ids, self._readings, self._fresh, self._commanded),
+                **_driver_metrics(self._driver),
             }
 
     # ------------------------------------------------------------------------------------------ internals
@@ -496,6 +497,23 @@ def _usable(decision: Decision | None, lum: str) -> bool:
         and math.isfinite(decision.ramp_s)
         and decision.ramp_s >= 0.0
     )
+
+
+def _driver_metrics(driver: LuminaireDriver) -> dict[str, Any]:
+    """A driver's own metrics (a DALI line's ``dali.*``: bus state, counters, D4i diagnostics), if it has any.
+
+    Optional: the port stays four methods; a driver with something to report adds ``telemetry()``. It must not
+    break the node's report, so a failure there is logged and leaves the ``light.*`` metrics alone.
+    """
+    report = getattr(driver, "telemetry", None)
+    if not callable(report):
+        return {}
+    try:
+        metrics = report()
+    except Exception as exc:
+        log.warning("driver metrics failed: %s", describe(exc))
+        return {}
+    return dict(metrics) if isinstance(metrics, Mapping) else {}
 
 
 def _require_aware(when: dt.datetime) -> None:

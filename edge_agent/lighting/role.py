@@ -100,6 +100,9 @@ class LightRole:
         self._stop.set()
         self._wake.set()
         self._thread.join(timeout)
+        close = getattr(self.driver, "close", None)  # a driver holding an interface (DALI) releases it
+        if callable(close):
+            close()
 
     def step(self) -> None:
         """One decision round, then the fault changes it revealed go out as events."""

@@ -355,6 +355,7 @@ class DaliDriver:
             "dali.bad_answers": self.stats.bad_answers,
             "dali.d4i_errors": self.stats.d4i_errors,
             "dali.unconfigured": list(self.unconfigured),
+            "dali.metered": sum(1 for g in gears if g.d4i and g.values.get("energy_wh") is not None),
             "dali.d4i": {
                 "ids": [g.lum_id for g in d4i],
                 "supply_v": col("supply_v"),

@@ -254,3 +254,8 @@ def open_simulator(transport: Transport) -> SimInterface:
     if bus.unplugged:
         raise DriverBusError(f"cannot open {transport}: unplugged")
     return SimInterface(bus)
+
+
+def forget_simulators() -> None:
+    """Drop every simulated bus of the process (tests start from new gear)."""
+    _BUSES.clear()
