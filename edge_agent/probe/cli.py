@@ -13,6 +13,7 @@ from pathlib import Path
 
 from ..config import load_config
 from ..config.box import BoxConfig
+from . import dali
 from .report import Check, exit_code, render
 
 #: Adds one kind's ``probe <kind>`` parser (whose ``func`` returns the checks) to the probe subparsers.
@@ -20,8 +21,8 @@ AddParser = Callable[["argparse._SubParsersAction[argparse.ArgumentParser]"], No
 #: Probes every device of one kind in a box config (the config file's path resolves relative files).
 BoxProbe = Callable[[BoxConfig, Path], list[Check]]
 
-KINDS: list[AddParser] = []
-BOX_PROBES: list[BoxProbe] = []
+KINDS: list[AddParser] = [dali.add_parser]
+BOX_PROBES: list[BoxProbe] = [dali.probe_box]
 
 
 def probe_box(box: BoxConfig, path: Path) -> list[Check]:

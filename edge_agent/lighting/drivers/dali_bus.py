@@ -18,6 +18,8 @@ frames a driver puts on the bus are counted the same way on hardware and on the 
 from __future__ import annotations
 
 import asyncio
+import glob as globmod
+import os
 import threading
 from collections.abc import Callable, Generator
 from concurrent.futures import TimeoutError as FutureTimeout
@@ -144,6 +146,11 @@ class LoopBus:
         if transport.scheme in HID_SCHEMES:
             from dali.driver import hid  # noqa: PLC0415 -- only a box with that interface needs it
 
+            paths = globmod.glob(transport.path) if "*" in transport.path else [transport.path]
+            if not paths or not os.path.exists(paths[0]):
+                raise DriverBusError(f"cannot open {transport}: no such device (interface unplugged?)")
+            if not os.access(paths[0], os.R_OK | os.W_OK):
+                raise DriverBusError(f"cannot open {transport}: permission denied (udev rule or group of the user)")
             driver = getattr(hid, transport.scheme)(transport.path, glob="*" in transport.path)
             if not driver.connect():
                 driver.disconnect()  # stops its own reconnect task: this class retries with back-off
