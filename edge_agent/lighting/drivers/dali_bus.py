@@ -54,10 +54,12 @@ class DaliBus(Protocol):
 
 @dataclass
 class FrameCounter:
-    """Forward frames sent and backward frames received on one line."""
+    """Frames on one line: forward frames sent (a send-twice configuration command counts two), queries
+    answered with a backward frame, and queries left unanswered (each costs the whole answer window)."""
 
     forward: int = 0
     answered: int = 0
+    unanswered: int = 0
 
 
 def single(cmd: Command) -> Sequence:
@@ -74,10 +76,13 @@ def counted(seq: Sequence, frames: FrameCounter) -> Sequence:
         except StopIteration as stop:
             return stop.value
         if isinstance(cmd, Command):
-            frames.forward += 1
+            frames.forward += 2 if getattr(cmd, "sendtwice", False) else 1
         response = yield cmd
-        if getattr(response, "raw_value", None) is not None:
-            frames.answered += 1
+        if response is not None:
+            if getattr(response, "raw_value", None) is not None:
+                frames.answered += 1
+            else:
+                frames.unanswered += 1
 
 
 @dataclass(frozen=True, slots=True)
