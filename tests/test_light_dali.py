@@ -123,6 +123,7 @@ def test_the_driver_is_registered_and_fits_the_port() -> None:
     ("luba232:ttyUSB0", "device path"),
     ("fake:65", "fake:1 to fake:64"),
     ("fake:3?colour=red", "unknown simulator options"),
+    ("fake:3?rated_w=40,x", "one per address"),
     ("/dev/hidraw0", "unknown DALI transport"),
 ])
 def test_a_wrong_transport_is_caught_by_the_config(transport: str, match: str) -> None:
@@ -131,7 +132,7 @@ def test_a_wrong_transport_is_caught_by_the_config(transport: str, match: str) -
 
 
 @pytest.mark.parametrize("transport", ["hasseb:/dev/hidraw0", "tridonic:/dev/dali/tridonic-*", "luba232:/dev/ttyUSB0",
-                                       "scirs232:/dev/ttyS1", "fake:64?d4i=0&rated_w=45"])
+                                       "scirs232:/dev/ttyS1", "fake:64?d4i=0&rated_w=45", "fake:3?rated_w=40,40,60"])
 def test_every_library_transport_is_accepted(transport: str) -> None:
     cfg = LightingConfig.model_validate({**LIGHTING_MIN, "driver": {"kind": "dali", "transport": transport}})
     assert isinstance(cfg.driver, DaliDriverConfig)

@@ -113,3 +113,24 @@ def test_probe_config_fails_gear_no_luminaire_uses(tmp_path: Path, capsys: pytes
 def test_probe_config_of_a_matching_line_passes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, out = probe(capsys, "--config", str(_box(tmp_path, "fake:2", 2)))
     assert code == 0, out
+
+
+def test_validate_names_the_field_of_a_wrong_transport(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = _box(tmp_path, "usb:/dev/hidraw0", 2)
+    assert main(["validate", str(path)]) == 1
+    err = capsys.readouterr().err
+    assert "lighting.driver.dali.transport" in err and "unknown DALI transport 'usb:/dev/hidraw0'" in err
+
+
+def test_the_demo_runs_the_committed_dali_cabinet_on_the_simulator(tmp_path: Path) -> None:
+    from coordinator.demo.run import FIRMWARE_CONFIGS, field_config  # noqa: PLC0415 -- the demo's own rewrite
+    from edge_agent.config import load_config  # noqa: PLC0415
+
+    src = FIRMWARE_CONFIGS / "light-fontaine-01.yaml"
+    field = load_config(src)
+    assert field.lighting is not None and field.lighting.driver.kind == "dali"
+    demo = load_config(field_config(tmp_path, 1883, src))
+    assert demo.lighting is not None
+    assert demo.lighting.driver.transport == "fake:5?rated_w=40,40,40,40,60"  # type: ignore[union-attr]
+    transport = parse_transport(demo.lighting.driver.transport)  # type: ignore[union-attr]
+    assert [g.rated_w for g in simulated_bus(transport).gear] == [40, 40, 40, 40, 60]

@@ -103,7 +103,7 @@ class DaliDriverConfig(BaseModel):
     transport: str = Field(
         description="The DALI interface: `hasseb:/dev/hidrawN` or `tridonic:/dev/hidrawN` (USB HID), "
         "`luba232:/dev/ttyUSBN` or `scirs232:/dev/ttyUSBN` (Lunatone serial), or `fake:N` for the simulator "
-        "(N D4i gear at addresses 0..N-1; `?d4i=0` for plain DALI-2 gear, `?rated_w=W`)."
+        "(N D4i gear at addresses 0..N-1; `?d4i=0` for plain DALI-2 gear, `?rated_w=W` or one per address `W,W,...`)."
     )
     addresses: dict[str, int] = Field(
         default_factory=dict,

@@ -6,8 +6,9 @@ Transports (the ``transport`` of a ``driver: {kind: dali}`` section):
   interfaces (python-dali ``dali.driver.hid``); a glob (``hasseb:/dev/dali/hasseb-*``) takes the first match.
 * ``luba232:/dev/ttyUSB0`` and ``scirs232:/dev/ttyUSB0``: Lunatone's RS232 LUBA and SCI interfaces
   (``dali.driver.serial``).
-* ``fake:N`` (options ``?d4i=0``, ``?rated_w=60``): **the simulator**, N D4i gear at short addresses 0..N-1 on
-  python-dali's fake bus (:mod:`.dali_sim`): the hardware behind the driver, for the demo and the tests.
+* ``fake:N`` (options ``?d4i=0``, ``?rated_w=60`` or one rating per address ``?rated_w=40,40,60``): **the
+  simulator**, N D4i gear at short addresses 0..N-1 on python-dali's fake bus (:mod:`.dali_sim`): the hardware
+  behind the driver, for the demo and the tests.
 
 python-dali's hardware drivers are asyncio objects; the lighting loop is synchronous (see
 :class:`~.base.LuminaireDriver`). :class:`LoopBus` runs one event loop in a named thread per interface and
@@ -118,6 +119,12 @@ def parse_transport(uri: str) -> Transport:
         unknown = set(options) - {"d4i", "rated_w"}
         if unknown:
             raise DriverError(f"DALI transport {uri!r}: unknown simulator options {sorted(unknown)} (d4i, rated_w)")
+        try:
+            ratings = [float(w) for w in options.get("rated_w", "60").split(",")]
+        except ValueError:
+            ratings = []
+        if not ratings or not all(0 < w <= 2000 for w in ratings):
+            raise DriverError(f"DALI transport {uri!r}: rated_w is a power in W, or one per address (comma list)")
     elif not path.startswith("/"):
         raise DriverError(f"DALI transport {uri!r}: give the interface's device path, e.g. {scheme}:/dev/...")
     return Transport(scheme, path, options)

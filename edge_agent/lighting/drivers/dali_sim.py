@@ -237,8 +237,9 @@ def simulated_bus(transport: Transport, clock: Callable[[], float] = time.monoto
     key = f"{transport}?{sorted(transport.options.items())}"
     if key not in _BUSES:
         d4i = transport.options.get("d4i", "1") not in ("0", "false", "no")
-        rated = float(transport.options.get("rated_w", "60"))
-        _BUSES[key] = SimBus([SimGear(a, rated, d4i=d4i, clock=clock) for a in range(int(transport.path))])
+        ratings = [float(w) for w in transport.options.get("rated_w", "60").split(",")]
+        _BUSES[key] = SimBus([SimGear(a, ratings[min(a, len(ratings) - 1)], d4i=d4i, clock=clock)
+                              for a in range(int(transport.path))])
     return _BUSES[key]
 
 
