@@ -357,3 +357,26 @@ def test_polling_stays_within_its_frame_budget_per_tick() -> None:
     assert max(per_tick) <= 40
     assert line.driver.stats.d4i_errors == 0
     assert all(line.driver.gear(f"l{i}").values.get("supply_v") is not None for i in range(32))  # all read
+
+
+def test_an_interface_lost_under_a_command_is_a_comm_failure_and_the_line_goes_down() -> None:
+    line = Line(2)
+    line.bus.unplugged = True
+    with pytest.raises(DriverCommError, match="interface fake:2 lost"):
+        line.driver.set_level("l0", 80.0)
+    assert not line.driver.bus_up and line.driver.stats.bus_errors == 1
+    with pytest.raises(DriverCommError, match="down"):
+        line.driver.set_level("l1", 80.0)
+
+
+def test_two_gear_on_one_address_answer_garbage_counted_not_believed() -> None:
+    line = Line(2)
+    line.driver.set_level("l1", 50.0)
+    line.run(2)
+    line.bus.gear.append(SimGear(1, 60.0, clock=lambda: line.t))  # a second gear commissioned at address 1
+    line.bus.gear[-1].level = 254
+    line.run(2)
+    assert line.driver.stats.bad_answers >= 1
+    with pytest.raises(DriverCommError, match=r"garbled answers \(two gear on one address\?\) at short address 1"):
+        line.driver.read("l1")
+    assert line.driver.read("l0").faults == frozenset()

@@ -157,6 +157,7 @@ class GearState:
     spec: LuminaireSpec
     present: bool = False  # answered at discovery or since
     silent: bool = True  # did not answer its last poll (or was never seen)
+    garbled: bool = False  # its last answer was a framing error (two gear answering on one address)
     device_types: tuple[int, ...] = ()
     d4i: bool = False
     arc: int | None = None  # last QUERY ACTUAL LEVEL
@@ -260,12 +261,16 @@ class DaliDriver:
         start = gear.level()
         gear.target_pct = level_pct
         gear.ramp = None
-        if ramp_s > MAX_FADE_S:
-            gear.ramp = (start, level_pct, self._t, ramp_s)
-            gear.last_step = -math.inf
-            self._step_ramp(gear)
-        else:
-            self._command(gear, level_pct, ramp_s)
+        try:
+            if ramp_s > MAX_FADE_S:
+                gear.ramp = (start, level_pct, self._t, ramp_s)
+                gear.last_step = -math.inf
+                self._step_ramp(gear)
+            else:
+                self._command(gear, level_pct, ramp_s)
+        except DriverBusError as exc:  # the interface went away under the command: the line is down
+            self._lost(exc)
+            raise DriverCommError(lum_id, f"DALI interface {self.transport} lost: {exc}") from exc
 
     def read(self, lum_id: str) -> LuminaireReading:
         gear = self._state(lum_id)
@@ -450,6 +455,7 @@ class DaliDriver:
         """QUERY ACTUAL LEVEL and QUERY STATUS of one gear; a gear that forgot its level is taken at its word."""
         level = self._send(single(general.QueryActualLevel(GearShort(gear.addr))))
         raw = level.raw_value
+        gear.garbled = raw is not None and bool(raw.error)
         if raw is None or raw.error:
             if raw is not None:
                 self.stats.bad_answers += 1
@@ -564,7 +570,8 @@ class DaliDriver:
         if self._bus is None:
             raise DriverCommError(gear.lum_id, f"DALI interface {self.transport} down ({self.stats.last_error})")
         if gear.silent:
-            what = "missing on the DALI line" if not gear.present else "no answer"
+            what = ("missing on the DALI line" if not gear.present
+                    else "garbled answers (two gear on one address?)" if gear.garbled else "no answer")
             raise DriverCommError(gear.lum_id, f"{what} at short address {gear.addr}")
 
     def _power(self, gear: GearState, level: float) -> float:
