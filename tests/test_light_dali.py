@@ -8,9 +8,14 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
+from dali.address import GearShort
+from dali.gear import general
+from dali.sequences import QueryDeviceTypes
 from hypothesis import example, given
 from hypothesis import strategies as st
 from pydantic import ValidationError
@@ -28,7 +33,7 @@ from edge_agent.lighting.drivers import (
     build_driver,
     diagnose,
 )
-from edge_agent.lighting.drivers.dali_bus import Transport, parse_transport
+from edge_agent.lighting.drivers.dali_bus import FrameCounter, LoopBus, Transport, counted, parse_transport, single
 from edge_agent.lighting.drivers.dali_curve import MAX_FADE_S, arc_level, fade_code, fade_time_s, level_pct
 from edge_agent.lighting.drivers.dali_sim import SimBus, SimGear, SimInterface
 from edge_agent.lighting.drivers.errors import DriverBusError
@@ -380,3 +385,52 @@ def test_two_gear_on_one_address_answer_garbage_counted_not_believed() -> None:
     with pytest.raises(DriverCommError, match=r"garbled answers \(two gear on one address\?\) at short address 1"):
         line.driver.read("l1")
     assert line.driver.read("l0").faults == frozenset()
+
+
+# ------------------------------------------------------------------------------------------------ hardware drivers
+
+
+@pytest.fixture
+def dummy_serial() -> Iterator[None]:
+    """python-dali's own fake serial driver (``dummy:`` URIs), registered among its serial drivers."""
+    import dali.tests.fakes_serial  # noqa: F401, PLC0415 -- importing it registers the scheme
+
+    yield
+
+
+def test_a_python_dali_asyncio_driver_is_driven_synchronously(tmp_path: Path, dummy_serial: None) -> None:
+    bus = LoopBus(Transport("dummy", str(tmp_path / "frames.log"), {"led": "2"}), timeout_s=5.0)
+    try:
+        frames = FrameCounter()
+        assert bus.send(counted(QueryDeviceTypes(GearShort(1)), frames)) == [8]
+        bus.send(counted(single(general.DAPC(GearShort(1), 200)), frames))
+        level = bus.send(counted(single(general.QueryActualLevel(GearShort(1))), frames))
+        assert level.raw_value.as_integer == 200
+        absent = bus.send(counted(single(general.QueryActualLevel(GearShort(5))), frames))
+        assert absent.raw_value is None
+        assert (frames.forward, frames.answered, frames.unanswered) == (4, 2, 1)
+        assert "QueryActualLevel(<address (control gear) 5>)" in (tmp_path / "frames.log").read_text()  # its log
+    finally:
+        bus.close()
+    with pytest.raises(DriverBusError, match="closed"):
+        bus.send(single(general.QueryActualLevel(GearShort(1))))
+
+
+def test_an_interface_slower_than_the_timeout_is_a_bus_error(tmp_path: Path, dummy_serial: None,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    from dali.tests.fakes_serial import DriverSerialDummy  # noqa: PLC0415
+
+    bus = LoopBus(Transport("dummy", str(tmp_path / "frames.log"), {"led": "1"}), timeout_s=0.2)
+    try:
+        monkeypatch.setattr(DriverSerialDummy, "hardware_delay", 1.0)
+        with pytest.raises(DriverBusError, match=r"within 0\.2 s"):
+            bus.send(single(general.QueryActualLevel(GearShort(0))))
+    finally:
+        bus.close()
+
+
+def test_an_absent_interface_cannot_be_opened(tmp_path: Path) -> None:
+    with pytest.raises(DriverBusError, match="no such device"):
+        LoopBus(parse_transport(f"hasseb:{tmp_path}/hidraw-absent"), timeout_s=1.0)
+    with pytest.raises(DriverBusError, match="No such file"):
+        LoopBus(parse_transport(f"luba232:{tmp_path}/ttyUSB-absent"), timeout_s=2.0)

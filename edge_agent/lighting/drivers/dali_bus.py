@@ -20,18 +20,21 @@ from __future__ import annotations
 
 import asyncio
 import glob as globmod
+import logging
 import os
 import threading
 from collections.abc import Callable, Generator
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from typing import Any, Protocol
-from urllib.parse import parse_qs, urlparse
+from urllib.parse import parse_qs, urlencode, urlparse
 
 from dali.command import Command
 from dali.exceptions import DALIError
 
 from .errors import DriverBusError, DriverError
+
+log = logging.getLogger("vigie.lighting.dali")
 
 #: A python-dali sequence: yields commands, is sent their responses, returns its result.
 Sequence = Generator[Any, Any, Any]
@@ -144,6 +147,7 @@ class LoopBus:
 
     def __init__(self, transport: Transport, timeout_s: float) -> None:
         self._timeout = timeout_s
+        self._closed = False
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name=f"vigie-dali-{transport.scheme}",
                                         daemon=True)
@@ -171,7 +175,8 @@ class LoopBus:
             return driver
         from dali.driver.serial import drivers_map  # noqa: PLC0415 -- needs serialx, loaded only when used
 
-        driver = drivers_map()[transport.scheme](f"{transport.scheme}:{transport.path}")
+        query = f"?{urlencode(transport.options)}" if transport.options else ""
+        driver = drivers_map()[transport.scheme](f"{transport.scheme}:{transport.path}{query}")
         await driver.connect()
         return driver
 
@@ -186,6 +191,9 @@ class LoopBus:
             raise DriverBusError(f"DALI interface failed: {exc}") from exc
 
     def send(self, seq: Sequence) -> Any:
+        if self._closed:
+            seq.close()
+            raise DriverBusError("the DALI interface is closed")
         connected = getattr(self._driver, "is_connected", None)
         event = getattr(self._driver, "connected", None)
         if connected is False or (isinstance(event, asyncio.Event) and not event.is_set()):
@@ -193,11 +201,30 @@ class LoopBus:
         return self._call(self._driver.send(seq))
 
     def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
         driver = getattr(self, "_driver", None)
-        if driver is not None and hasattr(driver, "disconnect"):
+        if driver is not None and hasattr(driver, "disconnect"):  # HID drivers
             self._loop.call_soon_threadsafe(driver.disconnect)
+        port = getattr(driver, "_transport", None)  # serial drivers have no close: release their port
+        if port is not None and hasattr(port, "close"):
+            self._loop.call_soon_threadsafe(port.close)
+        try:  # transactions given up on (timed out) end here, not with a loop that stopped under them
+            asyncio.run_coroutine_threadsafe(_cancel_pending(), self._loop).result(self._timeout)
+        except (FutureTimeout, RuntimeError) as exc:
+            log.debug("DALI interface tasks still pending at close: %s", exc)
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(5)
+        if not self._thread.is_alive():
+            self._loop.close()
+
+
+async def _cancel_pending() -> None:
+    tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
 
 
 #: Builds the simulator's bus for a ``fake:`` transport (set by :mod:`.dali_sim`, kept apart so that a box on
