@@ -6,6 +6,7 @@ behind it is simulated (:mod:`edge_agent.lighting.drivers.dali_sim`).
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import math
 from collections.abc import Iterator
@@ -16,7 +17,7 @@ import pytest
 from dali.address import GearShort
 from dali.gear import general
 from dali.sequences import QueryDeviceTypes
-from hypothesis import example, given
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
@@ -434,3 +435,52 @@ def test_an_absent_interface_cannot_be_opened(tmp_path: Path) -> None:
         LoopBus(parse_transport(f"hasseb:{tmp_path}/hidraw-absent"), timeout_s=1.0)
     with pytest.raises(DriverBusError, match="No such file"):
         LoopBus(parse_transport(f"luba232:{tmp_path}/ttyUSB-absent"), timeout_s=2.0)
+
+
+# ------------------------------------------------------------------------------------------------ any sequence
+
+OPS = st.lists(st.one_of(
+    st.tuples(st.just("set"), st.integers(0, 3), st.floats(0.0, 100.0), st.sampled_from([0.0, 0.5, 8.0, 90.0, 300.0])),
+    st.tuples(st.just("tick"), st.floats(0.1, 120.0)),
+    st.tuples(st.just("lamp"), st.integers(0, 3), st.booleans()),
+    st.tuples(st.just("silent"), st.integers(0, 3), st.booleans()),
+    st.tuples(st.just("unplug"), st.booleans()),
+    st.tuples(st.just("cycle"), st.integers(0, 3)),
+), max_size=40)
+
+
+@settings(deadline=None)  # a loaded machine; the test states behaviour, not speed
+@given(OPS)
+@example([("unplug", True), ("tick", 0.5), ("set", 0, 50.0, 0.0), ("unplug", False), ("tick", 2.0)])
+@example([("set", 1, 0.0, 300.0), ("silent", 1, True), ("tick", 100.0), ("silent", 1, False), ("tick", 300.0)])
+def test_whatever_the_street_does_the_driver_only_reports_it(ops: list[tuple[Any, ...]]) -> None:
+    """Commands, ticks, failures, silences and unplugs in any order: readings stay in range, meters only grow,
+    polling stays within its budget, and nothing but a comm failure is ever raised to the node."""
+    line = Line(4, frames_per_tick=24, d4i_interval_s=30)
+    energy = {lum: 0.0 for lum in line.driver.luminaires()}
+    for op in ops:
+        if op[0] == "set":
+            with contextlib.suppress(DriverCommError):  # a silent gear or a line down: what the node handles
+                line.driver.set_level(f"l{op[1]}", op[2], op[3])
+        elif op[0] == "tick":
+            before, reopened = line.driver.frames.forward, line.driver.stats.reconnects
+            line.run(op[1], step=op[1])
+            if line.driver.stats.reconnects == reopened:  # rediscovery after a reopen is outside the budget
+                assert line.driver.frames.forward - before <= 24 + 4 * 4  # the budget, plus stepped ramps
+        elif op[0] == "lamp":
+            line.gear(op[1]).lamp_failed = op[2]
+        elif op[0] == "silent":
+            line.gear(op[1]).silent = op[2]
+        elif op[0] == "unplug":
+            line.bus.unplugged = op[1]
+        else:
+            line.gear(op[1]).power_cycle()
+        for lum in line.driver.luminaires():
+            try:
+                r = line.driver.read(lum)
+            except DriverCommError:
+                continue
+            assert 0.0 <= r.level_pct <= 100.0 and 0.0 <= r.target_pct <= 100.0
+            assert r.energy_wh >= energy[lum] - 0.05  # a meter only grows (0.1 Wh resolution of the bank)
+            energy[lum] = max(energy[lum], r.energy_wh)
+            assert r.power_w >= 0.0 and r.switch_ons >= 0

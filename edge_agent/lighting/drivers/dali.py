@@ -390,11 +390,12 @@ class DaliDriver:
         except DriverBusError as exc:
             self._lost(exc)
             return
-        if self._ever_opened:
+        first = not self._ever_opened
+        if not first:
             self.stats.reconnects += 1
         self._ever_opened = True
         try:
-            self._discover()
+            self._discover(scan_all=first)
         except DriverBusError as exc:
             self._lost(exc)
             return
@@ -417,11 +418,16 @@ class DaliDriver:
         self._retry_at = self._t + self._backoff
         self._backoff = min(self._backoff * 2.0, self.config.retry_max_s)
 
-    def _discover(self) -> None:
-        """Ask every short address its device types; poll and read the energy of the configured gear."""
+    def _discover(self, *, scan_all: bool) -> None:
+        """Ask the gear their device types; poll and read the energy of the configured ones.
+
+        The first time every short address is asked (gear on the line that no luminaire uses are reported);
+        after a lost interface only the configured ones, to bring the line back in a few seconds of bus time.
+        """
         by_addr = {g.addr: g for g in self._gear.values()}
-        self.unconfigured = []
-        for addr in range(ADDRESSES):
+        if scan_all:
+            self.unconfigured = []
+        for addr in range(ADDRESSES) if scan_all else sorted(by_addr):
             types = self._device_types(addr)
             gear = by_addr.get(addr)
             if gear is None:
