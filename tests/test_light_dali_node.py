@@ -129,6 +129,8 @@ def test_a_lamp_failure_on_a_dali_gear_opens_an_intervention_through_the_broker(
     lighting = {"driver": {"kind": "dali", "transport": "fake:3"},
                 "luminaires": [{"id": f"rue-{i}", "rated_w": 60, "groups": ["rue-liberte"]} for i in range(3)],
                 "calendar": CALENDAR, "state_file": str(tmp_path / "light-state.json"), "decision_interval_s": 0.2}
+    for i, gear in enumerate(simulated_bus(parse_transport("fake:3")).gear):
+        gear.energy_wh = 1234.4 + i  # gear in service for years: their meters do not start at 0
     cfg, path = write_box(tmp_path, broker.port, device, lighting=lighting)
     agent = Agent(cfg, path, light_clock=_running_clock(NIGHT))
     rec = Recorder(broker.port)
@@ -155,9 +157,17 @@ def test_a_lamp_failure_on_a_dali_gear_opens_an_intervention_through_the_broker(
         agent.link.publish_telemetry(agent.metrics())  # what the box's run loop does every interval
         wait_until(lambda: telemetry().get("dali.metered") == 3, 10, "DALI metrics in telemetry")
         assert telemetry()["dali.d4i"]["ids"] == ["rue-0", "rue-1", "rue-2"] and telemetry()["dali.bus"] == "up"
-        with engine.connect() as conn:  # the luminaires' metered counters are the coordinator's meter readings
-            wait_until(lambda: conn.execute(sa.select(sa.func.count()).select_from(light_meters)).scalar_one() == 3,
-                       10, "meter readings")
+        sent = telemetry()["light.lum"]
+
+        def meters() -> dict[str, float]:
+            with engine.connect() as conn:
+                rows = conn.execute(sa.select(light_meters.c.lum_id, light_meters.c.energy_wh)).all()
+            return {r.lum_id: r.energy_wh for r in rows}
+
+        wait_until(lambda: len(meters()) == 3, 10, "meter readings")
+        # the coordinator's meter readings are the gear's own D4i energy counters, as the box sent them
+        assert meters() == dict(zip(sent["ids"], sent["energy_wh"], strict=True))
+        assert meters() == {"rue-0": 1234, "rue-1": 1235, "rue-2": 1236}  # measured, not modelled from 0
     finally:
         rec.close()
         agent.shutdown(drain_s=1)
