@@ -8,8 +8,9 @@ Measured, in one run:
 
 1. discovery of the line when the interface opens (device types of 64 addresses, level, status, fade time and
    the energy meter of each gear);
-2. one level applied to the 64 luminaires through the driver (one DAPC each, FADE TIME when it changes), against
-   the same level as one broadcast DAPC sent straight through python-dali (what a DALI group gives);
+2. one level applied to the 64 luminaires through the driver one command at a time (one DAPC each, FADE TIME
+   when it changes), against one broadcast DAPC sent straight through python-dali, and the driver's batch of a
+   node step, which sends a level shared by a whole DALI group (or the whole line) as one frame;
 3. reading back every level: decision steps and frames until the round-robin has polled all 64 gear;
 4. D4i polling cost per gear: frames of one full cycle of its energy and diagnostics values;
 5. host CPU per frame of the driver against python-dali's fake bus alone (the same query, sent bare).
@@ -73,9 +74,11 @@ def snap(frames: FrameCounter) -> FrameCounter:
 class Line:
     """64 D4i gear on the fake bus, the driver on them, and one clock for both."""
 
-    def __init__(self, gear: int = GEAR, **config: object) -> None:
+    def __init__(self, gear: int = GEAR, groups: int = 0, **config: object) -> None:
         self.t = 0.0
-        self.bus = SimBus([SimGear(a, 60.0, clock=lambda: self.t) for a in range(gear)])
+        size = gear // groups if groups else gear
+        self.bus = SimBus([SimGear(a, 60.0, groups={a // size} if groups else (), clock=lambda: self.t)
+                           for a in range(gear)])
         specs = [LuminaireSpec(id=f"l{i:02d}", rated_w=60.0) for i in range(gear)]
         cfg = DaliDriverConfig(transport=f"fake:{gear}", **config)  # type: ignore[arg-type]
         self.driver = DaliDriver(cfg, specs, opener=lambda _t, _s: SimInterface(self.bus), start=T0)
@@ -90,6 +93,25 @@ def row(name: str, frames: FrameCounter) -> tuple[str, str]:
                   f"{bus_ms(frames) / 1000:.2f} s")
 
 
+def cpu_per_frame() -> tuple[str, str]:
+    """Host CPU per frame: python-dali's fake bus alone, then the driver polling the same bus."""
+    rounds = 2_000
+    raw_bus = SimBus([SimGear(a, 60.0, clock=lambda: 0.0) for a in range(GEAR)])  # every frame reaches 64 gear
+    t = time.process_time()
+    for i in range(rounds):
+        raw_bus.run_sequence(single(general.QueryActualLevel(GearShort(i % GEAR))))
+    bare_us = (time.process_time() - t) / rounds * 1e6
+    cpu = Line(GEAR, frames_per_tick=2000, d4i_interval_s=86400)
+    cpu.tick()
+    before = snap(cpu.driver.frames)
+    t = time.process_time()
+    for _ in range(150):
+        cpu.tick()
+    driver_us = (time.process_time() - t) / (cpu.driver.frames.forward - before.forward) * 1e6
+    return ("host CPU per frame on a 64-gear fake bus: python-dali alone / through the driver's poll (us)",
+            f"{bare_us:.1f} / {driver_us:.1f} ({driver_us / bare_us:.2f}x)")
+
+
 def measure() -> list[tuple[str, str]]:
     rows: list[tuple[str, str]] = []
     line = Line()
@@ -99,18 +121,34 @@ def measure() -> list[tuple[str, str]]:
     before = snap(line.driver.frames)
     for lum in line.driver.luminaires():
         line.driver.set_level(lum, 70.0)
-    rows.append(row("70 % to 64 luminaires through the driver (gear fade already 0)",
+    rows.append(row("70 % to 64 luminaires through the driver, one at a time (gear fade already 0)",
                     delta(line.driver.frames, before)))
     before = snap(line.driver.frames)
     for lum in line.driver.luminaires():
         line.driver.set_level(lum, 30.0, ramp_s=8.0)
-    rows.append(row("30 % over 8 s to 64 luminaires (FADE TIME changed: DTR0 + SET FADE TIME x2 + DAPC)",
+    rows.append(row("30 % over 8 s to 64 luminaires, one at a time (FADE TIME changed: DTR0 + SET FADE TIME x2 + DAPC)",
                     delta(line.driver.frames, before)))
 
     bare = FrameCounter()
     line.bus.run_sequence(counted(single(general.DAPC(GearBroadcast(), arc_level(50.0))), bare))
     assert all(g.level == arc_level(50.0) for g in line.bus.gear)
-    rows.append(row("50 % to the 64 gear as one broadcast DAPC through python-dali (a DALI group's cost)", bare))
+    rows.append(row("50 % to the 64 gear as one broadcast DAPC through python-dali (baseline)", bare))
+
+    grouped = Line(groups=4)
+    grouped.tick()
+    before = snap(grouped.driver.frames)
+    with grouped.driver.batch():  # as the node sends one decision step
+        for lum in grouped.driver.luminaires():
+            grouped.driver.set_level(lum, 40.0 if lum < "l32" else 60.0)
+    assert all(g.level == arc_level(40.0 if g.shortaddr < 32 else 60.0) for g in grouped.bus.gear)
+    rows.append(row("one node step: 40 % to 32 luminaires, 60 % to 32, gear in 4 DALI groups of 16",
+                    delta(grouped.driver.frames, before)))
+    before = snap(line.driver.frames)
+    with line.driver.batch():
+        for lum in line.driver.luminaires():
+            line.driver.set_level(lum, 50.0, ramp_s=8.0)
+    rows.append(row("one node step: 50 % over 8 s to the 64 luminaires (one broadcast; fade already 8 s)",
+                    delta(line.driver.frames, before)))
 
     before = snap(line.driver.frames)
     steps = 0
@@ -131,21 +169,7 @@ def measure() -> list[tuple[str, str]]:
     rows.append(("D4i cycle of the 64 gear, bus time (default: every 900 s, a quarter of the steps' frames)",
                  f"{per_line:.0f} s of bus time, {per_line / 900 * 100:.0f} % of the line over 900 s"))
 
-    rounds = 2_000
-    raw_bus = SimBus([SimGear(a, 60.0, clock=lambda: 0.0) for a in range(GEAR)])  # every frame reaches 64 gear
-    t = time.process_time()
-    for i in range(rounds):
-        raw_bus.run_sequence(single(general.QueryActualLevel(GearShort(i % GEAR))))
-    bare_us = (time.process_time() - t) / rounds * 1e6
-    cpu = Line(GEAR, frames_per_tick=2000, d4i_interval_s=86400)
-    cpu.tick()
-    before = snap(cpu.driver.frames)
-    t = time.process_time()
-    for _ in range(150):
-        cpu.tick()
-    driver_us = (time.process_time() - t) / (cpu.driver.frames.forward - before.forward) * 1e6
-    rows.append(("host CPU per frame on a 64-gear fake bus: python-dali alone / through the driver's poll (us)",
-                 f"{bare_us:.1f} / {driver_us:.1f} ({driver_us / bare_us:.2f}x)"))
+    rows.append(cpu_per_frame())
     return rows
 
 
@@ -171,9 +195,9 @@ def main() -> None:
         f"  frames the driver counted and IEC 62386-101 timings: forward frame {FORWARD_MS:.1f} ms + settling",
         f"  {SETTLING_MS} ms, answer after {ANSWER_DELAY_MS} ms + backward frame {BACKWARD_MS:.1f} ms, an unanswered",
         f"  query {NO_ANSWER_MS:.1f} ms. A send-twice configuration command counts two forward frames.",
-        "- The driver addresses each luminaire by its short address: a level for a whole street costs one frame per",
-        "  luminaire. Mapping Vigie groups onto DALI groups (one frame for the street) is not done yet; the",
-        "  broadcast row shows what it would save.",
+        "- Outside a node step (`set_level` alone) each luminaire costs its own frames; within a step the driver",
+        "  sends a level that every gear of a DALI group (as commissioned in the gear) or of the whole line got as",
+        "  one frame, and the rest by short address. Groups with gear the box does not drive are never used.",
         "- CPU per frame is host work only (python-dali's fake bus hands every frame to each of the 64 fake gear;",
         "  the driver adds its bookkeeping): a fraction of a millisecond against the bus's own ~30-45 ms a frame, so",
         "  the line, not the box, bounds how fast a cabinet is polled.",

@@ -47,10 +47,12 @@ LIGHTING_MIN: dict[str, Any] = {"luminaires": [{"id": "a", "rated_w": 30}],
 class Line:
     """A DALI line of simulated gear, the driver on it, and one clock for both."""
 
-    def __init__(self, n: int = 4, *, lums: int | None = None, d4i: Any = True, **config: Any) -> None:
+    def __init__(self, n: int = 4, *, lums: int | None = None, d4i: Any = True,
+                 groups: dict[int, set[int]] | None = None, **config: Any) -> None:
         self.t = 0.0
-        self.bus = SimBus([SimGear(a, 60.0, d4i=d4i(a) if callable(d4i) else d4i, clock=lambda: self.t)
-                           for a in range(n)])
+        member = {a: {g for g, addrs in (groups or {}).items() if a in addrs} for a in range(n)}
+        self.bus = SimBus([SimGear(a, 60.0, d4i=d4i(a) if callable(d4i) else d4i, groups=member[a],
+                                   clock=lambda: self.t) for a in range(n)])
         self.opens = 0
         self.specs = [LuminaireSpec(id=f"l{i}", rated_w=60.0) for i in range(n if lums is None else lums)]
         self.driver = DaliDriver(DaliDriverConfig(transport=f"fake:{n}", **config), self.specs, opener=self._open,

@@ -25,7 +25,7 @@ from edge_agent.config.lighting import LightingConfig, build_engine
 from edge_agent.lighting.drivers import DaliDriver, LampFault
 from edge_agent.lighting.drivers.dali_bus import parse_transport
 from edge_agent.lighting.drivers.dali_curve import arc_level
-from edge_agent.lighting.drivers.dali_sim import SimBus, forget_simulators, simulated_bus
+from edge_agent.lighting.drivers.dali_sim import SimBus, SimGear, SimInterface, forget_simulators, simulated_bus
 from edge_agent.lighting.node import LightNode
 from tests.boxes import write_box
 from tests.ingest_helpers import register
@@ -61,6 +61,21 @@ def test_the_node_drives_dali_gear_by_its_calendar_and_reports_a_missing_one(tmp
     assert metrics["light.answering"] == 3 and metrics["dali.present"] == 3 and metrics["dali.silent"] == 1
     assert metrics["light.lum"]["energy_wh"][:3] == [round(line.driver.read(f"l{i}").energy_wh) for i in range(3)]
     assert metrics["dali.metered"] == 3
+
+
+def test_a_calendar_step_reaches_each_dali_group_in_one_frame(tmp_path: Path) -> None:
+    line = Line(6, groups={0: {0, 1, 2}, 1: {3, 4, 5}})
+    line.bus.gear.append(SimGear(9, 60.0, groups={1}, clock=lambda: line.t))  # another box's gear in group 1
+    line.driver.close()
+    line.driver = DaliDriver(line.driver.config, line.specs, opener=lambda _t, _s: SimInterface(line.bus),
+                             start=line.now())
+    node = node_on(line, tmp_path)
+    before = line.bus.frames.forward
+    node.step(line.now())  # 22:00: the calendar's 70 % for all six
+    assert [g.level for g in line.bus.gear] == [arc_level(70.0)] * 6 + [0]
+    sent = line.bus.frames.forward - before
+    assert line.driver.stats.shared_frames == 1  # group 0 in one frame; group 1 has a gear the box does not drive
+    assert sent <= 4 * 4 + 24  # group 0 and three short addresses (fade time and DAPC each), and the polling budget
 
 
 def test_a_lamp_failure_on_a_gear_becomes_a_lampFailure_change(tmp_path: Path) -> None:  # noqa: N802

@@ -7,15 +7,18 @@ the loop reads. Instead:
 * :meth:`DaliDriver.set_level` sends the command at once: FADE TIME (only when it changes) then DAPC with the
   percentage converted on the logarithmic curve (:mod:`.dali_curve`); OFF for an immediate 0 %. Ramps up to the
   longest standard fade (90.5 s) fade inside the gear; longer ones are stepped by the driver on :meth:`tick`,
-  one DAPC every ``ramp_step_s`` with that fade time, so the gear glides between steps.
+  one DAPC every ``ramp_step_s`` with that fade time, so the gear glides between steps. Within a node step
+  (:meth:`DaliDriver.batch`) the commands are sent together at its end: a level that every gear of a DALI group
+  (as commissioned in the gear, read at discovery) or of the whole line got is one frame (:mod:`.dali_groups`).
 * :meth:`DaliDriver.tick` polls, round-robin and within ``frames_per_tick`` frames, QUERY ACTUAL LEVEL and QUERY
   STATUS of the gear in turn, then the D4i values due (energy and power of bank 202, diagnostics of banks 205
   and 206, each gear every ``d4i_interval_s``, and its power again a few seconds after a level change).
 * :meth:`DaliDriver.read` returns what the last polls found, without bus traffic.
 
 Discovery, when the interface opens: every short address is asked its device types (a gear with types 51/52 is
-D4i), the configured ones their level, status and, when D4i, their energy meter, so that the first reading
-already carries measured energy. A luminaire of the config missing on the bus, or a gear that stops answering,
+D4i) and groups, the configured ones their level, status, fade time and, when D4i, their energy meter, so that the
+first reading already carries measured energy (~20 frames a gear: about a minute of bus time for 64 gear, once).
+A luminaire of the config missing on the bus, or a gear that stops answering,
 reads as :class:`~.errors.DriverCommError` (``controlGearCommFailure``), never a crash; it is asked again at its
 turn and comes back when it answers. An interface that disappears (:class:`~.errors.DriverBusError`) makes
 every luminaire unreachable: the driver counts it and reopens it with back-off (1 s doubling to
@@ -36,21 +39,23 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from dali.address import GearShort
+from dali.address import GearBroadcast, GearGroup, GearShort
 from dali.exceptions import DALIError
 from dali.gear import general
 from dali.memory import diagnostics, energy
 from dali.memory.location import FlagValue
-from dali.sequences import QueryDeviceTypes
+from dali.sequences import QueryDeviceTypes, QueryGroups
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from .base import LampFault, LuminaireReading
 from .dali_bus import DaliBus, FrameCounter, Transport, counted, open_bus, parse_transport, single
 from .dali_curve import MAX_FADE_S, arc_level, fade_code, fade_time_s, level_pct
+from .dali_groups import Shared, plan
 from .errors import DriverBusError, DriverCommError, DriverError
 from .spec import LuminaireSpec
 
@@ -160,6 +165,7 @@ class GearState:
     garbled: bool = False  # its last answer was a framing error (two gear answering on one address)
     device_types: tuple[int, ...] = ()
     d4i: bool = False
+    groups: frozenset[int] = frozenset()  # the DALI groups the gear answers to (its commissioning)
     arc: int | None = None  # last QUERY ACTUAL LEVEL
     lamp_failure: bool = False
     gear_failure: bool = False
@@ -194,6 +200,7 @@ class BusStats:
     silent_polls: int = 0
     bad_answers: int = 0
     d4i_errors: int = 0
+    shared_frames: int = 0  # levels sent to a DALI group or the whole line in one frame
     last_error: str = ""
 
 
@@ -237,6 +244,8 @@ class DaliDriver:
             taken[addr] = spec.id
             self._gear[spec.id] = GearState(spec.id, addr, spec)
         self.unconfigured: list[int] = []  # gear present on the line that no luminaire maps to
+        self._foreign_groups: set[int] = set()  # DALI groups of those gear: never used for a shared frame
+        self._pending: dict[str, tuple[float, float]] | None = None  # commands of a batch, sent at its end
         self._bus: DaliBus | None = None
         self._t = (start or dt.datetime.now(dt.UTC)).timestamp()
         self._retry_at = self._t
@@ -266,6 +275,8 @@ class DaliDriver:
                 gear.ramp = (start, level_pct, self._t, ramp_s)
                 gear.last_step = -math.inf
                 self._step_ramp(gear)
+            elif self._pending is not None:
+                self._pending[lum_id] = (level_pct, ramp_s)
             else:
                 self._command(gear, level_pct, ramp_s)
         except DriverBusError as exc:  # the interface went away under the command: the line is down
@@ -322,6 +333,26 @@ class DaliDriver:
 
     # ------------------------------------------------------------------------------------------ extras
 
+    @contextmanager
+    def batch(self) -> Iterator[None]:
+        """Commands given inside go out together when it ends: one frame per DALI group (or one broadcast) whose
+        every gear got the same level and ramp, the rest one by one (see :mod:`.dali_groups`).
+
+        The node wraps a decision step in it. Errors are those of :meth:`set_level` for a silent gear (raised at
+        once); an interface lost while sending takes the line down (counted, retried with back-off) and the
+        luminaires read as unreachable until it is back.
+        """
+        if self._pending is not None:  # nested: the outer batch sends
+            yield
+            return
+        self._pending = {}
+        try:
+            yield
+        finally:
+            pending, self._pending = self._pending, None
+            if pending:
+                self._flush(pending)
+
     @property
     def bus_up(self) -> bool:
         """Whether the interface is open."""
@@ -359,6 +390,7 @@ class DaliDriver:
             "dali.silent_polls": self.stats.silent_polls,
             "dali.bad_answers": self.stats.bad_answers,
             "dali.d4i_errors": self.stats.d4i_errors,
+            "dali.shared_frames": self.stats.shared_frames,
             "dali.unconfigured": list(self.unconfigured),
             "dali.metered": sum(1 for g in gears if g.d4i and g.values.get("energy_wh") is not None),
             "dali.d4i": {
@@ -433,6 +465,7 @@ class DaliDriver:
             if gear is None:
                 if types is not None:
                     self.unconfigured.append(addr)
+                    self._foreign_groups |= self._groups(addr)
                 continue
             gear.present = types is not None
             if types is None:
@@ -440,12 +473,22 @@ class DaliDriver:
                 continue
             gear.device_types = tuple(types)
             gear.d4i = bool(D4I_TYPES & set(types))
+            gear.groups = frozenset(self._groups(addr))
             fade = self._send(single(general.QueryFadeTimeFadeRate(GearShort(addr)))).raw_value
             gear.fade = None if fade is None or fade.error else fade.as_integer >> 4  # the gear's own fade time
             self._poll(gear, resync=True)
             if gear.d4i and not gear.silent:
                 self._read_value(gear, "energy_wh", energy.ActiveEnergy)
                 gear.d4i_due = self._t + (gear.addr * self.config.d4i_interval_s / ADDRESSES)
+
+    def _groups(self, addr: int) -> set[int]:
+        """The DALI groups of the gear at ``addr`` (none when it cannot say: it is then addressed alone)."""
+        try:
+            groups: set[int] = self._send(QueryGroups(GearShort(addr)))
+        except DALIError:
+            self.stats.bad_answers += 1
+            return set()
+        return groups
 
     def _device_types(self, addr: int) -> list[int] | None:
         try:
@@ -537,18 +580,45 @@ class DaliDriver:
         gear.values_at[name] = self._t
 
     def _command(self, gear: GearState, level: float, ramp_s: float) -> None:
-        addr = GearShort(gear.addr)
+        self._send_level(GearShort(gear.addr), [gear], level, ramp_s)
+
+    def _send_level(self, addr: Any, gears: list[GearState], level: float, ramp_s: float) -> None:
+        """FADE TIME (when it differs from one of ``gears``') and DAPC, or OFF, to a short, group or broadcast
+        address that exactly ``gears`` obey."""
         code = fade_code(ramp_s)
         if level == 0.0 and code == 0:
             self._send(single(general.Off(addr)))
         else:
-            if code != gear.fade:
+            if any(code != gear.fade for gear in gears):
                 self._send(single(general.DTR0(code)))
                 self._send(single(general.SetFadeTime(addr)))
-                gear.fade = code
+                for gear in gears:
+                    gear.fade = code
             self._send(single(general.DAPC(addr, arc_level(level))))
-        gear.level_changed = self._t
-        gear.power_due = self._t + fade_time_s(code) + POWER_SETTLE_S
+        for gear in gears:
+            gear.level_changed = self._t
+            gear.power_due = self._t + fade_time_s(code) + POWER_SETTLE_S
+
+    def _flush(self, pending: dict[str, tuple[float, float]]) -> None:
+        groups: dict[int, frozenset[str]] = {}
+        for number in range(16):
+            members = frozenset(g.lum_id for g in self._gear.values() if number in g.groups)
+            if members and number not in self._foreign_groups:
+                groups[number] = members
+        line = frozenset(self._gear) if not self.unconfigured else frozenset()
+        shared, alone = plan(pending, groups, line)
+        try:
+            for frame in shared:
+                self._send_shared(frame)
+            for lum, (level, ramp_s) in alone.items():
+                self._command(self._gear[lum], level, ramp_s)
+        except DriverBusError as exc:
+            self._lost(exc)
+
+    def _send_shared(self, frame: Shared) -> None:
+        addr = GearBroadcast() if frame.target is None else GearGroup(frame.target)
+        self._send_level(addr, [self._gear[lum] for lum in sorted(frame.luminaires)], *frame.command)
+        self.stats.shared_frames += 1
 
     def _step_ramp(self, gear: GearState) -> None:
         """One step of a ramp longer than the gear's fades: DAPC of where the ramp will be one step from now."""

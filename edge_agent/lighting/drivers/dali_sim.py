@@ -18,7 +18,7 @@ as DiiA-certified D4i drivers do; ``d4i=False`` gear are plain DALI-2 LED gear w
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from dali.exceptions import CommunicationError
@@ -63,6 +63,7 @@ class SimGear(fakes.Gear):  # type: ignore[misc]
         shortaddr: Its short address, 0..63.
         rated_w: Power at 100 % light, W; standby power when dimmed off is ``standby_w``.
         d4i: Whether it has the D4i memory banks.
+        groups: The DALI groups it answers to, as commissioned.
         clock: Seconds, monotonic; energy and times integrate over it.
 
     Attributes:
@@ -73,10 +74,10 @@ class SimGear(fakes.Gear):  # type: ignore[misc]
     """
 
     def __init__(self, shortaddr: int, rated_w: float = 60.0, standby_w: float = 0.5, *, d4i: bool = True,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 groups: Iterable[int] = (), clock: Callable[[], float] = time.monotonic) -> None:
         banks = (fakes.FakeBank0, fakes.FakeBank1) + ((_Bank202, _Bank205, _Bank206) if d4i else ())
-        super().__init__(shortaddr, devicetypes=list(D4I_DEVICE_TYPES if d4i else (LED_DEVICE_TYPE,)),
-                         memory_banks=banks)
+        types = list(D4I_DEVICE_TYPES if d4i else (LED_DEVICE_TYPE,))
+        super().__init__(shortaddr, groups=set(groups), devicetypes=types, memory_banks=banks)
         self.rated_w = rated_w
         self.standby_w = standby_w
         self.d4i = d4i
