@@ -41,167 +41,32 @@ import logging
 import math
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 from dali.address import GearBroadcast, GearGroup, GearShort
 from dali.exceptions import DALIError
 from dali.gear import general
-from dali.memory import diagnostics, energy
+from dali.memory import energy
 from dali.memory.location import FlagValue
 from dali.sequences import QueryDeviceTypes, QueryGroups
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from .base import LampFault, LuminaireReading
 from .dali_bus import DaliBus, FrameCounter, Transport, counted, open_bus, parse_transport, single
-from .dali_curve import MAX_FADE_S, arc_level, fade_code, fade_time_s, level_pct
+from .dali_config import ADDRESSES, D4I_MAX_FRAMES, D4I_TYPES, D4I_VALUES, DaliDriverConfig, frames_of
+from .dali_curve import MAX_FADE_S, arc_level, fade_code, fade_time_s
 from .dali_groups import Shared, plan
+from .dali_state import BusStats, GearState
 from .errors import DriverBusError, DriverCommError, DriverError
 from .spec import LuminaireSpec
 
+__all__ = ["ADDRESSES", "D4I_TYPES", "DaliDriver", "DaliDriverConfig", "GearState"]
+
 log = logging.getLogger("vigie.lighting.dali")
 
-#: Short addresses on one DALI line.
-ADDRESSES = 64
-#: Device types of D4i's energy reporting (Part 252) and diagnostics (Part 253).
-D4I_TYPES = frozenset({51, 52})
 #: After a level change, the gear's metered power is read again this much later (its meter averages).
 POWER_SETTLE_S = 5.0
 #: First retry of a lost interface, s (then doubling).
 RETRY_FIRST_S = 1.0
-
-#: The D4i values polled, in turn: (attribute of :class:`GearState`, python-dali memory value).
-D4I_VALUES: tuple[tuple[str, Any], ...] = (
-    ("energy_wh", energy.ActiveEnergy),
-    ("power_w", energy.ActivePower),
-    ("source_on_s", diagnostics.LightSourceOnTime),
-    ("source_starts", diagnostics.LightSourceStartCounter),
-    ("source_failure", diagnostics.LightSourceOverallFailureCondition),
-    ("undervoltage", diagnostics.ControlGearExternalSupplyUndervoltage),
-    ("supply_v", diagnostics.ControlGearExternalSupplyVoltage),
-    ("operating_s", diagnostics.ControlGearOperatingTime),
-    ("gear_c", diagnostics.ControlGearTemperature),
-    ("source_c", diagnostics.LightSourceTemperature),
-)
-
-
-def _frames(value: Any) -> int:
-    """Forward frames to read one D4i value: DTR1 (bank), DTR0 (first location), one read per location."""
-    return 2 + len(value.locations)
-
-
-#: The most frames one D4i value read takes (the 7-byte active energy).
-D4I_MAX_FRAMES = max(_frames(value) for _, value in D4I_VALUES)
-
-
-class DaliDriverConfig(BaseModel):
-    """``driver: {kind: dali, transport: ...}``: DALI-2 luminaires (D4i or not) on one line, via python-dali.
-
-    Example::
-
-        driver: {kind: dali, transport: "hasseb:/dev/hidraw0", addresses: {l01: 0, l02: 1}}
-    """
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    kind: Literal["dali"] = Field("dali", description="DALI-2 control gear through a USB or serial interface.")
-    transport: str = Field(
-        description="The DALI interface: `hasseb:/dev/hidrawN` or `tridonic:/dev/hidrawN` (USB HID), "
-        "`luba232:/dev/ttyUSBN` or `scirs232:/dev/ttyUSBN` (Lunatone serial), or `fake:N` for the simulator "
-        "(N D4i gear at addresses 0..N-1; `?d4i=0` for plain DALI-2 gear, `?rated_w=W` or one per address `W,W,...`)."
-    )
-    addresses: dict[str, int] = Field(
-        default_factory=dict,
-        description="Short address (0-63) of a luminaire, by luminaire id; a luminaire not listed takes its "
-        "position in `luminaires` (the first is 0).",
-    )
-    frames_per_tick: int = Field(
-        24, ge=12, le=2000, description="Most frames of polling per decision step: a real line carries 25-35 "
-        "frames a second (a quarter goes to D4i reads while some are due)."
-    )
-    d4i_interval_s: float = Field(
-        900.0, ge=10, le=86400, description="How often each D4i gear's energy and diagnostics are read, s "
-        "(~55 frames per gear: 64 D4i gear take ~6 min of a line's quarter)."
-    )
-    ramp_step_s: float = Field(
-        2.0, ge=0.5, le=60, description="Step of ramps longer than the gear's longest fade (90.5 s), s."
-    )
-    timeout_s: float = Field(2.0, gt=0, le=30, description="Longest wait for one transaction on the interface, s.")
-    retry_max_s: float = Field(
-        60.0, ge=1, le=3600, description="Longest wait between attempts to reopen a lost interface, s."
-    )
-
-    @field_validator("transport")
-    @classmethod
-    def _known_transport(cls, value: str) -> str:
-        try:
-            parse_transport(value)
-        except DriverError as exc:
-            raise ValueError(str(exc)) from exc
-        return value
-
-    @model_validator(mode="after")
-    def _addresses_on_the_line(self) -> DaliDriverConfig:
-        bad = {lum: a for lum, a in self.addresses.items() if not 0 <= a < ADDRESSES}
-        if bad:
-            raise ValueError(f"short addresses are 0-63, got {bad}")
-        seen: dict[int, str] = {}
-        for lum, a in self.addresses.items():
-            if a in seen:
-                raise ValueError(f"short address {a} given to both {seen[a]!r} and {lum!r}")
-            seen[a] = lum
-        return self
-
-
-@dataclass
-class GearState:
-    """What the driver knows of the gear of one luminaire (times are POSIX seconds of the driver's clock)."""
-
-    lum_id: str
-    addr: int
-    spec: LuminaireSpec
-    present: bool = False  # answered at discovery or since
-    silent: bool = True  # did not answer its last poll (or was never seen)
-    garbled: bool = False  # its last answer was a framing error (two gear answering on one address)
-    device_types: tuple[int, ...] = ()
-    d4i: bool = False
-    groups: frozenset[int] = frozenset()  # the DALI groups the gear answers to (its commissioning)
-    arc: int | None = None  # last QUERY ACTUAL LEVEL
-    lamp_failure: bool = False
-    gear_failure: bool = False
-    fade_running: bool = False
-    target_pct: float = 0.0
-    fade: int | None = None  # FADE TIME code last set
-    ramp: tuple[float, float, float, float] | None = None  # from %, to %, start, duration (stepped ramps)
-    last_step: float = -math.inf
-    level_changed: float = -math.inf
-    power_due: float | None = None
-    d4i_due: float = 0.0
-    d4i_cursor: int = 0
-    values: dict[str, Any] = field(default_factory=dict)  # D4i values by attribute name
-    values_at: dict[str, float] = field(default_factory=dict)
-    est_energy_wh: float = 0.0
-    est_on_s: float = 0.0
-    est_starts: int = 0
-
-    def level(self) -> float:
-        """Actual light output, %: 0 when the lamp is dark by the gear's own report."""
-        if self.arc is None or self.lamp_failure:
-            return 0.0
-        return level_pct(min(self.arc, 254))
-
-
-@dataclass
-class BusStats:
-    """Counters of the line, under ``dali.*`` in telemetry."""
-
-    bus_errors: int = 0
-    reconnects: int = 0
-    silent_polls: int = 0
-    bad_answers: int = 0
-    d4i_errors: int = 0
-    shared_frames: int = 0  # levels sent to a DALI group or the whole line in one frame
-    last_error: str = ""
 
 
 class DaliDriver:
@@ -553,13 +418,13 @@ class DaliDriver:
             if not gear.d4i or gear.silent:
                 continue
             if gear.power_due is not None and self._t >= gear.power_due:
-                if self.frames.forward + _frames(energy.ActivePower) > budget:
+                if self.frames.forward + frames_of(energy.ActivePower) > budget:
                     return
                 self._read_value(gear, "power_w", energy.ActivePower)
                 gear.power_due = None
             while self._t >= gear.d4i_due:
                 name, value = D4I_VALUES[gear.d4i_cursor]
-                if self.frames.forward + _frames(value) > budget:
+                if self.frames.forward + frames_of(value) > budget:
                     return
                 self._read_value(gear, name, value)
                 gear.d4i_cursor += 1
