@@ -97,7 +97,7 @@ def test_an_unplugged_interface_is_reported_and_the_street_is_lit_again_when_it_
     steps(node, line, 10)
     line.bus.unplugged = True
     for gear in line.bus.gear:  # the line's power supply sits in the interface: the gear go to their
-        gear.power_cycle()  # system failure level, 100 %, the fail-safe of the hardware itself
+        gear.line_failure()  # system failure level, 100 % (the probe checks it), the hardware's own fail-safe
     steps(node, line, 30)
     assert sorted(node.drain_faults()) == [[f"l{i}", "controlGearCommFailure", True] for i in range(3)]
     metrics = node.telemetry(line.now())

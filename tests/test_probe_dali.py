@@ -134,3 +134,12 @@ def test_the_demo_runs_the_committed_dali_cabinet_on_the_simulator(tmp_path: Pat
     assert demo.lighting.driver.transport == "fake:5?rated_w=40,40,40,40,60"  # type: ignore[union-attr]
     transport = parse_transport(demo.lighting.driver.transport)  # type: ignore[union-attr]
     assert [g.rated_w for g in simulated_bus(transport).gear] == [40, 40, 40, 40, 60]
+
+
+def test_a_gear_that_would_go_dark_when_the_line_fails_fails_the_probe(capsys: pytest.CaptureFixture[str]) -> None:
+    bus("fake:2").by_address(1).system_failure_level = 0
+    code, out = probe(capsys, "dali", "--transport", "fake:2")
+    assert code == 1
+    failed = [line for line in out if line.startswith("FAIL")]
+    assert len(failed) == 1 and "dali gear 1" in failed[0] and "fail-safe" in failed[0]
+    assert "config: system failure level off: the luminaire dims if the DALI line fails" in failed[0]

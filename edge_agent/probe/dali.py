@@ -2,9 +2,12 @@
 
 For each of the 64 short addresses: is a gear there, its device types, whether it is D4i (energy reporting and
 diagnostics, device types 51/52), its current level, and the faults it reports (QUERY STATUS, and for D4i gear
-its supply and light-source failure flags, with its metered energy and power). With ``--config`` the line is
-compared with the box's luminaires: a configured luminaire with no gear at its address fails (``wrong unit``),
-a gear no luminaire uses fails (``config``), since both mean the street and the config disagree.
+its supply and light-source failure flags, with its metered energy and power). A gear whose SYSTEM FAILURE LEVEL
+is below full fails too: when the interface (which powers the line) is unplugged, the gear go to that level on
+their own, and the box can do nothing about it until the line is back, so it is the street's fail-safe.
+With ``--config`` the line is compared with the box's luminaires: a configured luminaire with no gear at its
+address fails (``wrong unit``), a gear no luminaire uses fails (``config``), since both mean the street and the
+config disagree.
 
 The scan uses the same transports and python-dali sequences as the driver, so what the probe sees is what
 the box will see. It takes about 70 frames for an empty line and ~15 more per gear (~3 s and ~0.5 s a gear on
@@ -34,6 +37,8 @@ from .report import Cause, Check
 
 #: Default wait for one transaction, s (a memory read of ~10 frames takes ~0.4 s on a real line).
 TIMEOUT_S = 2.0
+#: The lowest SYSTEM FAILURE LEVEL accepted: a line that fails must leave the street lit (100 %, arc 254).
+FAILSAFE_ARC = 254
 
 
 @dataclass
@@ -47,6 +52,7 @@ class GearInfo:
     status: Any = None
     energy_wh: float | None = None
     power_w: float | None = None
+    failure_arc: int | None = None  # SYSTEM FAILURE LEVEL: where it goes if the line fails (255: stays)
     faults: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
 
@@ -91,6 +97,8 @@ def inspect(bus: DaliBus, addr: int) -> GearInfo | None:
             info.faults.append("lamp failure")
         if status.ballast_status:
             info.faults.append("control gear failure")
+    failure = bus.send(single(general.QuerySystemFailureLevel(GearShort(addr)))).raw_value
+    info.failure_arc = None if failure is None or failure.error else failure.as_integer
     if info.d4i:
         try:
             energy_wh, power_w = _value(bus, addr, energy.ActiveEnergy), _value(bus, addr, energy.ActivePower)
@@ -147,6 +155,11 @@ def gear_checks(found: dict[int, GearInfo], names: dict[int, str] | None = None,
                                        f"{', '.join(info.faults)} reported by the gear; {info.describe()}"))
         elif require_d4i and not info.d4i:
             checks.append(Check.failed(device, "d4i", Cause.NOT_D4I, f"no D4i device types; {info.describe()}"))
+        elif info.failure_arc is not None and info.failure_arc != 255 and info.failure_arc < FAILSAFE_ARC:
+            level = "off" if info.failure_arc == 0 else f"{level_pct(info.failure_arc):.0f} %"
+            checks.append(Check.failed(device, "fail-safe", Cause.CONFIG,
+                                       f"system failure level {level}: the luminaire dims if the DALI line fails; "
+                                       f"set it to 100 % (DTR0 254, SET SYSTEM FAILURE LEVEL)"))
         else:
             checks.append(Check.passed(device, "status", info.describe()))
     return checks

@@ -297,7 +297,7 @@ class DaliDriver:
             self._lost(exc)
             return
         self._backoff = RETRY_FIRST_S
-        log.info("DALI line %s: %d of %d luminaires answer, %d D4i, unconfigured gear at %s", self.transport,
+        log.info("DALI line %s: %d of %d luminaires answer, %d D4i; unconfigured gear at: %s", self.transport,
                  sum(1 for g in self._gear.values() if not g.silent), len(self._gear),
                  sum(1 for g in self._gear.values() if g.d4i), self.unconfigured or "none")
 

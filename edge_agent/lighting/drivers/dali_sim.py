@@ -87,12 +87,19 @@ class SimGear(fakes.Gear):  # type: ignore[misc]
         self.silent = False
         self.power_cycle_seen = True  # until the first arc power command after power-on, as real gear
         self.fade_code = 0  # FADE TIME last set (0: none)
+        self.system_failure_level = 254  # where the gear goes when the line fails (the standard's default: full)
         self.energy_wh = 0.0
         self.operating_s = 0.0
         self.on_s = 0.0
         self.starts = 0
         self._clock = clock
         self._t = clock()
+
+    def line_failure(self) -> None:
+        """The DALI line lost its power (interface unplugged): the gear goes to its system failure level."""
+        self.advance()
+        if self.system_failure_level != 255:  # MASK: stay where it is
+            self.level = self.system_failure_level
 
     def power_cycle(self) -> None:
         """The gear's supply went off and on: it comes back at its power-on level (100 %) and says so."""
@@ -131,6 +138,8 @@ class SimGear(fakes.Gear):  # type: ignore[misc]
         result = super().send(cmd)
         if isinstance(cmd, general.SetFadeTime) and self.valid_address(cmd):
             self.fade_code = self.dtr0
+        if isinstance(cmd, general.SetSystemFailureLevel) and self.valid_address(cmd):
+            self.system_failure_level = self.dtr0
         if isinstance(cmd, general.DAPC | general.Off | general.RecallMaxLevel | general.RecallMinLevel
                       | general.GoToScene) and self.valid_address(cmd):
             self.power_cycle_seen = False
@@ -148,6 +157,8 @@ class SimGear(fakes.Gear):  # type: ignore[misc]
             return 0xFF if self.lamp_failed else None
         if isinstance(cmd, general.QueryControlGearFailure):
             return 0xFF if self.gear_failed else None
+        if isinstance(cmd, general.QuerySystemFailureLevel):
+            return self.system_failure_level
         if isinstance(cmd, general.QueryFadeTimeFadeRate):
             return (self.fade_code << 4) | 7  # fade rate 7 (45 steps/s), the standard's default
         if isinstance(cmd, general.QueryLampPowerOn):
