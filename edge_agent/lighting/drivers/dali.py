@@ -479,6 +479,9 @@ class DaliDriver:
                 self._command(self._gear[lum], level, ramp_s)
         except DriverBusError as exc:
             self._lost(exc)
+        except DALIError as exc:  # a command python-dali refused: those luminaires read their real level next
+            self.stats.bad_answers += 1
+            log.warning("DALI line %s: a step's commands failed: %s", self.transport, exc)
 
     def _send_shared(self, frame: Shared) -> None:
         addr = GearBroadcast() if frame.target is None else GearGroup(frame.target)
