@@ -486,3 +486,16 @@ def test_whatever_the_street_does_the_driver_only_reports_it(ops: list[tuple[Any
             assert r.energy_wh >= energy[lum] - 0.05  # a meter only grows (0.1 Wh resolution of the bank)
             energy[lum] = max(energy[lum], r.energy_wh)
             assert r.power_w >= 0.0 and r.switch_ons >= 0
+
+
+def test_gear_claiming_d4i_without_its_banks_is_counted_and_modelled() -> None:
+    line = Line(2, d4i=False)
+    line.gear(1).devicetypes = [6, 51, 52]  # says D4i, has no bank 202
+    line.driver = DaliDriver(line.driver.config, line.specs, opener=lambda _t, _s: SimInterface(line.bus), start=T0)
+    line.driver.tick(T0)
+    line.driver.set_level("l1", 100.0)
+    line.run(120, step=2)
+    assert line.driver.gear("l1").d4i and not line.driver.metered("l1")
+    assert line.driver.stats.d4i_errors >= 1
+    reading = line.driver.read("l1")  # modelled from the nameplate: a reading, not a failure
+    assert reading.energy_wh == pytest.approx(60.0 * 118 / 3600, rel=0.05) and reading.faults == frozenset()
