@@ -54,9 +54,23 @@ def field_config(root: Path, port: int, src: Path) -> Path:
         cam["detect_fps"] = min(float(cam.get("detect_fps", 5)), 4.0)
     if raw.get("lighting"):
         raw["lighting"]["state_file"] = str(root / f"{device}-lighting-state.json")
+        _simulate_dali(raw["lighting"])
     path = root / f"{device}.yaml"
     path.write_text(yaml.safe_dump(raw, sort_keys=False), encoding="utf-8")
     return path
+
+
+def _simulate_dali(lighting: dict[str, Any]) -> None:
+    """A DALI cabinet's interface is replaced by the DALI simulator (python-dali's fake bus with D4i gear), one
+    gear per luminaire at its short address and with its rating, so the demo shows energy metered by the gear."""
+    driver = lighting.get("driver")
+    if not isinstance(driver, dict) or driver.get("kind") != "dali":
+        return
+    addresses = driver.get("addresses", {})
+    at = {addresses.get(lum["id"], i): float(lum["rated_w"]) for i, lum in enumerate(lighting["luminaires"])}
+    count = max(at) + 1
+    ratings = ",".join(f"{at.get(a, 60.0):g}" for a in range(count))
+    driver["transport"] = f"fake:{count}?rated_w={ratings}"
 
 
 class Children:

@@ -20,6 +20,7 @@ import logging
 import math
 import threading
 from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from typing import Any
 
@@ -168,18 +169,20 @@ class LightNode:
             except Exception as exc:
                 reasons.append(f"engine: {describe(exc)}")
             changes: list[LevelChange] = []
-            for lum in self._ids:
-                decision = decisions.get(lum)
-                if decision is not None and _usable(decision, lum):
-                    self._sources[lum] = decision.source
-                    change = self._apply(lum, decision.level, decision.ramp_s, decision.source, now, observed, reasons)
-                else:
-                    if len(reasons) < 8:  # one engine failure, not the same reason 200 times
-                        reasons.append(f"{lum}: no usable decision ({decision!r})"[:200])
-                    self._sources[lum] = "fallback"
-                    change = self._fallback(lum, now, observed)
-                if change is not None:
-                    changes.append(change)
+            with _batch(self._driver):
+                for lum in self._ids:
+                    decision = decisions.get(lum)
+                    if decision is not None and _usable(decision, lum):
+                        self._sources[lum] = decision.source
+                        change = self._apply(lum, decision.level, decision.ramp_s, decision.source, now, observed,
+                                             reasons)
+                    else:
+                        if len(reasons) < 8:  # one engine failure, not the same reason 200 times
+                            reasons.append(f"{lum}: no usable decision ({decision!r})"[:200])
+                        self._sources[lum] = "fallback"
+                        change = self._fallback(lum, now, observed)
+                    if change is not None:
+                        changes.append(change)
             for lum in self._ids:
                 self._faults.observe(lum, observed[lum])
             if reasons:
@@ -433,6 +436,7 @@ class LightNode:
                 "light.coordinator": "unknown" if online is None else "online" if online else "offline",
                 "light.step_age_s": age,
                 "light.lum": luminaire_table(self._ids, self._readings, self._fresh, self._commanded),
+                **_driver_metrics(self._driver),
             }
 
     # ------------------------------------------------------------------------------------------ internals
@@ -496,6 +500,33 @@ def _usable(decision: Decision | None, lum: str) -> bool:
         and math.isfinite(decision.ramp_s)
         and decision.ramp_s >= 0.0
     )
+
+
+def _batch(driver: LuminaireDriver) -> AbstractContextManager[Any]:
+    """The driver's batch of one step's commands, if it has one (a DALI line sends a group's level in one frame).
+
+    Optional, like :func:`_driver_metrics`: the port stays four methods, and a driver without ``batch()`` gets
+    each command at once.
+    """
+    batch = getattr(driver, "batch", None)
+    return batch() if callable(batch) else nullcontext()
+
+
+def _driver_metrics(driver: LuminaireDriver) -> dict[str, Any]:
+    """A driver's own metrics (a DALI line's ``dali.*``: bus state, counters, D4i diagnostics), if it has any.
+
+    Optional: the port stays four methods; a driver with something to report adds ``telemetry()``. It must not
+    break the node's report, so a failure there is logged and leaves the ``light.*`` metrics alone.
+    """
+    report = getattr(driver, "telemetry", None)
+    if not callable(report):
+        return {}
+    try:
+        metrics = report()
+    except Exception as exc:
+        log.warning("driver metrics failed: %s", describe(exc))
+        return {}
+    return dict(metrics) if isinstance(metrics, Mapping) else {}
 
 
 def _require_aware(when: dt.datetime) -> None:

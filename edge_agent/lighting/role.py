@@ -115,6 +115,9 @@ class LightRole:
         if self.cabinet is not None:
             self._cabinet_thread.join(timeout)
             self.cabinet.close()
+        close = getattr(self.driver, "close", None)  # a driver holding an interface (DALI) releases it
+        if callable(close):
+            close()
 
     def step(self) -> None:
         """One decision round, then the fault changes it revealed go out as events."""

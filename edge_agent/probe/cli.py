@@ -13,7 +13,7 @@ from pathlib import Path
 
 from ..config import load_config
 from ..config.box import BoxConfig
-from . import camera, modbus
+from . import camera, dali, modbus
 from .report import Check, ProbeReport, exit_code, render
 
 #: Adds one kind's ``probe <kind>`` parser (whose ``func`` returns the checks) to the probe subparsers.
@@ -21,8 +21,8 @@ AddParser = Callable[["argparse._SubParsersAction[argparse.ArgumentParser]"], No
 #: Probes every device of one kind in a box config (the config file's path resolves relative files).
 BoxProbe = Callable[[BoxConfig, Path], list[Check]]
 
-KINDS: list[AddParser] = [camera.add_parser, modbus.add_parser]
-BOX_PROBES: list[BoxProbe] = [camera.probe_box_cameras, modbus.probe_box_cabinet]
+KINDS: list[AddParser] = [camera.add_parser, dali.add_parser, modbus.add_parser]
+BOX_PROBES: list[BoxProbe] = [camera.probe_box_cameras, dali.probe_box, modbus.probe_box_cabinet]
 
 
 def probe_box(box: BoxConfig, path: Path) -> list[Check]:

@@ -17,6 +17,7 @@ from pydantic import BaseModel, Field, ValidationError
 
 from .base import LampFault, LuminaireDriver, LuminaireReading
 from .contactor import ContactorDriver, ContactorDriverConfig
+from .dali import DaliDriver, DaliDriverConfig
 from .diagnostics import diagnose
 from .errors import DriverCommError, DriverError
 from .simulated import SimulatedDriver, SimulatedDriverConfig
@@ -41,16 +42,19 @@ def _needs_cabinet(config: Any, _specs: Sequence[LuminaireSpec]) -> LuminaireDri
 DRIVERS: dict[str, DriverKind] = {
     "simulated": DriverKind(SimulatedDriverConfig, lambda _cfg, specs: SimulatedDriver(specs)),
     "contactor": DriverKind(ContactorDriverConfig, _needs_cabinet, ContactorDriver),
+    "dali": DriverKind(DaliDriverConfig, DaliDriver),
 }
 
 #: The ``lighting.driver`` section of a box config: one model per kind, told apart by ``kind``.
-DriverConfig = Annotated[SimulatedDriverConfig | ContactorDriverConfig, Field(discriminator="kind")]
+DriverConfig = Annotated[SimulatedDriverConfig | ContactorDriverConfig | DaliDriverConfig, Field(discriminator="kind")]
 
 __all__ = [
     "DRIVERS",
     "MAX_LUMINAIRES",
     "ContactorDriver",
     "ContactorDriverConfig",
+    "DaliDriver",
+    "DaliDriverConfig",
     "DriverCommError",
     "DriverConfig",
     "DriverError",

@@ -22,3 +22,11 @@ class DriverCommError(DriverError):
     def __init__(self, lum_id: str, detail: str = "no answer from the control gear") -> None:
         super().__init__(f"luminaire {lum_id!r}: {detail}")
         self.lum_id = lum_id
+
+
+class DriverBusError(DriverError):
+    """The interface to a whole line of gear is gone or mute (a USB adapter unplugged, a serial link down).
+
+    Every luminaire on that line is then out of reach (each one a ``controlGearCommFailure``); the driver counts
+    it and reopens the interface with back-off, the gear meanwhile keeping its last level on its own.
+    """
