@@ -126,7 +126,7 @@ def _prepare_database(root: Path, db_url: str) -> str:
     upgrade(engine)
     password = _demo_password(root)
     with engine.begin() as conn:
-        if user_store.authenticate(conn, DEMO_USER, password) is None:
+        if user_store.get_user(conn, username=DEMO_USER) is None:
             user_store.create_user(conn, DEMO_USER, password, "admin", None)
     teams, rules = seed_demo(engine)
     if teams or rules:
