@@ -7,6 +7,7 @@ from flask import Flask
 from . import errors, login_guard, metrics, openapi, security
 from .blueprint import bp
 from .routes import ROUTE_MODULES
+from .routes import rules as rule_routes
 
 
 def init_app(app: Flask) -> None:
@@ -14,6 +15,7 @@ def init_app(app: Flask) -> None:
         assert module.__name__
     security.init_app(app)
     login_guard.init_app(app)
+    rule_routes.init_app(app)
     app.register_blueprint(bp)
     errors.register(app)
     metrics.init_app(app)

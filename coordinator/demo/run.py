@@ -149,7 +149,8 @@ def run_demo(root: Path = Path("var/demo"), port: int = DEMO_PORT, web_port: int
     broker = LocalBroker(root / "broker", port=port)
     children = Children(root / "logs")
     env = {**os.environ, "VIGIE_DATABASE_URL": db_url, "VIGIE_SECRET_KEY": _secret_key(root),
-           "VIGIE_MQTT_HOST": "127.0.0.1", "VIGIE_MQTT_PORT": str(port), "PYTHONUNBUFFERED": "1"}
+           "VIGIE_MQTT_HOST": "127.0.0.1", "VIGIE_MQTT_PORT": str(port), "PYTHONUNBUFFERED": "1",
+           "VIGIE_MODELS_DIR": str(MODEL.parent)}
     exe = [sys.executable, "-m"]
     try:
         _step(1, total, f"broker: mosquitto on 127.0.0.1:{port}")
