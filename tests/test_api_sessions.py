@@ -6,6 +6,7 @@ stored times back, not by sleeping.
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import sqlalchemy as sa
@@ -219,3 +220,29 @@ def test_tokens_are_revoked_one_or_all_and_stop_at_once(app: Flask) -> None:
     assert admin.delete(f"/users/{me}/tokens/{first_id}").status_code == 404  # not that user's token
     assert [e.detail for e in _events(app, "token_revoked")] == [f"token={first_id}", f"token={second_id}"]
     assert [e.detail for e in _events(app, "token_created")] == [f"token={second_id} name=tablette"]
+
+
+def test_an_open_event_stream_stops_when_its_token_is_revoked_or_its_session_ends(db_url: str) -> None:
+    app = make_app(db_url, EVENT_STREAM_MAX_S=60, EVENT_STREAM_POLL_MS=10, EVENT_STREAM_AUTH_CHECK_S=0)
+    admin = add_user(app, "chef", "admin")
+    agent = add_user(app, "agent", "viewer")
+    uid = agent.get("/auth/me").get_json()["id"]
+
+    def stream_then(client: FlaskClient, cut: Any, **kw: Any) -> float:
+        resp = client.get("/api/v1/events/stream", buffered=False, **kw)
+        assert resp.status_code == 200
+        chunks = iter(resp.response)
+        assert b"vigie event stream" in next(chunks)
+        cut()
+        t0 = time.monotonic()
+        rest = list(chunks)  # ends by itself; the stream would otherwise run for EVENT_STREAM_MAX_S
+        assert all(b"event: event" not in c for c in rest)
+        return time.monotonic() - t0
+
+    token_stream = stream_then(agent.client, lambda: admin.delete(f"/users/{uid}/tokens"),
+                               headers={"Authorization": f"Bearer {agent.token}"})
+    browser = app.test_client()
+    csrf = _login(browser, "agent")
+    other = _clone(browser, app)
+    session_stream = stream_then(other, lambda: browser.post("/api/v1/auth/logout", headers={"X-CSRF-Token": csrf}))
+    assert token_stream < 30 and session_stream < 30

@@ -117,6 +117,21 @@ def session_principal() -> Principal | None:
     return resumed.principal
 
 
+def credential_check() -> Callable[[Connection], bool]:
+    """A re-check of this request's credential, for a response that outlives the request (the event stream).
+
+    Logout, deactivation and revocation must stop an open stream too, not only the next request.
+    The check reads only: it neither ends nor renews a session.
+    """
+    header = request.headers.get("Authorization")
+    if header:
+        token = header.partition(" ")[2].strip()
+        return lambda conn: user_store.token_is_valid(conn, token)
+    sid = str(session.get("sid", ""))
+    policy: SessionPolicy = current_app.extensions[_POLICY]
+    return lambda conn: session_store.is_open(conn, sid, policy, now_ms())
+
+
 def _from_bearer(header: str) -> Principal:
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():

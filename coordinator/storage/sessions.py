@@ -83,3 +83,12 @@ def end_session(conn: Connection, sid: str, now_ms: int, reason: str = "logout")
 def end_user_sessions(conn: Connection, user_id: int, now_ms: int, reason: str) -> int:
     """End every open session of ``user_id`` (deactivation); returns how many were open."""
     return _end(conn, auth_sessions.c.user_id == user_id, now_ms, reason)
+
+
+def is_open(conn: Connection, sid: str, policy: SessionPolicy, now_ms: int) -> bool:
+    """Read-only: whether session ``sid`` would still authenticate now (for a long response's re-checks)."""
+    t = auth_sessions
+    row = conn.execute(sa.select(t.c.created_ms, t.c.seen_ms, t.c.ended_ms, users.c.active)
+                       .join(users, users.c.id == t.c.user_id).where(t.c.sid_sha256 == _sid_hash(sid))).first()
+    return (row is not None and row.ended_ms is None and bool(row.active)
+            and verdict(policy, row.created_ms, row.seen_ms, now_ms) == "open")

@@ -132,6 +132,14 @@ def principal_by_token(conn: Connection, token: str) -> Principal | None:
     return _principal(row, "token")
 
 
+def token_is_valid(conn: Connection, token: str) -> bool:
+    """Read-only: whether ``token`` would still authenticate (not revoked, its user active)."""
+    q = (sa.select(api_tokens.c.id).join(users, api_tokens.c.user_id == users.c.id)
+         .where(api_tokens.c.token_sha256 == hash_token(token), api_tokens.c.revoked.is_(False),
+                users.c.active.is_(True)))
+    return conn.execute(q).first() is not None
+
+
 def list_users(conn: Connection) -> list[UserRow]:
     rows = conn.execute(sa.select(users).order_by(users.c.username)).all()
     return [UserRow(r.id, r.username, r.role, r.commune, r.active) for r in rows]
