@@ -54,6 +54,8 @@ DEFAULTS: dict[str, Any] = {
     "LOGIN_THROTTLE_BASE_S": 1.0,
     "LOGIN_THROTTLE_MAX_S": 15 * 60,
     "LOGIN_THROTTLE_WINDOW_S": 15 * 60,
+    # Security events (logins, lockouts, account changes) are deleted after this many days.
+    "SECURITY_EVENT_RETENTION_DAYS": 365,
     # /metrics answers only a bearer of this token (or VIGIE_METRICS_TOKEN_FILE); unset: not served.
     "METRICS_TOKEN": None,
     # Detector model manifests (rule classes are checked against them); unset: <FIRMWARE_CONFIGS>/../models.

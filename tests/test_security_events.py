@@ -8,12 +8,19 @@ from pathlib import Path
 from typing import get_args
 
 import pytest
+import sqlalchemy as sa
 from flask import Flask
+from sqlalchemy.engine import Engine
 
 from coordinator.api.routes.security_events import Kind
-from coordinator.auth.audit import KINDS
+from coordinator.auth.audit import KINDS, Actor
 from coordinator.auth.sessions import SessionPolicy, needs_touch, verdict
+from coordinator.auth.throttle import ThrottlePolicy
+from coordinator.auth_cleanup import cleanup
 from coordinator.cli import main
+from coordinator.storage import audit, sessions, throttle
+from coordinator.storage import users as user_store
+from coordinator.storage.schema import auth_sessions, login_throttle
 from tests.api_helpers import PASSWORD, add_user
 
 
@@ -102,3 +109,26 @@ def test_the_command_line_manages_accounts_and_reads_the_log(app: Flask, db_url:
     assert [json.loads(line)["detail"] for line in out] == ["operator -> supervisor"]
     users = [json.loads(line) for line in _cli(db_url, "user", "list", capsys=capsys)[1]]
     assert [(u["username"], u["role"], u["active"]) for u in users] == [("agent", "supervisor", True)]
+
+
+def test_cleanup_deletes_dead_sessions_stale_counters_and_old_events_only(engine: Engine) -> None:
+    day = 86_400_000
+    now = 400 * day
+    policy = ThrottlePolicy(free=0, base_s=60, window_s=900)
+    anyone = Actor(None, "anonymous", "198.51.100.1")
+    with engine.begin() as conn:
+        uid = user_store.create_user(conn, "chef", PASSWORD, "admin", None)
+        old_sid = sessions.open_session(conn, uid, now - 3 * day)  # older than 12 h + a day: dead
+        live_sid = sessions.open_session(conn, uid, now - 3600_000)
+        throttle.fail(conn, "account:old", policy, now - 2 * 3600_000)  # window over, lock over
+        throttle.fail(conn, "account:recent", policy, now - 60_000)  # within the window
+        audit.record(conn, "login", anyone, "chef", at_ms=now - 366 * day)
+        audit.record(conn, "login", anyone, "chef", at_ms=now - 364 * day)
+    assert cleanup(engine, now, absolute_s=12 * 3600, window_s=900, retention_days=365) == 3
+    with engine.connect() as conn:
+        assert [k for k, in conn.execute(sa.select(login_throttle.c.key))] == ["account:recent"]
+        assert len(audit.page(conn, 10)) == 1
+        policy_s = SessionPolicy(idle_s=7200)
+        assert sessions.is_open(conn, live_sid, policy_s, now)
+        assert not sessions.is_open(conn, old_sid, policy_s, now)
+        assert conn.execute(sa.select(sa.func.count()).select_from(auth_sessions)).scalar_one() == 1

@@ -53,3 +53,8 @@ def page(conn: Connection, limit: int, before: int | None = None, kind: str | No
         q = q.where(t.c.actor == actor)
     return [SecurityEvent(r.id, r.at_ms, r.kind, r.actor, r.via, r.subject, r.address, r.detail)
             for r in conn.execute(q)]
+
+
+def delete_before(conn: Connection, at_before_ms: int) -> int:
+    """Delete the events older than ``at_before_ms`` (retention)."""
+    return int(conn.execute(security_events.delete().where(security_events.c.at_ms < at_before_ms)).rowcount)

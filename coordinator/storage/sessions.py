@@ -92,3 +92,8 @@ def is_open(conn: Connection, sid: str, policy: SessionPolicy, now_ms: int) -> b
                        .join(users, users.c.id == t.c.user_id).where(t.c.sid_sha256 == _sid_hash(sid))).first()
     return (row is not None and row.ended_ms is None and bool(row.active)
             and verdict(policy, row.created_ms, row.seen_ms, now_ms) == "open")
+
+
+def delete_dead(conn: Connection, created_before_ms: int) -> int:
+    """Delete the sessions created before ``created_before_ms`` (past any absolute lifetime: dead)."""
+    return int(conn.execute(auth_sessions.delete().where(auth_sessions.c.created_ms < created_before_ms)).rowcount)

@@ -44,3 +44,9 @@ def fail(conn: Connection, k: str, policy: ThrottlePolicy, now_ms: int) -> Failu
 def clear(conn: Connection, k: str) -> None:
     """Forget the failures of ``k`` (a successful login of that account)."""
     conn.execute(login_throttle.delete().where(login_throttle.c.key == k))
+
+
+def delete_stale(conn: Connection, last_before_ms: int, now_ms: int) -> int:
+    """Delete the counters whose last failure is older than ``last_before_ms`` and that lock nothing now."""
+    t = login_throttle
+    return int(conn.execute(t.delete().where(t.c.last_ms < last_before_ms, t.c.locked_until_ms <= now_ms)).rowcount)
