@@ -142,7 +142,7 @@ def _timed(c: FlaskClient, username: str, password: str, expected: int) -> float
 
 def test_an_unknown_name_costs_the_time_of_a_known_one(db_url: str) -> None:
     """No user enumeration by timing: the median times agree within a band, measured side by side."""
-    app = make_app(db_url, LOGIN_THROTTLE_ADDRESS_FREE=1000)
+    app = make_app(db_url, LOGIN_THROTTLE_ADDRESS_FREE=1000, LOGIN_THROTTLE_ACCOUNT_FREE=1000)
     add_user(app, "chef", "admin")
     gone = add_user(app, "parti", "viewer")
     admin = add_user(app, "admin", "admin")
