@@ -150,13 +150,16 @@ def test_an_unknown_name_costs_the_time_of_a_known_one(db_url: str) -> None:
     c = app.test_client()
     _timed(c, "chef", WRONG, 401)  # warm-up: the dummy hash is computed once per process
     _timed(c, "inconnu", WRONG, 401)
-    times: dict[str, list[float]] = {"known_wrong": [], "known_right": [], "unknown": [], "deactivated": []}
-    for i in range(5):
-        times["known_wrong"].append(_timed(c, "chef", WRONG, 401))
-        times["unknown"].append(_timed(c, f"inconnu{i}", WRONG, 401))
-        times["known_right"].append(_timed(c, "chef", PASSWORD, 200))
-        times["deactivated"].append(_timed(c, "parti", PASSWORD, 401))
-    median = {k: statistics.median(v) for k, v in times.items()}
-    for other in ("known_wrong", "known_right", "deactivated"):
-        ratio = median["unknown"] / median[other]
-        assert 0.7 <= ratio <= 1.4, (other, ratio, median)
+    # Ratios are taken within each round (a burst of load on the machine slows both sides of one ratio),
+    # then their median over the rounds is held to the band.
+    ratios: dict[str, list[float]] = {"known_wrong": [], "known_right": [], "deactivated": []}
+    for i in range(7):
+        known_wrong = _timed(c, "chef", WRONG, 401)
+        unknown = _timed(c, f"inconnu{i}", WRONG, 401)
+        known_right = _timed(c, "chef", PASSWORD, 200)
+        deactivated = _timed(c, "parti", PASSWORD, 401)
+        for other, t in (("known_wrong", known_wrong), ("known_right", known_right), ("deactivated", deactivated)):
+            ratios[other].append(unknown / t)
+    for other, values in ratios.items():
+        ratio = statistics.median(values)
+        assert 0.7 <= ratio <= 1.4, (other, ratio, values)
