@@ -103,11 +103,6 @@ def authenticate(conn: Connection, username: str, password: str) -> Authenticati
     return Authentication(_principal(row, "session"))
 
 
-def principal_by_id(conn: Connection, user_id: int) -> Principal | None:
-    row = conn.execute(sa.select(users).where(users.c.id == user_id, users.c.active.is_(True))).first()
-    return None if row is None else _principal(row, "session")
-
-
 def create_token(conn: Connection, user_id: int, name: str, by: Actor | None = None) -> str:
     """Store a new token's hash and return the token itself: it is shown once, never again."""
     token = new_token()
