@@ -9,6 +9,7 @@ from typing import get_args
 
 import pytest
 import sqlalchemy as sa
+from alembic import command
 from flask import Flask
 from sqlalchemy.engine import Engine
 
@@ -18,8 +19,9 @@ from coordinator.auth.sessions import SessionPolicy, needs_touch, verdict
 from coordinator.auth.throttle import ThrottlePolicy
 from coordinator.auth_cleanup import cleanup
 from coordinator.cli import main
-from coordinator.storage import audit, sessions, throttle
+from coordinator.storage import audit, current_revision, head_revision, schema_drift, sessions, throttle, upgrade
 from coordinator.storage import users as user_store
+from coordinator.storage.migrate import alembic_config
 from coordinator.storage.schema import auth_sessions, login_throttle
 from tests.api_helpers import PASSWORD, add_user
 
@@ -132,3 +134,21 @@ def test_cleanup_deletes_dead_sessions_stale_counters_and_old_events_only(engine
         assert sessions.is_open(conn, live_sid, policy_s, now)
         assert not sessions.is_open(conn, old_sid, policy_s, now)
         assert conn.execute(sa.select(sa.func.count()).select_from(auth_sessions)).scalar_one() == 1
+
+
+def test_migration_0002_adds_its_tables_to_a_database_in_use_and_downgrades(engine: Engine) -> None:
+    cfg = alembic_config(engine)
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "0001")
+    new_tables = {"auth_sessions", "login_throttle", "security_events"}
+    assert current_revision(engine) == "0001" and not new_tables & set(sa.inspect(engine).get_table_names())
+    with engine.begin() as conn:
+        uid = user_store.create_user(conn, "chef", PASSWORD, "admin", None)
+    upgrade(engine)
+    assert current_revision(engine) == head_revision() and schema_drift(engine) == []
+    assert new_tables <= set(sa.inspect(engine).get_table_names())
+    with engine.begin() as conn:
+        assert user_store.authenticate(conn, "chef", PASSWORD).principal is not None
+        sid = sessions.open_session(conn, uid, 1_000)
+        assert sessions.is_open(conn, sid, SessionPolicy(), 2_000)
