@@ -1,7 +1,7 @@
 """Periodic jobs of the coordinator (``vigie-coordinator jobs``): timers that no message triggers.
 
 SLA escalation, devices silent beyond a threshold, retention of raw events, re-sending
-commands and notifications that could not be delivered. Each job is a plain function
+commands and notifications that could not be delivered, clean-up of authentication state. Each job is a plain function
 ``job(engine, now_ms) -> int`` (how much it did), registered with its period in :data:`JOBS`;
 the runner calls them in one named thread and logs failures without stopping.
 """
@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.engine import Engine
 
+from coordinator.auth_cleanup import auth_cleanup_job
 from coordinator.dispatch import jobs as dispatch_jobs
 from coordinator.lighting import jobs as lighting_jobs
 from coordinator.retention import retention_job
@@ -39,6 +40,7 @@ JOBS += [Periodic("interventions.sla", 15, dispatch_jobs.sla_job),
          Periodic("interventions.rules_tick", 10, dispatch_jobs.rules_tick_job)]
 JOBS += [Periodic("lighting.republish", 10, lighting_jobs.republish_job)]
 JOBS += [Periodic("events.retention", 3600, retention_job)]  # EVENT_RETENTION_DAYS, re-read at each run
+JOBS += [Periodic("auth.cleanup", 3600, auth_cleanup_job)]  # dead sessions, stale counters, old security events
 
 
 def run_jobs(engine: Engine, stop: threading.Event, jobs: list[Periodic] | None = None,

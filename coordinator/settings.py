@@ -8,6 +8,7 @@ There is no default secret key: outside tests and the demo, a missing key stops 
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 from typing import Any
 
 from flask import Config
@@ -39,6 +40,26 @@ DEFAULTS: dict[str, Any] = {
     "MQTT_KEEPALIVE_S": 30,
     "SESSION_COOKIE_HTTPONLY": True,
     "SESSION_COOKIE_SAMESITE": "Strict",
+    # Secure cookies always; without this, still whenever the request came over HTTPS (see TRUSTED_PROXIES).
+    "SESSION_COOKIE_SECURE": False,
+    # Browser sessions live on the server: a shift at most, half an hour without a request.
+    "SESSION_IDLE_S": 30 * 60,
+    "SESSION_ABSOLUTE_S": 12 * 3600,
+    "SESSION_TOUCH_S": 30,
+    # Reverse proxies in front of gunicorn whose X-Forwarded-For/-Proto headers are believed (0: none).
+    "TRUSTED_PROXIES": 0,
+    # Login throttling: free failures per account name and per client address, then doubling delays.
+    "LOGIN_THROTTLE_ACCOUNT_FREE": 5,
+    "LOGIN_THROTTLE_ADDRESS_FREE": 20,
+    "LOGIN_THROTTLE_BASE_S": 1.0,
+    "LOGIN_THROTTLE_MAX_S": 15 * 60,
+    "LOGIN_THROTTLE_WINDOW_S": 15 * 60,
+    # Security events (logins, lockouts, account changes) are deleted after this many days.
+    "SECURITY_EVENT_RETENTION_DAYS": 365,
+    # /metrics answers only a bearer of this token (or VIGIE_METRICS_TOKEN_FILE); unset: not served.
+    "METRICS_TOKEN": None,
+    # Detector model manifests (rule classes are checked against them); unset: <FIRMWARE_CONFIGS>/../models.
+    "MODELS_DIR": None,
     "VALIDATE_RESPONSES": False,
 }
 
@@ -57,12 +78,17 @@ def read_secret_file(value: str | None) -> str | None:
 
 def finalise(config: dict[str, Any]) -> None:
     """Resolve ``*_FILE`` secrets and refuse to start without a secret key."""
-    for key in ("SECRET_KEY", "MQTT_PASSWORD"):
+    for key in ("SECRET_KEY", "MQTT_PASSWORD", "METRICS_TOKEN"):
         path = config.get(f"{key}_FILE") or os.environ.get(f"VIGIE_{key}_FILE")
         if path and not config.get(key):
             config[key] = read_secret_file(path)
     if not config.get("SECRET_KEY"):
         raise SettingsError("no secret key: set VIGIE_SECRET_KEY or VIGIE_SECRET_KEY_FILE")
+    for key in ("SESSION_IDLE_S", "SESSION_ABSOLUTE_S"):
+        if not isinstance(config.get(key), int | float) or config[key] <= 0:
+            raise SettingsError(f"{key} must be a positive number of seconds, got {config.get(key)!r}")
+    # The cookie does not outlive the session it names.
+    config["PERMANENT_SESSION_LIFETIME"] = timedelta(seconds=config["SESSION_ABSOLUTE_S"])
 
 
 def from_env() -> dict[str, Any]:

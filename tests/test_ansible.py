@@ -27,6 +27,7 @@ import sys
 import sysconfig
 import threading
 import time
+import urllib.error
 import urllib.request
 import uuid
 from collections.abc import Iterator
@@ -353,6 +354,12 @@ def test_coordinator_apply_creates_the_database_release_environment_and_migrates
     assert key_file == etc / "secret_key" and key_file.stat().st_mode & 0o777 == 0o640
     assert re.fullmatch(r"[A-Za-z0-9]{64}\n", key_file.read_text())
     assert "VIGIE_SECRET_KEY" not in env
+    # /metrics has its own generated token; cookies are Secure behind the HTTPS proxy the role expects.
+    metrics_token = Path(env["VIGIE_METRICS_TOKEN_FILE"])
+    assert metrics_token == etc / "metrics_token" and metrics_token.stat().st_mode & 0o777 == 0o640
+    assert re.fullmatch(r"[A-Za-z0-9]{48}\n", metrics_token.read_text())
+    assert (env["VIGIE_SESSION_COOKIE_SECURE"], env["VIGIE_TRUSTED_PROXIES"]) == ("true", "1")
+    assert env["VIGIE_MODELS_DIR"] == str(dep.coordinator_prefix / "opt/vigie/fleet/models")
     release = dep.coordinator_prefix / "opt/vigie/releases/0.1.0"
     assert (dep.coordinator_prefix / "opt/vigie/current").resolve() == release
     assert (release / "bin/vigie-coordinator").exists()
@@ -593,6 +600,15 @@ def test_coordinator_api_answers_under_gunicorn(running: Running) -> None:
     spec = json.loads(body)
     assert spec["openapi"].startswith("3.") and any("devices" in p for p in spec["paths"])
     assert any(s.startswith("READY=1") for s in running.web_notify.states), "Type=notify: gunicorn says ready"
+    # /metrics is not public: 401 without the generated token, the metrics with it.
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        _get(f"http://127.0.0.1:{port}/metrics")
+    assert refused.value.code == 401
+    etc = running.deployment.coordinator_prefix / "etc/vigie"
+    token = (etc / "metrics_token").read_text().strip()
+    request = urllib.request.Request(f"http://127.0.0.1:{port}/metrics", headers={"Authorization": f"Bearer {token}"})
+    with urllib.request.urlopen(request, timeout=5) as resp:
+        assert resp.status == 200 and b"vigie_api_requests_total" in resp.read()
     assert "gthread" in running.processes.log("web")
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import sqlalchemy as sa
 from flask import Flask
@@ -74,7 +76,9 @@ def test_session_login_then_changes_need_the_csrf_header(app: Flask) -> None:
     refused = c.post("/api/v1/auth/tokens", json=body)
     assert refused.status_code == 403 and "X-CSRF-Token" in refused.get_json()["error"]["message"]
     assert c.post("/api/v1/auth/tokens", json=body, headers={"X-CSRF-Token": csrf}).status_code == 201
-    assert c.post("/api/v1/auth/logout").status_code == 204
+    assert c.post("/api/v1/auth/logout").status_code == 403
+    assert c.get("/api/v1/auth/me").status_code == 200
+    assert c.post("/api/v1/auth/logout", headers={"X-CSRF-Token": csrf}).status_code == 204
     assert c.get("/api/v1/auth/me").status_code == 401
 
 
@@ -110,8 +114,20 @@ def test_unknown_url_is_a_json_404(app: Flask) -> None:
     assert resp.get_json()["error"]["code"] == "not_found"
 
 
-def test_prometheus_metrics_count_requests_by_route(app: Flask) -> None:
-    c = app.test_client()
+def test_prometheus_metrics_count_requests_by_route(db_url: str) -> None:
+    c = make_app(db_url, METRICS_TOKEN="metrics-secret").test_client()
     c.get("/api/v1/auth/me")
-    text = c.get("/metrics").get_data(as_text=True)
+    text = c.get("/metrics", headers={"Authorization": "Bearer metrics-secret"}).get_data(as_text=True)
     assert 'vigie_api_requests_total{method="GET",route="/api/v1/auth/me",status="401"} 1.0' in text
+
+
+def test_metrics_need_their_token_and_are_not_served_without_one(db_url: str, tmp_path: Path) -> None:
+    assert make_app(db_url).test_client().get("/metrics").status_code == 404
+    token_file = tmp_path / "metrics_token"
+    token_file.write_text("from-a-file\n", encoding="utf-8")
+    c = make_app(db_url, METRICS_TOKEN_FILE=str(token_file)).test_client()
+    for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": "Basic from-a-file"}):
+        resp = c.get("/metrics", headers=headers)
+        assert resp.status_code == 401 and resp.get_json()["error"]["code"] == "unauthenticated"
+    resp = c.get("/metrics", headers={"Authorization": "Bearer from-a-file"})
+    assert resp.status_code == 200 and "vigie_api_requests_total" in resp.get_data(as_text=True)

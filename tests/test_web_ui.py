@@ -108,6 +108,23 @@ def test_login_refuses_a_wrong_password_then_opens_the_map(app: Flask, base_url:
     shot(page, "login-map")
 
 
+def test_login_says_when_failures_have_locked_the_name(db_url: str, page: Page) -> None:
+    app = make_app(db_url, LOGIN_THROTTLE_ACCOUNT_FREE=0, LOGIN_THROTTLE_BASE_S=60)
+    add_user(app, "operateur.dijon", "operator")
+    with serve(app) as base:
+        page.goto(f"{base}/login")
+        page.get_by_label("Identifiant").fill("operateur.dijon")
+        page.get_by_label("Mot de passe").fill("pas le bon")
+        page.get_by_role("button", name="Se connecter").click()
+        expect(page.get_by_role("alert")).to_have_text("Identifiant ou mot de passe incorrect.")
+        page.get_by_label("Mot de passe").fill(PASSWORD)
+        page.get_by_role("button", name="Se connecter").click()
+        expect(page.get_by_role("alert")).to_have_text(
+            "Trop d'échecs de connexion : réessayez dans quelques minutes.")
+        expect(page).to_have_url(f"{base}/login")
+        shot(page, "login-throttled")
+
+
 def test_map_shows_every_device_of_the_fleet(app: Flask, db_url: str, base_url: str, page: Page) -> None:
     rows = fleet_rows(1500, seed=3)
     seed_fleet(db_url, rows)

@@ -1,7 +1,9 @@
-"""Prometheus metrics of the HTTP API, served at ``/metrics``.
+"""Prometheus metrics of the HTTP API, served at ``/metrics`` to the bearer of the metrics token.
 
 Each app has its own registry (several apps live in one test process); the label is the
-route's rule, not the raw path, so ids in URLs do not explode the series count.
+route's rule, not the raw path, so ids in URLs do not explode the series count. The metrics
+say who logs in how often and which routes fail: not for the public. Without ``METRICS_TOKEN``
+the route answers 404; with it, only ``Authorization: Bearer <METRICS_TOKEN>`` reads them.
 """
 
 from __future__ import annotations
@@ -10,6 +12,10 @@ import time
 
 from flask import Flask, Response, g, request
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
+
+from coordinator.auth.secrets import same_secret
+
+from .errors import error_response
 
 _KEY = "vigie.metrics"
 
@@ -21,6 +27,10 @@ class ApiMetrics:
                                 registry=self.registry)
         self.latency = Histogram("vigie_api_request_seconds", "HTTP API request duration", ["method", "route"],
                                  registry=self.registry)
+        self.logins = Counter("vigie_auth_logins", "Login attempts by result (success, failure, throttled)",
+                              ["result"], registry=self.registry)
+        self.lockouts = Counter("vigie_auth_lockouts", "Account names or client addresses locked by failed logins",
+                                ["scope"], registry=self.registry)
 
 
 def get_metrics(app: Flask) -> ApiMetrics:
@@ -47,4 +57,10 @@ def init_app(app: Flask) -> None:
 
     @app.get("/metrics")
     def prometheus_metrics() -> Response:
+        token = app.config.get("METRICS_TOKEN")
+        if not token:
+            return error_response(404, "metrics are not served: no metrics token is configured")
+        scheme, _, sent = request.headers.get("Authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or not same_secret(sent.strip(), str(token)):
+            return error_response(401, "metrics need 'Authorization: Bearer <metrics token>'")
         return Response(generate_latest(metrics.registry), mimetype=CONTENT_TYPE_LATEST)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+from functools import cache
 
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -23,6 +24,24 @@ def hash_password(password: str) -> str:
 
 
 def verify_password(stored_hash: str, password: str) -> bool:
+    return check_password_hash(stored_hash, password)
+
+
+@cache
+def _dummy_hash() -> str:
+    """A hash made with the same method and cost as real ones, of a password nobody knows."""
+    return generate_password_hash(secrets.token_urlsafe(24), method="scrypt")
+
+
+def verify_password_or_dummy(stored_hash: str | None, password: str) -> bool:
+    """Check ``password``; without a stored hash, spend the same time on a dummy one and refuse.
+
+    A login for an unknown or deactivated account must cost what a wrong password costs, or the
+    response time tells an attacker which names exist.
+    """
+    if stored_hash is None:
+        check_password_hash(_dummy_hash(), password)
+        return False
     return check_password_hash(stored_hash, password)
 
 

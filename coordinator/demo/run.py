@@ -140,7 +140,7 @@ def _prepare_database(root: Path, db_url: str) -> str:
     upgrade(engine)
     password = _demo_password(root)
     with engine.begin() as conn:
-        if user_store.authenticate(conn, DEMO_USER, password) is None:
+        if user_store.get_user(conn, username=DEMO_USER) is None:
             user_store.create_user(conn, DEMO_USER, password, "admin", None)
     teams, rules = seed_demo(engine)
     if teams or rules:
@@ -163,7 +163,8 @@ def run_demo(root: Path = Path("var/demo"), port: int = DEMO_PORT, web_port: int
     broker = LocalBroker(root / "broker", port=port)
     children = Children(root / "logs")
     env = {**os.environ, "VIGIE_DATABASE_URL": db_url, "VIGIE_SECRET_KEY": _secret_key(root),
-           "VIGIE_MQTT_HOST": "127.0.0.1", "VIGIE_MQTT_PORT": str(port), "PYTHONUNBUFFERED": "1"}
+           "VIGIE_MQTT_HOST": "127.0.0.1", "VIGIE_MQTT_PORT": str(port), "PYTHONUNBUFFERED": "1",
+           "VIGIE_MODELS_DIR": str(MODEL.parent)}
     exe = [sys.executable, "-m"]
     try:
         _step(1, total, f"broker: mosquitto on 127.0.0.1:{port}")

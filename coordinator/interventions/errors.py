@@ -33,3 +33,7 @@ class UnknownIdError(InterventionError):
 
 class StaleVersionError(InterventionError):
     """Someone else changed the intervention since it was read; nothing was written."""
+
+
+class ModelManifestError(InterventionError):
+    """A detector model manifest cannot be read, so rule classes cannot be checked against it."""

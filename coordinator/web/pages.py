@@ -12,9 +12,8 @@ from flask import Blueprint, Response, current_app, g, redirect, render_template
 from flask.typing import ResponseReturnValue
 from markupsafe import Markup
 
+from coordinator.api.security import session_principal
 from coordinator.auth import Principal
-from coordinator.storage import users as user_store
-from coordinator.storage.flask import get_engine
 
 from . import communes, i18n
 
@@ -80,11 +79,7 @@ def _template_globals() -> dict[str, Any]:
 
 
 def _principal() -> Principal | None:
-    uid = session.get("uid")
-    if uid is None:
-        return None
-    with get_engine().connect() as conn:
-        return user_store.principal_by_id(conn, int(uid))
+    return session_principal()
 
 
 def login_required(view: Callable[P, ResponseReturnValue]) -> Callable[P, ResponseReturnValue]:

@@ -4,18 +4,20 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import jsonify
+from flask import jsonify, session
 from flask.typing import ResponseReturnValue
 from pydantic import BaseModel, ConfigDict, Field
 
+from coordinator.storage import audit
 from coordinator.storage import users as user_store
 from coordinator.storage.flask import get_engine
 
+from .. import login_guard
 from ..blueprint import bp
 from ..bodies import parse_body
-from ..errors import ApiError
+from ..errors import ApiError, error_response
 from ..openapi import schema_model
-from ..security import current_principal, end_session, require, start_session
+from ..security import actor, check_csrf, current_principal, end_session, require, session_principal
 
 
 @schema_model
@@ -39,17 +41,27 @@ def _me() -> dict[str, Any]:
 @bp.post("/auth/login")
 def login() -> ResponseReturnValue:
     body = parse_body(LoginRequest)
-    with get_engine().connect() as conn:
-        principal = user_store.authenticate(conn, body.username, body.password)
+    outcome = login_guard.login(body.username, body.password)
+    if outcome.retry_after_s is not None:
+        resp = error_response(429, f"too many failed logins: try again in {outcome.retry_after_s} s")
+        resp.headers["Retry-After"] = str(outcome.retry_after_s)
+        return resp
+    principal = outcome.principal
     if principal is None:
         raise ApiError(401, "wrong username or password")
-    csrf = start_session(principal)
     return jsonify({"user": {"id": principal.user_id, "username": principal.username, "role": principal.role,
-                             "commune": principal.commune, "via": "session"}, "csrf_token": csrf})
+                             "commune": principal.commune, "via": "session"}, "csrf_token": outcome.csrf})
 
 
 @bp.post("/auth/logout")
 def logout() -> ResponseReturnValue:
+    """End the browser session on the server; like every session change, it needs the CSRF header."""
+    if "sid" in session:
+        principal = session_principal()
+        if principal is not None:
+            check_csrf()
+            with get_engine().begin() as conn:
+                audit.record(conn, "logout", actor(principal), principal.username)
     end_session()
     return "", 204
 
@@ -67,5 +79,5 @@ def create_token() -> ResponseReturnValue:
     body = parse_body(TokenRequest)
     principal = current_principal()
     with get_engine().begin() as conn:
-        token = user_store.create_token(conn, principal.user_id, body.name)
+        token = user_store.create_token(conn, principal.user_id, body.name, by=actor(principal))
     return jsonify({"name": body.name, "token": token}), 201

@@ -8,19 +8,22 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import jsonify
+from flask import Flask, current_app, jsonify
 from flask.typing import ResponseReturnValue
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from coordinator.interventions.errors import ModelManifestError
 from coordinator.interventions.geo import COMMUNE_SLUGS
+from coordinator.interventions.model_classes import class_ids, models_dir, unknown_classes
 from coordinator.interventions.rules import RuleConfig
+from coordinator.settings import SettingsError
 from coordinator.storage import interventions as store
 from coordinator.storage.flask import get_engine
 from coordinator.storage.interventions import RuleRow
 
 from ..blueprint import bp
 from ..bodies import parse_body
-from ..errors import not_found
+from ..errors import bad_request, not_found
 from ..openapi import schema_model
 from ..security import check_commune, current_principal, require
 from .dispatch_common import now_ms
@@ -40,6 +43,32 @@ class RuleIn(BaseModel):
         if value is not None and value not in COMMUNE_SLUGS:
             raise ValueError(f"unknown commune {value!r}")
         return value
+
+
+_CLASSES = "vigie.model_classes"
+
+
+def init_app(app: Flask) -> None:
+    """Read the detector models' classes once, at start: a broken manifest stops the start, not a request."""
+    directory = models_dir(app.config)
+    try:
+        app.extensions[_CLASSES] = (directory, class_ids(directory))
+    except ModelManifestError as exc:
+        raise SettingsError(str(exc)) from exc
+
+
+def _check_classes(body: RuleIn) -> None:
+    """400 when the rule names a class index that no detector model of the fleet produces."""
+    classes: list[int] | None = getattr(body.config, "classes", None)
+    if classes is None:
+        return
+    directory, known = current_app.extensions[_CLASSES]
+    unknown = unknown_classes(classes, known)
+    if unknown:
+        field = f"config.{body.config.type}.classes"
+        reason = (f"class ids {unknown} are not produced by any detector model "
+                  f"({len(known)} classes in the manifests of {directory})")
+        raise bad_request(f"{field}: {reason}", [{"field": field, "reason": reason}])
 
 
 def rule_json(r: RuleRow) -> dict[str, Any]:
@@ -68,6 +97,7 @@ def list_rules() -> ResponseReturnValue:
 @require("supervisor")
 def create_rule() -> ResponseReturnValue:
     body = parse_body(RuleIn)
+    _check_classes(body)
     p = current_principal()
     check_commune(p, body.commune)
     with get_engine().begin() as conn:
@@ -88,6 +118,7 @@ def get_rule(rule_id: int) -> ResponseReturnValue:
 @require("supervisor")
 def update_rule(rule_id: int) -> ResponseReturnValue:
     body = parse_body(RuleIn)
+    _check_classes(body)
     p = current_principal()
     _visible_rule(rule_id)
     check_commune(p, body.commune)

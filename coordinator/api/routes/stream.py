@@ -16,13 +16,15 @@ outbox long after it happened is stored and listed, but not pushed live.
 Under gunicorn, each open stream holds one thread (``-k gthread --threads N``); a stream ends
 after ``EVENT_STREAM_MAX_S`` and the browser's EventSource reconnects by itself, so dead clients
 cannot pin threads for long, and a comment line every 15 s lets the server notice them sooner.
+Every ``EVENT_STREAM_AUTH_CHECK_S`` (5 s) the stream checks that the caller's session or token
+still holds: a logout, a deactivation or a revoked token ends an open stream too.
 """
 
 from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -36,7 +38,7 @@ from coordinator.storage.schema import events
 
 from ..blueprint import bp
 from ..errors import bad_request
-from ..security import check_commune, current_principal, require
+from ..security import check_commune, credential_check, current_principal, require
 
 HEARTBEAT_S = 15.0
 MAX_BACKLOG = 200
@@ -111,15 +113,24 @@ def to_message(row: dict[str, Any]) -> str:
 
 
 def generate(engine: Engine, cursor: Cursor, site: str | None, types: Sequence[str], *, poll_s: float,
-             window_ms: int, max_s: float, backlog: list[dict[str, Any]]) -> Iterator[str]:
-    """The stream's body; holds a database connection only while it queries."""
+             window_ms: int, max_s: float, backlog: list[dict[str, Any]],
+             authorised: Callable[[Connection], bool] | None = None, auth_check_s: float = 5.0) -> Iterator[str]:
+    """The stream's body; holds a database connection only while it queries.
+
+    Every ``auth_check_s`` it asks ``authorised`` whether the caller's session or token still holds,
+    and ends the stream when it does not (the browser's reconnection then gets a 401).
+    """
     yield "retry: 2000\n: vigie event stream\n\n"
     for row in cursor.take(backlog):
         yield to_message(row)
-    started = last_write = time.monotonic()
+    started = last_write = last_check = time.monotonic()
     while time.monotonic() - started < max_s:
         now_ms = int(time.time() * 1000)
         with engine.connect() as conn:
+            if authorised is not None and time.monotonic() - last_check >= auth_check_s:
+                last_check = time.monotonic()
+                if not authorised(conn):
+                    return
             rows = fetch_since(conn, cursor.since_ms(), now_ms - window_ms, site, types)
         fresh = cursor.take(rows)
         for row in fresh:
@@ -174,7 +185,8 @@ def event_stream() -> ResponseReturnValue:
             cursor.floor_ms = min([cursor.floor_ms, *(r["received_ms"] - 1 for r in backlog)])
     body = generate(engine, cursor, site, types, poll_s=int(cfg.get("EVENT_STREAM_POLL_MS", 250)) / 1000,
                     window_ms=int(cfg.get("EVENT_STREAM_WINDOW_S", 600)) * 1000,
-                    max_s=float(cfg.get("EVENT_STREAM_MAX_S", 300)), backlog=backlog)
+                    max_s=float(cfg.get("EVENT_STREAM_MAX_S", 300)), backlog=backlog,
+                    authorised=credential_check(), auth_check_s=float(cfg.get("EVENT_STREAM_AUTH_CHECK_S", 5)))
     resp = Response(body, mimetype="text/event-stream")
     resp.headers["Cache-Control"] = "no-cache"
     resp.headers["X-Accel-Buffering"] = "no"  # a reverse proxy must not buffer the stream

@@ -5,7 +5,7 @@ changed here without a migration fails the suite.
 """
 
 from .analytics import analytics_counts, analytics_occupancy, energy_hourly, light_meters
-from .auth import ROLES, api_tokens, users
+from .auth import ROLES, api_tokens, auth_sessions, login_throttle, security_events, users
 from .base import metadata
 from .events import events, telemetry
 from .fleet import device_sessions, devices, event_streams, sequence_gaps
@@ -36,6 +36,7 @@ __all__ = [
     "analytics_counts",
     "analytics_occupancy",
     "api_tokens",
+    "auth_sessions",
     "deliveries",
     "delivery_attempts",
     "device_sessions",
@@ -53,10 +54,12 @@ __all__ = [
     "light_issuers",
     "light_luminaires",
     "light_meters",
+    "login_throttle",
     "metadata",
     "report_quota",
     "rule_state",
     "rules",
+    "security_events",
     "sequence_gaps",
     "teams",
     "telemetry",

@@ -12,8 +12,9 @@ form.addEventListener("submit", async (ev) => {
     await api("POST", "/auth/login", { username, password });
     window.location.assign(boot.next || "/map");
   } catch (err) {
-    error.textContent = err instanceof ApiError && err.status === 401
-      ? t("login.failed") : `${t("login.error")} ${err.message}`;
+    const status = err instanceof ApiError ? err.status : 0;
+    error.textContent = status === 401 ? t("login.failed")
+      : status === 429 ? t("login.throttled") : `${t("login.error")} ${err.message}`;
     error.hidden = false;
     form.elements.password.focus();
   }
