@@ -16,16 +16,20 @@ from flask import Flask
 from playwright.sync_api import Browser, Page, Playwright, expect, sync_playwright
 
 import vigie_wire as wire
+from coordinator.dispatch import service as dispatch_service
 from coordinator.ingest.config import IngestSettings
-from coordinator.ingest.hooks import Hooks
+from coordinator.ingest.hooks import Hooks, default_hooks
 from coordinator.ingest.worker import IngestWorker
+from coordinator.interventions.rules import DeviceView, offline_candidates
 from coordinator.lighting import hooks as lighting_hooks
+from coordinator.storage import interventions as intervention_store
 from coordinator.storage import make_engine
 from coordinator.storage import teams as team_store
 from coordinator.storage.schema import interventions
+from coordinator.web import i18n
 from edge_agent.agent import Agent
 from tests.api_helpers import PASSWORD, add_user, make_app
-from tests.ingest_helpers import birth, event_batch, now_ms, register, topic_of
+from tests.ingest_helpers import birth, event_batch, header, now_ms, register, topic_of
 from tests.lighting_helpers import NIGHT, light_box, running_clock
 from tests.lighting_helpers import register as register_box
 from tests.mqtt_helpers import Mosquitto, wait_until
@@ -73,6 +77,10 @@ def page(browser: Browser, request: pytest.FixtureRequest) -> Iterator[Page]:
     yield pg
     context.close()
     assert not errors, f"JavaScript errors on the page: {errors}"
+
+
+def t_fr(key: str) -> str:
+    return i18n.translate("fr", key)
 
 
 def shot(page: Page, name: str) -> Path:
@@ -383,3 +391,115 @@ def test_an_overdue_deadline_is_highlighted_on_the_board_and_in_english(
     expect(page.locator("#status-reason")).to_have_attribute("required", "")
     expect(page.locator("#history li").first).to_contain_text("Created")
     shot(page, "interventions-en")
+
+
+@pytest.fixture
+def ingest_with_rules(db_url: str, broker: Mosquitto) -> Iterator[IngestWorker]:
+    """An ingest worker with the product's hooks: rules open interventions from the events it stores."""
+    engine = make_engine(db_url)
+    worker = IngestWorker(IngestSettings(database_url=db_url, mqtt_port=broker.port, client_id="vigie-ingest-rules",
+                                         batch_ms=20), engine, default_hooks())
+    worker.start()
+    wait_until(worker.client.subscribed.is_set, 10, "ingest worker subscribed")
+    yield worker
+    worker.stop()
+    engine.dispose()
+
+
+def _events(dev: str, seq: int, ts: int, *bodies: wire.Event) -> wire.EventBatch:
+    return wire.EventBatch(header(dev, 1, seq, ts), 1, False,
+                           tuple(wire.EventRecord(n, ts, body) for n, body in enumerate(bodies, start=1)))
+
+
+#: What each camera event says in the French feed (class 0 is a person, 1 a bicycle, 2 a car).
+CAMERA_EVENTS: tuple[tuple[wire.Event, str], ...] = (
+    (wire.Detection(0, 11, 1, 84, (100, 200, 50, 120)), "vélo (confiance 84 %), caméra 1"),
+    (wire.ZoneEnter(0, "crossing", 12, 0), "Zone crossing : personne, caméra 1"),
+    (wire.Occupancy(0, "crossing", ((0, 4), (1, 1))), "Zone crossing : 4 personnes, 1 vélo"),
+    (wire.LineCrossing(0, "liberte-west", 11, 1, True),
+     "Franchissement de la ligne liberte-west dans le sens entrant : vélo"),
+    (wire.Loitering(0, "crossing", 12, 0, 125_000), "Zone crossing : personne, présence depuis 2 min 5 s"),
+    (wire.ZoneLeave(0, "crossing", 12, 0, 130_000), "Zone crossing : personne, présence de 2 min 10 s, caméra 1"),
+    (wire.TrackEnd(0, 12, 0, 12_000), "Suivi terminé après 12 s : personne, caméra 1"),
+    (wire.IntervalCounts(0, 60, (wire.CountRow("liberte-west", 2, 3, 1), wire.CountRow("crossing", 0, 5, 0))),
+     "Sur 1 min : ligne liberte-west, voitures : 3 dans le sens entrant, 1 dans le sens sortant ; "
+     "zone ou ligne crossing, personnes : 5 entrées"),
+)
+
+
+def _rules(db_url: str) -> None:
+    engine = make_engine(db_url)
+    with engine.begin() as conn:
+        for name, config in (("attroupements", {"type": "crowd", "threshold": 3}),
+                             ("présences", {"type": "loitering", "min_dwell_s": 60}),
+                             ("luminaires", {"type": "light_fault"}),
+                             ("boîtiers muets", {"type": "device_offline", "after_s": 600})):
+            intervention_store.create_rule(conn, name, None, True, config, "test", now_ms())
+    engine.dispose()
+
+
+def _silent_box(db_url: str) -> None:
+    """The offline rule's periodic check finds a box silent for 25 minutes."""
+    engine = make_engine(db_url)
+    now = now_ms()
+    with engine.begin() as conn:
+        rules = intervention_store.enabled_rules(conn, ["device_offline"])
+        box = DeviceView("cam-talant-02", "talant", "offline", now - 25 * 60_000, now - 25 * 60_000, ("camera",))
+        dispatch_service.open_candidates(conn, offline_candidates(rules, [box], now), now)
+    engine.dispose()
+
+
+def test_events_and_rule_interventions_read_as_sentences_in_french_and_in_english(
+        app: Flask, db_url: str, base_url: str, page: Page, broker: Mosquitto, ingest_with_rules: IngestWorker,
+) -> None:
+    engine = make_engine(db_url)
+    register(engine, ("cam-darcy-01", "dijon"), ("light-darcy-01", "dijon"))
+    engine.dispose()
+    _rules(db_url)
+    add_user(app, "operateur", "operator")
+    login(page, base_url, "operateur", "/feed")
+    expect(page.locator("#feed-state")).to_have_attribute("data-state", "open")
+    ts = now_ms()
+    _publish(broker.port, "dijon", birth("cam-darcy-01", 1, ts), birth("light-darcy-01", 1, ts),
+             _events("cam-darcy-01", 1, ts, *(body for body, _ in CAMERA_EVENTS)),
+             _events("light-darcy-01", 1, ts, wire.LampFault("l03", "lampFailure", True)))
+    rows = page.locator("#feed-rows tr")
+    expect(rows).to_have_count(len(CAMERA_EVENTS) + 1, timeout=5000)
+    for n, (body, sentence) in enumerate(CAMERA_EVENTS, start=1):
+        row = page.locator(f'#feed-rows tr[data-key="cam-darcy-01/1/{n}"]')
+        expect(row.locator("td.detail")).to_have_text(sentence)
+        expect(row).to_contain_text(t_fr(f"ev.{body.wire_name}"))
+    fault = page.locator('#feed-rows tr[data-key="light-darcy-01/1/1"]')
+    expect(fault).to_contain_text("Défaut de luminaire")
+    expect(fault.locator("td.detail")).to_have_text("Luminaire l03 : lampe en panne")
+    details = " ".join(page.locator("#feed-rows td.detail").all_inner_texts())
+    for raw in ("[", "]", "=", "cls", "counts", "track_end", "lampFailure", "{"):
+        assert raw not in details, raw
+    shot(page, "feed-sentences")
+
+    _silent_box(db_url)
+    page.goto(f"{base_url}/interventions")
+    board = page.locator("#board")
+    expect(board.locator(".ticket")).to_have_count(4, timeout=10_000)
+    expect(board).to_contain_text("Attroupement dans la zone crossing (cam-darcy-01) : effectif de 4")
+    expect(board).to_contain_text("Présence prolongée dans la zone crossing (cam-darcy-01) : personne, 2 min 5 s")
+    expect(board).to_contain_text("Luminaire l03 (light-darcy-01) : lampe en panne")
+    expect(board).to_contain_text("Boîtier cam-talant-02 muet depuis 25 min (hors ligne)")
+    for english in ("Crowd", "Loitering", "lampFailure", "silent"):
+        expect(board).not_to_contain_text(english)
+    board.locator(".ticket", has_text="Luminaire l03").click()
+    expect(page.locator("#detail-fields")).to_contain_text(
+        "Le boîtier light-darcy-01 signale sur le luminaire l03 : lampe en panne.")
+    shot(page, "interventions-sentences")
+    # The stored titles are the rules' own (English) strings: the board words them from the data instead.
+    stored = {iv["kind"]: iv["title"] for iv in page.evaluate(
+        "fetch('/api/v1/interventions?limit=10').then((r) => r.json())")["interventions"]}
+    assert stored["crowd"] == "Crowd of 4 in zone crossing (cam-darcy-01)"
+
+    page.goto(f"{base_url}/interventions?lang=en")
+    expect(board).to_contain_text("Crowd in zone crossing (cam-darcy-01): 4 counted")
+    expect(board).to_contain_text("Luminaire l03 (light-darcy-01): lamp failure")
+    expect(board).to_contain_text("Box cam-talant-02 silent for 25 min (offline)")
+    page.goto(f"{base_url}/feed?lang=en")
+    line = page.locator('#feed-rows tr[data-key="cam-darcy-01/1/4"]')
+    expect(line.locator("td.detail")).to_have_text("Line liberte-west crossed in the inbound direction: bicycle")

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from flask import Request
 
+from . import vocabulary
+
 LANGUAGES = ("fr", "en")
 DEFAULT_LANGUAGE = "fr"
 COOKIE = "vigie_lang"
@@ -87,15 +89,6 @@ FR: dict[str, str] = {
     "feed.empty": "Aucun événement pour l'instant.",
     "feed.historical": "différé",
     "feed.target": "Cible",
-    "ev.detection": "Détection",
-    "ev.zone_enter": "Entrée en zone",
-    "ev.zone_leave": "Sortie de zone",
-    "ev.occupancy": "Occupation",
-    "ev.line_crossing": "Franchissement de ligne",
-    "ev.loitering": "Stationnement prolongé",
-    "ev.count": "Comptage",
-    "ev.lamp_fault": "Défaut de luminaire",
-    "ev.new_object": "Nouvel objet",
     "iv.title": "Tableau des interventions",
     "iv.create": "Nouvelle intervention",
     "iv.summary": "Objet",
@@ -184,7 +177,7 @@ FR: dict[str, str] = {
     "kind.dumping": "Dépôt sauvage",
     "kind.graffiti": "Tag",
     "kind.crowd": "Attroupement",
-    "kind.loitering": "Stationnement prolongé",
+    "kind.loitering": "Présence prolongée",
     "kind.stopped_vehicle": "Véhicule arrêté",
     "kind.device_offline": "Équipement hors ligne",
     "prio.urgent": "Urgente",
@@ -325,15 +318,6 @@ EN: dict[str, str] = {
     "feed.empty": "No event yet.",
     "feed.historical": "replayed",
     "feed.target": "Target",
-    "ev.detection": "Detection",
-    "ev.zone_enter": "Zone enter",
-    "ev.zone_leave": "Zone leave",
-    "ev.occupancy": "Occupancy",
-    "ev.line_crossing": "Line crossing",
-    "ev.loitering": "Loitering",
-    "ev.count": "Count",
-    "ev.lamp_fault": "Lamp fault",
-    "ev.new_object": "New object",
     "iv.title": "Interventions board",
     "iv.create": "New intervention",
     "iv.summary": "Summary",
@@ -492,11 +476,13 @@ EN: dict[str, str] = {
     "fleet.by_commune": "By commune",
 }
 
-CATALOGUES: dict[str, dict[str, str]] = {"fr": FR, "en": {**FR, **EN}}
+#: Labels of the pages, then the words of the field (:mod:`.vocabulary`); English falls back to French.
+CATALOGUES: dict[str, dict[str, str]] = {"fr": {**FR, **vocabulary.FR},
+                                         "en": {**FR, **vocabulary.FR, **EN, **vocabulary.EN}}
 
 
 def catalogue(lang: str) -> dict[str, str]:
-    return CATALOGUES.get(lang, FR)
+    return CATALOGUES.get(lang, CATALOGUES[DEFAULT_LANGUAGE])
 
 
 def translate(lang: str, key: str, **params: object) -> str:
