@@ -5,9 +5,13 @@ Each test saves a screenshot of its page in ``tests/artifacts/`` (git-ignored).
 
 from __future__ import annotations
 
+import datetime as dt
+import re
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
 
 import paho.mqtt.client as mqtt
 import pytest
@@ -25,7 +29,7 @@ from coordinator.lighting import hooks as lighting_hooks
 from coordinator.storage import interventions as intervention_store
 from coordinator.storage import make_engine
 from coordinator.storage import teams as team_store
-from coordinator.storage.schema import interventions
+from coordinator.storage.schema import analytics_counts, energy_hourly, interventions
 from coordinator.web import i18n
 from edge_agent.agent import Agent
 from tests.api_helpers import PASSWORD, add_user, make_app
@@ -291,6 +295,8 @@ def test_an_intervention_is_created_acknowledged_and_assigned_from_the_board(
     first = page.locator('#proposals input[name="team"]').first
     expect(first).to_be_focused()
     expect(first).to_have_value("eclairage-nord")  # the team with the skill ranks first
+    expect(page.locator("#proposals")).to_contain_text("a la compétence Éclairage public (+100)")
+    expect(page.locator("#proposals")).not_to_contain_text("skill")
     page.get_by_role("button", name="Affecter").click()
     expect(detail).to_have_attribute("data-state", "assigned")
     expect(detail).to_contain_text("eclairage-nord")
@@ -503,3 +509,85 @@ def test_events_and_rule_interventions_read_as_sentences_in_french_and_in_englis
     page.goto(f"{base_url}/feed?lang=en")
     line = page.locator('#feed-rows tr[data-key="cam-darcy-01/1/4"]')
     expect(line.locator("td.detail")).to_have_text("Line liberte-west crossed in the inbound direction: bicycle")
+
+
+HOUR = 3_600_000
+FR_DAY = re.compile(r"^(lun|mar|mer|jeu|ven|sam|dim)\. \d{1,2} "
+                    r"(janv|févr|mars|avr|mai|juin|juil|août|sept|oct|nov|déc)\.?$")
+EN_DAY = re.compile(r"^(Mon|Tue|Wed|Thu|Fri|Sat|Sun) \d{1,2} (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)$")
+
+
+def _seed_analytics(db_url: str) -> int:
+    """One hour of energy in the last day, another three days ago, and one far in the future (a box's clock
+    gone wrong); line crossings in the last day."""
+    now = now_ms()
+    hour = now - now % HOUR
+    engine = make_engine(db_url)
+    with engine.begin() as conn:
+        for site, group, t, wh in (("dijon", "commune-dijon", hour - 2 * HOUR, 5200.0),
+                                   ("dijon", "rue-liberte", hour - 2 * HOUR, 800.0),
+                                   ("talant", "commune-talant", hour - 2 * HOUR, 1300.0),
+                                   ("dijon", "commune-dijon", hour - 72 * HOUR, 4100.0),
+                                   ("dijon", "commune-dijon", hour + 2 * 365 * 24 * HOUR, 9999.0)):
+            conn.execute(sa.insert(energy_hourly).values(site=site, group_name=group, hour_ms=t, energy_wh=wh,
+                                                         rated_energy_wh=wh, reference_wh=wh * 2.5, lit_h=10.0))
+        for target, inbound, outbound in (("liberte-west", 14, 9), ("crossing", 6, 0)):
+            conn.execute(sa.insert(analytics_counts).values(site="dijon", device_id="cam-darcy-01", cam=0,
+                                                            target=target, cls=0, minute_ms=hour - HOUR,
+                                                            inbound=inbound, outbound=outbound))
+    engine.dispose()
+    return now
+
+
+def _chart(page: Page, chart_id: str) -> dict[str, Any]:
+    info: dict[str, Any] = page.evaluate(f"window.vigieCharts['{chart_id}']")
+    return info
+
+
+def _paris_hour(ms: int) -> int:
+    return dt.datetime.fromtimestamp(ms / 1000, ZoneInfo("Europe/Paris")).hour
+
+
+def test_charts_span_the_chosen_window_in_paris_time_with_french_labels(
+        app: Flask, db_url: str, base_url: str, page: Page) -> None:
+    now = _seed_analytics(db_url)
+    add_user(app, "lectrice", "viewer")
+    login(page, base_url, "lectrice", "/energy")
+    expect(page.locator("body")).to_have_attribute("data-loaded", "1")
+    energy = _chart(page, "energy-chart")
+    assert energy["max"] - energy["min"] == 24 * HOUR
+    assert now - 60_000 <= energy["max"] <= now + 60_000
+    assert energy["points"] == 1  # one hour of data: still a whole day of axis, not years
+    assert energy["tickTimes"] and all(energy["min"] <= x <= energy["max"] for x in energy["tickTimes"])
+    assert all(_paris_hour(x) % 3 == 0 for x in energy["tickTimes"])
+    assert all(re.fullmatch(r"\d\d:00", label) for label in energy["ticks"])
+    assert [f"{_paris_hour(x):02d}:00" for x in energy["tickTimes"]] == energy["ticks"]
+    assert _chart(page, "split-chart")["series"] == ["Dijon", "Talant"]
+    assert _chart(page, "counts-chart")["series"] == ["liberte-west (cam-darcy-01)", "crossing (cam-darcy-01)"]
+    expect(page.locator('[data-kpi="counts"] .value')).to_have_text("29")
+    shot(page, "energy-24h")
+
+    page.get_by_label("7 jours").check()
+    expect(page.locator("body")).to_have_attribute("data-loaded", "1")
+    week = _chart(page, "energy-chart")
+    assert week["max"] - week["min"] == 7 * 24 * HOUR
+    assert week["points"] == 2
+    assert len(week["ticks"]) in (6, 7) and all(FR_DAY.match(label) for label in week["ticks"]), week["ticks"]
+    assert all(_paris_hour(x) == 0 for x in week["tickTimes"])
+    shot(page, "energy-7d")
+
+    page.get_by_label("Commune", exact=True).select_option("dijon")
+    expect(page.locator("#split-h")).to_have_text("Énergie par groupe, par heure (kWh)")
+    expect(page.locator("body")).to_have_attribute("data-loaded", "1")
+    assert _chart(page, "split-chart")["series"] == ["Toute la commune", "rue-liberte"]
+    page.get_by_label("Commune", exact=True).select_option("ahuy")  # nothing measured there
+    expect(page.locator("#energy-chart")).to_have_attribute("data-empty", "1")
+    expect(page.locator("#energy-chart")).to_have_text("Aucune mesure sur la période choisie.")
+    expect(page.locator("#counts-chart")).to_have_text("Aucune mesure sur la période choisie.")
+    shot(page, "energy-empty")
+
+    page.goto(f"{base_url}/energy?lang=en")
+    page.get_by_label("7 days").check()
+    expect(page.locator("body")).to_have_attribute("data-loaded", "1")
+    labels = _chart(page, "energy-chart")["ticks"]
+    assert labels and all(EN_DAY.match(label) for label in labels), labels
