@@ -1,5 +1,6 @@
 """Route modules of the API, listed explicitly (a registry, not an import side effect hunt)."""
 
-from . import analytics, auth, fleet, interventions, lighting, open311, rules, stream, teams, users
+from . import analytics, auth, fleet, interventions, lighting, lighting_state, open311, rules, stream, teams, users
 
-ROUTE_MODULES = (auth, users, stream, fleet, lighting, analytics, interventions, teams, rules, open311)
+ROUTE_MODULES = (auth, users, stream, fleet, lighting, lighting_state, analytics, interventions, teams, rules,
+                 open311)
