@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,7 +18,7 @@ import paho.mqtt.client as mqtt
 import pytest
 import sqlalchemy as sa
 from flask import Flask
-from playwright.sync_api import Browser, Page, Playwright, expect, sync_playwright
+from playwright.sync_api import Browser, Locator, Page, Playwright, expect, sync_playwright
 
 import vigie_wire as wire
 from coordinator.dispatch import service as dispatch_service
@@ -322,6 +323,49 @@ def test_an_intervention_is_created_acknowledged_and_assigned_from_the_board(
     assert [h["action"] for h in stored["history"]][:3] == ["create", "acknowledge", "assign"]
 
 
+def _expect_group_at_its_calendar_level(group: Locator) -> None:
+    """State first: the node commands 70 % (the night step of the calendar) and the luminaires' own telemetry
+    says where their output is on its way there (the simulated gear ramps up); nobody overrides."""
+    expect(group.locator("td.commanded")).to_have_attribute("data-median", "70", timeout=10_000)
+    expect(group.locator("td.measured")).to_have_attribute("data-median", re.compile(r"^\d+(\.\d)?$"))
+    measured = float(group.locator("td.measured").get_attribute("data-median") or "nan")
+    assert 0 <= measured <= 70
+    expect(group.locator("td.override")).to_have_text("aucun")
+    expect(group.locator("td.calendar")).to_have_text("celui des armoires")
+    expect(group.locator("td.states")).to_have_text(re.compile(r"^2 \(2 (abaissés|éteints)\)$"))
+
+
+def _expect_drill_down_to_the_luminaires(page: Page, group: Locator) -> None:
+    """From the group to its cabinet, then to the cabinet's luminaires, each at its measured level."""
+    group.get_by_role("button", name="Armoires du groupe rue-liberte").click()
+    cabinet = page.locator('#cabinets tr[data-device="light-liberte-01"]')
+    expect(cabinet.locator("td.measured")).to_have_attribute("data-median", "100")
+    cabinet.get_by_role("button", name="Luminaires de l'armoire light-liberte-01").click()
+    lums = page.locator("#luminaires tbody tr")
+    expect(lums).to_have_count(2)
+    expect(lums.first).to_have_attribute("data-state", "on")
+    expect(lums.first.locator("td.measured")).to_have_text("100 %")
+    expect(lums.first).to_contain_text("allumé")
+    shot(page, "lighting-drill-down")
+
+
+class _TelemetryLoop(threading.Thread):
+    """Publishes a started box's telemetry every half second, as its ``run_forever`` loop would."""
+
+    def __init__(self, box: Agent) -> None:
+        super().__init__(name="box-telemetry", daemon=True)
+        self.box = box
+        self.done = threading.Event()
+
+    def run(self) -> None:
+        while not self.done.wait(0.5):
+            self.box.link.publish_telemetry(self.box.metrics())
+
+    def stop(self) -> None:
+        self.done.set()
+        self.join(5)
+
+
 def test_an_override_set_from_the_lighting_panel_is_acknowledged_by_the_light_node(
         db_url: str, broker: Mosquitto, ingest: IngestWorker, browser: Browser, tmp_path: Path) -> None:
     app = make_app(db_url, MQTT_PORT=broker.port)
@@ -332,6 +376,8 @@ def test_an_override_set_from_the_lighting_panel_is_acknowledged_by_the_light_no
     engine.dispose()
     box = Agent(cfg, path, light_clock=running_clock(NIGHT))
     box.start()
+    telemetry = _TelemetryLoop(box)  # what Agent.run_forever does every telemetry interval
+    telemetry.start()
     context = browser.new_context(viewport={"width": 1366, "height": 768})
     page = context.new_page()
     try:
@@ -342,6 +388,8 @@ def test_an_override_set_from_the_lighting_panel_is_acknowledged_by_the_light_no
         add_user(app, "operateur", "operator")
         with serve(app) as base_url:
             login(page, base_url, "operateur", "/lighting")
+            group = page.locator('#groups tr[data-group="rue-liberte"]')
+            _expect_group_at_its_calendar_level(group)
             page.get_by_label("Portée").select_option("group")
             page.locator("#ov-site").select_option("dijon")
             page.locator("#ov-group").fill("rue-liberte")
@@ -356,11 +404,15 @@ def test_an_override_set_from_the_lighting_panel_is_acknowledged_by_the_light_no
             ack = row.locator('li[data-device="light-liberte-01"]')
             expect(ack).to_have_attribute("data-result", "applied")
             expect(ack).to_contain_text("acquitté")
-            group = page.locator('#groups tr[data-group="rue-liberte"]')
-            expect(group).to_contain_text("100 %")
+            # The measured level follows the command, from the luminaires' telemetry.
+            expect(group.locator("td.measured")).to_have_attribute("data-median", "100", timeout=15_000)
+            expect(group.locator("td.override")).to_contain_text("100 % par operateur, jusqu'au ")
+            expect(group.locator("td.commanded")).to_contain_text("100 %")
             shot(page, "lighting")
+            _expect_drill_down_to_the_luminaires(page, group)
     finally:
         context.close()
+        telemetry.stop()
         box.shutdown(drain_s=1)
 
 

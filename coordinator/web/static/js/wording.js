@@ -14,7 +14,7 @@ function known(key, fallback) {
 }
 
 /** The singular or plural form of a "one|many" label. */
-function form(text, n) {
+export function form(text, n) {
   const [one, many] = text.split("|");
   return n === 1 || many === undefined ? one : many;
 }
