@@ -42,6 +42,7 @@ from tests.web_helpers import (
     ARTIFACTS,
     CHROMIUM,
     CHROMIUM_ARGS,
+    accessibility_violations,
     chromium_missing,
     ensure_vendor,
     fleet_rows,
@@ -89,6 +90,9 @@ def t_fr(key: str) -> str:
 
 
 def shot(page: Page, name: str) -> Path:
+    """Save a screenshot of the page, after an accessibility audit of it: 0 serious or critical violations."""
+    violations = accessibility_violations(page)
+    assert not violations, f"{name}: {violations}"
     ARTIFACTS.mkdir(exist_ok=True)
     path = ARTIFACTS / f"{name}.png"
     page.screenshot(path=str(path), full_page=False)
@@ -643,3 +647,18 @@ def test_charts_span_the_chosen_window_in_paris_time_with_french_labels(
     expect(page.locator("body")).to_have_attribute("data-loaded", "1")
     labels = _chart(page, "energy-chart")["ticks"]
     assert labels and all(EN_DAY.match(label) for label in labels), labels
+
+
+def test_the_accessibility_audit_catches_a_violation(app: Flask, base_url: str, page: Page) -> None:
+    """The audit every screenshot runs is real: an unnamed button and a low-contrast text fail it."""
+    add_user(app, "lectrice", "viewer")
+    login(page, base_url, "lectrice", "/fleet")
+    assert accessibility_violations(page) == []
+    page.evaluate("""() => {
+        const b = document.createElement('button'); document.querySelector('main').append(b);
+        const p = document.createElement('p'); p.textContent = 'pâle'; p.style.color = '#eeeeee';
+        document.querySelector('main').append(p);
+    }""")
+    found = " ".join(accessibility_violations(page))
+    assert "button-name (critical)" in found
+    assert "color-contrast (serious)" in found
