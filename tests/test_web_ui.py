@@ -662,3 +662,53 @@ def test_the_accessibility_audit_catches_a_violation(app: Flask, base_url: str, 
     found = " ".join(accessibility_violations(page))
     assert "button-name (critical)" in found
     assert "color-contrast (serious)" in found
+
+
+def test_the_map_shows_luminaires_by_measured_state_and_a_fault_turns_red_live(
+        app: Flask, db_url: str, base_url: str, page: Page, broker: Mosquitto, ingest_with_rules: IngestWorker,
+        tmp_path: Path) -> None:
+    cfg, _ = light_box(tmp_path, broker.port, "light-liberte-01", site="dijon", groups=("rue-liberte",))
+    engine = make_engine(db_url)
+    register(engine, ("light-liberte-01", "dijon"), ("cam-darcy-01", "dijon"))
+    register_box(engine, cfg)
+    with engine.begin() as conn:
+        intervention_store.create_rule(conn, "luminaires", None, True, {"type": "light_fault"}, "test", now_ms())
+    engine.dispose()
+    ts = now_ms()
+    metrics = {"light.n": 2, "light.lum": {"ids": ["l01", "l02"], "level": [70, 100], "target": [70, 100],
+                                           "power_w": [42, 60], "energy_wh": [900, 950], "hours": [3, 3],
+                                           "switch_ons": [1, 1]}}
+    _publish(broker.port, "dijon", birth("light-liberte-01", 1, ts),
+             wire.Telemetry(header("light-liberte-01", 1, 1, ts), metrics))
+    add_user(app, "operateur", "operator")
+    login(page, base_url, "operateur", "/map")
+    expect(page.locator("body")).to_have_attribute("data-layers-ready", "1", timeout=10_000)
+    states = {lum["id"]: lum["state"] for lum in page.evaluate("window.vigieMap.layers.luminaires()")}
+    assert states == {"light-liberte-01/l01": "dimmed", "light-liberte-01/l02": "on"}
+    expect(page.locator('[data-layer-count="lum-dimmed"]')).to_have_text("1")
+    expect(page.locator('[data-layer-count="lum-on"]')).to_have_text("1")
+    t0 = time.monotonic()
+    _publish(broker.port, "dijon", _events("light-liberte-01", 2, now_ms(), wire.LampFault("l02", "lampFailure", True)))
+    page.wait_for_function("window.vigieMap.layers.luminaires().some((l) => l.state === 'fault')", timeout=2000)
+    assert time.monotonic() - t0 < 2.0
+    expect(page.locator('[data-layer-count="lum-fault"]')).to_have_text("1")
+    # The rule opened an intervention: it is on the map, worded in French, by its priority.
+    expect(page.locator('[data-layer-count="iv-normal"]')).to_have_text("1", timeout=5000)
+    ivs = page.evaluate("window.vigieMap.layers.interventions()")
+    assert [iv["title"] for iv in ivs] == ["Luminaire l02 (light-liberte-01) : lampe en panne"]
+    page.evaluate("window.vigieMap.layers.openLuminaire('light-liberte-01/l02')")
+    popup = page.locator('.leaflet-popup-content .popup[data-lum="light-liberte-01/l02"]')
+    expect(popup).to_contain_text("Luminaire l02")
+    expect(popup).to_contain_text("en défaut")
+    expect(popup).to_contain_text("lampe en panne")
+    shot(page, "map-layers-fault")
+    page.evaluate(f"window.vigieMap.layers.openIntervention({ivs[0]['id']})")
+    card = page.locator(f'.leaflet-popup-content .popup[data-intervention="{ivs[0]["id"]}"]')
+    expect(card).to_contain_text("Luminaire l02 (light-liberte-01) : lampe en panne")
+    expect(card).to_contain_text("Normale")
+    # The layers can be hidden from the legend.
+    assert page.evaluate("window.vigieMap.layers.visible()") == {"luminaires": True, "interventions": True}
+    page.get_by_label("Interventions ouvertes").uncheck()
+    expect(card).to_have_count(0)
+    page.get_by_label("Luminaires (état mesuré)").uncheck()
+    assert page.evaluate("window.vigieMap.layers.visible()") == {"luminaires": False, "interventions": False}

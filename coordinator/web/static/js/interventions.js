@@ -274,3 +274,7 @@ document.getElementById("create-form").addEventListener("submit", async (ev) => 
 });
 
 loadBoard();
+
+// From the map: /interventions#42 opens that intervention.
+const linked = /^#(\d+)$/.exec(window.location.hash);
+if (linked) open(Number(linked[1]), false);
