@@ -10,8 +10,7 @@ against the full-power reference, and the cabinets behind it for the drill-down.
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy.engine import Connection
 
@@ -25,8 +24,9 @@ from .measured import FRESH_MS, STATES, Reading, Spread, State, active_faults, c
 COMMUNE_PREFIX = "commune-"
 
 
-@dataclass(frozen=True)
-class LuminaireState:
+class LuminaireState(NamedTuple):
+    """A luminaire and what it measures now (a named tuple: a métropole has 35,000 of them)."""
+
     device_id: str
     lum_id: str
     site: str
@@ -43,31 +43,23 @@ class LuminaireState:
     telemetry_ms: int | None
 
     def as_json(self) -> dict[str, Any]:
-        out = asdict(self)
+        out = self._asdict()
         out["groups"], out["faults"] = list(self.groups), list(self.faults)
         return out
 
 
-@dataclass
-class _Acc:
-    """What a group or a cabinet adds up while its luminaires are read."""
+def _summary(lums: list[LuminaireState]) -> dict[str, Any]:
+    """What a group or a cabinet adds up: counts per state, commanded and measured spreads, newest telemetry.
 
-    levels: list[float | None] = field(default_factory=list)
-    targets: list[float | None] = field(default_factory=list)
-    states: Counter[str] = field(default_factory=Counter)
-    telemetry_ms: int | None = None
-
-    def add(self, lum: LuminaireState) -> None:
-        self.levels.append(lum.level if lum.state != "no_data" else None)
-        self.targets.append(lum.target if lum.state != "no_data" else None)
-        self.states[lum.state] += 1
-        if lum.telemetry_ms is not None:
-            self.telemetry_ms = max(self.telemetry_ms or 0, lum.telemetry_ms)
-
-    def summary(self) -> dict[str, Any]:
-        return {"luminaires": sum(self.states.values()), "states": {s: self.states.get(s, 0) for s in STATES},
-                "measured": _spread_json(spread(self.levels)), "commanded": _spread_json(spread(self.targets)),
-                "faults": self.states.get("fault", 0), "telemetry_ms": self.telemetry_ms}
+    Luminaires without data count in ``no_data`` but not in the levels: a silent node's last words are not now.
+    """
+    states = Counter(lum.state for lum in lums)
+    live = [lum for lum in lums if lum.state != "no_data"]
+    times = [lum.telemetry_ms for lum in lums if lum.telemetry_ms is not None]
+    return {"luminaires": len(lums), "states": {s: states.get(s, 0) for s in STATES},
+            "measured": _spread_json(spread(lum.level for lum in live)),
+            "commanded": _spread_json(spread(lum.target for lum in live)),
+            "faults": states.get("fault", 0), "telemetry_ms": max(times) if times else None}
 
 
 def _spread_json(s: Spread) -> dict[str, Any]:
@@ -130,23 +122,26 @@ def group_states(conn: Connection, site: str | None, now_ms: int) -> list[dict[s
     """Every group of the commune (or of the métropole), the commune-wide group first, with its cabinets."""
     rows = store.luminaires(conn, site, None, None)
     lums = _states(conn, rows, now_ms)
-    groups: dict[tuple[str, str], _Acc] = {}
-    cabinets: dict[tuple[str, str], dict[str, _Acc]] = {}
+    # (site, group) -> cabinet -> its luminaires in the group; the group's own list is their union.
+    members: dict[tuple[str, str], dict[str, list[LuminaireState]]] = {}
     for lum in lums:
         for g in (COMMUNE_PREFIX + lum.site, *lum.groups):
-            groups.setdefault((lum.site, g), _Acc()).add(lum)
-            cabinets.setdefault((lum.site, g), {}).setdefault(lum.device_id, _Acc()).add(lum)
+            per_cabinet = members.get((lum.site, g))
+            if per_cabinet is None:
+                per_cabinet = members[(lum.site, g)] = {}
+            per_cabinet.setdefault(lum.device_id, []).append(lum)
     energy = store.energy_since(conn, site, local_day_start(now_ms))
     commands = store.overrides_in_force(conn, site, now_ms)
     calendars = {(c.site, c.group): c for c in light_store.list_calendars(conn, site)}
     out = []
-    for (s, g) in sorted(groups, key=lambda k: (k[0], not k[1].startswith(COMMUNE_PREFIX), k[1])):
+    for (s, g) in sorted(members, key=lambda k: (k[0], not k[1].startswith(COMMUNE_PREFIX), k[1])):
         used, ref = energy.get((s, g), (0.0, 0.0))
+        cabinets = members[(s, g)]
         out.append({
-            "site": s, "group": g, **groups[(s, g)].summary(),
+            "site": s, "group": g, **_summary([lum for d in sorted(cabinets) for lum in cabinets[d]]),
             "override": _override(commands, s, g),
             "calendar": _calendar(calendars, s, g),
             "energy_today": {"energy_wh": round(used, 1), "reference_wh": round(ref, 1)},
-            "cabinets": [{"device_id": d, **acc.summary()} for d, acc in sorted(cabinets[(s, g)].items())],
+            "cabinets": [{"device_id": d, **_summary(cabinets[d])} for d in sorted(cabinets)],
         })
     return out

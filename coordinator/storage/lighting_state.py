@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -18,8 +18,7 @@ from coordinator.lighting.commands import OVERRIDE_COMMAND, StoredCommand
 from .schema import energy_hourly, events, light_commands, light_group_members, light_luminaires, telemetry
 
 
-@dataclass(frozen=True)
-class InventoryRow:
+class InventoryRow(NamedTuple):
     """A luminaire of the inventory with its configured groups (the commune group is implicit)."""
 
     device_id: str
