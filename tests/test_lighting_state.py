@@ -210,3 +210,24 @@ def test_groups_say_calendar_override_commanded_and_measured_levels(app: Flask, 
     assert whole["luminaires"] == 10 and whole["states"]["no_data"] == 3
     assert whole["override"] is None  # the override was sent to rue-liberte only
     assert groups[1]["measured"]["n"] == 0 and groups[1]["measured"]["median"] is None
+
+
+def test_the_map_layer_carries_every_luminaire_by_columns(app: Flask, db_url: str, tmp_path: Path) -> None:
+    db = make_engine(db_url)
+    _district(tmp_path, db)
+    db.dispose()
+    viewer = add_user(app, "lecteur", "viewer")
+    layer = viewer.get("/lighting/map?site=dijon").get_json()
+    assert layer["count"] == 10 and len(layer["lum"]) == len(layer["state"]) == len(layer["lat"]) == 10
+    rows = {(layer["devices"][d], lum): (layer["states"][s], level, layer["faults"].get(str(i), []))
+            for i, (d, lum, s, level) in enumerate(zip(layer["device"], layer["lum"], layer["state"], layer["level"],
+                                                       strict=True))}
+    paged = viewer.get("/lighting/luminaires?site=dijon&limit=1000").get_json()["luminaires"]
+    assert rows == {(lum["device_id"], lum["lum_id"]): (lum["state"], lum["level"], lum["faults"]) for lum in paged}
+    assert rows[("light-liberte-02", "l03")] == ("fault", 0, ["lampFailure"])
+    assert layer["sites"] == ["dijon"] and set(layer["site"]) == {0}
+    assert viewer.get("/lighting/map").get_json()["count"] == 12
+    talant = add_user(app, "agent.talant", "viewer", commune="talant")
+    assert talant.get("/lighting/map").get_json()["sites"] == ["talant"]
+    assert talant.get("/lighting/map?site=dijon").status_code == 403
+    assert viewer.get("/lighting/map?site=Dijon!").status_code == 400

@@ -64,3 +64,13 @@ def list_groups() -> ResponseReturnValue:
     with get_engine().connect() as conn:
         groups = state.group_states(conn, site, now)
     return jsonify({"as_of_ms": now, "groups": groups})
+
+
+@bp.get("/lighting/map")
+@require("viewer")
+def luminaire_map() -> ResponseReturnValue:
+    q = parse_query(GroupQuery)
+    site = scoped_site(q.site)
+    with get_engine().connect() as conn:
+        layer = state.luminaire_layer(conn, site, _now_ms())
+    return jsonify(layer)

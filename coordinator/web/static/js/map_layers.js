@@ -108,9 +108,23 @@ export function setupLayers(map) {
     marker.addTo(lumLayer);
   }
 
+  /** The luminaires of the layer's columns (`/lighting/map`) as the objects `/lighting/luminaires` returns. */
+  function fromColumns(layer) {
+    return layer.lum.map((lum, i) => ({
+      device_id: layer.devices[layer.device[i]], lum_id: lum, site: layer.sites[layer.site[i]],
+      lat: layer.lat[i], lon: layer.lon[i], state: layer.states[layer.state[i]], level: layer.level[i],
+      target: layer.target[i], faults: layer.faults[String(i)] || [], telemetry_ms: layer.telemetry_ms[layer.device[i]],
+    }));
+  }
+
+  /** Every luminaire in one compact response; one cabinet's, page by page, after a change there. */
   async function loadLums(device = null) {
-    const base = new URLSearchParams({ limit: String(PAGE) });
-    if (device) base.set("device", device);
+    if (!device) {
+      for (const l of fromColumns(await api("GET", "/lighting/map"))) putLum(l);
+      countLums();
+      return;
+    }
+    const base = new URLSearchParams({ limit: String(PAGE), device });
     const first = await api("GET", `/lighting/luminaires?${base}`);
     const pages = [first];
     const rest = [];
