@@ -27,7 +27,10 @@ function totalsTable(totals) {
   if (!totals.length) body.append(el("tr", {}, el("td", { colspan: "5", text: t("common.none") })));
 }
 
+let latest = 0; // the last load asked for: an earlier answer arriving late must not overwrite it
+
 async function load() {
+  const mine = ++latest;
   const win = form.elements.window.value;
   const site = form.elements.site.value;
   const params = new URLSearchParams({ window: win, bucket: "hour" });
@@ -35,6 +38,7 @@ async function load() {
   try {
     const [energy, counts] = await Promise.all([api("GET", `/analytics/energy?${params}`),
       api("GET", `/analytics/counts?${params}`)]);
+    if (mine !== latest) return;
     const span = { fromMs: energy.from, toMs: energy.to, stepHours: WINDOW_STEP_HOURS[win] };
     // Commune groups hold every luminaire once; other groups overlap them.
     const communeRows = energy.rows.filter((r) => r.group.startsWith("commune-"));
@@ -68,7 +72,7 @@ async function load() {
     totalsTable(energy.totals);
     document.body.dataset.loaded = "1";
   } catch (err) {
-    showError(err);
+    if (mine === latest) showError(err);
   }
 }
 
