@@ -5,27 +5,36 @@ Each test saves a screenshot of its page in ``tests/artifacts/`` (git-ignored).
 
 from __future__ import annotations
 
+import datetime as dt
+import re
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
 
 import paho.mqtt.client as mqtt
 import pytest
 import sqlalchemy as sa
 from flask import Flask
-from playwright.sync_api import Browser, Page, Playwright, expect, sync_playwright
+from playwright.sync_api import Browser, Locator, Page, Playwright, expect, sync_playwright
 
 import vigie_wire as wire
+from coordinator.dispatch import service as dispatch_service
 from coordinator.ingest.config import IngestSettings
-from coordinator.ingest.hooks import Hooks
+from coordinator.ingest.hooks import Hooks, default_hooks
 from coordinator.ingest.worker import IngestWorker
+from coordinator.interventions.rules import DeviceView, offline_candidates
 from coordinator.lighting import hooks as lighting_hooks
+from coordinator.storage import interventions as intervention_store
 from coordinator.storage import make_engine
 from coordinator.storage import teams as team_store
-from coordinator.storage.schema import interventions
+from coordinator.storage.schema import analytics_counts, energy_hourly, interventions
+from coordinator.web import i18n
 from edge_agent.agent import Agent
 from tests.api_helpers import PASSWORD, add_user, make_app
-from tests.ingest_helpers import birth, event_batch, now_ms, register, topic_of
+from tests.ingest_helpers import birth, event_batch, header, now_ms, register, topic_of
 from tests.lighting_helpers import NIGHT, light_box, running_clock
 from tests.lighting_helpers import register as register_box
 from tests.mqtt_helpers import Mosquitto, wait_until
@@ -33,6 +42,7 @@ from tests.web_helpers import (
     ARTIFACTS,
     CHROMIUM,
     CHROMIUM_ARGS,
+    accessibility_violations,
     chromium_missing,
     ensure_vendor,
     fleet_rows,
@@ -75,7 +85,14 @@ def page(browser: Browser, request: pytest.FixtureRequest) -> Iterator[Page]:
     assert not errors, f"JavaScript errors on the page: {errors}"
 
 
+def t_fr(key: str) -> str:
+    return i18n.translate("fr", key)
+
+
 def shot(page: Page, name: str) -> Path:
+    """Save a screenshot of the page, after an accessibility audit of it: 0 serious or critical violations."""
+    violations = accessibility_violations(page)
+    assert not violations, f"{name}: {violations}"
     ARTIFACTS.mkdir(exist_ok=True)
     path = ARTIFACTS / f"{name}.png"
     page.screenshot(path=str(path), full_page=False)
@@ -300,6 +317,8 @@ def test_an_intervention_is_created_acknowledged_and_assigned_from_the_board(
     first = page.locator('#proposals input[name="team"]').first
     expect(first).to_be_focused()
     expect(first).to_have_value("eclairage-nord")  # the team with the skill ranks first
+    expect(page.locator("#proposals")).to_contain_text("a la compétence Éclairage public (+100)")
+    expect(page.locator("#proposals")).not_to_contain_text("skill")
     page.get_by_role("button", name="Affecter").click()
     expect(detail).to_have_attribute("data-state", "assigned")
     expect(detail).to_contain_text("eclairage-nord")
@@ -325,6 +344,49 @@ def test_an_intervention_is_created_acknowledged_and_assigned_from_the_board(
     assert [h["action"] for h in stored["history"]][:3] == ["create", "acknowledge", "assign"]
 
 
+def _expect_group_at_its_calendar_level(group: Locator) -> None:
+    """State first: the node commands 70 % (the night step of the calendar) and the luminaires' own telemetry
+    says where their output is on its way there (the simulated gear ramps up); nobody overrides."""
+    expect(group.locator("td.commanded")).to_have_attribute("data-median", "70", timeout=10_000)
+    expect(group.locator("td.measured")).to_have_attribute("data-median", re.compile(r"^\d+(\.\d)?$"))
+    measured = float(group.locator("td.measured").get_attribute("data-median") or "nan")
+    assert 0 <= measured <= 70
+    expect(group.locator("td.override")).to_have_text("aucun")
+    expect(group.locator("td.calendar")).to_have_text("celui des armoires")
+    expect(group.locator("td.states")).to_have_text(re.compile(r"^2 \(2 (abaissés|éteints)\)$"))
+
+
+def _expect_drill_down_to_the_luminaires(page: Page, group: Locator) -> None:
+    """From the group to its cabinet, then to the cabinet's luminaires, each at its measured level."""
+    group.get_by_role("button", name="Armoires du groupe rue-liberte").click()
+    cabinet = page.locator('#cabinets tr[data-device="light-liberte-01"]')
+    expect(cabinet.locator("td.measured")).to_have_attribute("data-median", "100")
+    cabinet.get_by_role("button", name="Luminaires de l'armoire light-liberte-01").click()
+    lums = page.locator("#luminaires tbody tr")
+    expect(lums).to_have_count(2)
+    expect(lums.first).to_have_attribute("data-state", "on")
+    expect(lums.first.locator("td.measured")).to_have_text("100 %")
+    expect(lums.first).to_contain_text("allumé")
+    shot(page, "lighting-drill-down")
+
+
+class _TelemetryLoop(threading.Thread):
+    """Publishes a started box's telemetry every half second, as its ``run_forever`` loop would."""
+
+    def __init__(self, box: Agent) -> None:
+        super().__init__(name="box-telemetry", daemon=True)
+        self.box = box
+        self.done = threading.Event()
+
+    def run(self) -> None:
+        while not self.done.wait(0.5):
+            self.box.link.publish_telemetry(self.box.metrics())
+
+    def stop(self) -> None:
+        self.done.set()
+        self.join(5)
+
+
 def test_an_override_set_from_the_lighting_panel_is_acknowledged_by_the_light_node(
         db_url: str, broker: Mosquitto, ingest: IngestWorker, browser: Browser, tmp_path: Path) -> None:
     app = make_app(db_url, MQTT_PORT=broker.port)
@@ -335,6 +397,8 @@ def test_an_override_set_from_the_lighting_panel_is_acknowledged_by_the_light_no
     engine.dispose()
     box = Agent(cfg, path, light_clock=running_clock(NIGHT))
     box.start()
+    telemetry = _TelemetryLoop(box)  # what Agent.run_forever does every telemetry interval
+    telemetry.start()
     context = browser.new_context(viewport={"width": 1366, "height": 768})
     page = context.new_page()
     try:
@@ -345,6 +409,8 @@ def test_an_override_set_from_the_lighting_panel_is_acknowledged_by_the_light_no
         add_user(app, "operateur", "operator")
         with serve(app) as base_url:
             login(page, base_url, "operateur", "/lighting")
+            group = page.locator('#groups tr[data-group="rue-liberte"]')
+            _expect_group_at_its_calendar_level(group)
             page.get_by_label("Portée").select_option("group")
             page.locator("#ov-site").select_option("dijon")
             page.locator("#ov-group").fill("rue-liberte")
@@ -359,11 +425,15 @@ def test_an_override_set_from_the_lighting_panel_is_acknowledged_by_the_light_no
             ack = row.locator('li[data-device="light-liberte-01"]')
             expect(ack).to_have_attribute("data-result", "applied")
             expect(ack).to_contain_text("acquitté")
-            group = page.locator('#groups tr[data-group="rue-liberte"]')
-            expect(group).to_contain_text("100 %")
+            # The measured level follows the command, from the luminaires' telemetry.
+            expect(group.locator("td.measured")).to_have_attribute("data-median", "100", timeout=15_000)
+            expect(group.locator("td.override")).to_contain_text("100 % par operateur, jusqu'au ")
+            expect(group.locator("td.commanded")).to_contain_text("100 %")
             shot(page, "lighting")
+            _expect_drill_down_to_the_luminaires(page, group)
     finally:
         context.close()
+        telemetry.stop()
         box.shutdown(drain_s=1)
 
 
@@ -400,3 +470,262 @@ def test_an_overdue_deadline_is_highlighted_on_the_board_and_in_english(
     expect(page.locator("#status-reason")).to_have_attribute("required", "")
     expect(page.locator("#history li").first).to_contain_text("Created")
     shot(page, "interventions-en")
+
+
+@pytest.fixture
+def ingest_with_rules(db_url: str, broker: Mosquitto) -> Iterator[IngestWorker]:
+    """An ingest worker with the product's hooks: rules open interventions from the events it stores."""
+    engine = make_engine(db_url)
+    worker = IngestWorker(IngestSettings(database_url=db_url, mqtt_port=broker.port, client_id="vigie-ingest-rules",
+                                         batch_ms=20), engine, default_hooks())
+    worker.start()
+    wait_until(worker.client.subscribed.is_set, 10, "ingest worker subscribed")
+    yield worker
+    worker.stop()
+    engine.dispose()
+
+
+def _events(dev: str, seq: int, ts: int, *bodies: wire.Event) -> wire.EventBatch:
+    return wire.EventBatch(header(dev, 1, seq, ts), 1, False,
+                           tuple(wire.EventRecord(n, ts, body) for n, body in enumerate(bodies, start=1)))
+
+
+#: What each camera event says in the French feed (class 0 is a person, 1 a bicycle, 2 a car).
+CAMERA_EVENTS: tuple[tuple[wire.Event, str], ...] = (
+    (wire.Detection(0, 11, 1, 84, (100, 200, 50, 120)), "vélo (confiance 84 %), caméra 1"),
+    (wire.ZoneEnter(0, "crossing", 12, 0), "Zone crossing : personne, caméra 1"),
+    (wire.Occupancy(0, "crossing", ((0, 4), (1, 1))), "Zone crossing : 4 personnes, 1 vélo"),
+    (wire.LineCrossing(0, "liberte-west", 11, 1, True),
+     "Franchissement de la ligne liberte-west dans le sens entrant : vélo"),
+    (wire.Loitering(0, "crossing", 12, 0, 125_000), "Zone crossing : personne, présence depuis 2 min 5 s"),
+    (wire.ZoneLeave(0, "crossing", 12, 0, 130_000), "Zone crossing : personne, présence de 2 min 10 s, caméra 1"),
+    (wire.TrackEnd(0, 12, 0, 12_000), "Suivi terminé après 12 s : personne, caméra 1"),
+    (wire.IntervalCounts(0, 60, (wire.CountRow("liberte-west", 2, 3, 1), wire.CountRow("crossing", 0, 5, 0))),
+     "Sur 1 min : ligne liberte-west, voitures : 3 dans le sens entrant, 1 dans le sens sortant ; "
+     "zone ou ligne crossing, personnes : 5 entrées"),
+)
+
+
+def _rules(db_url: str) -> None:
+    engine = make_engine(db_url)
+    with engine.begin() as conn:
+        for name, config in (("attroupements", {"type": "crowd", "threshold": 3}),
+                             ("présences", {"type": "loitering", "min_dwell_s": 60}),
+                             ("luminaires", {"type": "light_fault"}),
+                             ("boîtiers muets", {"type": "device_offline", "after_s": 600})):
+            intervention_store.create_rule(conn, name, None, True, config, "test", now_ms())
+    engine.dispose()
+
+
+def _silent_box(db_url: str) -> None:
+    """The offline rule's periodic check finds a box silent for 25 minutes."""
+    engine = make_engine(db_url)
+    now = now_ms()
+    with engine.begin() as conn:
+        rules = intervention_store.enabled_rules(conn, ["device_offline"])
+        box = DeviceView("cam-talant-02", "talant", "offline", now - 25 * 60_000, now - 25 * 60_000, ("camera",))
+        dispatch_service.open_candidates(conn, offline_candidates(rules, [box], now), now)
+    engine.dispose()
+
+
+def test_events_and_rule_interventions_read_as_sentences_in_french_and_in_english(
+        app: Flask, db_url: str, base_url: str, page: Page, broker: Mosquitto, ingest_with_rules: IngestWorker,
+) -> None:
+    engine = make_engine(db_url)
+    register(engine, ("cam-darcy-01", "dijon"), ("light-darcy-01", "dijon"))
+    engine.dispose()
+    _rules(db_url)
+    add_user(app, "operateur", "operator")
+    login(page, base_url, "operateur", "/feed")
+    expect(page.locator("#feed-state")).to_have_attribute("data-state", "open")
+    ts = now_ms()
+    _publish(broker.port, "dijon", birth("cam-darcy-01", 1, ts), birth("light-darcy-01", 1, ts),
+             _events("cam-darcy-01", 1, ts, *(body for body, _ in CAMERA_EVENTS)),
+             _events("light-darcy-01", 1, ts, wire.LampFault("l03", "lampFailure", True)))
+    rows = page.locator("#feed-rows tr")
+    expect(rows).to_have_count(len(CAMERA_EVENTS) + 1, timeout=5000)
+    for n, (body, sentence) in enumerate(CAMERA_EVENTS, start=1):
+        row = page.locator(f'#feed-rows tr[data-key="cam-darcy-01/1/{n}"]')
+        expect(row.locator("td.detail")).to_have_text(sentence)
+        expect(row).to_contain_text(t_fr(f"ev.{body.wire_name}"))
+    fault = page.locator('#feed-rows tr[data-key="light-darcy-01/1/1"]')
+    expect(fault).to_contain_text("Défaut de luminaire")
+    expect(fault.locator("td.detail")).to_have_text("Luminaire l03 : lampe en panne")
+    details = " ".join(page.locator("#feed-rows td.detail").all_inner_texts())
+    for raw in ("[", "]", "=", "cls", "counts", "track_end", "lampFailure", "{"):
+        assert raw not in details, raw
+    shot(page, "feed-sentences")
+
+    _silent_box(db_url)
+    page.goto(f"{base_url}/interventions")
+    board = page.locator("#board")
+    expect(board.locator(".ticket")).to_have_count(4, timeout=10_000)
+    expect(board).to_contain_text("Attroupement dans la zone crossing (cam-darcy-01) : effectif de 4")
+    expect(board).to_contain_text("Présence prolongée dans la zone crossing (cam-darcy-01) : personne, 2 min 5 s")
+    expect(board).to_contain_text("Luminaire l03 (light-darcy-01) : lampe en panne")
+    expect(board).to_contain_text("Boîtier cam-talant-02 muet depuis 25 min (hors ligne)")
+    for english in ("Crowd", "Loitering", "lampFailure", "silent"):
+        expect(board).not_to_contain_text(english)
+    board.locator(".ticket", has_text="Luminaire l03").click()
+    expect(page.locator("#detail-fields")).to_contain_text(
+        "Le boîtier light-darcy-01 signale sur le luminaire l03 : lampe en panne.")
+    shot(page, "interventions-sentences")
+    # The stored titles are the rules' own (English) strings: the board words them from the data instead.
+    stored = {iv["kind"]: iv["title"] for iv in page.evaluate(
+        "fetch('/api/v1/interventions?limit=10').then((r) => r.json())")["interventions"]}
+    assert stored["crowd"] == "Crowd of 4 in zone crossing (cam-darcy-01)"
+
+    page.goto(f"{base_url}/interventions?lang=en")
+    expect(board).to_contain_text("Crowd in zone crossing (cam-darcy-01): 4 counted")
+    expect(board).to_contain_text("Luminaire l03 (light-darcy-01): lamp failure")
+    expect(board).to_contain_text("Box cam-talant-02 silent for 25 min (offline)")
+    page.goto(f"{base_url}/feed?lang=en")
+    line = page.locator('#feed-rows tr[data-key="cam-darcy-01/1/4"]')
+    expect(line.locator("td.detail")).to_have_text("Line liberte-west crossed in the inbound direction: bicycle")
+
+
+HOUR = 3_600_000
+FR_DAY = re.compile(r"^(lun|mar|mer|jeu|ven|sam|dim)\. \d{1,2} "
+                    r"(janv|févr|mars|avr|mai|juin|juil|août|sept|oct|nov|déc)\.?$")
+EN_DAY = re.compile(r"^(Mon|Tue|Wed|Thu|Fri|Sat|Sun) \d{1,2} (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)$")
+
+
+def _seed_analytics(db_url: str) -> int:
+    """One hour of energy in the last day, another three days ago, and one far in the future (a box's clock
+    gone wrong); line crossings in the last day."""
+    now = now_ms()
+    hour = now - now % HOUR
+    engine = make_engine(db_url)
+    with engine.begin() as conn:
+        for site, group, t, wh in (("dijon", "commune-dijon", hour - 2 * HOUR, 5200.0),
+                                   ("dijon", "rue-liberte", hour - 2 * HOUR, 800.0),
+                                   ("talant", "commune-talant", hour - 2 * HOUR, 1300.0),
+                                   ("dijon", "commune-dijon", hour - 72 * HOUR, 4100.0),
+                                   ("dijon", "commune-dijon", hour + 2 * 365 * 24 * HOUR, 9999.0)):
+            conn.execute(sa.insert(energy_hourly).values(site=site, group_name=group, hour_ms=t, energy_wh=wh,
+                                                         rated_energy_wh=wh, reference_wh=wh * 2.5, lit_h=10.0))
+        for target, inbound, outbound in (("liberte-west", 14, 9), ("crossing", 6, 0)):
+            conn.execute(sa.insert(analytics_counts).values(site="dijon", device_id="cam-darcy-01", cam=0,
+                                                            target=target, cls=0, minute_ms=hour - HOUR,
+                                                            inbound=inbound, outbound=outbound))
+    engine.dispose()
+    return now
+
+
+def _chart(page: Page, chart_id: str) -> dict[str, Any]:
+    info: dict[str, Any] = page.evaluate(f"window.vigieCharts['{chart_id}']")
+    return info
+
+
+def _paris_hour(ms: int) -> int:
+    return dt.datetime.fromtimestamp(ms / 1000, ZoneInfo("Europe/Paris")).hour
+
+
+def test_charts_span_the_chosen_window_in_paris_time_with_french_labels(
+        app: Flask, db_url: str, base_url: str, page: Page) -> None:
+    now = _seed_analytics(db_url)
+    add_user(app, "lectrice", "viewer")
+    login(page, base_url, "lectrice", "/energy")
+    expect(page.locator("body")).to_have_attribute("data-loaded", "1")
+    energy = _chart(page, "energy-chart")
+    assert energy["max"] - energy["min"] == 24 * HOUR
+    assert now - 60_000 <= energy["max"] <= now + 60_000
+    assert energy["points"] == 1  # one hour of data: still a whole day of axis, not years
+    assert energy["tickTimes"] and all(energy["min"] <= x <= energy["max"] for x in energy["tickTimes"])
+    assert all(_paris_hour(x) % 3 == 0 for x in energy["tickTimes"])
+    assert all(re.fullmatch(r"\d\d:00", label) for label in energy["ticks"])
+    assert [f"{_paris_hour(x):02d}:00" for x in energy["tickTimes"]] == energy["ticks"]
+    assert _chart(page, "split-chart")["series"] == ["Dijon", "Talant"]
+    assert _chart(page, "counts-chart")["series"] == ["liberte-west (cam-darcy-01)", "crossing (cam-darcy-01)"]
+    expect(page.locator('[data-kpi="counts"] .value')).to_have_text("29")
+    shot(page, "energy-24h")
+
+    page.get_by_label("7 jours").check()
+    expect(page.locator("body")).to_have_attribute("data-loaded", "1")
+    week = _chart(page, "energy-chart")
+    assert week["max"] - week["min"] == 7 * 24 * HOUR
+    assert week["points"] == 2
+    assert len(week["ticks"]) in (6, 7) and all(FR_DAY.match(label) for label in week["ticks"]), week["ticks"]
+    assert all(_paris_hour(x) == 0 for x in week["tickTimes"])
+    shot(page, "energy-7d")
+
+    page.get_by_label("Commune", exact=True).select_option("dijon")
+    expect(page.locator("#split-h")).to_have_text("Énergie par groupe, par heure (kWh)")
+    expect(page.locator("body")).to_have_attribute("data-loaded", "1")
+    assert _chart(page, "split-chart")["series"] == ["Toute la commune", "rue-liberte"]
+    page.get_by_label("Commune", exact=True).select_option("ahuy")  # nothing measured there
+    expect(page.locator("#energy-chart")).to_have_attribute("data-empty", "1")
+    expect(page.locator("#energy-chart")).to_have_text("Aucune mesure sur la période choisie.")
+    expect(page.locator("#counts-chart")).to_have_text("Aucune mesure sur la période choisie.")
+    shot(page, "energy-empty")
+
+    page.goto(f"{base_url}/energy?lang=en")
+    page.get_by_label("7 days").check()
+    expect(page.locator("body")).to_have_attribute("data-loaded", "1")
+    labels = _chart(page, "energy-chart")["ticks"]
+    assert labels and all(EN_DAY.match(label) for label in labels), labels
+
+
+def test_the_accessibility_audit_catches_a_violation(app: Flask, base_url: str, page: Page) -> None:
+    """The audit every screenshot runs is real: an unnamed button and a low-contrast text fail it."""
+    add_user(app, "lectrice", "viewer")
+    login(page, base_url, "lectrice", "/fleet")
+    assert accessibility_violations(page) == []
+    page.evaluate("""() => {
+        const b = document.createElement('button'); document.querySelector('main').append(b);
+        const p = document.createElement('p'); p.textContent = 'pâle'; p.style.color = '#eeeeee';
+        document.querySelector('main').append(p);
+    }""")
+    found = " ".join(accessibility_violations(page))
+    assert "button-name (critical)" in found
+    assert "color-contrast (serious)" in found
+
+
+def test_the_map_shows_luminaires_by_measured_state_and_a_fault_turns_red_live(
+        app: Flask, db_url: str, base_url: str, page: Page, broker: Mosquitto, ingest_with_rules: IngestWorker,
+        tmp_path: Path) -> None:
+    cfg, _ = light_box(tmp_path, broker.port, "light-liberte-01", site="dijon", groups=("rue-liberte",))
+    engine = make_engine(db_url)
+    register(engine, ("light-liberte-01", "dijon"), ("cam-darcy-01", "dijon"))
+    register_box(engine, cfg)
+    with engine.begin() as conn:
+        intervention_store.create_rule(conn, "luminaires", None, True, {"type": "light_fault"}, "test", now_ms())
+    engine.dispose()
+    ts = now_ms()
+    metrics = {"light.n": 2, "light.lum": {"ids": ["l01", "l02"], "level": [70, 100], "target": [70, 100],
+                                           "power_w": [42, 60], "energy_wh": [900, 950], "hours": [3, 3],
+                                           "switch_ons": [1, 1]}}
+    _publish(broker.port, "dijon", birth("light-liberte-01", 1, ts),
+             wire.Telemetry(header("light-liberte-01", 1, 1, ts), metrics))
+    add_user(app, "operateur", "operator")
+    login(page, base_url, "operateur", "/map")
+    expect(page.locator("body")).to_have_attribute("data-layers-ready", "1", timeout=10_000)
+    states = {lum["id"]: lum["state"] for lum in page.evaluate("window.vigieMap.layers.luminaires()")}
+    assert states == {"light-liberte-01/l01": "dimmed", "light-liberte-01/l02": "on"}
+    expect(page.locator('[data-layer-count="lum-dimmed"]')).to_have_text("1")
+    expect(page.locator('[data-layer-count="lum-on"]')).to_have_text("1")
+    t0 = time.monotonic()
+    _publish(broker.port, "dijon", _events("light-liberte-01", 2, now_ms(), wire.LampFault("l02", "lampFailure", True)))
+    page.wait_for_function("window.vigieMap.layers.luminaires().some((l) => l.state === 'fault')", timeout=2000)
+    assert time.monotonic() - t0 < 2.0
+    expect(page.locator('[data-layer-count="lum-fault"]')).to_have_text("1")
+    # The rule opened an intervention: it is on the map, worded in French, by its priority.
+    expect(page.locator('[data-layer-count="iv-normal"]')).to_have_text("1", timeout=5000)
+    ivs = page.evaluate("window.vigieMap.layers.interventions()")
+    assert [iv["title"] for iv in ivs] == ["Luminaire l02 (light-liberte-01) : lampe en panne"]
+    page.evaluate("window.vigieMap.layers.openLuminaire('light-liberte-01/l02')")
+    popup = page.locator('.leaflet-popup-content .popup[data-lum="light-liberte-01/l02"]')
+    expect(popup).to_contain_text("Luminaire l02")
+    expect(popup).to_contain_text("en défaut")
+    expect(popup).to_contain_text("lampe en panne")
+    shot(page, "map-layers-fault")
+    page.evaluate(f"window.vigieMap.layers.openIntervention({ivs[0]['id']})")
+    card = page.locator(f'.leaflet-popup-content .popup[data-intervention="{ivs[0]["id"]}"]')
+    expect(card).to_contain_text("Luminaire l02 (light-liberte-01) : lampe en panne")
+    expect(card).to_contain_text("Normale")
+    # The layers can be hidden from the legend.
+    assert page.evaluate("window.vigieMap.layers.visible()") == {"luminaires": True, "interventions": True}
+    page.get_by_label("Interventions ouvertes").uncheck()
+    expect(card).to_have_count(0)
+    page.get_by_label("Luminaires (état mesuré)").uncheck()
+    assert page.evaluate("window.vigieMap.layers.visible()") == {"luminaires": False, "interventions": False}

@@ -18,6 +18,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from flask import Flask
+from playwright.sync_api import Page
 from werkzeug.serving import BaseWSGIServer, make_server
 
 from coordinator.storage import make_engine
@@ -28,6 +29,10 @@ CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--disable-sync", "--no-first-run", "--disable-quic"]
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
+#: axe-core, vendored from npm with the UI's libraries (same origin: the pages' CSP lets it load).
+AXE_URL = "/assets/vendor/axe-core/axe.min.js"
+#: The WCAG 2.1 A and AA rules, which RGAA 4.1 takes up.
+AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
 
 #: Rough population of each commune (thousands): light points follow streets, streets follow people.
 POPULATION_K = {
@@ -87,6 +92,16 @@ def seed_fleet(db_url: str, rows: list[dict[str, Any]]) -> None:
         for start in range(0, len(rows), 5000):
             conn.execute(sa.insert(devices), rows[start:start + 5000])
     engine.dispose()
+
+
+def accessibility_violations(page: Page) -> list[str]:
+    """The serious and critical WCAG 2.1 AA violations axe-core finds on the page as it is now, one line each."""
+    if not page.evaluate("typeof window.axe !== 'undefined'"):
+        page.add_script_tag(url=AXE_URL)
+    result = page.evaluate("(tags) => axe.run(document, {runOnly: {type: 'tag', values: tags}, "
+                           "resultTypes: ['violations']})", AXE_TAGS)
+    return [f"{v['id']} ({v['impact']}): {v['help']} -- {[n['target'] for n in v['nodes']][:5]}"
+            for v in result["violations"] if v["impact"] in ("serious", "critical")]
 
 
 @contextmanager

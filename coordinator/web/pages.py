@@ -12,6 +12,7 @@ from flask import Blueprint, Response, current_app, g, redirect, render_template
 from flask.typing import ResponseReturnValue
 from markupsafe import Markup
 
+import vigie_wire as wire
 from coordinator.api.security import session_principal
 from coordinator.auth import Principal
 
@@ -146,7 +147,8 @@ def map_page() -> ResponseReturnValue:
 @bp.get("/feed")
 @login_required
 def feed_page() -> ResponseReturnValue:
-    return _page("feed.html", "feed", "feed.title")
+    types = [cls.wire_name for _, cls in sorted(wire.EVENT_TYPES.items())]
+    return render_template("feed.html", page="feed", title=t("feed.title"), boot=_boot("feed"), event_types=types)
 
 
 @bp.get("/interventions")

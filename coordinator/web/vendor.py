@@ -32,6 +32,9 @@ FILES: dict[str, tuple[str, ...]] = {
     "supercluster": ("dist/supercluster.min.js", "LICENSE"),
     "kdbush": ("LICENSE",),
     "uplot": ("dist/uPlot.iife.min.js", "dist/uPlot.min.css", "LICENSE"),
+    # The accessibility audit (RGAA 4.1 / WCAG 2.1 AA rules) that the browser tests run on every page; no page
+    # loads it by itself.
+    "axe-core": ("axe.min.js", "LICENSE"),
 }
 
 

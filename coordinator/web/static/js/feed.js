@@ -1,6 +1,7 @@
 // Live event feed: an EventSource on /events/stream; the browser reconnects and resumes by itself.
 
 import { boot, communeName, el, fmtTime, t } from "./common.js";
+import { eventDetail, eventLabel } from "./wording.js";
 
 const MAX_ROWS = 500;
 const rows = document.getElementById("feed-rows");
@@ -13,25 +14,15 @@ let paused = false;
 let held = [];
 let source = null;
 
-function summary(ev) {
-  const b = ev.body || {};
-  const parts = [];
-  for (const key of ["direction", "count", "counts", "fault", "level", "dwell_s", "class", "cls"]) {
-    if (b[key] !== undefined) parts.push(`${key}=${typeof b[key] === "object" ? JSON.stringify(b[key]) : b[key]}`);
-  }
-  return parts.join(" ");
-}
-
 function row(ev) {
-  const label = t(`ev.${ev.type}`);
   return el("tr", { dataset: { key: ev.key, type: ev.type }, class: ev.type === "lamp_fault" ? "alert" : null },
     el("td", {}, el("time", { datetime: new Date(ev.ts_ms).toISOString(), text: fmtTime(ev.ts_ms) })),
     el("td", { text: communeName(ev.site) }),
     el("td", { text: ev.device_id }),
-    el("td", {}, label === `ev.${ev.type}` ? ev.type : label,
+    el("td", {}, eventLabel(ev.type),
       ev.historical ? el("span", { class: "pill muted", text: t("feed.historical") }) : null),
     el("td", { text: ev.target ?? "—" }),
-    el("td", { text: summary(ev) }));
+    el("td", { class: "detail", text: eventDetail(ev.type, ev.body) }));
 }
 
 function add(ev) {

@@ -1,6 +1,7 @@
 // Interventions board: create, acknowledge, assign from the ranked proposal, change status, comment, history.
 
 import { api, communeName, el, fmtDate, fmtNumber, notify, showError, t } from "./common.js";
+import { interventionDescription, interventionTitle, reasonText } from "./wording.js";
 
 const STATES = ["new", "acknowledged", "assigned", "en_route", "on_site", "resolved", "closed"];
 const MILESTONES = ["acknowledged", "on_site", "resolved"];
@@ -72,7 +73,7 @@ function ticket(iv) {
     type: "button", class: `ticket ${iv.priority === "urgent" ? "p1" : iv.priority === "high" ? "p2" : ""}`,
     "aria-pressed": String(selected !== null && selected.id === iv.id), dataset: { id: String(iv.id), overdue: late ? "1" : null },
     onclick: () => open(iv.id),
-  }, el("strong", { text: `#${iv.id} ${iv.title}` }),
+  }, el("strong", { text: `#${iv.id} ${interventionTitle(iv)}` }),
   el("span", { class: "meta", text: `${communeName(iv.commune)} · ${label("prio", iv.priority)}` }),
   el("span", { class: "meta", text: label("kind", iv.kind) }),
   el("span", { class: "meta", text: iv.team ? `${t("iv.team")}${t("common.colon")} ${iv.team}` : t("iv.team_none") }),
@@ -150,7 +151,7 @@ function render(iv) {
   detail.hidden = false;
   detail.dataset.id = String(iv.id);
   detail.dataset.state = iv.state;
-  document.getElementById("detail-h").textContent = `#${iv.id} ${iv.title}`;
+  document.getElementById("detail-h").textContent = `#${iv.id} ${interventionTitle(iv)}`;
   document.getElementById("detail-fields").replaceChildren(
     ...field("common.status", label("state", iv.state)),
     ...field("iv.kind", label("kind", iv.kind)),
@@ -158,7 +159,7 @@ function render(iv) {
     ...field("common.commune", communeName(iv.commune)),
     ...field("iv.team", iv.team ?? t("iv.team_none")),
     ...field("iv.skill", iv.skill ? label("skill", iv.skill) : null),
-    ...field("iv.description", iv.description),
+    ...field("iv.description", interventionDescription(iv)),
     ...field("iv.sla", deadlineList(iv)),
   );
   // The buttons offer only what the lifecycle allows from this state: "acknowledge" is the
@@ -218,7 +219,7 @@ document.getElementById("btn-propose").addEventListener("click", async () => {
         el("span", {}, el("strong", { text: p.team }),
           ` — ${t("iv.score")} ${fmtNumber(p.score, 0)}, ${t("iv.load")} ${p.load}`,
           p.distance_m !== null ? `, ${t("iv.distance")} ${fmtNumber(p.distance_m / 1000, 1)} km` : "",
-          el("span", { class: "meta", text: (p.reasons || []).join(" ; ") })))));
+          el("span", { class: "meta", text: (p.reasons || []).map(reasonText).join(" ; ") })))));
     }
     form.hidden = false;
     const first = form.querySelector("input");
@@ -273,3 +274,7 @@ document.getElementById("create-form").addEventListener("submit", async (ev) => 
 });
 
 loadBoard();
+
+// From the map: /interventions#42 opens that intervention.
+const linked = /^#(\d+)$/.exec(window.location.hash);
+if (linked) open(Number(linked[1]), false);

@@ -1,6 +1,8 @@
-// Lighting: groups with the level commanded now, calendars, overrides with expiry, and who acknowledged.
+// Lighting, state first: each group's calendar in force, override, commanded and measured levels, faults and
+// energy of the day, with a drill-down to its cabinets and their luminaires; then overrides and their acks.
 
-import { api, communeName, el, fmtDate, fmtTime, notify, showError, t } from "./common.js";
+import { api, communeName, el, fmtDate, fmtNumber, fmtTime, notify, showError, t } from "./common.js";
+import { faultName, form as plural } from "./wording.js";
 
 const form = document.getElementById("override-form");
 let refreshTimer = null;
@@ -39,46 +41,137 @@ function renderCommands(commands) {
   if (!commands.length) body.append(el("tr", {}, el("td", { colspan: "6", text: t("common.none") })));
 }
 
-function renderGroups(calendars, commands) {
-  const now = Date.now();
-  const groups = new Map();
-  const key = (site, group) => `${site ?? ""}/${group}`;
-  for (const cal of calendars) {
-    groups.set(key(cal.site, cal.group), { site: cal.site, group: cal.group, calendar: cal });
-    for (const g of cal.entry_groups || []) {
-      if (!groups.has(key(cal.site, g))) groups.set(key(cal.site, g), { site: cal.site, group: g, calendar: cal });
-    }
-  }
-  // The latest unexpired override of each target is the level it holds now (last command wins).
-  const current = new Map();
-  for (const c of [...commands].sort((a, b) => a.created_ms - b.created_ms)) {
-    if (c.name !== "light.override" || c.scope === "device") continue;
-    const k = key(c.site, groupName(c));
-    if (!groups.has(k)) groups.set(k, { site: c.site, group: groupName(c), calendar: null });
-    if (c.expires_ms > now && c.args.level !== null && c.args.level !== undefined) current.set(k, c);
-    else current.delete(k);
-  }
+function pct(v) {
+  return v === null || v === undefined ? "—" : `${fmtNumber(v, v % 1 ? 1 : 0)} %`;
+}
+
+/** "70 %" with its quartiles when they differ: "70 % (69,8 à 100 %)". */
+function spreadText(s) {
+  if (!s || s.median === null) return t("light.no_data");
+  if (s.q1 === s.q3) return pct(s.median);
+  return t("light.spread", { median: pct(s.median), q1: fmtNumber(s.q1, s.q1 % 1 ? 1 : 0), q3: pct(s.q3) });
+}
+
+function levelCell(s, cls) {
+  const level = s && s.median !== null ? s.median : null;
+  return el("td", { class: cls, dataset: { median: level === null ? "" : String(level) } },
+    level === null ? null : el("span", { class: "level-bar", "aria-hidden": "true" }, el("span", { style: `width:${level}%` })),
+    " ", spreadText(s));
+}
+
+function statesText(g) {
+  const parts = STATES.filter((st) => g.states[st]).map((st) => `${g.states[st]} ${plural(t(`lstate.${st}`), g.states[st])}`);
+  return `${g.luminaires} (${parts.join(", ") || "—"})`;
+}
+
+function calendarText(cal) {
+  const source = t(`light.cal.${cal.source}`);
+  return cal.entries.length ? `${source} : ${cal.entries.join(", ")}` : source;
+}
+
+function overrideText(ov) {
+  if (!ov) return t("light.no_override");
+  return t("light.override_by", { level: pct(ov.level), by: ov.by, until: fmtDate(ov.until_ms) });
+}
+
+function energyText(e) {
+  if (!e.reference_wh) return "—";
+  return t("light.energy_vs", { used: fmtNumber(e.energy_wh / 1000, 1), ref: fmtNumber(e.reference_wh / 1000, 1) });
+}
+
+function groupLabel(group) {
+  return group.startsWith("commune-") ? t("energy.whole_commune") : group;
+}
+
+function renderGroups(groups) {
   const datalist = document.getElementById("known-groups");
-  datalist.replaceChildren(...[...new Set([...groups.values()].map((g) => g.group))].map((g) => el("option", { value: g })));
+  datalist.replaceChildren(...[...new Set(groups.map((g) => g.group))].map((g) => el("option", { value: g })));
   const body = document.querySelector("#groups tbody");
-  const rows = [...groups.entries()].sort((a, b) => a[0].localeCompare(b[0]));
-  body.replaceChildren(...rows.map(([k, g]) => {
-    const cmd = current.get(k);
-    const level = cmd ? cmd.args.level : null;
-    return el("tr", { dataset: { group: g.group, site: g.site ?? "" } },
-      el("td", { text: communeName(g.site) }), el("td", { text: g.group }),
-      el("td", {}, cmd ? el("span", { class: "level-bar", "aria-hidden": "true" }, el("span", { style: `width:${level}%` })) : null,
-        " ", cmd ? `${level} %` : t("light.calendar")),
-      el("td", { text: cmd ? fmtDate(cmd.expires_ms) : "—" }),
-      el("td", { text: g.calendar && g.calendar.calendar ? `${(g.calendar.calendar.entries || []).length} · ${fmtDate(g.calendar.updated_ms)}` : "—" }),
-      el("td", {}, el("button", { type: "button", class: "secondary", "aria-label": `${t("light.override")} ${g.group}`,
-        onclick: () => choose(g) , text: t("light.override") })));
-  }));
-  if (!rows.length) body.append(el("tr", {}, el("td", { colspan: "6", text: t("common.none") })));
+  body.replaceChildren(...groups.map((g) => el("tr", { dataset: { group: g.group, site: g.site }, class: g.faults ? "alert" : null },
+    el("td", { text: communeName(g.site) }),
+    el("th", { scope: "row", text: groupLabel(g.group) }),
+    el("td", { class: "calendar", text: calendarText(g.calendar) }),
+    el("td", { class: "override", text: overrideText(g.override) }),
+    levelCell(g.commanded, "commanded"),
+    levelCell(g.measured, "measured"),
+    el("td", { class: "states", text: statesText(g) }),
+    el("td", { class: "num energy", text: energyText(g.energy_today) }),
+    el("td", {}, el("span", { class: "row" },
+      el("button", { type: "button", class: "secondary", "aria-expanded": String(isOpen(g)),
+        "aria-label": t("light.detail_of", { group: groupLabel(g.group) }), onclick: () => openGroup(g), text: t("light.detail") }),
+      el("button", { type: "button", class: "secondary", "aria-label": `${t("light.override")} ${groupLabel(g.group)}`,
+        onclick: () => choose(g), text: t("light.override") }))))));
+  if (!groups.length) body.append(el("tr", {}, el("td", { colspan: "9", text: t("common.none") })));
+  if (opened) {
+    const again = groups.find((g) => g.site === opened.site && g.group === opened.group);
+    if (again) renderCabinets(again);
+  }
+}
+
+function renderCalendars(calendars) {
   document.getElementById("calendars").replaceChildren(...calendars.map((c) => el("li", {},
     el("strong", { text: `${c.site ? communeName(c.site) : t("light.city")} / ${c.group}` }), " — ",
     c.calendar ? (c.calendar.entries || []).map((e) => e.name || e.program?.kind).join(", ") : "—",
     el("span", { class: "meta", text: ` ${fmtDate(c.updated_ms)} ${c.updated_by ?? ""}` }))));
+}
+
+// ------------------------------------------------------------------ drill-down: group -> cabinet -> luminaire
+
+const STATES = ["on", "dimmed", "off", "fault", "no_data"];
+let opened = null; // {site, group, device}
+
+function isOpen(g) {
+  return opened !== null && opened.site === g.site && opened.group === g.group;
+}
+
+function openGroup(g) {
+  opened = { site: g.site, group: g.group, device: null };
+  renderCabinets(g);
+  document.getElementById("luminaires-box").hidden = true;
+  for (const b of document.querySelectorAll("#groups button[aria-expanded]")) {
+    b.setAttribute("aria-expanded", String(b.closest("tr").dataset.group === g.group && b.closest("tr").dataset.site === g.site));
+  }
+  document.getElementById("cabinets-h").focus();
+}
+
+function renderCabinets(g) {
+  const box = document.getElementById("cabinets-box");
+  box.hidden = false;
+  box.dataset.group = g.group;
+  document.getElementById("cabinets-h").textContent = t("light.cabinets_of", { group: groupLabel(g.group), commune: communeName(g.site) });
+  document.querySelector("#cabinets tbody").replaceChildren(...g.cabinets.map((c) => el("tr", { dataset: { device: c.device_id } },
+    el("th", { scope: "row", text: c.device_id }),
+    levelCell(c.commanded, "commanded"),
+    levelCell(c.measured, "measured"),
+    el("td", { class: "states", text: statesText(c) }),
+    el("td", { text: fmtTime(c.telemetry_ms) }),
+    el("td", {}, el("button", { type: "button", class: "secondary",
+      "aria-label": t("light.lums_of", { device: c.device_id }), onclick: () => openCabinet(c.device_id), text: t("light.luminaires") })))));
+  if (opened && opened.device) openCabinet(opened.device, false);
+}
+
+async function openCabinet(device, focus = true) {
+  opened.device = device;
+  const params = new URLSearchParams({ site: opened.site, device, limit: "200" });
+  if (!opened.group.startsWith("commune-")) params.set("group", opened.group);
+  try {
+    const page = await api("GET", `/lighting/luminaires?${params}`);
+    const box = document.getElementById("luminaires-box");
+    box.hidden = false;
+    box.dataset.device = device;
+    document.getElementById("luminaires-h").textContent = t("light.lums_of", { device });
+    document.querySelector("#luminaires tbody").replaceChildren(...page.luminaires.map((l) => el("tr", {
+      dataset: { lum: l.lum_id, state: l.state }, class: l.state === "fault" ? "alert" : null },
+    el("th", { scope: "row", text: l.lum_id }),
+    el("td", {}, el("span", { class: `lstate lstate-${l.state}`, text: plural(t(`lstate.${l.state}`), 1) })),
+    el("td", { class: "num measured", text: pct(l.level) }),
+    el("td", { class: "num", text: pct(l.target) }),
+    el("td", { class: "num", text: l.power_w === null ? "—" : `${fmtNumber(l.power_w, 1)} W` }),
+    el("td", { text: l.faults.map(faultName).join(", ") || "—" }))));
+    if (focus) document.getElementById("luminaires-h").focus();
+  } catch (err) {
+    showError(err);
+  }
 }
 
 function choose(g) {
@@ -101,13 +194,15 @@ function syncScope() {
 
 async function load() {
   try {
-    const [cals, cmds] = await Promise.all([api("GET", "/lighting/calendars"), api("GET", "/lighting/commands?limit=30")]);
-    renderGroups(cals.calendars, cmds.commands);
+    const [cals, cmds, state] = await Promise.all([api("GET", "/lighting/calendars"),
+      api("GET", "/lighting/commands?limit=30"), api("GET", "/lighting/groups")]);
+    renderGroups(state.groups);
+    renderCalendars(cals.calendars);
     renderCommands(cmds.commands);
     document.body.dataset.loaded = "1";
     clearTimeout(refreshTimer);
     const waiting = cmds.commands.some((c) => c.state === "pending" && c.expires_ms > Date.now());
-    refreshTimer = setTimeout(load, waiting ? 1000 : 10000);
+    refreshTimer = setTimeout(load, waiting ? 1000 : 5000);
   } catch (err) {
     showError(err);
   }

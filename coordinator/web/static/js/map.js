@@ -4,6 +4,7 @@
 
 import { api, apiHas, boot, el, fmtDate, notify, showError, statusLabel, t } from "./common.js";
 import { cachedLayer, decodeLayer, fetchLayer } from "./devices.js";
+import { setupLayers } from "./map_layers.js";
 
 const L = window.L;
 const STATUSES = ["online", "stale", "offline", "unknown"];
@@ -95,8 +96,7 @@ const ClusterLayer = L.Layer.extend({
         const r = d.id === state.selected ? 8 : 5.5;
         state.drawn.push({ x: p.x, y: p.y, r: Math.max(r, 8), feature: f });
         pending.push(() => {
-          ctx.beginPath();
-          ctx.arc(p.x, p.y, r, 0, Math.PI * 2);
+          symbolPath(ctx, d.roles, p.x, p.y, r);
           ctx.fillStyle = COLOURS[d.status] || COLOURS.unknown;
           ctx.fill();
           ctx.lineWidth = d.id === state.selected ? 3 : 1.5;
@@ -118,6 +118,22 @@ const ClusterLayer = L.Layer.extend({
     if (marks.clusterOpened && !marks.clusterDrawn) marks.clusterDrawn = marks.lastDraw;
   },
 });
+
+/** A device's symbol: a triangle for a camera box, a square for a lighting cabinet, a circle otherwise. */
+function symbolPath(ctx, roles, x, y, r) {
+  ctx.beginPath();
+  if ((roles || []).includes("camera")) {
+    const h = r * 1.35;
+    ctx.moveTo(x, y - h);
+    ctx.lineTo(x + h, y + h * 0.8);
+    ctx.lineTo(x - h, y + h * 0.8);
+    ctx.closePath();
+  } else if ((roles || []).includes("light")) {
+    ctx.rect(x - r, y - r, 2 * r, 2 * r);
+  } else {
+    ctx.arc(x, y, r, 0, Math.PI * 2);
+  }
+}
 
 function drawCluster(ctx, x, y, r, props, n) {
   // A ring of status shares around the count: an offline share is visible at any zoom.
@@ -397,6 +413,7 @@ window.vigieMap = {
     .map((d) => ({ x: d.x, y: d.y, id: state.devices[d.feature.properties.i].id })),
   clusterCircles: () => state.drawn.filter((d) => d.feature.properties.cluster).map((d) => ({ x: d.x, y: d.y, r: d.r })),
   labels: () => state.labels.map((l) => ({ name: l.name, slug: l.slug, ...l.box })),
+  layers: setupLayers(map),
 };
 
 start();

@@ -1,0 +1,162 @@
+"""Benchmark of the measured lighting state for the whole métropole: 350 cabinets, 35,000 luminaires.
+
+Setup. A fresh SQLite database (the single-machine default) holds 350 light nodes spread over the 23 communes
+by population (``tests/web_helpers.POPULATION_K``), 100 luminaires each, every cabinet in one sector group of
+its commune and every third one also in a second group; each node's latest telemetry carries its 100-row
+``light.lum`` table (levels around 70 %, 2 % of gear not answering), and 1 % of the luminaires have an active
+``lamp_fault`` among 1,500 fault changes. The app runs in this process behind Flask's test client (no network).
+
+Measure. Server time of the calls the lighting page and the map make: ``GET /api/v1/lighting/groups`` for the
+métropole (every group with its summary and cabinets: what the lighting page renders first) and for Dijon,
+one page of ``/lighting/luminaires`` (1,000 luminaires), the whole métropole read page by page, and
+``/lighting/map`` (every luminaire by columns in one response: what the map's luminaire layer loads). Median
+and max of 5 runs after one warm-up. The goal of the issue (first render of the lighting page under 1 s) is a
+browser figure; the ``groups`` call is the part of it this measures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import random
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import sqlalchemy as sa  # noqa: E402
+
+from bench.results import write_section  # noqa: E402
+from coordinator.storage import make_engine, upgrade  # noqa: E402
+from coordinator.storage.schema import devices, events, light_group_members, light_luminaires, telemetry  # noqa: E402
+from coordinator.web import communes  # noqa: E402
+from tests.api_helpers import add_user, make_app  # noqa: E402
+from tests.web_helpers import POPULATION_K  # noqa: E402
+
+HEADING = "## Lighting state: 350 cabinets, 35,000 luminaires"
+GOAL_MS = 1000.0
+
+
+def seed(url: str, cabinets: int, per_cabinet: int, seed_: int = 11) -> int:
+    rng = random.Random(seed_)
+    places = communes.communes()
+    weights = [POPULATION_K.get(c.slug, 1.0) for c in places]
+    now = int(time.time() * 1000)
+    engine = make_engine(url)
+    lums: list[dict[str, Any]] = []
+    members: list[dict[str, Any]] = []
+    nodes: list[dict[str, Any]] = []
+    tele: list[dict[str, Any]] = []
+    faults: list[dict[str, Any]] = []
+    for k in range(cabinets):
+        c = rng.choices(places, weights)[0]
+        dev = f"light-{c.slug[:12]}-{k:03d}"
+        lat, lon = c.lat + rng.gauss(0, 0.01), c.lon + rng.gauss(0, 0.014)
+        nodes.append({"id": dev, "site": c.slug, "district": None, "roles": ["light"], "lat": lat, "lon": lon,
+                      "caps": [], "status": "online", "created_ms": now, "updated_ms": now})
+        ids = [f"l{i:03d}" for i in range(per_cabinet)]
+        for lum in ids:
+            lums.append({"device_id": dev, "lum_id": lum, "site": c.slug, "rated_w": 60.0,
+                         "lat": lat + rng.gauss(0, 0.001), "lon": lon + rng.gauss(0, 0.0014), "updated_ms": now})
+            members.append({"site": c.slug, "group_name": f"secteur-{k % 12:02d}", "device_id": dev, "lum_id": lum})
+            if k % 3 == 0:
+                members.append({"site": c.slug, "group_name": "axes-principaux", "device_id": dev, "lum_id": lum})
+        levels = [None if rng.random() < 0.02 else round(rng.gauss(70, 3), 1) for _ in ids]
+        tele.append({"device_id": dev, "ts_ms": now - rng.randint(1_000, 50_000), "stale": False, "metrics": {
+            "light.n": len(ids), "light.lum": {"ids": ids, "level": levels, "target": [70] * len(ids),
+                                               "power_w": [None if v is None else v * 0.6 for v in levels],
+                                               "energy_wh": [100_000] * len(ids), "hours": [4000] * len(ids),
+                                               "switch_ons": [900] * len(ids)}}})
+    for n in range(1500):
+        lum = rng.choice(lums)
+        faults.append({"device_id": lum["device_id"], "boot": 1, "n": n, "site": lum["site"], "ts_ms": now - 1500 + n,
+                       "received_ms": now, "type": "lamp_fault", "target": lum["lum_id"], "historical": False,
+                       "stale": False, "body": {"lum": lum["lum_id"], "fault": "lampFailure", "active": n % 3 != 2}})
+    with engine.begin() as conn:
+        for table, rows in ((devices, nodes), (light_luminaires, lums), (light_group_members, members),
+                            (telemetry, tele), (events, faults)):
+            for start in range(0, len(rows), 5000):
+                conn.execute(sa.insert(table), rows[start:start + 5000])
+    engine.dispose()
+    return len(lums)
+
+
+def timed(call: Any, runs: int) -> tuple[float, float]:
+    call()  # warm-up
+    times = []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        call()
+        times.append((time.perf_counter() - t0) * 1000)
+    return statistics.median(times), max(times)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--cabinets", type=int, default=350)
+    parser.add_argument("--per-cabinet", type=int, default=100)
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--write", type=Path, help="write the section into this RESULTS.md")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        url = f"sqlite:///{tmp}/bench.sqlite3"
+        engine = make_engine(url)
+        upgrade(engine)
+        engine.dispose()
+        total = seed(url, args.cabinets, args.per_cabinet)
+        app = make_app(url, VALIDATE_RESPONSES=False)
+        viewer = add_user(app, "bench", "viewer")
+
+        def ok(path: str) -> dict[str, Any]:
+            resp = viewer.get(path)
+            if resp.status_code != 200:
+                raise RuntimeError(f"{path}: {resp.status_code} {resp.get_data(as_text=True)[:200]}")
+            body: dict[str, Any] = resp.get_json()
+            return body
+
+        def all_pages() -> None:
+            first = ok("/lighting/luminaires?limit=1000")
+            for offset in range(1000, first["total"], 1000):
+                ok(f"/lighting/luminaires?limit=1000&offset={offset}")
+
+        groups = len(ok("/lighting/groups")["groups"])
+        rows = [("`/lighting/groups`, métropole", f"{groups} groups", timed(lambda: ok("/lighting/groups"), args.runs)),
+                ("`/lighting/groups?site=dijon`", "Dijon", timed(lambda: ok("/lighting/groups?site=dijon"), args.runs)),
+                ("`/lighting/luminaires?limit=1000`", "one page", timed(lambda: ok("/lighting/luminaires?limit=1000"),
+                                                                         args.runs)),
+                ("every page of `/lighting/luminaires`", f"{total} luminaires", timed(all_pages, args.runs)),
+                ("`/lighting/map`, métropole (the map's layer)", f"{total} luminaires",
+                 timed(lambda: ok("/lighting/map"), args.runs))]
+    load = os.getloadavg()
+    commit = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+                            check=False).stdout.strip()
+    with open("/proc/cpuinfo") as info:
+        cpu = next((line.split(":", 1)[1].strip() for line in info if line.startswith("model name")), "?")
+    lines = [HEADING, "",
+             f"Machine: {cpu}, {os.cpu_count()} cores, Python {platform.python_version()}, SQLite. Code: commit "
+             f"{commit or '?'}; load average at the end of the run {load[0]:.1f}, {load[1]:.1f}, {load[2]:.1f} "
+             "(a shared machine: other work running at the same time slows every figure).", "",
+             f"Command: `python bench/lighting_state_bench.py --runs {args.runs} --write bench/RESULTS.md` "
+             f"({args.cabinets} cabinets x "
+             f"{args.per_cabinet} luminaires, {args.runs} runs after one warm-up; server time through Flask's test "
+             "client, see the script's docstring).", "",
+             "| call | what | median | max | goal |", "|---|---|---:|---:|---|"]
+    for name, what, (median, worst) in rows:
+        goal = ("< 1 s: " + ("met" if worst < GOAL_MS else "not met")) if name.startswith("`/lighting/groups`") else "—"
+        lines.append(f"| {name} | {what} | {median:.0f} ms | {worst:.0f} ms | {goal} |")
+    section = "\n".join(lines) + "\n"
+    print(section)
+    if args.write:
+        write_section(args.write, HEADING, section)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

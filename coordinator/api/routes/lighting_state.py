@@ -1,0 +1,76 @@
+"""Lighting as measured: each luminaire's state from its node's telemetry, and each group's summary.
+
+Read-only and commune-scoped like the rest of ``/lighting``: commune staff see their commune, métropole staff
+every commune or the one they ask for. The luminaire list is paged (at most 1,000 a page) because a métropole
+has tens of thousands; the group summary is computed over every luminaire of the scope in one pass.
+"""
+
+from __future__ import annotations
+
+import time
+
+from flask import jsonify
+from flask.typing import ResponseReturnValue
+from pydantic import BaseModel, ConfigDict, Field
+
+from coordinator.lighting import state
+from coordinator.storage.flask import get_engine
+
+from ..blueprint import bp
+from ..bodies import parse_query
+from ..security import require
+from .fleet import scoped_site
+
+_ID = r"^[a-z0-9][a-z0-9_-]{0,63}$"
+MAX_PAGE = 1000
+
+
+class LuminaireQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    site: str | None = Field(None, pattern=_ID, description="commune slug")
+    device: str | None = Field(None, pattern=_ID, description="light node (cabinet) id")
+    group: str | None = Field(None, pattern=_ID, description="group name; commune-<site> is the whole commune")
+    limit: int = Field(200, ge=1, le=MAX_PAGE)
+    offset: int = Field(0, ge=0, le=1_000_000)
+
+
+class GroupQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    site: str | None = Field(None, pattern=_ID, description="commune slug")
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+@bp.get("/lighting/luminaires")
+@require("viewer")
+def list_luminaires() -> ResponseReturnValue:
+    q = parse_query(LuminaireQuery)
+    site = scoped_site(q.site)
+    now = _now_ms()
+    with get_engine().connect() as conn:
+        total, page = state.luminaire_page(conn, site, q.device, q.group, q.limit, q.offset, now)
+    return jsonify({"total": total, "limit": q.limit, "offset": q.offset, "as_of_ms": now,
+                    "luminaires": [lum.as_json() for lum in page]})
+
+
+@bp.get("/lighting/groups")
+@require("viewer")
+def list_groups() -> ResponseReturnValue:
+    q = parse_query(GroupQuery)
+    site = scoped_site(q.site)
+    now = _now_ms()
+    with get_engine().connect() as conn:
+        groups = state.group_states(conn, site, now)
+    return jsonify({"as_of_ms": now, "groups": groups})
+
+
+@bp.get("/lighting/map")
+@require("viewer")
+def luminaire_map() -> ResponseReturnValue:
+    q = parse_query(GroupQuery)
+    site = scoped_site(q.site)
+    with get_engine().connect() as conn:
+        layer = state.luminaire_layer(conn, site, _now_ms())
+    return jsonify(layer)

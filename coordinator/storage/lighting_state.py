@@ -1,0 +1,145 @@
+"""Reads behind the measured lighting state: inventory pages, node telemetry, fault changes, energy, overrides.
+
+Rows only; :mod:`coordinator.lighting.measured` turns them into states and summaries, and
+:mod:`coordinator.lighting.state` puts the two together.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any, NamedTuple
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from coordinator.lighting.commands import OVERRIDE_COMMAND, StoredCommand
+
+from .schema import energy_hourly, events, light_commands, light_group_members, light_luminaires, telemetry
+
+
+class InventoryRow(NamedTuple):
+    """A luminaire of the inventory with its configured groups (the commune group is implicit)."""
+
+    device_id: str
+    lum_id: str
+    site: str
+    rated_w: float
+    lat: float | None
+    lon: float | None
+    groups: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class NodeTelemetry:
+    ts_ms: int
+    stale: bool
+    metrics: dict[str, Any]
+
+
+def _scope(q: sa.Select[Any], site: str | None, device: str | None, group: str | None) -> sa.Select[Any]:
+    c = light_luminaires.c
+    if site is not None:
+        q = q.where(c.site == site)
+    if device is not None:
+        q = q.where(c.device_id == device)
+    if group is not None and not group.startswith("commune-"):
+        m = light_group_members.c
+        q = q.where(sa.exists().where(m.device_id == c.device_id, m.lum_id == c.lum_id, m.group_name == group))
+    elif group is not None:
+        q = q.where(c.site == group[len("commune-"):])
+    return q
+
+
+def count_luminaires(conn: Connection, site: str | None, device: str | None, group: str | None) -> int:
+    q = _scope(sa.select(sa.func.count()).select_from(light_luminaires), site, device, group)
+    return int(conn.execute(q).scalar_one())
+
+
+def luminaires(conn: Connection, site: str | None, device: str | None, group: str | None, limit: int | None = None,
+               offset: int = 0) -> list[InventoryRow]:
+    """Luminaires in (site, device, luminaire) order, with their groups; ``limit`` None: all of them."""
+    c = light_luminaires.c
+    q = _scope(sa.select(c.device_id, c.lum_id, c.site, c.rated_w, c.lat, c.lon), site, device, group)
+    q = q.order_by(c.site, c.device_id, c.lum_id).offset(offset)
+    if limit is not None:
+        q = q.limit(limit)
+    rows = conn.execute(q).all()
+    groups = _groups(conn, {r.device_id for r in rows}, site)
+    return [InventoryRow(r.device_id, r.lum_id, r.site, float(r.rated_w), r.lat, r.lon,
+                         tuple(groups.get((r.device_id, r.lum_id), ()))) for r in rows]
+
+
+def _groups(conn: Connection, device_ids: Iterable[str], site: str | None) -> dict[tuple[str, str], list[str]]:
+    ids = sorted(set(device_ids))
+    if not ids:
+        return {}
+    m = light_group_members.c
+    q = sa.select(m.device_id, m.lum_id, m.group_name).order_by(m.group_name)
+    # The whole métropole's members in one query rather than a 35,000-item IN list.
+    q = q.where(m.site == site) if site is not None and len(ids) > 500 else q.where(m.device_id.in_(ids))
+    out: dict[tuple[str, str], list[str]] = {}
+    for r in conn.execute(q):
+        out.setdefault((r.device_id, r.lum_id), []).append(r.group_name)
+    return out
+
+
+def node_telemetry(conn: Connection, device_ids: Iterable[str]) -> dict[str, NodeTelemetry]:
+    """The latest telemetry of each node (the ingest keeps one row per device)."""
+    ids = sorted(set(device_ids))
+    if not ids:
+        return {}
+    c = telemetry.c
+    q = sa.select(c.device_id, c.ts_ms, c.stale, c.metrics).where(c.device_id.in_(ids))
+    return {r.device_id: NodeTelemetry(int(r.ts_ms), bool(r.stale), dict(r.metrics or {})) for r in conn.execute(q)}
+
+
+def fault_changes(conn: Connection, device_ids: Iterable[str]) -> list[tuple[str, str, str, bool]]:
+    """``(device, lum, fault, active)`` of the stored ``lamp_fault`` events of these nodes, in time order."""
+    ids = sorted(set(device_ids))
+    if not ids:
+        return []
+    c = events.c
+    q = (sa.select(c.device_id, c.body).where(c.type == "lamp_fault", c.device_id.in_(ids))
+         .order_by(c.ts_ms, c.device_id, c.boot, c.n))
+    out = []
+    for r in conn.execute(q):
+        body = r.body or {}
+        lum, fault = body.get("lum"), body.get("fault")
+        if isinstance(lum, str) and isinstance(fault, str):
+            out.append((r.device_id, lum, fault, bool(body.get("active"))))
+    return out
+
+
+def energy_since(conn: Connection, site: str | None, start_ms: int) -> dict[tuple[str, str], tuple[float, float]]:
+    """(energy, full-power reference) in Wh per (site, group) from ``start_ms`` on."""
+    c = energy_hourly.c
+    q = (sa.select(c.site, c.group_name, sa.func.sum(c.energy_wh), sa.func.sum(c.reference_wh))
+         .where(c.hour_ms >= start_ms).group_by(c.site, c.group_name))
+    if site is not None:
+        q = q.where(c.site == site)
+    return {(r[0], r[1]): (float(r[2] or 0.0), float(r[3] or 0.0)) for r in conn.execute(q)}
+
+
+def overrides_in_force(conn: Connection, site: str | None, now_ms: int) -> list[StoredCommand]:
+    """Unexpired override commands to groups, communes and the city, oldest first (the last one wins)."""
+    c = light_commands.c
+    q = (sa.select(light_commands).where(c.name == OVERRIDE_COMMAND, c.scope != "device", c.expires_ms > now_ms)
+         .order_by(c.cseq, c.created_ms))
+    if site is not None:
+        q = q.where(c.site.in_([site, "*"]))
+    return [StoredCommand(r.cmd_id, r.name, r.scope, r.site, r.target, r.issuer, r.cseq, r.created_ms, r.expires_ms,
+                          dict(r.args), r.requested_by) for r in conn.execute(q)]
+
+
+def lit_sites(conn: Connection, site: str | None) -> list[str]:
+    q = sa.select(light_luminaires.c.site).distinct().order_by(light_luminaires.c.site)
+    if site is not None:
+        q = q.where(light_luminaires.c.site == site)
+    return [r[0] for r in conn.execute(q)]
+
+
+def group_names(conn: Connection, sites: Sequence[str]) -> list[tuple[str, str]]:
+    m = light_group_members.c
+    q = sa.select(m.site, m.group_name).distinct().where(m.site.in_(list(sites))).order_by(m.site, m.group_name)
+    return [(r[0], r[1]) for r in conn.execute(q)]

@@ -1,0 +1,233 @@
+"""Measured lighting state: the pure rules, then ``/lighting/luminaires`` and ``/lighting/groups`` on both databases."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from flask import Flask
+from hypothesis import example, given
+from hypothesis import strategies as st
+from sqlalchemy.engine import Engine
+
+from coordinator.analytics.buckets import local_day_start
+from coordinator.lighting.measured import Reading, active_faults, classify, lum_table, spread
+from coordinator.storage import make_engine
+from coordinator.storage.schema import energy_hourly, events, telemetry
+from tests.api_helpers import add_user, make_app
+from tests.boxes import write_box
+from tests.lighting_helpers import lighting, register
+
+# ------------------------------------------------------------------------------------------------ pure
+
+
+def test_the_luminaire_table_is_read_by_columns() -> None:
+    metrics = {"light.lum": {"ids": ["l01", "l02"], "level": [70, None], "target": [70, 70.0],
+                             "power_w": [41.5, None], "energy_wh": [1200, 800], "hours": [10.5, 9],
+                             "switch_ons": [3, 3]}}
+    table = lum_table(metrics)
+    assert table == {"l01": Reading(70.0, 70.0, 41.5, 1200.0, 10.5, 3.0), "l02": Reading(None, 70.0, None, 800.0, 9.0,
+                                                                                        3.0)}
+
+
+def test_a_malformed_table_loses_the_bad_values_only() -> None:
+    metrics = {"light.lum": {"ids": ["l01", 7, "l03"], "level": [70, 50, "high"], "target": [70, 70],
+                             "power_w": [True, float("nan"), 3.5]}}
+    table = lum_table(metrics)
+    assert set(table) == {"l01", "l03"}  # an id that is not a string is not a luminaire
+    assert table["l01"] == Reading(level=70.0)  # target column of the wrong length, power a bool: dropped
+    assert table["l03"] == Reading(power_w=3.5)
+    assert lum_table({"light.lum": "nope"}) == {} and lum_table(None) == {} and lum_table({"light.lum": {}}) == {}
+
+
+def test_a_fault_wins_then_missing_data_then_the_measured_level() -> None:
+    assert classify(Reading(level=100), faulty=True, fresh=True) == "fault"
+    assert classify(None, faulty=True, fresh=False) == "fault"
+    assert classify(Reading(level=100), faulty=False, fresh=False) == "no_data"
+    assert classify(Reading(level=None, target=70), faulty=False, fresh=True) == "no_data"
+    assert classify(None, faulty=False, fresh=True) == "no_data"
+    assert classify(Reading(level=0), faulty=False, fresh=True) == "off"
+    assert classify(Reading(level=70), faulty=False, fresh=True) == "dimmed"
+    assert classify(Reading(level=99.6), faulty=False, fresh=True) == "on"
+
+
+def test_the_last_change_of_a_fault_wins() -> None:
+    changes = [("n1", "l01", "lampFailure", True), ("n1", "l02", "supplyLoss", True),
+               ("n1", "l01", "dimmingFailure", True), ("n1", "l02", "supplyLoss", False)]
+    assert active_faults(changes) == {("n1", "l01"): ["dimmingFailure", "lampFailure"]}
+
+
+def test_the_spread_of_no_level_is_empty() -> None:
+    s = spread([None, None])
+    assert (s.n, s.median, s.q1, s.q3, s.low, s.high) == (0, None, None, None, None, None)
+
+
+@given(st.lists(st.one_of(st.none(), st.floats(min_value=0, max_value=100)), max_size=300))
+@example([70.0])
+@example([0.0, 100.0])
+def test_the_spread_orders_its_figures_and_counts_the_levels(levels: list[float | None]) -> None:
+    s = spread(levels)
+    values = [v for v in levels if v is not None]
+    assert s.n == len(values)
+    if values:
+        assert s.low is not None and s.high is not None and s.median is not None
+        assert s.q1 is not None and s.q3 is not None
+        assert s.low == min(values) and s.high == max(values)
+        # Quartiles and median are rounded to 0.1 %: they stay within the extremes, in order, to that precision.
+        assert s.low - 0.05 <= s.q1 <= s.median + 0.05 and s.median <= s.q3 + 0.05 and s.q3 <= s.high + 0.05
+
+
+# ------------------------------------------------------------------------------------------------ API
+
+
+@pytest.fixture
+def app(db_url: str) -> Flask:
+    """The broker is unreachable: an override is stored (and in force) without being published."""
+    return make_app(db_url, MQTT_PORT=1, MQTT_PUBLISH_TIMEOUT_S=0.2)
+
+
+def _now() -> int:
+    return int(time.time() * 1000)
+
+
+def _lum_metrics(levels: list[float | None], targets: list[float]) -> dict[str, Any]:
+    n = len(levels)
+    return {"light.n": n, "light.lum": {"ids": [f"l{i:02d}" for i in range(1, n + 1)], "level": levels,
+                                        "target": targets, "power_w": [None if v is None else v * 0.6 for v in levels],
+                                        "energy_wh": [1000] * n, "hours": [10] * n, "switch_ons": [2] * n}}
+
+
+def _district(tmp_path: Path, db: Engine) -> int:
+    """Four cabinets: two in rue-liberte (one also in place-rude), one silent for 10 minutes, one in Talant."""
+    boxes = []
+    for dev, site, groups, n in (("light-liberte-01", "dijon", ("rue-liberte",), 4),
+                                 ("light-liberte-02", "dijon", ("rue-liberte", "place-rude"), 4),
+                                 ("light-darcy-01", "dijon", ("place-darcy",), 2),
+                                 ("light-talant-01", "talant", ("centre",), 2)):
+        cfg, _ = write_box(tmp_path, 1883, dev, site=site, lighting=lighting(tmp_path / f"{dev}.json", groups, n))
+        boxes.append(cfg)
+    register(db, *boxes)
+    now = _now()
+    with db.begin() as conn:
+        for dev, ts, levels, targets in (
+                ("light-liberte-01", now - 20_000, [70, 70, 69.5, None], [70, 70, 70, 70]),
+                ("light-liberte-02", now - 20_000, [100, 100, 0, 100], [100, 100, 100, 100]),
+                ("light-darcy-01", now - 10 * 60_000, [100, 100], [100, 100]),
+                ("light-talant-01", now - 5_000, [50, 50], [50, 50])):
+            conn.execute(sa.insert(telemetry).values(device_id=dev, ts_ms=ts, stale=False,
+                                                     metrics=_lum_metrics(levels, targets)))
+        for n, (lum, fault, active) in enumerate((("l03", "lampFailure", True), ("l04", "supplyLoss", True),
+                                                  ("l04", "supplyLoss", False)), start=1):
+            conn.execute(sa.insert(events).values(
+                device_id="light-liberte-02", boot=1, n=n, site="dijon", ts_ms=now - 60_000 + n, received_ms=now,
+                type="lamp_fault", target=lum, historical=False, stale=False,
+                body={"lum": lum, "fault": fault, "active": active}))
+        today = local_day_start(now)
+        for hour, wh in ((today, 300.0), (today + 3_600_000, 250.0), (today - 3_600_000, 999.0)):
+            conn.execute(sa.insert(energy_hourly).values(site="dijon", group_name="rue-liberte", hour_ms=hour,
+                                                         energy_wh=wh, rated_energy_wh=wh, reference_wh=wh * 2,
+                                                         lit_h=4.0))
+    return now
+
+
+def test_luminaires_come_with_their_measured_state_page_by_page(app: Flask, db_url: str, tmp_path: Path) -> None:
+    db = make_engine(db_url)
+    _district(tmp_path, db)
+    db.dispose()
+    viewer = add_user(app, "lecteur", "viewer")
+    first = viewer.get("/lighting/luminaires?site=dijon&limit=4").get_json()
+    assert first["total"] == 10 and first["limit"] == 4 and first["offset"] == 0
+    seen = []
+    for offset in (0, 4, 8):
+        page = viewer.get(f"/lighting/luminaires?site=dijon&limit=4&offset={offset}").get_json()
+        seen += [(lum["device_id"], lum["lum_id"]) for lum in page["luminaires"]]
+    assert len(seen) == len(set(seen)) == 10 and seen == sorted(seen)
+    by = {(lum["device_id"], lum["lum_id"]): lum for lum in
+          viewer.get("/lighting/luminaires?site=dijon&limit=1000").get_json()["luminaires"]}
+    assert [by[("light-liberte-01", f"l0{i}")]["state"] for i in (1, 2, 3, 4)] == ["dimmed", "dimmed", "dimmed",
+                                                                                  "no_data"]
+    assert by[("light-liberte-01", "l01")]["level"] == 70 and by[("light-liberte-01", "l01")]["target"] == 70
+    assert [by[("light-liberte-02", f"l0{i}")]["state"] for i in (1, 2, 3, 4)] == ["on", "on", "fault", "on"]
+    assert by[("light-liberte-02", "l03")]["faults"] == ["lampFailure"]
+    assert by[("light-liberte-02", "l04")]["faults"] == []  # its supply came back
+    assert {by[("light-darcy-01", lum)]["state"] for lum in ("l01", "l02")} == {"no_data"}  # 10 min old: stale
+    assert by[("light-liberte-02", "l01")]["groups"] == ["place-rude", "rue-liberte"]
+    assert viewer.get("/lighting/luminaires?group=rue-liberte").get_json()["total"] == 8
+    assert viewer.get("/lighting/luminaires?group=commune-talant").get_json()["total"] == 2
+    assert viewer.get("/lighting/luminaires?device=light-darcy-01").get_json()["total"] == 2
+    assert viewer.get("/lighting/luminaires").get_json()["total"] == 12
+
+
+def test_luminaires_are_commune_scoped_and_their_parameters_bounded(app: Flask, db_url: str, tmp_path: Path) -> None:
+    db = make_engine(db_url)
+    _district(tmp_path, db)
+    db.dispose()
+    talant = add_user(app, "agent.talant", "viewer", commune="talant")
+    mine = talant.get("/lighting/luminaires").get_json()
+    assert mine["total"] == 2 and {lum["site"] for lum in mine["luminaires"]} == {"talant"}
+    assert talant.get("/lighting/luminaires?site=dijon").status_code == 403
+    assert talant.get("/lighting/groups?site=dijon").status_code == 403
+    assert [g["group"] for g in talant.get("/lighting/groups").get_json()["groups"]] == ["commune-talant", "centre"]
+    viewer = add_user(app, "lecteur", "viewer")
+    for query in ("limit=0", "limit=1001", "offset=-1", "offset=1000001", "site=Dijon%20Centre", "group=a/b",
+                  "limit=ten", "colour=red"):
+        resp = viewer.get(f"/lighting/luminaires?{query}")
+        assert resp.status_code == 400, query
+        assert resp.get_json()["error"]["message"], query
+    assert viewer.get("/lighting/groups?site=x%20y").status_code == 400
+    assert viewer.get("/lighting/luminaires?offset=50").get_json()["luminaires"] == []
+
+
+def test_groups_say_calendar_override_commanded_and_measured_levels(app: Flask, db_url: str, tmp_path: Path) -> None:
+    db = make_engine(db_url)
+    now = _district(tmp_path, db)
+    db.dispose()
+    operator = add_user(app, "operateur", "operator")
+    sent = operator.post("/lighting/overrides", json={"scope": "group", "site": "dijon", "group": "rue-liberte",
+                                                      "level": 100, "duration_s": 600})
+    assert sent.status_code == 201, sent.get_json()
+    groups = operator.get("/lighting/groups?site=dijon").get_json()["groups"]
+    assert [g["group"] for g in groups] == ["commune-dijon", "place-darcy", "place-rude", "rue-liberte"]
+    rue = groups[3]
+    assert rue["luminaires"] == 8
+    assert rue["states"] == {"on": 3, "dimmed": 3, "off": 0, "fault": 1, "no_data": 1}
+    # Measured: 0 (the failed lamp), 69.5, 70, 70, 100, 100, 100; the silent gear has no level.
+    assert rue["measured"] == {"n": 7, "median": 70.0, "q1": 69.8, "q3": 100.0, "min": 0.0, "max": 100.0}
+    assert rue["commanded"]["median"] == 100.0 and rue["commanded"]["min"] == 70.0
+    assert rue["faults"] == 1
+    assert rue["override"] is not None
+    assert rue["override"]["level"] == 100 and rue["override"]["by"] == "operateur"
+    assert now + 590_000 <= rue["override"]["until_ms"] <= _now() + 600_000
+    assert rue["calendar"] == {"source": "config", "entries": [], "updated_ms": None, "updated_by": None}
+    assert rue["energy_today"] == {"energy_wh": 550.0, "reference_wh": 1100.0}  # yesterday's hour left out
+    assert [c["device_id"] for c in rue["cabinets"]] == ["light-liberte-01", "light-liberte-02"]
+    assert rue["cabinets"][0]["measured"]["median"] == 70.0 and rue["cabinets"][0]["states"]["no_data"] == 1
+    assert rue["cabinets"][1]["faults"] == 1
+    whole = groups[0]
+    assert whole["luminaires"] == 10 and whole["states"]["no_data"] == 3
+    assert whole["override"] is None  # the override was sent to rue-liberte only
+    assert groups[1]["measured"]["n"] == 0 and groups[1]["measured"]["median"] is None
+
+
+def test_the_map_layer_carries_every_luminaire_by_columns(app: Flask, db_url: str, tmp_path: Path) -> None:
+    db = make_engine(db_url)
+    _district(tmp_path, db)
+    db.dispose()
+    viewer = add_user(app, "lecteur", "viewer")
+    layer = viewer.get("/lighting/map?site=dijon").get_json()
+    assert layer["count"] == 10 and len(layer["lum"]) == len(layer["state"]) == len(layer["lat"]) == 10
+    rows = {(layer["devices"][d], lum): (layer["states"][s], level, layer["faults"].get(str(i), []))
+            for i, (d, lum, s, level) in enumerate(zip(layer["device"], layer["lum"], layer["state"], layer["level"],
+                                                       strict=True))}
+    paged = viewer.get("/lighting/luminaires?site=dijon&limit=1000").get_json()["luminaires"]
+    assert rows == {(lum["device_id"], lum["lum_id"]): (lum["state"], lum["level"], lum["faults"]) for lum in paged}
+    assert rows[("light-liberte-02", "l03")] == ("fault", 0, ["lampFailure"])
+    assert layer["sites"] == ["dijon"] and set(layer["site"]) == {0}
+    assert viewer.get("/lighting/map").get_json()["count"] == 12
+    talant = add_user(app, "agent.talant", "viewer", commune="talant")
+    assert talant.get("/lighting/map").get_json()["sites"] == ["talant"]
+    assert talant.get("/lighting/map?site=dijon").status_code == 403
+    assert viewer.get("/lighting/map?site=Dijon!").status_code == 400
