@@ -1,4 +1,8 @@
-"""Shared fixtures: a private Mosquitto per test, and fresh real databases (SQLite and PostgreSQL)."""
+"""Shared fixtures: a private Mosquitto per test, and fresh real databases (SQLite and PostgreSQL).
+
+The Hypothesis profile (``ci`` when the ``CI`` variable is set, ``dev`` otherwise, see
+:mod:`tests.hypothesis_profiles`) is loaded here, before any test module builds its ``settings``.
+"""
 
 from __future__ import annotations
 
@@ -10,9 +14,12 @@ from flask import Flask
 from sqlalchemy.engine import Engine
 
 from coordinator.storage import make_engine
+from tests import hypothesis_profiles
 from tests.api_helpers import make_app
 from tests.db_helpers import DatabaseFactory
 from tests.mqtt_helpers import Mosquitto
+
+hypothesis_profiles.load()
 
 DB_KINDS = ("sqlite", "postgresql")
 
