@@ -42,9 +42,11 @@ def db_factory(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPath
 
 
 @pytest.fixture
-def db_url(db_factory: DatabaseFactory) -> str:
+def db_url(db_factory: DatabaseFactory) -> Iterator[str]:
     """URL of a fresh, migrated, empty database; every test using it runs on SQLite and PostgreSQL."""
-    return db_factory.new_url()
+    url = db_factory.new_url()
+    yield url
+    db_factory.release(url)  # dropped in the background while the next tests run
 
 
 @pytest.fixture
