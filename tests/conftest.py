@@ -1,4 +1,8 @@
-"""Shared fixtures: a private Mosquitto per test, and fresh real databases (SQLite and PostgreSQL)."""
+"""Shared fixtures: a private Mosquitto per test, and fresh real databases (SQLite and PostgreSQL).
+
+The Hypothesis profile (``ci`` when the ``CI`` variable is set, ``dev`` otherwise, see
+:mod:`tests.hypothesis_profiles`) is loaded here, before any test module builds its ``settings``.
+"""
 
 from __future__ import annotations
 
@@ -10,9 +14,12 @@ from flask import Flask
 from sqlalchemy.engine import Engine
 
 from coordinator.storage import make_engine
+from tests import hypothesis_profiles
 from tests.api_helpers import make_app
 from tests.db_helpers import DatabaseFactory
 from tests.mqtt_helpers import Mosquitto
+
+hypothesis_profiles.load()
 
 DB_KINDS = ("sqlite", "postgresql")
 
@@ -35,9 +42,11 @@ def db_factory(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPath
 
 
 @pytest.fixture
-def db_url(db_factory: DatabaseFactory) -> str:
+def db_url(db_factory: DatabaseFactory) -> Iterator[str]:
     """URL of a fresh, migrated, empty database; every test using it runs on SQLite and PostgreSQL."""
-    return db_factory.new_url()
+    url = db_factory.new_url()
+    yield url
+    db_factory.release(url)  # dropped in the background while the next tests run
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ import datetime as dt
 from zoneinfo import ZoneInfo
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
@@ -149,6 +149,10 @@ def test_energy_over_a_ramp_is_the_integral_of_the_curve_whatever_the_tick_rate(
     ),
     cuts=st.lists(st.floats(0, 4000), max_size=30),
 )
+# A ramp to a denormal level: its interpolated level underflows to 0 at the cut, which then read as dark.
+@example(commands=[(0.0, 5e-324, 2.0)], cuts=[1.0])
+# The same on the way down: a denormal level ramping to 0 reads 0 before the ramp ends.
+@example(commands=[(0.0, 5e-324, 0.0), (1.0, 0.0, 900.0)], cuts=[500.0])
 def test_metered_energy_and_hours_do_not_depend_on_when_the_driver_is_ticked(
     commands: list[tuple[float, float, float]], cuts: list[float]
 ) -> None:

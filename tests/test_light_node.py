@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -410,6 +411,26 @@ def test_engine_that_raises_by_day_leaves_the_lights_as_they_are(cfg: LightingCo
     advance(node, clock, 60, every=5)
     assert set(levels(driver).values()) == {0.0}
     assert node.stats.fallbacks == node.stats.steps
+
+
+class CommandBugEngine(LightingEngine):
+    """An engine with a bug that every override command triggers: a flood of them must not flood the journal."""
+
+    def command(self, fields: Any, now: dt.datetime) -> Any:
+        raise RuntimeError("corrupt override table")
+
+
+def test_a_flood_of_commands_the_engine_fails_on_is_acked_failed_counted_and_logged_once(
+        cfg: LightingConfig, clock: Clock, caplog: pytest.LogCaptureFixture) -> None:
+    engine = CommandBugEngine({lum.id: lum.groups for lum in cfg.luminaires}, astro_sun(cfg), cfg.zone)
+    node = LightNode(cfg, SimulatedDriver(cfg.specs()), engine, clock)
+    expires = clock.now + dt.timedelta(hours=1)
+    results = {node.command(override(f"o{i}", i, 50, expires), clock.now)[0] for i in range(500)}
+    assert results == {wire.AckResult.FAILED}
+    assert node.telemetry(clock.now)["light.command_errors"] == 500
+    logged = [r for r in caplog.records if r.name == "vigie.lighting" and r.levelno >= logging.WARNING]
+    assert len(logged) == 1 and "corrupt override table" in logged[0].getMessage()
+    assert logged[0].exc_info is not None
 
 
 def test_faults_are_reported_once_when_they_appear_and_once_when_they_clear(cfg: LightingConfig, clock: Clock) -> None:

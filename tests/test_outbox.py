@@ -501,10 +501,12 @@ def test_rows_appended_by_a_killed_process_are_found_after_reopening(path: Path)
 
 
 def _write(path: str, boot: int, writer: int, count: int, burst: int, max_events: int,
-           go: multiprocessing.synchronize.Event, out: multiprocessing.Queue[list[tuple[int, int]]]) -> None:
+           ready: multiprocessing.synchronize.Semaphore, go: multiprocessing.synchronize.Event,
+           out: multiprocessing.Queue[list[tuple[int, int]]]) -> None:
     """Body of a producer process: ``count`` events, ``burst`` per append; reports (id, n) of each."""
     box = OutboxWriter(path, max_events)
     got: list[tuple[int, int]] = []
+    ready.release()  # imported and the file open: released with the others, it really writes at the same time
     go.wait(60)
     for start in range(0, count, burst):
         k = range(start, min(count, start + burst))
@@ -524,12 +526,13 @@ class Writers:
     def __init__(self, path: Path, boot: int, max_events: int) -> None:
         ctx = multiprocessing.get_context("spawn")
         # Kept here: a child that unpickles them after the parent let them go would fail.
-        self.go, self.out = ctx.Event(), ctx.Queue()
+        self.ready, self.go, self.out = ctx.Semaphore(0), ctx.Event(), ctx.Queue()
         self.procs = [ctx.Process(target=_write, args=(str(path), boot, w, PER_WRITER, b, max_events,
-                                                       self.go, self.out)) for w, b in WRITERS]
+                                                       self.ready, self.go, self.out)) for w, b in WRITERS]
         for p in self.procs:
             p.start()
-        time.sleep(1.0)  # let them import and open the file, so that they really write at the same time
+        for _ in self.procs:  # each has imported and opened the file
+            assert self.ready.acquire(timeout=60), "a writer process did not start"
         self.go.set()
 
     def results(self, timeout: float) -> list[list[tuple[int, int]]]:

@@ -54,19 +54,36 @@ def camera(**overrides: Any) -> CameraConfig:
     return CameraConfig.model_validate(raw)
 
 
+#: Snapshots on crossings and zone entries, at most one every 3 s, full width: what the snapshot test checks.
+SNAPSHOTS = {"enabled": True, "on": ["line_crossing", "zone_enter"], "min_interval_s": 3, "max_width": 768,
+             "jpeg_quality": 90}
+
+
 @pytest.fixture(scope="module")
 def run() -> dict[str, Any]:
-    """The whole excerpt through the chain once; what each frame produced, and the tracks."""
-    cfg = camera()
+    """The whole excerpt through the chain once; what each frame produced, the tracks, and the snapshots taken.
+
+    One pass serves every test of the module (NanoDet on 150 frames is the costly part); snapshots do not change
+    what the chain detects, tracks or emits, only what is encoded when an event calls for one.
+    """
+    cfg = camera(snapshots=SNAPSHOTS)
     pipe = CameraPipeline(0, cfg, load_detector(cfg.model, cfg.threads, score_threshold=cfg.score_threshold))
     events: list[tuple[int, wire.Event]] = []
     tracks: dict[int, list[tuple[int, tuple[float, float, float, float]]]] = {}
+    shots: list[tuple[int, float, bytes]] = []
+    originals: dict[int, np.ndarray] = {}
     for i, image in frames():
-        events += [(i, ev) for _, ev in pipe.process(image, i / FPS)]
+        produced = pipe.process(image, i / FPS)
+        events += [(i, ev) for _, ev in produced]
         for tr in pipe.tracks:
             if tr.missed == 0:
                 tracks.setdefault(tr.track_id, []).append((i, (tr.x0, tr.y0, tr.x1, tr.y1)))
-    return {"events": events, "tracks": tracks, "health": pipe.health()}
+        trigger = pipe.snapshot_trigger(produced)
+        if trigger is not None:
+            shots.append((i, produced[trigger][0], pipe.snapshot(image)))
+            originals[i] = image
+    return {"events": events, "tracks": tracks, "health": pipe.health(), "shots": shots, "originals": originals,
+            "pipe": pipe}
 
 
 def _iou(a: tuple[float, ...], b: tuple[float, ...]) -> float:
@@ -183,18 +200,10 @@ def _detail(grey: np.ndarray) -> float:
     return float(cv2.Laplacian(grey, cv2.CV_64F).var())
 
 
-def test_snapshots_are_rate_limited_and_no_longer_contain_the_people(tmp_path: Path) -> None:
-    cfg = camera(snapshots={"enabled": True, "on": ["line_crossing", "zone_enter"], "min_interval_s": 3,
-                            "max_width": 768, "jpeg_quality": 90})
-    pipe = CameraPipeline(0, cfg, load_detector(cfg.model, cfg.threads, score_threshold=cfg.score_threshold))
-    shots: list[tuple[int, float, bytes]] = []
-    originals: dict[int, np.ndarray] = {}
-    for i, image in frames():
-        produced = pipe.process(image, i / FPS)
-        trigger = pipe.snapshot_trigger(produced)
-        if trigger is not None:
-            shots.append((i, produced[trigger][0], pipe.snapshot(image)))
-            originals[i] = image
+def test_snapshots_are_rate_limited_and_no_longer_contain_the_people(run: dict[str, Any]) -> None:
+    pipe: CameraPipeline = run["pipe"]
+    shots: list[tuple[int, float, bytes]] = run["shots"]
+    originals: dict[int, np.ndarray] = run["originals"]
     assert len(shots) >= 2
     times = [t for _, t, _ in shots]
     assert all(b - a >= 3 for a, b in itertools.pairwise(times)), times

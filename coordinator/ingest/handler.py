@@ -5,8 +5,8 @@ the same in the worker's process or in its storage process (:mod:`.storage_proce
 what it did travels back as a picklable :class:`Outcome`. Errors are sorted here:
 
 * a payload the wire contract refuses, or a sender the registry does not know: a reject with
-  its reason (the worker counts it, logs it once per reason, and acknowledges it: sending it
-  again would not make it valid);
+  its reason (the worker counts it, logs it once per reason per minute, and acknowledges it:
+  sending it again would not make it valid);
 * a transient database error (connection lost, deadlock, serialisation): the batch is retried
   with back-off, unacknowledged meanwhile;
 * any other error while storing: the batch is replayed one message per transaction, so only

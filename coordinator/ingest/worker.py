@@ -15,12 +15,13 @@ import contextlib
 import logging
 import threading
 import time
-from collections import Counter, deque
+from collections import deque
 from collections.abc import Callable, Sequence
 
 from sqlalchemy.engine import Engine
 
 from coordinator.storage.ingest import BatchReport
+from vigie_wire.rejects import RejectLog
 
 from .config import IngestSettings
 from .decode import OVERFLOW, Inbound
@@ -33,7 +34,6 @@ from .storage_process import StorageProcess
 
 log = logging.getLogger("vigie.ingest")
 
-_SUMMARY_EVERY_S = 60.0
 #: Batches handed to the storage process and not yet answered: one being stored, one waiting.
 _IN_FLIGHT = 2
 
@@ -66,10 +66,8 @@ class IngestWorker:
         self.inbox: Inbox[Inbound] = Inbox(maxsize=settings.receive_maximum + 1000, weight=_payload_size)
         self.client = IngestClient(settings, self.inbox, self._overflow)
         self._thread: threading.Thread | None = None
-        self._logged: set[str] = set()
-        self._rejects: Counter[str] = Counter()
-        self._reported: Counter[str] = Counter()
-        self._summary_at = time.monotonic() + _SUMMARY_EVERY_S
+        # Every refusal is counted in the metrics; the log gets one record per reason per minute.
+        self._rejects = RejectLog(log, "rejected")
         self.failed: str | None = None
         self.storage: StorageProcess | None = None  # the running storage process, if any
         self.batches = 0
@@ -232,19 +230,10 @@ class IngestWorker:
 
     def _reject(self, reason: str, detail: str) -> None:
         self.metrics.rejects.labels(reason).inc()
-        self._rejects[reason] += 1
-        if reason not in self._logged:  # once per kind; the counters and the summary say the rest
-            self._logged.add(reason)
-            log.warning("rejected (%s): %s; further rejects of this kind are only counted", reason, detail)
+        self._rejects.note(reason, detail)
 
     def _summarise(self) -> None:
-        if time.monotonic() < self._summary_at:
-            return
-        self._summary_at = time.monotonic() + _SUMMARY_EVERY_S
-        if self._rejects != self._reported:
-            new = self._rejects - self._reported
-            log.warning("rejected in the last %.0f s: %s", _SUMMARY_EVERY_S, dict(new))
-            self._reported = Counter(self._rejects)
+        self._rejects.flush()  # the reasons that went quiet: how many were only counted since their record
 
     def _count(self, r: BatchReport) -> None:
         m = self.metrics

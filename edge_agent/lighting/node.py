@@ -27,6 +27,7 @@ from typing import Any
 from pydantic import ValidationError
 
 import vigie_wire as wire
+from vigie_wire.rejects import RejectLog
 
 from ..config.lighting import LightingConfig, build_calendar, build_engine
 from ..errors import ConfigError
@@ -99,6 +100,8 @@ class LightNode:
             )
         self.config = config
         self.stats = NodeStats()
+        #: Commands the engine failed on (a bug a command can trigger, so a flood of them): all counted, few logged.
+        self.command_errors = RejectLog(log, "light command failed")
         self._ids = ids
         self._specs = {spec.id: spec for spec in config.specs()}
         self._driver = driver
@@ -291,7 +294,7 @@ class LightNode:
             try:
                 verdict = self._engine.command(fields, now)
             except Exception as exc:  # the engine validates and never raises; a bug must still be acked
-                log.exception("override command failed")
+                self.command_errors.note("override", describe(exc)[:500], exc_info=exc)
                 return wire.AckResult.FAILED, describe(exc)[:500], {}
             if isinstance(verdict, Rejected):
                 return verdict.result, verdict.detail, {}
@@ -428,6 +431,7 @@ class LightNode:
                 "light.fallbacks": self.stats.fallbacks,
                 "light.last_fallback": self.stats.last_fallback,
                 "light.comm_errors": self.stats.comm_errors,
+                "light.command_errors": self.command_errors.total,
                 "light.faulty": self._faults.faulty(),
                 "light.fault_overflows": self._faults.overflows,
                 "light.persist_errors": self.stats.persist_errors,

@@ -3,7 +3,9 @@
 Decoding and the role's handler run in their own named thread (``vigie-link-cmd``), never in
 paho's callback: a slow handler (a DALI bus at 1200 baud) must not stall the network loop.
 Every command that can be read gets an ack; one that cannot be decoded has no id to
-acknowledge, so it is counted and logged instead.
+acknowledge, so it is counted and logged instead. A box may receive a flood of them (a broken
+or hostile publisher): each is counted in telemetry, but the box's journal gets one record per
+kind per minute (:class:`vigie_wire.rejects.RejectLog`, as the coordinator's ingest does).
 """
 
 from __future__ import annotations
@@ -15,8 +17,14 @@ from collections.abc import Callable
 from typing import Any
 
 import vigie_wire as wire
+from vigie_wire.rejects import RejectLog
 
 log = logging.getLogger("vigie.link")
+
+#: Kinds of refused command messages besides the decoder's reasons (``WireError.reason``).
+QUEUE_FULL = "queue_full"
+HANDLER_FAILED = "handler_failed"
+LISTENER_FAILED = "listener_failed"
 
 #: What a command handler returns: result code, detail text, what was applied.
 AckTuple = tuple[str, str, dict[str, Any]]
@@ -32,24 +40,31 @@ class CommandInbox:
         #: Receives decoded messages of the extra subscriptions (neighbours' events, STATE).
         self.listener: Callable[[wire.Message], None] | None = None
         self.received = 0
-        self.invalid = 0
+        #: Refused messages by kind: the decoder's reasons, :data:`QUEUE_FULL`, and handler or listener failures.
+        self.rejects = RejectLog(log, "message refused")
         self._send_ack = send_ack
         self._queue: queue.Queue[tuple[str, bytes]] = queue.Queue(maxsize=maxsize)
+
+    @property
+    def invalid(self) -> int:
+        """Command messages that could not be read: undecodable, or dropped with the queue full."""
+        counts = self.rejects.by_kind()
+        return sum(counts.values()) - counts.get(HANDLER_FAILED, 0) - counts.get(LISTENER_FAILED, 0)
 
     def put(self, topic: str, payload: bytes) -> None:
         """Called from paho's callback: enqueue only. A full queue drops and counts."""
         try:
             self._queue.put_nowait((topic, payload))
         except queue.Full:
-            self.invalid += 1
-            log.warning("command queue full: dropped a command on %s", topic)
+            self.rejects.note(QUEUE_FULL, f"dropped a command on {topic}")
 
     def serve(self, stop: threading.Event) -> None:
-        """Thread body: handle commands until ``stop`` is set."""
+        """Thread body: handle commands until ``stop`` is set; a quiet moment logs what was only counted."""
         while not stop.is_set():
             try:
                 topic, payload = self._queue.get(timeout=0.2)
             except queue.Empty:
+                self.rejects.flush()
                 continue
             self.handle(topic, payload)
 
@@ -59,15 +74,14 @@ class CommandInbox:
         try:
             cmd = wire.decode(topic, payload)
         except wire.WireError as exc:
-            self.invalid += 1
-            log.warning("invalid command on %s: %s", topic, exc)
+            self.rejects.note(exc.reason, f"on {topic}: {exc}")
             return  # no id to acknowledge
         if not isinstance(cmd, wire.Command):
             if self.listener is not None:  # a subscribed topic of another kind (neighbours, STATE)
                 try:
                     self.listener(cmd)
-                except Exception:  # a role's bug must not stop command handling
-                    log.exception("listener failed on %s", topic)
+                except Exception as exc:  # a role's bug must not stop command handling
+                    self.rejects.note(LISTENER_FAILED, f"listener failed on {topic}", exc_info=exc)
             return
         if self.handler is None:
             result: AckTuple = (wire.AckResult.UNSUPPORTED, "this box runs no command handler", {})
@@ -75,6 +89,6 @@ class CommandInbox:
             try:
                 result = self.handler(cmd)
             except Exception as exc:  # a handler bug must not kill the link
-                log.exception("command handler failed on %s", cmd.cmd_id)
+                self.rejects.note(HANDLER_FAILED, f"command handler failed on {cmd.cmd_id}", exc_info=exc)
                 result = (wire.AckResult.FAILED, f"{type(exc).__name__}: {exc}"[:512], {})
         self._send_ack(cmd, *result)

@@ -215,6 +215,7 @@ class Link:
             "link.refused": s.refused,
             "link.commands": self._inbox.received,
             "link.commands_invalid": self._inbox.invalid,
+            "link.commands_refused": self._inbox.rejects.by_kind(),
             "link.snapshots_sent": s.snapshots_sent,
             "link.snapshots_dropped": s.snapshots_dropped,
         }

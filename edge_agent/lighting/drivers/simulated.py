@@ -98,10 +98,15 @@ class _Lamp:
         return self.ramp_t0 is None or t is None or t < self.ramp_t0 + self.ramp_s
 
     def is_on(self, t: float | None) -> bool:
-        """The light is on at ``t`` or is ramping up from 0 at ``t``: what the switch-on counter watches."""
+        """The light is lit just after ``t``: what the switch-on counter and the operating hours watch.
+
+        A ramp between two levels, one of them above 0, is lit everywhere strictly inside it, so a ramp under
+        way is read from its ends, not from the interpolated level: that one underflows to 0 near a denormal
+        end (a ramp to 5e-324 %), and whether the lamp counted as lit would then depend on when it was ticked.
+        """
         if self.faults & _DARK:
             return False
-        return self.gear_level(t) > 0.0 or (self.fading(t) and self.target > 0.0)
+        return self.gear_level(t) > 0.0 or (self.fading(t) and (self.target > 0.0 or self.ramp_from > 0.0))
 
     def advance(self, a: float, b: float) -> None:
         """Integrate energy and lit time over ``[a, b]``: the running ramp's part, then a plateau at the target."""
@@ -113,7 +118,7 @@ class _Lamp:
             lp, lq = self.light_level(a), self.light_level(cut)
             mid = self.power_w((lp + lq) / 2.0)
             self.energy_wh += (self.power_w(lp) + 4.0 * mid + self.power_w(lq)) * (cut - a) / 6.0 / 3600.0
-            if lp > 0.0 or lq > 0.0:
+            if self.is_on(a):  # lit over the whole piece or dark over it: a ramp's level is 0 at one end at most
                 self.on_s += cut - a
             a = cut
         if b > a:  # plateau at the target: read at b, as a ramp shorter than a float's resolution reads its start at a
