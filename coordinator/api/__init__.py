@@ -6,10 +6,12 @@ from flask import Flask
 
 from . import errors, metrics, openapi
 from .blueprint import bp
+from .params import IdConverter, TextConverter
 from .routes import ROUTE_MODULES
 
 
 def init_app(app: Flask) -> None:
+    app.url_map.converters.update(id=IdConverter, default=TextConverter, string=TextConverter)
     for module in ROUTE_MODULES:  # importing a module registers its routes on ``bp``
         assert module.__name__
     app.register_blueprint(bp)

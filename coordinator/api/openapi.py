@@ -21,6 +21,8 @@ from pydantic import BaseModel
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
+from . import vocab
+
 PREFIX = "/api/v1"
 _MODELS: dict[str, type[BaseModel]] = {}
 
@@ -42,6 +44,7 @@ def document() -> dict[str, Any]:
     """The full document: the YAML plus the generated schemas of registered models."""
     doc = copy.deepcopy(_base_document())
     schemas = doc.setdefault("components", {}).setdefault("schemas", {})
+    schemas.update(vocab.schemas())
     for name, model in sorted(_MODELS.items()):
         generated = model.model_json_schema(ref_template="#/components/schemas/{model}", mode="validation")
         for def_name, definition in generated.pop("$defs", {}).items():

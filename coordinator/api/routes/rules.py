@@ -10,9 +10,8 @@ from typing import Any
 
 from flask import jsonify
 from flask.typing import ResponseReturnValue
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field
 
-from coordinator.interventions.geo import COMMUNE_SLUGS
 from coordinator.interventions.rules import RuleConfig
 from coordinator.storage import interventions as store
 from coordinator.storage.flask import get_engine
@@ -23,6 +22,7 @@ from ..bodies import parse_body
 from ..errors import not_found
 from ..openapi import schema_model
 from ..security import check_commune, current_principal, require
+from ..vocab import Commune
 from .dispatch_common import now_ms
 
 
@@ -30,16 +30,9 @@ from .dispatch_common import now_ms
 class RuleIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: str = Field(min_length=1, max_length=80)
-    commune: str | None = Field(default=None, description="commune slug; null: every commune")
+    commune: Commune | None = Field(default=None, description="commune slug; null: every commune")
     enabled: bool = True
     config: RuleConfig
-
-    @field_validator("commune")
-    @classmethod
-    def _known_commune(cls, value: str | None) -> str | None:
-        if value is not None and value not in COMMUNE_SLUGS:
-            raise ValueError(f"unknown commune {value!r}")
-        return value
 
 
 def rule_json(r: RuleRow) -> dict[str, Any]:
@@ -78,13 +71,13 @@ def create_rule() -> ResponseReturnValue:
     return jsonify(rule_json(rule)), 201
 
 
-@bp.get("/rules/<int:rule_id>")
+@bp.get("/rules/<id:rule_id>")
 @require("supervisor")
 def get_rule(rule_id: int) -> ResponseReturnValue:
     return jsonify(rule_json(_visible_rule(rule_id)))
 
 
-@bp.put("/rules/<int:rule_id>")
+@bp.put("/rules/<id:rule_id>")
 @require("supervisor")
 def update_rule(rule_id: int) -> ResponseReturnValue:
     body = parse_body(RuleIn)
