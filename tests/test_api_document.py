@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from flask import Flask
 from jsonschema import Draft202012Validator
 
 from coordinator.api.openapi import document
@@ -85,3 +86,13 @@ def test_cross_field_rules_are_in_the_schemas() -> None:
     assert not transition.is_valid({"to": "en_route", "team": "t"})
     calendar = Draft202012Validator(schemas["CalendarRequest"])
     assert not calendar.is_valid({"scope": "device", "device": "b", "calendar": None})
+
+
+def test_the_served_document_names_the_role_each_operation_requires(app: Flask) -> None:
+    doc = app.test_client().get("/api/v1/openapi.json").get_json()
+    roles = {(m, p): op.get("x-required-role") for m, p, op, _ in _operations(doc)}
+    assert roles[("post", "/users")] == "admin" and roles[("get", "/rules")] == "supervisor"
+    assert roles[("post", "/auth/tokens")] == "viewer" and roles[("post", "/lighting/overrides")] == "operator"
+    for (method, path), role in roles.items():
+        public = doc["paths"][path][method].get("security") == []
+        assert (role is None) == public, (method, path)

@@ -8,13 +8,16 @@ document by the app (``VALIDATE_RESPONSES``).
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
 from flask import Flask
+from hypothesis import example, given
+from hypothesis import strategies as st
 
 from coordinator.api.bodies import MAX_JSON_DEPTH, json_problem
-from coordinator.api.params import MAX_ID, MAX_MS, parse_digits
+from coordinator.api.params import MAX_ID, MAX_MS, parse_digits, positive_at_most
 from tests.api_helpers import Caller, add_user, make_app
 
 HUGE = "99999999999999999999"
@@ -191,3 +194,21 @@ def test_the_body_limit_is_a_setting(db_url: str) -> None:
 ])
 def test_parse_digits_takes_ascii_digits_in_range_only(text: str, low: int, high: int, expected: int | None) -> None:
     assert parse_digits(text, low, high) == expected
+
+
+@given(limit=st.integers(1, MAX_ID), number=st.integers(-10, MAX_ID + 10))
+@example(limit=MAX_ID, number=MAX_ID + 1)
+@example(limit=MAX_ID, number=0)
+@example(limit=100, number=100)
+@example(limit=305, number=299)
+def test_the_id_pattern_matches_exactly_one_to_the_limit(limit: int, number: int) -> None:
+    pattern = re.compile(positive_at_most(limit))
+    assert bool(pattern.fullmatch(str(number))) == (1 <= number <= limit)
+    assert not pattern.fullmatch("0" + str(abs(number)))
+
+
+def test_an_id_out_of_range_is_404_for_every_method_of_the_path(admin: Caller) -> None:
+    body = {"name": "r", "config": {"type": "loitering"}}
+    for path in ("/rules/0", f"/rules/{MAX_ID + 1}", "/rules/007"):
+        error_of(admin.put(path, json=body), 404)
+        error_of(admin.get(path), 404)

@@ -63,12 +63,16 @@ def _message(details: list[dict[str, Any]]) -> str:
 
 
 def parse_body(model: type[M]) -> M:
-    """The JSON body as ``model``; 415 when not JSON, 400 naming every bad field otherwise."""
+    """The JSON body as ``model``; 415 when not JSON, 400 naming every bad field otherwise.
+
+    Validated strictly: JSON has types, so ``0`` is not a boolean and ``"12"`` not a number (query
+    strings and forms, which are text, are converted instead).
+    """
     if not request.is_json:
         raise ApiError(415, "expected a JSON body (Content-Type: application/json)")
     data = read_json()
     try:
-        return model.model_validate(data)
+        return model.model_validate(data, strict=True)
     except ValidationError as exc:
         details = _details(exc)
         raise bad_request(_message(details), details) from exc

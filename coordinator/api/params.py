@@ -12,7 +12,7 @@ import re
 from typing import Annotated, Any
 
 from pydantic import BeforeValidator, Field
-from werkzeug.routing import BaseConverter, ValidationError
+from werkzeug.routing import BaseConverter
 
 #: Largest stored id: ids are SQL ``BIGINT`` (signed 64 bits).
 MAX_ID = 2**63 - 1
@@ -22,6 +22,25 @@ MAX_MS = 253_402_300_799_999
 MAX_OFFSET = 1_000_000
 
 _DIGITS = re.compile(r"[0-9]{1,19}")
+
+
+def positive_at_most(limit: int) -> str:
+    """A regular expression matching exactly the decimal numbers 1..``limit``, without leading zeros.
+
+    A route converter must refuse out-of-range ids by its pattern, not in ``to_python``: Werkzeug checks a
+    rule's methods before its converters, so an id refused late on one method's rule is answered 405 from
+    a sibling rule of another method instead of 404.
+    """
+    top = str(limit)
+    shorter = f"[1-9][0-9]{{0,{len(top) - 2}}}" if len(top) > 1 else None
+    same: list[str] = []
+    for i, digit in enumerate(top):
+        low = 1 if i == 0 else 0
+        if int(digit) > low:
+            rest = len(top) - i - 1
+            same.append(f"{top[:i]}[{low}-{int(digit) - 1}]" + (f"[0-9]{{{rest}}}" if rest else ""))
+    same.append(top)
+    return "|".join(([shorter] if shorter else []) + same)
 
 
 def parse_digits(text: str, low: int, high: int) -> int | None:
@@ -49,19 +68,16 @@ Offset = Annotated[int, AsciiInteger, Field(ge=0, le=MAX_OFFSET)]
 
 
 class IdConverter(BaseConverter):
-    """``<id:name>`` in a route: 1-19 ASCII digits up to :data:`MAX_ID`; anything else matches no route (404).
+    """``<id:name>`` in a route: ASCII digits from 1 to :data:`MAX_ID`; anything else matches no route (404).
 
     Werkzeug's ``int`` converter matches ``\\d+``, which takes any Unicode digit and any length.
     """
 
-    regex = r"[0-9]{1,19}"
+    regex = f"(?:{positive_at_most(MAX_ID)})"
     part_isolating = True
 
     def to_python(self, value: str) -> int:
-        parsed = parse_digits(value, 1, MAX_ID)
-        if parsed is None:
-            raise ValidationError()
-        return parsed
+        return int(value)
 
     def to_url(self, value: Any) -> str:
         return str(int(value))

@@ -165,7 +165,7 @@ def event_stream() -> ResponseReturnValue:
     principal = current_principal()
     if any("\x00" in value for values in request.args.listvalues() for value in values):
         raise bad_request("NUL (%00) characters are not accepted in the query")
-    site = request.args.get("site") or None
+    site = request.args.get("site")
     if site is not None and site not in COMMUNE_SLUGS:
         raise bad_request(f"site: unknown commune {site!r}", [{"field": "site", "reason": "not a commune slug"}])
     if site is not None:
