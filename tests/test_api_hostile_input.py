@@ -212,3 +212,20 @@ def test_an_id_out_of_range_is_404_for_every_method_of_the_path(admin: Caller) -
     for path in ("/rules/0", f"/rules/{MAX_ID + 1}", "/rules/007"):
         error_of(admin.put(path, json=body), 404)
         error_of(admin.get(path), 404)
+
+
+def test_a_calendar_that_is_not_an_object_is_400_and_nothing_is_pushed(admin: Caller) -> None:
+    for calendar in ("extinction", [1, 2], 3, {"entries": "all"}):
+        body = {"scope": "commune", "site": "dijon", "calendar": calendar}
+        assert "calendar" in error_of(admin.post("/lighting/calendars", json=body), 400)["message"]
+    assert admin.get("/lighting/commands").get_json()["commands"] == []
+
+
+def test_json_types_are_not_converted_in_bodies(admin: Caller) -> None:
+    assert admin.post("/teams", json=TEAM).status_code == 201
+    put = {k: v for k, v in TEAM.items() if k != "id"}
+    assert "active" in error_of(admin.put("/teams/pm-dijon", json={**put, "active": 0}), 400)["message"]
+    calendar = {"entries": [{"name": "nuit", "program": {"kind": "astro", "sunset_offset_min": False}}]}
+    body = {"scope": "commune", "site": "dijon", "calendar": calendar}
+    assert "sunset_offset_min" in error_of(admin.post("/lighting/calendars", json=body), 400)["message"]
+    assert admin.get("/teams/pm-dijon").get_json()["active"] is True

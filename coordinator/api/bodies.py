@@ -65,14 +65,14 @@ def _message(details: list[dict[str, Any]]) -> str:
 def parse_body(model: type[M]) -> M:
     """The JSON body as ``model``; 415 when not JSON, 400 naming every bad field otherwise.
 
-    Validated strictly: JSON has types, so ``0`` is not a boolean and ``"12"`` not a number (query
-    strings and forms, which are text, are converted instead).
+    Validated strictly, as JSON: ``0`` is not a boolean and ``"12"`` not a number, while strings still
+    parse into times and arrays into tuples (query strings and forms, which are text, are converted).
     """
     if not request.is_json:
         raise ApiError(415, "expected a JSON body (Content-Type: application/json)")
-    data = read_json()
+    read_json()  # decodes and checks depth and characters; pydantic then reads the same bytes as JSON
     try:
-        return model.model_validate(data, strict=True)
+        return model.model_validate_json(request.get_data(cache=True), strict=True)
     except ValidationError as exc:
         details = _details(exc)
         raise bad_request(_message(details), details) from exc

@@ -12,11 +12,11 @@ from typing import Annotated, Any, Literal, Self
 
 from flask import current_app, jsonify
 from flask.typing import ResponseReturnValue
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SkipValidation, model_validator
 
 from coordinator.auth import Principal
 from coordinator.lighting import service
-from coordinator.lighting.calendars import CalendarError, entry_groups, validate_calendar
+from coordinator.lighting.calendars import Calendar, CalendarError, entry_groups, validate_calendar
 from coordinator.lighting.commands import (
     CALENDAR_COMMAND,
     CITY,
@@ -112,7 +112,8 @@ class CalendarRequest(_Addressed):
     model_config = ConfigDict(extra="forbid", json_schema_extra={
         "not": {"required": ["scope"], "properties": {"scope": {"const": "device"}}}})
 
-    calendar: dict[str, Any] | None = Field(..., description="{'entries': [...]}, as in a box config, or null")
+    calendar: Annotated[Calendar, SkipValidation] | None = Field(
+        ..., description="as in a box config ({'entries': [...]}), or null; checked by validate_calendar")
     valid_s: int = Field(86_400, ge=60, le=MAX_OVERRIDE_S, description="how late a box may still apply it")
 
     @model_validator(mode="after")
@@ -189,14 +190,19 @@ def set_override() -> ResponseReturnValue:
 def set_calendar() -> ResponseReturnValue:
     body = parse_body(CalendarRequest)
     addr = body.address()
-    if body.calendar is not None:
+    # Documented as a Calendar, validated here and kept as given: what is stored and pushed is the client's
+    # mapping, which the nodes parse again (see coordinator.lighting.calendars).
+    calendar: Any = body.calendar
+    if calendar is not None:
+        if not isinstance(calendar, dict):
+            raise bad_request("calendar: must be an object ({'entries': [...]}) or null")
         try:
-            validate_calendar(body.calendar)
+            validate_calendar(calendar)
         except CalendarError as exc:
             raise bad_request(str(exc), exc.details) from exc
     now = _now_ms()
     assert addr.group is not None
-    return _issue(addr, CALENDAR_COMMAND, {"calendar": body.calendar}, now, now + 1000 * body.valid_s,
+    return _issue(addr, CALENDAR_COMMAND, {"calendar": calendar}, now, now + 1000 * body.valid_s,
                   calendar_group=(addr.site, addr.group))
 
 
