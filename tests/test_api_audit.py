@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -125,7 +126,7 @@ def served(db_factory: DatabaseFactory, tmp_path_factory: pytest.TempPathFactory
         _seed_through_the_api(base, tokens["admin"])
         yield Served(db_factory.kind, base, tokens, log)
     finally:
-        web.terminate()
+        web.send_signal(signal.SIGINT)  # gunicorn's quick shutdown: no grace period for idle keep-alives
         web.wait(timeout=30)
         broker.stop()
 
@@ -152,17 +153,18 @@ def _audit(served: Served, role: str, tmp_path: Path) -> None:
     assert "Traceback" not in log, log[-10_000:]
 
 
-def test_schemathesis_as_admin_finds_nothing(served: Served, tmp_path: Path) -> None:
-    if served.kind != "postgresql":
+def test_schemathesis_as_admin_finds_nothing(db_factory: DatabaseFactory, request: pytest.FixtureRequest,
+                                            tmp_path: Path) -> None:
+    if db_factory.kind != "postgresql":
         pytest.skip("SQLite is audited with the viewer's reads; PostgreSQL, as deployed, with the admin's writes")
-    _audit(served, "admin", tmp_path)
+    _audit(request.getfixturevalue("served"), "admin", tmp_path)
 
 
-def test_schemathesis_as_viewer_finds_nothing_and_every_call_above_viewer_is_403(served: Served,
-                                                                                 tmp_path: Path) -> None:
-    if served.kind != "sqlite":
+def test_schemathesis_as_viewer_finds_nothing_and_every_call_above_viewer_is_403(
+        db_factory: DatabaseFactory, request: pytest.FixtureRequest, tmp_path: Path) -> None:
+    if db_factory.kind != "sqlite":
         pytest.skip("PostgreSQL is audited with the admin's reads and writes; SQLite with the viewer's reads")
-    _audit(served, "viewer", tmp_path)
+    _audit(request.getfixturevalue("served"), "viewer", tmp_path)
 
 
 def _raw(served: Served, request: bytes) -> bytes:
