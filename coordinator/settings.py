@@ -38,6 +38,8 @@ DEFAULTS: dict[str, Any] = {
     "INGEST_METRICS_PORT": None,
     "INGEST_STORAGE_PROCESS": True,
     "MQTT_KEEPALIVE_S": 30,
+    # Largest request body read, in bytes (VIGIE_MAX_CONTENT_LENGTH): a bigger one is refused with 413 unread.
+    "MAX_CONTENT_LENGTH": 1024 * 1024,
     "SESSION_COOKIE_HTTPONLY": True,
     "SESSION_COOKIE_SAMESITE": "Strict",
     # Secure cookies always; without this, still whenever the request came over HTTPS (see TRUSTED_PROXIES).

@@ -6,11 +6,13 @@ from flask import Flask
 
 from . import errors, login_guard, metrics, openapi, security
 from .blueprint import bp
+from .params import IdConverter, TextConverter
 from .routes import ROUTE_MODULES
 from .routes import rules as rule_routes
 
 
 def init_app(app: Flask) -> None:
+    app.url_map.converters.update(id=IdConverter, default=TextConverter, string=TextConverter)
     for module in ROUTE_MODULES:  # importing a module registers its routes on ``bp``
         assert module.__name__
     security.init_app(app)

@@ -1,8 +1,8 @@
 """API errors: one exception type, rendered as one JSON shape with the right status.
 
 Body: ``{"error": {"status": 400, "code": "bad_request", "message": "...", "details": [...]}}``.
-Routes raise :class:`ApiError`; Werkzeug's own HTTP errors (404 for unknown URLs, 405...) are
-rendered the same way so clients parse one format.
+Routes raise :class:`ApiError`; Werkzeug's own HTTP errors (404 for unknown URLs, 405, 413...) are
+rendered the same way so clients parse one format, keeping the headers they carry (``Allow`` on a 405).
 """
 
 from __future__ import annotations
@@ -60,4 +60,11 @@ def register(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException) -> Response:
         status = exc.code or 500
-        return error_response(status, exc.description or CODES.get(status, "error"))
+        message = exc.description or CODES.get(status, "error")
+        if status == 413:
+            message = f"the request body is larger than the {app.config['MAX_CONTENT_LENGTH']} bytes accepted"
+        resp = error_response(status, message)
+        for name, value in exc.get_headers():
+            if name.lower() != "content-type":
+                resp.headers[name] = value
+        return resp

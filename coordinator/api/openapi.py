@@ -21,6 +21,8 @@ from pydantic import BaseModel
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
+from . import vocab
+
 PREFIX = "/api/v1"
 _MODELS: dict[str, type[BaseModel]] = {}
 
@@ -42,6 +44,7 @@ def document() -> dict[str, Any]:
     """The full document: the YAML plus the generated schemas of registered models."""
     doc = copy.deepcopy(_base_document())
     schemas = doc.setdefault("components", {}).setdefault("schemas", {})
+    schemas.update(vocab.schemas())
     for name, model in sorted(_MODELS.items()):
         generated = model.model_json_schema(ref_template="#/components/schemas/{model}", mode="validation")
         for def_name, definition in generated.pop("$defs", {}).items():
@@ -107,11 +110,28 @@ def check_response(doc: dict[str, Any], method: str, path: str, status: int, bod
                                f"'{where}': {errors[0].message}")
 
 
+def with_roles(doc: dict[str, Any], app: Flask) -> dict[str, Any]:
+    """``doc`` with ``x-required-role`` on each operation, read from the ``require`` decorator of its view.
+
+    Taken from the code, not written by hand, so the document cannot promise a role the route does not
+    check; an audit reads it to know which calls a low role must be refused.
+    """
+    for rule in app.url_map.iter_rules():
+        role = getattr(app.view_functions.get(rule.endpoint), "required_role", None)
+        item = doc.get("paths", {}).get(flask_rule_to_path(rule.rule))
+        if role is None or item is None or not rule.rule.startswith(PREFIX):
+            continue
+        for method in rule.methods or ():
+            if method.lower() in item:
+                item[method.lower()]["x-required-role"] = role
+    return doc
+
+
 def init_app(app: Flask) -> None:
     @app.get(f"{PREFIX}/openapi.json")
     def openapi_json() -> dict[str, Any]:
         """The API's own description (public: integrators read it before they have a token)."""
-        return document()
+        return with_roles(document(), app)
 
     if app.config.get("VALIDATE_RESPONSES"):
         full = document()

@@ -7,12 +7,15 @@ it again), not a re-serialisation that could differ in details such as defaults.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from typing import Any
 
 from pydantic import ValidationError
 
 from edge_agent.lighting.calendar import Calendar
+
+__all__ = ["Calendar", "CalendarError", "entry_groups", "validate_calendar"]
 
 
 class CalendarError(ValueError):
@@ -29,8 +32,8 @@ def validate_calendar(calendar: Mapping[str, Any]) -> Calendar:
     Raises:
         CalendarError: Not a calendar, or one with no entry (a node would only ever fail safe on it).
     """
-    try:
-        parsed = Calendar.model_validate(dict(calendar))
+    try:  # strictly, as JSON: ``false`` is no offset, ``"5"`` no level (times and arrays parse as usual)
+        parsed = Calendar.model_validate_json(json.dumps(dict(calendar)), strict=True)
     except ValidationError as exc:
         details = [{"field": "calendar." + ".".join(str(p) for p in e["loc"]), "reason": e["msg"]}
                    for e in exc.errors()]

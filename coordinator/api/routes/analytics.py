@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from typing import Literal
+from typing import Annotated, Literal
 
 from flask import jsonify
 from flask.typing import ResponseReturnValue
@@ -22,7 +22,9 @@ from coordinator.storage.flask import get_engine
 from ..blueprint import bp
 from ..bodies import parse_query
 from ..errors import bad_request
+from ..params import AsciiInteger, Millis
 from ..security import require
+from ..vocab import Commune
 from .fleet import scoped_site
 
 Window = Literal["1h", "24h", "7d", "30d"]
@@ -30,9 +32,9 @@ Window = Literal["1h", "24h", "7d", "30d"]
 
 class _WindowQuery(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
-    site: str | None = Field(None, max_length=64)
-    from_: int | None = Field(None, alias="from", ge=0)
-    to: int | None = Field(None, ge=0)
+    site: Commune | None = None
+    from_: Millis | None = Field(None, alias="from")
+    to: Millis | None = None
     window: Window = "24h"
     bucket: Bucket = "hour"
 
@@ -50,7 +52,7 @@ class _WindowQuery(BaseModel):
 class CountsQuery(_WindowQuery):
     device: str | None = Field(None, max_length=64)
     target: str | None = Field(None, max_length=64, description="zone or line id")
-    cls: int | None = Field(None, ge=0, le=65535)
+    cls: Annotated[int, AsciiInteger, Field(ge=0, le=65535)] | None = None
 
 
 class EnergyQuery(_WindowQuery):

@@ -11,7 +11,7 @@ import dataclasses
 import json
 import threading
 import time
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from flask import Response, jsonify, request
 from flask.typing import ResponseReturnValue
@@ -24,7 +24,9 @@ from coordinator.storage.flask import get_engine
 from ..blueprint import bp
 from ..bodies import parse_query
 from ..errors import not_found
+from ..params import AsciiInteger, Offset
 from ..security import check_commune, current_principal, require
+from ..vocab import Commune
 
 Status = Literal["unknown", "online", "offline", "stale"]
 Role = Literal["camera", "light"]
@@ -32,13 +34,13 @@ Role = Literal["camera", "light"]
 
 class DeviceQuery(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    site: str | None = Field(None, max_length=64)
+    site: Commune | None = None
     status: Status | None = None
     role: Role | None = None
     district: str | None = Field(None, max_length=64)
     bbox: str | None = Field(None, description="min_lon,min_lat,max_lon,max_lat")
-    limit: int = Field(100, ge=1, le=1000)
-    offset: int = Field(0, ge=0)
+    limit: Annotated[int, AsciiInteger, Field(ge=1, le=1000)] = 100
+    offset: Offset = 0
 
     @field_validator("bbox")
     @classmethod
@@ -50,11 +52,11 @@ class DeviceQuery(BaseModel):
 
 class ScopeQuery(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    site: str | None = Field(None, max_length=64)
+    site: Commune | None = None
 
 
 class HealthQuery(ScopeQuery):
-    silent_after_s: int = Field(SILENT_AFTER_MS // 1000, ge=60, le=30 * 86_400)
+    silent_after_s: Annotated[int, AsciiInteger, Field(ge=60, le=30 * 86_400)] = SILENT_AFTER_MS // 1000
 
 
 def parse_bbox(text: str) -> tuple[float, float, float, float]:

@@ -8,7 +8,7 @@ not at all.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal, get_args
 
 from flask import jsonify
 from flask.typing import ResponseReturnValue
@@ -19,7 +19,7 @@ from coordinator.auth import Principal
 from coordinator.dispatch import service
 from coordinator.interventions.assignment import Need, rank
 from coordinator.interventions.errors import InterventionError
-from coordinator.interventions.geo import COMMUNE_SLUGS, nearest_commune
+from coordinator.interventions.geo import nearest_commune
 from coordinator.interventions.lifecycle import State
 from coordinator.storage import interventions as store
 from coordinator.storage import teams as team_store
@@ -30,7 +30,10 @@ from ..blueprint import bp
 from ..bodies import parse_body, parse_query
 from ..errors import ApiError, bad_request, forbidden, not_found
 from ..openapi import schema_model
+from ..params import AsciiInteger, Id
+from ..schema_rules import absent, all_of, given, together, when
 from ..security import check_commune, current_principal, require
+from ..vocab import Commune, publish
 from .dispatch_common import actor, api_error, intervention_json, now_ms
 
 Priority = Literal["urgent", "high", "normal", "low"]
@@ -39,30 +42,26 @@ StateName = Literal["new", "acknowledged", "assigned", "en_route", "on_site", "r
 Kind = Literal["crowd", "loitering", "stopped_vehicle", "light_fault", "cabinet_fault", "device_offline", "streetlight",
                "pothole", "obstruction", "dumping", "graffiti", "incident"]
 IDENT = r"^[a-z0-9][a-z0-9_-]{0,63}$"
+publish("InterventionKind", get_args(Kind), "a rule's type, an Open311 service code, or incident")
 
 
 @schema_model
 class InterventionCreate(BaseModel):
     """An intervention opened by an operator (never merged: the operator decided it is new)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra=all_of(
+        together("lat", "lon"), {"anyOf": [given("commune"), given("lat", "lon")]},
+        when("kind", "light_fault", given("device_id", "target"))))
     kind: Kind
     title: str = Field(min_length=1, max_length=200)
     description: str | None = Field(default=None, max_length=4000)
     priority: Priority = "normal"
     skill: Skill | None = None
-    commune: str | None = Field(default=None, description="commune slug; derived from lat/lon when absent")
+    commune: Commune | None = Field(default=None, description="commune slug; derived from lat/lon when absent")
     lat: float | None = Field(default=None, ge=-90, le=90)
     lon: float | None = Field(default=None, ge=-180, le=180)
     device_id: str | None = Field(default=None, pattern=IDENT)
     target: str | None = Field(default=None, pattern=IDENT, description="zone or luminaire id")
-
-    @field_validator("commune")
-    @classmethod
-    def _known_commune(cls, value: str | None) -> str | None:
-        if value is not None and value not in COMMUNE_SLUGS:
-            raise ValueError(f"unknown commune {value!r}")
-        return value
 
     @model_validator(mode="after")
     def _consistent(self) -> InterventionCreate:
@@ -80,11 +79,11 @@ class ListQuery(BaseModel):
     state: str | None = Field(default=None, description="comma-separated states")
     kind: Kind | None = None
     priority: Priority | None = None
-    commune: str | None = Field(default=None, max_length=64)
+    commune: Commune | None = None
     team: str | None = Field(default=None, max_length=64)
     escalated: bool | None = None
-    before: int | None = Field(default=None, ge=1, description="id to page before (newest first)")
-    limit: int = Field(default=100, ge=1, le=500)
+    before: Id | None = Field(default=None, description="id to page before (newest first)")
+    limit: Annotated[int, AsciiInteger, Field(ge=1, le=500)] = 100
 
     @field_validator("state")
     @classmethod
@@ -98,11 +97,14 @@ class ListQuery(BaseModel):
 
 @schema_model
 class TransitionRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    """A move: ``team`` only (and always) to go to ``assigned``; a ``reason`` to reopen, cancel or unassign."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra=all_of(
+        when("to", "assigned", given("team"), absent("team")), when("to", "new", given("reason"))))
     to: StateName
     reason: str | None = Field(default=None, max_length=1000, description="required to cancel, unassign, reopen")
     team: str | None = Field(default=None, pattern=IDENT, description="for assigned: the team")
-    version: int | None = Field(default=None, ge=1, description="if given, refuse (409) unless it is the current one")
+    version: Id | None = Field(default=None, description="if given, refuse (409) unless it is the current one")
 
 
 @schema_model
@@ -170,7 +172,7 @@ def create_intervention() -> ResponseReturnValue:
     return jsonify(intervention_json(row)), 201
 
 
-@bp.get("/interventions/<int:iid>")
+@bp.get("/interventions/<id:iid>")
 @require("viewer")
 def get_intervention(iid: int) -> ResponseReturnValue:
     with get_engine().connect() as conn:
@@ -195,7 +197,7 @@ def _transition(iid: int, to: str, reason: str | None, team: str | None, version
     return jsonify(intervention_json(saved))
 
 
-@bp.post("/interventions/<int:iid>/transitions")
+@bp.post("/interventions/<id:iid>/transitions")
 @require("operator")
 def transition_intervention(iid: int) -> ResponseReturnValue:
     body = parse_body(TransitionRequest)
@@ -206,14 +208,14 @@ def transition_intervention(iid: int) -> ResponseReturnValue:
     return _transition(iid, body.to, body.reason, body.team, body.version)
 
 
-@bp.post("/interventions/<int:iid>/assign")
+@bp.post("/interventions/<id:iid>/assign")
 @require("operator")
 def assign_intervention(iid: int) -> ResponseReturnValue:
     body = parse_body(AssignRequest)
     return _transition(iid, State.ASSIGNED.value, body.reason, body.team, None)
 
 
-@bp.post("/interventions/<int:iid>/comments")
+@bp.post("/interventions/<id:iid>/comments")
 @require("operator")
 def comment_intervention(iid: int) -> ResponseReturnValue:
     body = parse_body(CommentRequest)
@@ -225,7 +227,7 @@ def comment_intervention(iid: int) -> ResponseReturnValue:
     return jsonify({"intervention": iid, "history": history}), 201
 
 
-@bp.get("/interventions/<int:iid>/proposal")
+@bp.get("/interventions/<id:iid>/proposal")
 @require("viewer")
 def propose_teams(iid: int) -> ResponseReturnValue:
     """Teams ranked for this intervention; commune staff are offered their commune's teams only."""

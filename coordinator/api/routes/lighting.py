@@ -8,15 +8,15 @@ Commune staff command their commune's groups and boxes only; city-wide commands 
 from __future__ import annotations
 
 import time
-from typing import Any, Literal, Self
+from typing import Annotated, Any, Literal, Self
 
 from flask import current_app, jsonify
 from flask.typing import ResponseReturnValue
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SkipValidation, model_validator
 
 from coordinator.auth import Principal
 from coordinator.lighting import service
-from coordinator.lighting.calendars import CalendarError, entry_groups, validate_calendar
+from coordinator.lighting.calendars import Calendar, CalendarError, entry_groups, validate_calendar
 from coordinator.lighting.commands import (
     CALENDAR_COMMAND,
     CITY,
@@ -35,7 +35,10 @@ from ..blueprint import bp
 from ..bodies import parse_body, parse_query
 from ..errors import bad_request, conflict, forbidden, not_found
 from ..openapi import schema_model
+from ..params import AsciiInteger, Millis
+from ..schema_rules import absent, exactly_one, when
 from ..security import check_commune, current_principal, require
+from ..vocab import Commune
 from .fleet import scoped_site
 
 _PUBLISHER = "vigie.publisher"
@@ -58,7 +61,7 @@ class _Addressed(BaseModel):
     scope: Literal["group", "commune", "city", "device"] = Field(
         description="group: a group of a commune; commune: every light of a commune (group commune-<site>); "
         "city: every light of the métropole (group city); device: one box, with lum or group")
-    site: str | None = Field(None, pattern=_ID, description="commune slug (group and commune scopes)")
+    site: Commune | None = Field(None, description="commune slug (group and commune scopes)")
     group: str | None = Field(None, pattern=_ID, description="group name (group scope; or within a device)")
     device: str | None = Field(None, pattern=_ID, description="box id (device scope)")
 
@@ -71,14 +74,20 @@ class _Addressed(BaseModel):
 
 @schema_model
 class OverrideRequest(_Addressed):
-    """A TALQ override: hold ``level`` from ``start`` until the expiry; ``level`` null returns to the program."""
+    """A TALQ override: hold ``level`` from ``start`` until the expiry; ``level`` null returns to the program.
+
+    Exactly one of ``expires`` and ``duration_s``; the device scope names exactly one of ``lum`` and ``group``.
+    """
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"allOf": [
+        exactly_one("expires", "duration_s"), when("scope", "device", exactly_one("lum", "group"), absent("lum"))]})
 
     lum: str | None = Field(None, pattern=_ID, description="luminaire id (device scope, instead of group)")
     level: float | None = Field(..., ge=0, le=100, description="percent; null: cancel, back to the program")
     ramp_up_s: float = Field(0, ge=0, le=3600)
     ramp_down_s: float = Field(0, ge=0, le=3600)
-    start: int | None = Field(None, ge=0, description="ms since epoch; null: at once")
-    expires: int | None = Field(None, ge=0, description="ms since epoch; or give duration_s")
+    start: Millis | None = Field(None, description="ms since epoch; null: at once")
+    expires: Millis | None = Field(None, description="ms since epoch; or give duration_s")
     duration_s: int | None = Field(None, ge=1, le=MAX_OVERRIDE_S, description="from now; or give expires")
 
     @model_validator(mode="after")
@@ -100,7 +109,11 @@ class CalendarRequest(_Addressed):
     the group only name it in their ``groups``.
     """
 
-    calendar: dict[str, Any] | None = Field(..., description="{'entries': [...]}, as in a box config, or null")
+    model_config = ConfigDict(extra="forbid", json_schema_extra={
+        "not": {"required": ["scope"], "properties": {"scope": {"const": "device"}}}})
+
+    calendar: Annotated[Calendar, SkipValidation] | None = Field(
+        ..., description="as in a box config ({'entries': [...]}), or null; checked by validate_calendar")
     valid_s: int = Field(86_400, ge=60, le=MAX_OVERRIDE_S, description="how late a box may still apply it")
 
     @model_validator(mode="after")
@@ -112,13 +125,13 @@ class CalendarRequest(_Addressed):
 
 class CommandQuery(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    site: str | None = Field(None, max_length=64)
-    limit: int = Field(50, ge=1, le=500)
+    site: Commune | None = None
+    limit: Annotated[int, AsciiInteger, Field(ge=1, le=500)] = 50
 
 
 class CalendarQuery(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    site: str | None = Field(None, max_length=64)
+    site: Commune | None = None
 
 
 def _authorise(principal: Principal, addr: Address, device_site: str | None = None) -> None:
@@ -177,14 +190,19 @@ def set_override() -> ResponseReturnValue:
 def set_calendar() -> ResponseReturnValue:
     body = parse_body(CalendarRequest)
     addr = body.address()
-    if body.calendar is not None:
+    # Documented as a Calendar, validated here and kept as given: what is stored and pushed is the client's
+    # mapping, which the nodes parse again (see coordinator.lighting.calendars).
+    calendar: Any = body.calendar
+    if calendar is not None:
+        if not isinstance(calendar, dict):
+            raise bad_request("calendar: must be an object ({'entries': [...]}) or null")
         try:
-            validate_calendar(body.calendar)
+            validate_calendar(calendar)
         except CalendarError as exc:
             raise bad_request(str(exc), exc.details) from exc
     now = _now_ms()
     assert addr.group is not None
-    return _issue(addr, CALENDAR_COMMAND, {"calendar": body.calendar}, now, now + 1000 * body.valid_s,
+    return _issue(addr, CALENDAR_COMMAND, {"calendar": calendar}, now, now + 1000 * body.valid_s,
                   calendar_group=(addr.site, addr.group))
 
 

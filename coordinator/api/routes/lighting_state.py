@@ -19,6 +19,7 @@ from coordinator.storage.flask import get_engine
 from ..blueprint import bp
 from ..bodies import parse_query
 from ..security import require
+from ..vocab import Commune
 from .fleet import scoped_site
 
 _ID = r"^[a-z0-9][a-z0-9_-]{0,63}$"
@@ -27,7 +28,7 @@ MAX_PAGE = 1000
 
 class LuminaireQuery(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    site: str | None = Field(None, pattern=_ID, description="commune slug")
+    site: Commune | None = Field(None, description="commune slug")
     device: str | None = Field(None, pattern=_ID, description="light node (cabinet) id")
     group: str | None = Field(None, pattern=_ID, description="group name; commune-<site> is the whole commune")
     limit: int = Field(200, ge=1, le=MAX_PAGE)
@@ -36,7 +37,7 @@ class LuminaireQuery(BaseModel):
 
 class GroupQuery(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    site: str | None = Field(None, pattern=_ID, description="commune slug")
+    site: Commune | None = Field(None, description="commune slug")
 
 
 def _now_ms() -> int:

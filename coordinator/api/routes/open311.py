@@ -23,7 +23,7 @@ from flask.typing import ResponseReturnValue
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from coordinator.dispatch import service
-from coordinator.interventions.geo import in_metropole, nearest_commune
+from coordinator.interventions.geo import BBOX, in_metropole, nearest_commune
 from coordinator.interventions.services import SERVICES
 from coordinator.storage import interventions as store
 from coordinator.storage import teams as team_store
@@ -47,8 +47,10 @@ class Open311Request(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     service_code: str = Field(max_length=32, description="one of GET /open311/services")
-    lat: float = Field(ge=-90, le=90, description="WGS84 latitude")
-    long: float = Field(ge=-180, le=180, description="WGS84 longitude")
+    lat: float = Field(ge=-90, le=90, description="WGS84 latitude, inside the métropole's box",
+                       json_schema_extra={"minimum": BBOX[0], "maximum": BBOX[2]})
+    long: float = Field(ge=-180, le=180, description="WGS84 longitude, inside the métropole's box",
+                        json_schema_extra={"minimum": BBOX[1], "maximum": BBOX[3]})
     description: str | None = Field(default=None, max_length=4000)
     address_string: str | None = Field(default=None, max_length=250)
     api_key: str | None = Field(default=None, max_length=128, description="accepted, not required, not stored")
@@ -117,15 +119,13 @@ def open311_post() -> ResponseReturnValue:
     return jsonify([{"service_request_id": str(iid), "service_notice": notice, "account_id": None}]), 201
 
 
-@bp.get("/open311/requests/<request_id>")
-def open311_get(request_id: str) -> ResponseReturnValue:
+@bp.get("/open311/requests/<id:request_id>")
+def open311_get(request_id: int) -> ResponseReturnValue:
     """Status of a citizen report (not its text: it may hold personal data)."""
-    if not request_id.isdigit() or len(request_id) > 18:
-        raise not_found("service request", request_id)
     with get_engine().connect() as conn:
-        row = store.get(conn, int(request_id))
+        row = store.get(conn, request_id)
     if row is None or row.source != "citizen" or row.service_code is None:
-        raise not_found("service request", request_id)
+        raise not_found("service request", str(request_id))
     status = "closed" if row.state in ("resolved", "closed") else "open"
     return jsonify([{"service_request_id": str(row.id), "status": status, "service_code": row.service_code,
                      "service_name": SERVICES[row.service_code].name, "requested_datetime": _iso(row.first_ms),

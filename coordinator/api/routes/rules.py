@@ -10,10 +10,9 @@ from typing import Any
 
 from flask import Flask, current_app, jsonify
 from flask.typing import ResponseReturnValue
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field
 
 from coordinator.interventions.errors import ModelManifestError
-from coordinator.interventions.geo import COMMUNE_SLUGS
 from coordinator.interventions.model_classes import class_ids, models_dir, unknown_classes
 from coordinator.interventions.rules import RuleConfig
 from coordinator.settings import SettingsError
@@ -26,6 +25,7 @@ from ..bodies import parse_body
 from ..errors import bad_request, not_found
 from ..openapi import schema_model
 from ..security import check_commune, current_principal, require
+from ..vocab import Commune
 from .dispatch_common import now_ms
 
 
@@ -33,16 +33,9 @@ from .dispatch_common import now_ms
 class RuleIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: str = Field(min_length=1, max_length=80)
-    commune: str | None = Field(default=None, description="commune slug; null: every commune")
+    commune: Commune | None = Field(default=None, description="commune slug; null: every commune")
     enabled: bool = True
     config: RuleConfig
-
-    @field_validator("commune")
-    @classmethod
-    def _known_commune(cls, value: str | None) -> str | None:
-        if value is not None and value not in COMMUNE_SLUGS:
-            raise ValueError(f"unknown commune {value!r}")
-        return value
 
 
 _CLASSES = "vigie.model_classes"
@@ -108,13 +101,13 @@ def create_rule() -> ResponseReturnValue:
     return jsonify(rule_json(rule)), 201
 
 
-@bp.get("/rules/<int:rule_id>")
+@bp.get("/rules/<id:rule_id>")
 @require("supervisor")
 def get_rule(rule_id: int) -> ResponseReturnValue:
     return jsonify(rule_json(_visible_rule(rule_id)))
 
 
-@bp.put("/rules/<int:rule_id>")
+@bp.put("/rules/<id:rule_id>")
 @require("supervisor")
 def update_rule(rule_id: int) -> ResponseReturnValue:
     body = parse_body(RuleIn)

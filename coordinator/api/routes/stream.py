@@ -33,11 +33,13 @@ from flask import Response, current_app, request
 from flask.typing import ResponseReturnValue
 from sqlalchemy.engine import Connection, Engine
 
+from coordinator.interventions.geo import COMMUNE_SLUGS
 from coordinator.storage.flask import get_engine
 from coordinator.storage.schema import events
 
 from ..blueprint import bp
 from ..errors import bad_request
+from ..params import MAX_MS, parse_digits
 from ..security import check_commune, credential_check, current_principal, require
 
 HEARTBEAT_S = 15.0
@@ -148,13 +150,22 @@ def _int_arg(name: str, default: int, low: int, high: int) -> int:
     raw = request.args.get(name)
     if raw is None:
         return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise bad_request(f"{name} must be an integer", [{"field": name, "reason": "not an integer"}]) from None
-    if not low <= value <= high:
-        raise bad_request(f"{name} must be between {low} and {high}",
-                          [{"field": name, "reason": f"out of range {low}..{high}"}])
+    value = parse_digits(raw, low, high)
+    if value is None:
+        raise bad_request(f"{name} must be an integer (ASCII digits) between {low} and {high}",
+                          [{"field": name, "reason": f"not an integer in {low}..{high}"}])
+    return value
+
+
+def _resume_ms() -> int | None:
+    """``Last-Event-ID``: the ``received_ms`` of the last event the browser got, or None when absent."""
+    raw = request.headers.get("Last-Event-ID", "").strip()
+    if not raw:
+        return None
+    value = parse_digits(raw, 0, MAX_MS)
+    if value is None:
+        raise bad_request(f"Last-Event-ID must be an id this stream sent: ASCII digits, 0 to {MAX_MS}",
+                          [{"field": "Last-Event-ID", "reason": "not a stream event id"}])
     return value
 
 
@@ -163,7 +174,11 @@ def _int_arg(name: str, default: int, low: int, high: int) -> int:
 def event_stream() -> ResponseReturnValue:
     """Events as they are stored, scoped to the caller's commune; ``?backlog=N`` sends the last N first."""
     principal = current_principal()
-    site = request.args.get("site") or None
+    if any("\x00" in value for values in request.args.listvalues() for value in values):
+        raise bad_request("NUL (%00) characters are not accepted in the query")
+    site = request.args.get("site")
+    if site is not None and site not in COMMUNE_SLUGS:
+        raise bad_request(f"site: unknown commune {site!r}", [{"field": "site", "reason": "not a commune slug"}])
     if site is not None:
         check_commune(principal, site)
     site = site or principal.scope
@@ -172,10 +187,10 @@ def event_stream() -> ResponseReturnValue:
     cfg = current_app.config
     lag_ms = int(cfg.get("EVENT_STREAM_LAG_MS", 2000))
     engine = get_engine()
-    resume = request.headers.get("Last-Event-ID", "").strip()
+    resume = _resume_ms()
     backlog: list[dict[str, Any]] = []
-    if resume.isdigit():
-        cursor = Cursor(floor_ms=int(resume), lag_ms=lag_ms, high_ms=int(resume))
+    if resume is not None:
+        cursor = Cursor(floor_ms=resume, lag_ms=lag_ms, high_ms=resume)
     else:
         now_ms = int(time.time() * 1000)
         cursor = Cursor(floor_ms=now_ms - lag_ms, lag_ms=lag_ms, high_ms=now_ms)

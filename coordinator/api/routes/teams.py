@@ -15,7 +15,6 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 import vigie_wire as wire
 from coordinator.dispatch import service
 from coordinator.interventions.errors import InterventionError
-from coordinator.interventions.geo import COMMUNE_SLUGS
 from coordinator.interventions.lifecycle import Actor
 from coordinator.storage import teams as team_store
 from coordinator.storage.flask import get_engine
@@ -25,7 +24,10 @@ from ..blueprint import bp
 from ..bodies import parse_body
 from ..errors import ApiError, bad_request, not_found
 from ..openapi import schema_model
+from ..params import Id
+from ..schema_rules import all_of, requires, together
 from ..security import check_commune, current_principal, require
+from ..vocab import Commune
 from .dispatch_common import api_error, intervention_json, now_ms
 
 Skill = Literal["police", "voirie", "eclairage", "proprete"]
@@ -34,25 +36,21 @@ IDENT = r"^[a-z0-9][a-z0-9_-]{0,63}$"
 
 @schema_model
 class TeamUpdate(BaseModel):
-    """A team's full description (PUT replaces it; an omitted webhook secret keeps the stored one)."""
+    """A team's full description (PUT replaces it; an omitted webhook secret keeps the stored one).
 
-    model_config = ConfigDict(extra="forbid")
+    A ``webhook_url`` needs a ``webhook_secret``, given here or stored before.
+    """
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra=together("lat", "lon"))
     name: str = Field(min_length=1, max_length=128)
-    commune: str = Field(description="home commune slug, the <site> of the team's topics")
-    skills: list[Skill] = Field(min_length=1, max_length=4)
+    commune: Commune = Field(description="home commune slug, the <site> of the team's topics")
+    skills: list[Skill] = Field(min_length=1, max_length=4, json_schema_extra={"uniqueItems": True})
     lat: float | None = Field(default=None, ge=-90, le=90)
     lon: float | None = Field(default=None, ge=-180, le=180)
     active: bool = True
     webhook_url: str | None = Field(default=None, max_length=512, pattern=r"^https?://[^\s]+$")
     webhook_secret: str | None = Field(default=None, min_length=16, max_length=128,
                                        description="HMAC-SHA256 key of the X-Vigie-Signature header; write-only")
-
-    @field_validator("commune")
-    @classmethod
-    def _known_commune(cls, value: str) -> str:
-        if value not in COMMUNE_SLUGS:
-            raise ValueError(f"unknown commune {value!r}")
-        return value
 
     @field_validator("skills")
     @classmethod
@@ -70,6 +68,8 @@ class TeamUpdate(BaseModel):
 
 @schema_model
 class TeamCreate(TeamUpdate):
+    model_config = ConfigDict(extra="forbid", json_schema_extra=all_of(
+        together("lat", "lon"), requires("webhook_url", "webhook_secret")))
     id: str = Field(pattern=IDENT, description="slug, part of the team's MQTT topics")
 
 
@@ -78,7 +78,7 @@ class FieldStatus(BaseModel):
     """A team's status update relayed over HTTP (the same as the MQTT ``TeamStatus`` message)."""
 
     model_config = ConfigDict(extra="forbid")
-    intervention: int = Field(ge=1)
+    intervention: Id
     state: Literal["acknowledged", "en_route", "on_site", "resolved"]
     reason: str | None = Field(default=None, max_length=512)
 
