@@ -17,7 +17,7 @@ from .events import (
     ZoneEnter,
     ZoneLeave,
 )
-from .limits import MAX_EVENTS_PER_BATCH, MAX_PAYLOAD_BYTES, SCHEMA_VERSION
+from .limits import CONTENT_TYPE, MAX_EVENTS_PER_BATCH, MAX_PAYLOAD_BYTES, SCHEMA_VERSION
 from .messages import (
     EVENT_TYPES,
     MESSAGE_TYPES,
@@ -52,6 +52,7 @@ from .topics import (
 )
 
 __all__ = [
+    "CONTENT_TYPE",
     "EVENT_TYPES",
     "MAX_EVENTS_PER_BATCH",
     "MAX_PAYLOAD_BYTES",

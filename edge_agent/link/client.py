@@ -6,6 +6,10 @@ import ssl
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+
+import vigie_wire as wire
 
 from ..config.link import MqttConfig
 from ..errors import ConfigError
@@ -46,3 +50,13 @@ def build_client(client_id: str, cfg: MqttConfig, inflight: int = 20) -> mqtt.Cl
     client.max_inflight_messages_set(inflight)
     client.max_queued_messages_set(0)
     return client
+
+
+def content_type(packet_type: int = PacketTypes.PUBLISH) -> Properties:
+    """MQTT v5 properties of a publish (or, with ``PacketTypes.WILLMESSAGE``, of the will): the content type.
+
+    Built once per kind of packet and reused: paho only reads them when it writes a packet.
+    """
+    props = Properties(packet_type)  # type: ignore[no-untyped-call]
+    props.ContentType = wire.CONTENT_TYPE
+    return props

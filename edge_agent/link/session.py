@@ -39,11 +39,15 @@ import vigie_wire as wire
 
 from ..config.box import BoxConfig
 from ..errors import OutboxError
-from .client import build_client
+from .client import build_client, content_type
 from .commands import CommandHandler, CommandInbox
 from .feed import RowFeed
 from .outbox import Outbox, wake_address
 from .producer import pack_bodies
+
+#: Every payload says it is MessagePack (MQTT v5 content type), the will too.
+_PUBLISH = content_type()
+_WILL = content_type(PacketTypes.WILLMESSAGE)
 
 log = logging.getLogger("vigie.link")
 
@@ -182,7 +186,7 @@ class Link:
             return False
         with self._session_lock:
             msg = wire.Telemetry(self._header(), metrics)
-        self._client.publish(self._topic[wire.Kind.TELEMETRY], wire.encode(msg), qos=0)
+        self._client.publish(self._topic[wire.Kind.TELEMETRY], wire.encode(msg), qos=0, properties=_PUBLISH)
         return True
 
     def publish_snapshot(self, cam: int, event_id: tuple[int, int], jpeg: bytes) -> bool:
@@ -193,7 +197,7 @@ class Link:
         boot, n = event_id
         with self._session_lock:
             msg = wire.Snapshot(self._header(), cam, boot, n, jpeg)
-        self._client.publish(self._topic[wire.Kind.SNAPSHOT], wire.encode(msg), qos=1)
+        self._client.publish(self._topic[wire.Kind.SNAPSHOT], wire.encode(msg), qos=1, properties=_PUBLISH)
         self.stats.snapshots_sent += 1
         return True
 
@@ -274,7 +278,7 @@ class Link:
         with self._session_lock:
             self._seq = 0
             birth = self._birth()
-        client.publish(self._topic[wire.Kind.BIRTH], wire.encode(birth), qos=1, retain=True)
+        client.publish(self._topic[wire.Kind.BIRTH], wire.encode(birth), qos=1, retain=True, properties=_PUBLISH)
         subs = [(self._topic[wire.Kind.CMD], 1)]
         subs += [(wire.group_command_topic(self.config.site, g), 1) for g in self._groups]
         subs += [(topic, 1) for topic in self._listen]
@@ -338,7 +342,8 @@ class Link:
         with self._session_lock:
             self._bd = self.outbox.next_bdseq()
             death = wire.Death(wire.Header(wire.SCHEMA_VERSION, self._dev, self._bd, 0, int(self._clock() * 1000)))
-        self._client.will_set(self._topic[wire.Kind.DEATH], wire.encode(death), qos=1, retain=True)
+        self._client.will_set(self._topic[wire.Kind.DEATH], wire.encode(death), qos=1, retain=True,
+                             properties=_WILL)
         props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
         props.SessionExpiryInterval = cfg.session_expiry_s
         self._connack = None
@@ -523,7 +528,7 @@ class Link:
                     return 0
                 packed = packed[: len(packed) // 2]
         rows = rows[: len(packed)]
-        info = self._client.publish(self._topic[wire.Kind.EVENT], payload, qos=1)
+        info = self._client.publish(self._topic[wire.Kind.EVENT], payload, qos=1, properties=_PUBLISH)
         if info.rc not in (mqtt.MQTT_ERR_SUCCESS, mqtt.MQTT_ERR_NO_CONN):
             log.warning("publish refused by the client library: %s", mqtt.error_string(info.rc))
             return 0.1
@@ -543,7 +548,7 @@ class Link:
         """Acknowledge ``cmd`` with its outcome (QoS 1; queued by paho while offline)."""
         with self._session_lock:
             ack = wire.CommandAck(self._header(), cmd.cmd_id, result, detail[:512], applied or {})
-        self._client.publish(self._topic[wire.Kind.ACK], wire.encode(ack), qos=1)
+        self._client.publish(self._topic[wire.Kind.ACK], wire.encode(ack), qos=1, properties=_PUBLISH)
 
 
 def _bind_wake(path: Path) -> socket.socket | None:
