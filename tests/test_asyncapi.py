@@ -16,6 +16,7 @@ from __future__ import annotations
 import base64
 import copy
 import dataclasses
+import json
 import math
 import re
 import types
@@ -33,6 +34,8 @@ from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
 import vigie_wire as wire
+from edge_agent.vision.pipeline import CameraPipeline, CameraStats
+from edge_agent.vision.source import FrameSource
 from vigie_wire.limits import MAX_LIST_ITEMS, MAX_MAP_ITEMS, MAX_TEXT_LEN
 from vigie_wire.schema import ID_PATTERN, Record, Rule, record_fields, required_count
 
@@ -746,3 +749,25 @@ def test_free_values_nest_eight_levels_in_the_schema_as_in_the_code() -> None:
         else:
             with pytest.raises(wire.WireError, match="nested deeper"):
                 wire.Telemetry(wire.Header(*header), ok)
+
+
+# -- prose the code must keep true ----------------------------------------------------------
+REPO = DOC_PATH.parents[1]
+
+
+def test_the_documented_class_list_is_the_shipped_models() -> None:
+    manifest = json.loads((REPO / "models" / "nanodet-g-416.manifest.json").read_text(encoding="utf-8"))
+    text = load_doc()["info"]["description"]
+    block = text[text.index("`model:nanodet-g-416`") : text.index("A box reports only the classes")]
+    documented = [(int(i), name) for i, name in re.findall(r"(\d+) `(\w+)`", block)]
+    assert documented == list(enumerate(manifest["class_names"]))
+
+
+def test_the_documented_camera_metrics_are_what_a_camera_reports() -> None:
+    with FrameSource(str(REPO / "tests" / "data" / "vtest_excerpt.avi")) as source:
+        keys = {f"cam.0.{k}" for k in source.health()}
+    keys |= set(CameraPipeline.health(types.SimpleNamespace(stats=CameraStats(), cam=0)))  # type: ignore[arg-type]
+    keys |= {"cam.0.events_emitted", "cam.0.process_alive", "cam.0.process_restarts"}  # edge_agent/vision/process.py
+    telemetry = resolve(load_doc()["components"]["messages"]["Telemetry"])["description"]
+    documented = {name.replace("<i>", "0") for name in re.findall(r"^\| `(cam\.<i>\.[\w.]+)` \|", telemetry, re.M)}
+    assert documented == keys
