@@ -34,6 +34,7 @@ from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
 import vigie_wire as wire
+from coordinator.broker.acl import integrator_user
 from edge_agent.vision.pipeline import CameraPipeline, CameraStats
 from edge_agent.vision.source import FrameSource
 from vigie_wire.limits import MAX_LIST_ITEMS, MAX_MAP_ITEMS, MAX_TEXT_LEN
@@ -771,3 +772,11 @@ def test_the_documented_camera_metrics_are_what_a_camera_reports() -> None:
     telemetry = resolve(load_doc()["components"]["messages"]["Telemetry"])["description"]
     documented = {name.replace("<i>", "0") for name in re.findall(r"^\| `(cam\.<i>\.[\w.]+)` \|", telemetry, re.M)}
     assert documented == keys
+
+
+def test_the_documented_integrator_topics_are_the_acl_of_the_integrator_account() -> None:
+    text = load_doc()["info"]["description"]
+    section = text[text.index("**Your account.**") : text.index("**Do not lose events")]
+    documented = re.findall(r"^\* `([^`]+)`$", section, re.MULTILINE)
+    user = integrator_user("opendata")
+    assert sorted(documented) == sorted(user.read) and not user.write
