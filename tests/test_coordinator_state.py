@@ -21,13 +21,17 @@ from typing import Any
 import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
+from playwright.sync_api import expect, sync_playwright
 
 import vigie_wire as wire
+from coordinator.centre import CentreCache, CentreState, interpret
 from coordinator.storage import make_engine, upgrade
 from edge_agent.agent import Agent
 from edge_agent.lighting.drivers import LampFault
+from tests.api_helpers import PASSWORD, add_user, make_app
 from tests.boxes import write_box
 from tests.mqtt_helpers import Mosquitto, wait_until
+from tests.web_helpers import CHROMIUM, CHROMIUM_ARGS, chromium_missing, ensure_vendor, serve
 
 NIGHT = dt.datetime(2026, 11, 25, 22, 30, tzinfo=dt.UTC)
 HOST = "coord-01"
@@ -187,3 +191,94 @@ def test_every_payload_says_it_is_msgpack(broker: Mosquitto, database: str, ligh
         sniffer.close()
     kinds = sniffer.kinds()
     assert all(ctypes == {wire.CONTENT_TYPE} for ctypes in kinds.values()), kinds
+
+
+def test_the_api_and_the_fleet_page_report_the_centre_as_the_boxes_see_it(broker: Mosquitto, database: str) -> None:
+    app = make_app(database, MQTT_PORT=broker.port, COORDINATOR_ID=HOST)
+    viewer = add_user(app, "viewer", "viewer")
+
+    def centre() -> dict[str, Any]:
+        app.extensions.pop("vigie.centre", None)  # past the cache: read the broker now
+        response = viewer.get("/fleet/centre")
+        assert response.status_code == 200
+        return dict(response.get_json())
+
+    before = centre()
+    assert (before["host"], before["state"], before["since_ms"]) == (HOST, "unknown", None)
+    assert "never ran" in before["detail"]
+    proc = start_notify(broker.port, database)
+    try:
+        wait_until(lambda: centre()["state"] == "online", 20, "the centre online")
+        assert centre()["since_ms"] > 0 and centre()["detail"] == ""
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(10)
+        wait_until(lambda: centre()["state"] == "offline", 10, "the centre offline")
+    finally:
+        proc.kill()
+        proc.wait(10)
+    broker.stop()
+    gone = centre()
+    assert gone["state"] == "unknown" and "broker unreachable" in gone["detail"]
+
+
+def test_a_cached_read_is_reused_for_a_few_seconds() -> None:
+    reads: list[int] = []
+
+    def read() -> CentreState:
+        reads.append(1)
+        return CentreState(HOST, "online", len(reads))
+
+    cache = CentreCache(read, ttl_s=60)
+    assert cache.get() == cache.get() == CentreState(HOST, "online", 1)
+    assert len(reads) == 1
+    assert CentreCache(read, ttl_s=0).get().since_ms == 2
+
+
+def test_a_state_that_is_cleared_or_unreadable_is_unknown_and_says_why() -> None:
+    topic = wire.state_topic(HOST)
+    assert interpret(HOST, topic, b"").detail == "the retained STATE was cleared"
+    bad = interpret(HOST, topic, b"\x93garbage")
+    assert bad.state == "unknown" and bad.detail.startswith("unreadable STATE")
+    good = wire.encode(wire.State(wire.Header(1, HOST, 7, 1, 1764086000000), False))
+    assert interpret(HOST, topic, good) == CentreState(HOST, "offline", 1764086000000)
+
+
+def test_the_fleet_page_shows_the_centre_online_then_offline_when_the_notify_worker_dies(
+        broker: Mosquitto, database: str) -> None:
+    reason = chromium_missing()
+    if reason:
+        pytest.fail(reason)
+    ensure_vendor()
+    app = make_app(database, MQTT_PORT=broker.port, COORDINATOR_ID=HOST)
+    add_user(app, "lectrice", "viewer")
+    proc = start_notify(broker.port, database)
+    try:
+        with sync_playwright() as p, serve(app) as base_url:
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            page = browser.new_context(locale="fr-FR").new_page()
+            errors: list[str] = []
+            page.on("pageerror", lambda exc: errors.append(str(exc)))
+            page.goto(f"{base_url}/fleet")
+            page.get_by_label("Identifiant").fill("lectrice")
+            page.get_by_label("Mot de passe").fill(PASSWORD)
+            page.get_by_role("button", name="Se connecter").click()
+            centre = page.locator("#centre")
+            deadline = time.monotonic() + 20
+            while centre.get_attribute("data-state") != "online" and time.monotonic() < deadline:
+                page.get_by_role("button", name="Actualiser").click()
+                time.sleep(0.5)
+            expect(centre).to_have_attribute("data-state", "online")
+            expect(centre).to_contain_text(f"({HOST}) : En ligne")
+            proc.send_signal(signal.SIGKILL)
+            proc.wait(10)
+            deadline = time.monotonic() + 20  # the page's reads are cached 5 s per web worker
+            while centre.get_attribute("data-state") != "offline" and time.monotonic() < deadline:
+                page.get_by_role("button", name="Actualiser").click()
+                time.sleep(0.5)
+            expect(centre).to_have_attribute("data-state", "offline")
+            expect(centre).to_contain_text("Hors ligne")
+            browser.close()
+            assert not errors, errors
+    finally:
+        proc.kill()
+        proc.wait(10)

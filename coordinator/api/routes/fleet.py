@@ -13,11 +13,13 @@ import threading
 import time
 from typing import Any, Literal
 
-from flask import Response, jsonify, request
+from flask import Response, current_app, jsonify, request
 from flask.typing import ResponseReturnValue
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from coordinator.centre import CentreCache, read_state
 from coordinator.fleet import SILENT_AFTER_MS, Device, health_summary, map_layer
+from coordinator.mqtt_publisher import PublisherSettings
 from coordinator.storage import fleet_queries as fleet_store
 from coordinator.storage.flask import get_engine
 
@@ -120,6 +122,27 @@ def fleet_health() -> ResponseReturnValue:
         summary = health_summary(fleet_store.iter_devices(conn, f), int(time.time() * 1000),
                                  q.silent_after_s * 1000)
     return jsonify(dataclasses.asdict(summary))
+
+
+_CENTRE = "vigie.centre"
+
+
+def _centre() -> CentreCache:
+    """The app's cached reader of the centre's retained STATE, created on first use."""
+    cache = current_app.extensions.get(_CENTRE)
+    if cache is None:
+        settings = PublisherSettings.from_config(current_app.config, "centre")
+        host = str(current_app.config.get("COORDINATOR_ID", "coordinator"))
+        cache = current_app.extensions[_CENTRE] = CentreCache(lambda: read_state(settings, host))
+    assert isinstance(cache, CentreCache)
+    return cache
+
+
+@bp.get("/fleet/centre")
+@require("viewer")
+def fleet_centre() -> ResponseReturnValue:
+    """The centre's liveness as the boxes see it: this coordinator's retained STATE on the broker."""
+    return jsonify(dataclasses.asdict(_centre().get()))
 
 
 class _LayerCache:
