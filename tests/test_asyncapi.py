@@ -369,7 +369,7 @@ def test_document_is_asyncapi_3_0_0_with_msgpack_payloads() -> None:
     doc = load_doc()
     assert doc["asyncapi"] == "3.0.0"
     assert doc["info"]["title"] == "Vigie wire contract"
-    assert doc["info"]["version"] == "1.0.0"
+    assert doc["info"]["version"] == "1.1.0"  # v1 payloads (schema version 1), document revision 1.1
     assert doc["defaultContentType"] == "application/msgpack"
 
 
