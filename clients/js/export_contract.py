@@ -95,7 +95,8 @@ def main(argv: list[str] | None = None) -> int:
     text = render()
     if args.check:
         if not OUT.exists() or OUT.read_text(encoding="utf-8") != text:
-            print(f"{OUT} is out of date: run python {Path(__file__)}", file=sys.stderr)
+            print(f"{OUT} is out of date: run .venv/bin/python -m tests.asyncapi_vectors (or {Path(__file__)})",
+                  file=sys.stderr)
             return 1
         return 0
     OUT.write_text(text, encoding="utf-8")
