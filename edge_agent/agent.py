@@ -16,6 +16,7 @@ from . import sdnotify
 from .config import BoxConfig, config_hash
 from .lighting.role import LightRole, group_topics, listen_topics
 from .link import Link, Outbox
+from .meta import site_metadata
 from .vision.process import CameraProcess
 
 log = logging.getLogger("vigie.agent")
@@ -49,7 +50,7 @@ class Agent:
         digest = config_hash(config_path) if config_path else "0" * 64
         caps = capabilities(config, presence)
         self.link = Link(config, self.outbox, config_hash=digest, capabilities=caps,
-                         groups=group_topics(config), listen=listen_topics(config))
+                         groups=group_topics(config), listen=listen_topics(config), meta=site_metadata(config, caps))
         # Each camera process loads its model when started; start() fails if one cannot.
         self.cameras = [CameraProcess(i, cam, config.outbox, self.link.publish_snapshot)
                         for i, cam in enumerate(config.cameras)]

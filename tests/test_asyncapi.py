@@ -65,6 +65,7 @@ MQTT_FLAGS: dict[wire.Kind, tuple[int, bool]] = {
     wire.Kind.STATE: (1, True),
     wire.Kind.DISPATCH: (1, False),
     wire.Kind.STATUS: (1, False),
+    wire.Kind.META: (1, True),
 }
 
 

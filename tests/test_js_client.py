@@ -104,7 +104,7 @@ def test_the_js_client_reads_real_boxes_on_a_live_broker(broker: Mosquitto, tmp_
             assert box.link.publish_telemetry(box.metrics())
         sent = {"events": {b.config.device_id: b.link.link_metrics()["link.events_acked"] for b in boxes},
                 "types": sorted({e.wire_name for e in CAMERA_EVENTS} | {"lamp_fault"}),
-                "kinds": ["birth", "event", "telemetry", "ack"]}
+                "kinds": ["birth", "meta", "event", "telemetry", "ack"]}
         time.sleep(0.5)  # telemetry is QoS 0: let it land before the end marker
         _publish(broker.port, "vigie-test/done", json.dumps(sent).encode())
         out = finish(proc, 60)

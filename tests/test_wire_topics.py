@@ -30,7 +30,7 @@ def test_device_topic_parses_back_to_site_device_and_kind(kind: Kind) -> None:
 
 def test_device_kinds_are_all_kinds_but_state() -> None:
     assert set(DEVICE_KINDS) == set(Kind) - {Kind.STATE, Kind.DISPATCH, Kind.STATUS}
-    assert {k.value for k in DEVICE_KINDS} == {"birth", "death", "event", "telemetry", "cmd", "ack", "snapshot"}
+    assert {k.value for k in DEVICE_KINDS} == {"birth", "death", "meta", "event", "telemetry", "cmd", "ack", "snapshot"}
 
 
 def test_group_command_topic_builds_and_parses() -> None:

@@ -2,7 +2,7 @@
 
 Layout (``<site>`` is a commune slug, ids are lower-case slugs)::
 
-    vigie/v1/<site>/<device>/birth|death|event|telemetry|cmd|ack|snapshot
+    vigie/v1/<site>/<device>/birth|death|meta|event|telemetry|cmd|ack|snapshot
     vigie/v1/<site>/group/<group>/cmd      commands fanned out by the broker
     vigie/v1/<site>/team/<team>/dispatch   interventions sent to a field team (coordinator -> team)
     vigie/v1/<site>/team/<team>/status     a field team's status updates (team -> coordinator)
@@ -46,6 +46,7 @@ class Kind(enum.StrEnum):
     STATE = "state"
     DISPATCH = "dispatch"
     STATUS = "status"
+    META = "meta"
 
 
 #: Kinds of the team topics (``<site>/team/<team>/<kind>``).

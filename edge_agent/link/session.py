@@ -96,6 +96,7 @@ class Link:
         groups: Sequence[str] = (),
         listen: Sequence[str] = (),
         clock: Callable[[], float] = time.time,
+        meta: dict[str, Any] | None = None,
     ) -> None:
         self.config = config
         self.outbox = outbox
@@ -105,6 +106,7 @@ class Link:
         self._groups = tuple(groups)
         self._listen = tuple(listen)
         self._config_hash = config_hash
+        self._meta = meta
         self._dev = config.device_id
         self._topic = {k: wire.device_topic(config.site, self._dev, k) for k in wire.topics.DEVICE_KINDS}
         self._client = build_client(self._dev, config.mqtt, config.batch.inflight)
@@ -278,7 +280,10 @@ class Link:
         with self._session_lock:
             self._seq = 0
             birth = self._birth()
+            meta = wire.Meta(self._header(), self._config_hash, self._meta) if self._meta is not None else None
         client.publish(self._topic[wire.Kind.BIRTH], wire.encode(birth), qos=1, retain=True, properties=_PUBLISH)
+        if meta is not None:  # right after the birth, retained: the site as the box's configuration describes it
+            client.publish(self._topic[wire.Kind.META], wire.encode(meta), qos=1, retain=True, properties=_PUBLISH)
         subs = [(self._topic[wire.Kind.CMD], 1)]
         subs += [(wire.group_command_topic(self.config.site, g), 1) for g in self._groups]
         subs += [(topic, 1) for topic in self._listen]

@@ -3,12 +3,12 @@
  * `seq` increases by one per message the sender publishes on its numbered topics.
  *
  * What it cannot know is what you did not subscribe to: a consumer of events only sees gaps where the box sent
- * telemetry, acknowledgements or snapshots. Give `observe` every kind you subscribe to and pass `numbered`
+ * telemetry, metadata, acknowledgements or snapshots. Give `observe` every kind you subscribe to and pass `numbered`
  * to say which kinds that is; a gap is then reported only when all the sender's numbered kinds are read.
  * A retained birth delivered at subscription time is an old `seq 0`: it starts the session's numbering.
  * A death (the will) carries `seq 0` outside the numbering and ends the session it names.
  */
-const NUMBERED = ["birth", "event", "telemetry", "ack", "snapshot", "state", "dispatch", "status"];
+const NUMBERED = ["birth", "meta", "event", "telemetry", "ack", "snapshot", "state", "dispatch", "status"];
 
 export class SeqTracker {
   constructor({ numbered = NUMBERED } = {}) {

@@ -2,7 +2,7 @@
 import { WireError } from "./errors.js";
 
 export const ROOT = "vigie/v1";
-export const DEVICE_KINDS = Object.freeze(["birth", "death", "event", "telemetry", "cmd", "ack", "snapshot"]);
+export const DEVICE_KINDS = Object.freeze(["birth", "death", "meta", "event", "telemetry", "cmd", "ack", "snapshot"]);
 export const TEAM_KINDS = Object.freeze(["dispatch", "status"]);
 const ID = /^[a-z0-9][a-z0-9_-]{0,63}$/;
 

@@ -98,3 +98,11 @@ test("the sequence tracker tells gaps, duplicates, stale sessions and new sessio
   const events = new SeqTracker({ numbered: ["birth", "event"] }); // telemetry not read: its seqs are not gaps
   assert.deepEqual([m("birth", 3, 0), m("event", 3, 3)].map((x) => events.observe(x)), ["new-session", "ok"]);
 });
+
+test("a box's site metadata is a keyed map", () => {
+  const ex = contract.examples.find((e) => e.kind === "meta" && e.name === "camera-box");
+  const msg = decode(ex.topic, bytes(ex.hex));
+  assert.equal(msg.info.kind, "camera");
+  assert.deepEqual(msg.info.cameras[0].lines[0], { id: "liberte-east", a: [0.5, 0.2], b: [0.5, 0.95], inbound: "a_to_b" });
+  assert.equal(msg.info.cameras[0].classes.car, 2);
+});
