@@ -9,19 +9,16 @@ not open a connection each time.
 
 from __future__ import annotations
 
-import secrets
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Literal
-
-import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion
+from typing import Literal
 
 import vigie_wire as wire
 
 from .mqtt_publisher import PublisherSettings
+from .retained import BrokerUnreadableError, read_retained
 
 Liveness = Literal["online", "offline", "unknown"]
 
@@ -52,38 +49,13 @@ def interpret(host: str, topic: str | None, payload: bytes | None) -> CentreStat
 
 
 def read_state(settings: PublisherSettings, host: str, wait_s: float = 0.3) -> CentreState:
-    """Subscribe to ``STATE/<host>``, take the retained message if any, leave. Never raises."""
+    """The retained ``STATE`` of ``host``, interpreted. Never raises."""
     topic = wire.state_topic(host)
-    got: list[tuple[str, bytes]] = []
-    subscribed = threading.Event()
-    arrived = threading.Event()
-    client = mqtt.Client(callback_api_version=CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5,
-                         client_id=f"{settings.client_id}-{secrets.token_hex(3)}")
-    if settings.username:
-        client.username_pw_set(settings.username, settings.password)
-    if settings.tls_ca:
-        client.tls_set(ca_certs=settings.tls_ca)
-    client.on_connect = lambda c, *_: c.subscribe(topic, qos=1)
-    client.on_subscribe = lambda *_: subscribed.set()
-
-    def on_message(_c: Any, _u: Any, m: mqtt.MQTTMessage) -> None:
-        got.append((m.topic, bytes(m.payload)))
-        arrived.set()
-
-    client.on_message = on_message
     try:
-        client.connect(settings.host, settings.port, keepalive=10)
-    except OSError as exc:
-        return CentreState(host, "unknown", detail=f"broker unreachable: {exc}"[:200])
-    client.loop_start()
-    try:
-        if not subscribed.wait(settings.timeout_s):
-            return CentreState(host, "unknown", detail=f"no answer from the broker within {settings.timeout_s} s")
-        arrived.wait(wait_s)  # a retained message follows the SUBACK at once; none came: nothing is retained
-        return interpret(host, *got[0]) if got else interpret(host, None, None)
-    finally:
-        client.disconnect()
-        client.loop_stop()
+        payload = read_retained(settings, topic, wait_s)
+    except BrokerUnreadableError as exc:
+        return CentreState(host, "unknown", detail=str(exc))
+    return interpret(host, topic if payload is not None else None, payload)
 
 
 class CentreCache:

@@ -11,10 +11,13 @@ import pytest
 from jsonschema import Draft202012Validator
 
 import vigie_wire as wire
+from coordinator.storage import make_engine, upgrade
 from edge_agent.agent import Agent, capabilities
 from edge_agent.config import load_config
 from edge_agent.meta import device_kind, site_metadata
+from tests.api_helpers import add_user, make_app
 from tests.boxes import write_box
+from tests.ingest_helpers import register
 from tests.mqtt_helpers import Mosquitto, Recorder, wait_until
 from tests.test_asyncapi import registry
 
@@ -78,3 +81,34 @@ def test_a_light_box_publishes_its_metadata_retained_after_every_birth(broker: M
         late.close()
     finally:
         agent.shutdown(drain_s=1)
+
+
+def test_the_http_api_serves_a_box_metadata_to_integrators_without_mqtt(broker: Mosquitto, tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'coordinator.sqlite3'}"
+    engine = make_engine(url)
+    upgrade(engine)
+    register(engine, ("light-darcy-01", "dijon"), ("cam-talant-01", "talant"))
+    app = make_app(url, MQTT_PORT=broker.port)
+    viewer = add_user(app, "viewer", "viewer")
+    talant = add_user(app, "talant", "viewer", commune="talant")
+    assert viewer.get("/devices/light-darcy-01/meta").status_code == 404  # registered, but nothing published yet
+    assert viewer.get("/devices/nobody/meta").status_code == 404
+    cfg, path = write_box(tmp_path, broker.port, "light-darcy-01", lighting={
+        "luminaires": [{"id": "l01", "rated_w": 60, "groups": ["rue-liberte"]}],
+        "calendar": [{"name": "dijon", "program": {"kind": "astro", "steps": [{"at": "22:00", "level": 70}]}}],
+        "state_file": str(tmp_path / "light.json")})
+    agent = Agent(cfg, path)
+    agent.start()
+    try:
+        wait_until(agent.link.connected.is_set, 10, "connected")
+        wait_until(lambda: viewer.get("/devices/light-darcy-01/meta").status_code == 200, 10, "the meta served")
+        body = viewer.get("/devices/light-darcy-01/meta").get_json()
+        assert (body["device"], body["site"], body["info"]["kind"]) == ("light-darcy-01", "dijon", "light")
+        assert body["info"]["luminaires"][0]["groups"] == ["rue-liberte"]
+        assert talant.get("/devices/light-darcy-01/meta").status_code == 403  # another commune's box
+    finally:
+        agent.shutdown(drain_s=1)
+    broker.stop()
+    down = viewer.get("/devices/light-darcy-01/meta")
+    assert down.status_code == 503 and "broker" in down.get_json()["error"]["message"]
+    engine.dispose()

@@ -17,15 +17,17 @@ from flask import Response, current_app, jsonify, request
 from flask.typing import ResponseReturnValue
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+import vigie_wire as wire
 from coordinator.centre import CentreCache, read_state
 from coordinator.fleet import SILENT_AFTER_MS, Device, health_summary, map_layer
 from coordinator.mqtt_publisher import PublisherSettings
+from coordinator.retained import BrokerUnreadableError, read_retained
 from coordinator.storage import fleet_queries as fleet_store
 from coordinator.storage.flask import get_engine
 
 from ..blueprint import bp
 from ..bodies import parse_query
-from ..errors import not_found
+from ..errors import ApiError, not_found
 from ..security import check_commune, current_principal, require
 
 Status = Literal["unknown", "online", "offline", "stale"]
@@ -111,6 +113,31 @@ def get_device(device_id: str) -> ResponseReturnValue:
     body = device_json(device)
     body["telemetry"] = None if latest is None else dataclasses.asdict(latest)
     return jsonify(body)
+
+
+@bp.get("/devices/<device_id>/meta")
+@require("viewer")
+def get_device_meta(device_id: str) -> ResponseReturnValue:
+    """The box's retained site metadata (``vigie/v1/<site>/<device>/meta``), for integrators without MQTT."""
+    with get_engine().connect() as conn:
+        device = fleet_store.get_device(conn, device_id)
+    if device is None:
+        raise not_found("device", device_id)
+    check_commune(current_principal(), device.site)
+    topic = wire.device_topic(device.site, device.id, wire.Kind.META)
+    try:
+        payload = read_retained(PublisherSettings.from_config(current_app.config, "meta"), topic)
+    except BrokerUnreadableError as exc:
+        raise ApiError(503, f"the broker cannot be read now: {exc}") from exc
+    if payload is None:
+        raise not_found("metadata of device", device_id)
+    try:
+        meta = wire.decode(topic, payload)
+    except wire.WireError as exc:
+        raise ApiError(502, f"the retained metadata of {device_id!r} does not decode: {exc}") from exc
+    assert isinstance(meta, wire.Meta)
+    return jsonify({"device": device.id, "site": device.site, "bd": meta.header.bd, "ts_ms": meta.header.ts,
+                    "config_hash": meta.config_hash, "info": meta.info})
 
 
 @bp.get("/fleet/health")
