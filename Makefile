@@ -21,7 +21,7 @@ SYSTEM_DEPS := /usr/sbin/mosquitto:mosquitto /usr/bin/mosquitto_passwd:mosquitto
                /usr/lib/$(MULTIARCH)/gstreamer-1.0/libgstx264.so:gstreamer1.0-plugins-ugly \
                /usr/lib/$(MULTIARCH)/gstreamer-1.0/libgstlibav.so:gstreamer1.0-libav
 
-.PHONY: all install system-deps web-assets demo test lint bench clean
+.PHONY: all install system-deps web-assets js-client demo test lint bench clean
 
 all: install
 
@@ -53,7 +53,14 @@ $(WEB_VENDOR_STAMP): coordinator/web/frontend/package-lock.json coordinator/web/
 
 web-assets: $(WEB_VENDOR_STAMP)
 
-install: system-deps $(VENV)/.installed web-assets
+# The JavaScript client's test dependency (npm mqtt, for its live test), pinned by its lock file.
+JS_CLIENT_STAMP := clients/js/node_modules/.package-lock.json
+$(JS_CLIENT_STAMP): clients/js/package-lock.json | system-deps
+	cd clients/js && npm ci --no-audit --no-fund --loglevel=error
+
+js-client: $(JS_CLIENT_STAMP)
+
+install: system-deps $(VENV)/.installed web-assets js-client
 
 demo: install
 	$(VENV)/bin/vigie-coordinator demo
@@ -70,4 +77,4 @@ bench: install
 	$(PY) bench/link_bench.py --write bench/RESULTS.md
 
 clean:
-	rm -rf $(VENV) var .pytest_cache .hypothesis coordinator/web/static/vendor coordinator/web/frontend/node_modules
+	rm -rf $(VENV) var .pytest_cache .hypothesis coordinator/web/static/vendor coordinator/web/frontend/node_modules clients/js/node_modules

@@ -22,9 +22,26 @@ from typing import Any
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
+import vigie_wire as wire
+
 log = logging.getLogger("vigie.publisher")
+
+
+def content_type(packet_type: int = PacketTypes.PUBLISH) -> Properties:
+    """MQTT v5 properties of a publish (or, with ``PacketTypes.WILLMESSAGE``, of a will): the content type.
+
+    Every Vigie payload says it is MessagePack, so generic consumers need not know the topic layout.
+    """
+    props = Properties(packet_type)  # type: ignore[no-untyped-call]
+    props.ContentType = wire.CONTENT_TYPE
+    return props
+
+
+_PUBLISH = content_type()
 
 
 @dataclass(frozen=True)
@@ -73,7 +90,7 @@ class Publisher:
         with self._lock:
             try:
                 client = self._ensure_connected()
-                info = client.publish(topic, payload, qos=1)
+                info = client.publish(topic, payload, qos=1, properties=_PUBLISH)
                 if info.rc != mqtt.MQTT_ERR_SUCCESS:
                     return f"publish refused: {mqtt.error_string(info.rc)}"
                 info.wait_for_publish(self.settings.timeout_s)

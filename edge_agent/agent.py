@@ -16,9 +16,22 @@ from . import sdnotify
 from .config import BoxConfig, config_hash
 from .lighting.role import LightRole, group_topics, listen_topics
 from .link import Link, Outbox
+from .meta import site_metadata
 from .vision.process import CameraProcess
 
 log = logging.getLogger("vigie.agent")
+
+
+def capabilities(config: BoxConfig, presence: bool = False) -> list[str]:
+    """The ``caps`` of the box's birth, which tell integrators what the box is and which events it sends.
+
+    ``link`` (every box), ``vision`` (cameras: detections, tracks, zones, lines, counts), ``model:<name>`` per
+    detector model its cameras run (the ``cls`` of its events index that model's class list), ``presence`` (a
+    presence sensor: zone events without detections or tracks' ends), ``light`` (luminaires).
+    """
+    models = sorted({cam.model.name.removesuffix(".manifest.json") for cam in config.cameras})
+    return (["link"] + (["vision"] if config.cameras else []) + [f"model:{m}" for m in models]
+            + (["presence"] if presence else []) + (["light"] if config.lighting else []))
 
 
 class Agent:
@@ -30,13 +43,14 @@ class Agent:
     """
 
     def __init__(self, config: BoxConfig, config_path: Path | None = None,
-                 light_clock: Callable[[], dt.datetime] | None = None) -> None:
+                 light_clock: Callable[[], dt.datetime] | None = None, presence: bool = False) -> None:
+        """``presence``: the box is a presence sensor without a camera, whose zone events its owner emits."""
         self.config = config
         self.outbox = Outbox(config.outbox.path, config.outbox.max_events, config.outbox.synchronous)
         digest = config_hash(config_path) if config_path else "0" * 64
-        caps = ["link"] + (["vision"] if config.cameras else []) + (["light"] if config.lighting else [])
+        caps = capabilities(config, presence)
         self.link = Link(config, self.outbox, config_hash=digest, capabilities=caps,
-                         groups=group_topics(config), listen=listen_topics(config))
+                         groups=group_topics(config), listen=listen_topics(config), meta=site_metadata(config, caps))
         # Each camera process loads its model when started; start() fails if one cannot.
         self.cameras = [CameraProcess(i, cam, config.outbox, self.link.publish_snapshot)
                         for i, cam in enumerate(config.cameras)]

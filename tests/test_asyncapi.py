@@ -16,10 +16,12 @@ from __future__ import annotations
 import base64
 import copy
 import dataclasses
+import json
 import math
 import re
 import types
 import typing
+from collections.abc import Iterator
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -27,12 +29,19 @@ from typing import Any
 import msgpack
 import pytest
 import yaml
+from jsonschema import Draft202012Validator
+from referencing import Registry, Resource
+from referencing.jsonschema import DRAFT202012
 
 import vigie_wire as wire
+from coordinator.broker.acl import integrator_user
+from edge_agent.vision.pipeline import CameraPipeline, CameraStats
+from edge_agent.vision.source import FrameSource
 from vigie_wire.limits import MAX_LIST_ITEMS, MAX_MAP_ITEMS, MAX_TEXT_LEN
 from vigie_wire.schema import ID_PATTERN, Record, Rule, record_fields, required_count
 
 DOC_PATH = Path(__file__).resolve().parents[1] / "docs" / "asyncapi.yaml"
+SCHEMA_FORMAT = "application/schema+json;version=draft-2020-12"
 HEADER_TITLES = ["v", "dev", "bd", "seq", "ts"]
 EVENT_RECORD_TITLES = ["n", "dt", "code"]
 JSON_TYPES: dict[type, str] = {
@@ -56,6 +65,7 @@ MQTT_FLAGS: dict[wire.Kind, tuple[int, bool]] = {
     wire.Kind.STATE: (1, True),
     wire.Kind.DISPATCH: (1, False),
     wire.Kind.STATUS: (1, False),
+    wire.Kind.META: (1, True),
 }
 
 
@@ -146,9 +156,17 @@ def event_schemas() -> dict[int, dict[str, Any]]:
 
 
 def positions(schema: dict[str, Any]) -> list[dict[str, Any]]:
-    items = schema.get("items")
-    assert isinstance(items, list), f"{schema.get('title')}: expected a tuple schema (items: [...])"
+    items = schema.get("prefixItems")
+    assert isinstance(items, list), f"{schema.get('title')}: expected a tuple schema (prefixItems: [...])"
+    assert "additionalItems" not in schema, f"{schema.get('title')}: draft-07 additionalItems in a 2020-12 schema"
     return [resolve(p) for p in items]
+
+
+def payload_schema(message: dict[str, Any]) -> dict[str, Any]:
+    """The payload schema of a message, declared as JSON Schema 2020-12 (a multi-format schema object)."""
+    payload = message["payload"]
+    assert payload.get("schemaFormat") == SCHEMA_FORMAT, f"{message.get('name')}: schemaFormat not declared"
+    return typing.cast(dict[str, Any], resolve(payload["schema"]))
 
 
 def base64_length(n_bytes: int) -> int:
@@ -198,6 +216,10 @@ def to_wire(value: Any, schema: Any, where: str = "payload") -> Any:
             check_media(data, schema["contentMediaType"], where)
         return data
     items = schema.get("items")
+    prefix = schema.get("prefixItems")
+    if isinstance(value, list) and isinstance(prefix, list):
+        head = [to_wire(v, s, f"{where}[{i}]") for i, (v, s) in enumerate(zip(value, prefix, strict=False))]
+        return head + value[len(prefix) :]
     if isinstance(value, list) and isinstance(items, list):
         head = [to_wire(v, s, f"{where}[{i}]") for i, (v, s) in enumerate(zip(value, items, strict=False))]
         return head + value[len(items) :]
@@ -207,7 +229,7 @@ def to_wire(value: Any, schema: Any, where: str = "payload") -> Any:
 
 
 def wire_payload(message: dict[str, Any], example: dict[str, Any]) -> Any:
-    return to_wire(example["payload"], message["payload"], example.get("name", "example"))
+    return to_wire(example["payload"], payload_schema(message), example.get("name", "example"))
 
 
 def packed(message: dict[str, Any], example: dict[str, Any]) -> bytes:
@@ -285,8 +307,16 @@ def check_position(doc: dict[str, Any], f: dataclasses.Field[Any], hint: Any, wh
         (item_hint, _ellipsis) = typing.get_args(base)
         if isinstance(item_hint, type) and issubclass(item_hint, wire.EventRecord):
             return  # documented by EventRecord and the event type schemas
-        if typing.get_origin(item_hint) is tuple:  # a list of lists, e.g. [cls, n] pairs
+        if typing.get_origin(item_hint) is tuple:  # a list of lists, e.g. [cls, count] pairs
             _check_nested_list(resolve(doc["items"]), item_hint, r, f"{where}[]")
+            return
+        if "prefixItems" in doc:  # a closed tuple of one type, e.g. a detection box [x, y, w, h]
+            prefix = [resolve(p) for p in doc["prefixItems"]]
+            assert doc.get("items") is False, f"{where}: a closed tuple says items: false"
+            assert len(prefix) == r.min_items == limit, f"{where}: {len(prefix)} positions, the code wants {limit}"
+            for i, position in enumerate(prefix):
+                assert position.get("title"), f"{where}[{i}]: no title"
+                _check_scalar(position, item_hint, r, f"{where}[{i}]")
             return
         _check_scalar(resolve(doc["items"]), item_hint, r, f"{where}[]")
         if isinstance(item_hint, type) and issubclass(item_hint, Record):  # rows, e.g. CountRow
@@ -306,7 +336,16 @@ def _check_nested_list(doc: dict[str, Any], hint: Any, r: Rule, where: str) -> N
     assert hi_items is not None, f"{where}: no maxItems"
     assert 0 <= lo_items <= hi_items <= MAX_LIST_ITEMS, f"{where}: items bounds outside 0..{MAX_LIST_ITEMS}"
     (item_hint, _ellipsis) = typing.get_args(hint)
-    if typing.get_origin(item_hint) is tuple:
+    if "prefixItems" in doc:  # a closed tuple, e.g. [cls, count]: the record checks its length itself
+        prefix = [resolve(p) for p in doc["prefixItems"]]
+        assert doc.get("items") is False, f"{where}: a closed tuple says items: false"
+        assert lo_items == hi_items == len(prefix), f"{where}: minItems and maxItems should be {len(prefix)}"
+        for i, position in enumerate(prefix):
+            assert position.get("title") and position.get("type") == "integer", f"{where}[{i}]: titled integer"
+            # the field's range, or tighter where the record checks more (see the Occupancy test)
+            assert r.lo is not None and position["minimum"] >= r.lo, f"{where}[{i}]: minimum below the code's"
+            assert position["maximum"] == r.hi, f"{where}[{i}]: maximum {position['maximum']}, the code says {r.hi}"
+    elif typing.get_origin(item_hint) is tuple:
         _check_nested_list(resolve(doc["items"]), item_hint, r, f"{where}[]")
     else:
         _check_scalar(resolve(doc["items"]), item_hint, r, f"{where}[]")
@@ -321,7 +360,7 @@ def check_record_schema(schema: dict[str, Any], cls: type, where: str) -> None:
         f"{where}: documented positions differ from the {cls.__name__} fields"
     )
     assert schema.get("minItems") == required_count(cls), f"{where}: minItems should be {required_count(cls)}"
-    assert schema.get("additionalItems") is True, f"{where}: decoders must accept extra trailing elements"
+    assert schema.get("items") is True, f"{where}: decoders must accept extra trailing elements"
     for doc, (f, hint) in zip(docs, record_fields(cls), strict=True):
         check_position(doc, f, hint, where)
 
@@ -331,7 +370,7 @@ def test_document_is_asyncapi_3_0_0_with_msgpack_payloads() -> None:
     doc = load_doc()
     assert doc["asyncapi"] == "3.0.0"
     assert doc["info"]["title"] == "Vigie wire contract"
-    assert doc["info"]["version"] == "1.0.0"
+    assert doc["info"]["version"] == "1.1.0"  # v1 payloads (schema version 1), document revision 1.1
     assert doc["defaultContentType"] == "application/msgpack"
 
 
@@ -518,7 +557,7 @@ def test_header_schema_is_the_header_dataclass() -> None:
     docs = positions(schema)
     assert [p.get("title") for p in docs] == HEADER_TITLES
     assert schema["minItems"] == len(HEADER_TITLES)
-    assert schema["additionalItems"] is True
+    assert schema["items"] is True
     for doc, (f, hint) in zip(docs, record_fields(wire.Header), strict=True):
         check_position(doc, f, hint, "Header")
 
@@ -526,7 +565,7 @@ def test_header_schema_is_the_header_dataclass() -> None:
 @pytest.mark.parametrize(("channel", "message"), message_cases())
 def test_payload_schema_positions_are_the_dataclass_fields(channel: dict[str, Any], message: Any) -> None:
     cls = wire.MESSAGE_TYPES[channel_kind(channel)]
-    schema = resolve(message["payload"])
+    schema = payload_schema(message)
     fields = [(f, hint) for f, hint in record_fields(cls) if f.name != "header"]
     assert dataclasses.fields(cls)[0].name == "header"
     docs = positions(schema)
@@ -534,7 +573,7 @@ def test_payload_schema_positions_are_the_dataclass_fields(channel: dict[str, An
         f"{cls.__name__}: documented positions differ from the dataclass fields"
     )
     assert schema["type"] == "array"
-    assert schema["additionalItems"] is True, "decoders must accept extra trailing elements"
+    assert schema["items"] is True, "decoders must accept extra trailing elements"
     assert schema["minItems"] == len(HEADER_TITLES) + required_count(cls) - 1
     for doc, (f, hint) in zip(docs, record_fields(wire.Header) + tuple(fields), strict=True):
         check_position(doc, f, hint, cls.__name__)
@@ -545,7 +584,7 @@ def test_event_record_schema_is_number_time_offset_and_code() -> None:
     docs = positions(schema)
     assert [p.get("title") for p in docs] == EVENT_RECORD_TITLES
     assert schema["minItems"] == 3
-    assert schema["additionalItems"] is True
+    assert schema["items"] is True
     n_field, _ = record_fields(wire.EventRecord)[0]
     assert n_field.name == "n"
     check_position(docs[0], n_field, int, "EventRecord")
@@ -572,7 +611,7 @@ def test_event_type_schema_positions_are_the_dataclass_fields(code: int) -> None
     )
     assert docs[2].get("const") == code
     assert schema["minItems"] == len(EVENT_RECORD_TITLES) + required_count(cls)
-    assert schema["additionalItems"] is True
+    assert schema["items"] is True
     for doc, (f, hint) in zip(docs[3:], record_fields(cls), strict=True):
         check_position(doc, f, hint, cls.__name__)
 
@@ -580,8 +619,166 @@ def test_event_type_schema_positions_are_the_dataclass_fields(code: int) -> None
 def test_occupancy_counts_are_documented_as_the_pairs_the_code_accepts() -> None:
     counts = next(p for p in positions(event_schemas()[wire.Occupancy.code]) if p.get("title") == "counts")
     pair = resolve(counts["items"])
-    assert (pair.get("minItems"), pair.get("maxItems")) == (2, 2), "counts items are [cls, n] pairs"
-    wire.Occupancy(cam=0, zone="z", counts=((0, 1),))
-    for bad in ((0,), (0, 1, 2)):
+    assert (pair.get("minItems"), pair.get("maxItems"), pair.get("items")) == (2, 2, False), "closed [cls, count]"
+    cls, count = (resolve(p) for p in pair["prefixItems"])
+    assert (cls["title"], count["title"]) == ("cls", "count"), "not 'n', the name of the event number"
+    assert (count["minimum"], count["maximum"]) == (1, 65535)
+    wire.Occupancy(cam=0, zone="z", counts=((0, 1), (1, 65535)))
+    for bad in ((0,), (0, 1, 2), (0, 0), (0, 65536)):
         with pytest.raises(wire.WireError):
             wire.Occupancy(cam=0, zone="z", counts=(bad,))
+
+
+# -- the document as integrators' tools read it -------------------------------------------------
+#: Keywords of JSON Schema 2020-12 (core, applicator, validation, unevaluated, format, content, meta-data).
+JSON_SCHEMA_2020_12 = frozenset({
+    "$schema", "$id", "$ref", "$anchor", "$dynamicRef", "$dynamicAnchor", "$vocabulary", "$comment", "$defs",
+    "allOf", "anyOf", "oneOf", "not", "if", "then", "else", "dependentSchemas", "prefixItems", "items", "contains",
+    "properties", "patternProperties", "additionalProperties", "propertyNames", "unevaluatedItems",
+    "unevaluatedProperties", "type", "enum", "const", "multipleOf", "maximum", "exclusiveMaximum", "minimum",
+    "exclusiveMinimum", "maxLength", "minLength", "pattern", "maxItems", "minItems", "uniqueItems", "maxContains",
+    "minContains", "maxProperties", "minProperties", "required", "dependentRequired", "format", "contentEncoding",
+    "contentMediaType", "contentSchema", "title", "description", "default", "deprecated", "readOnly", "writeOnly",
+    "examples",
+})
+#: Keywords whose value is a schema, a list of schemas or a map of schemas (walked by :func:`schema_nodes`).
+_SUBSCHEMA_ONE = ("not", "if", "then", "else", "items", "contains", "additionalProperties", "propertyNames",
+                  "unevaluatedItems", "unevaluatedProperties", "contentSchema")
+_SUBSCHEMA_LIST = ("allOf", "anyOf", "oneOf", "prefixItems")
+_SUBSCHEMA_MAP = ("properties", "patternProperties", "dependentSchemas", "$defs")
+
+
+def schema_nodes(node: Any, where: str) -> Iterator[tuple[str, dict[str, Any]]]:
+    """Every schema object inside ``node`` (not following references), with its path."""
+    if not isinstance(node, dict):
+        return
+    yield where, node
+    for key in _SUBSCHEMA_ONE:
+        if key in node:
+            yield from schema_nodes(node[key], f"{where}/{key}")
+    for key in _SUBSCHEMA_LIST:
+        for i, sub in enumerate(node.get(key, [])):
+            yield from schema_nodes(sub, f"{where}/{key}/{i}")
+    for key in _SUBSCHEMA_MAP:
+        for name, sub in node.get(key, {}).items():
+            yield from schema_nodes(sub, f"{where}/{key}/{name}")
+
+
+def registry() -> Registry[Any]:
+    resource = Resource.from_contents(load_doc(), default_specification=DRAFT202012)
+    return Registry().with_resource("urn:vigie:asyncapi", resource)
+
+
+def test_every_schema_keyword_is_json_schema_2020_12_or_a_declared_annotation() -> None:
+    annotations = set(load_doc()["info"]["x-schema-annotations"])
+    assert all(a.startswith("x-") for a in annotations)
+    used: set[str] = set()
+    for name, schema in load_doc()["components"]["schemas"].items():
+        for where, node in schema_nodes(schema, name):
+            unknown = set(node) - JSON_SCHEMA_2020_12 - annotations
+            assert not unknown, f"{where}: {sorted(unknown)} are neither 2020-12 keywords nor declared annotations"
+            assert "additionalItems" not in node and not isinstance(node.get("items"), list), f"{where}: draft-07"
+            used |= set(node) & annotations
+        Draft202012Validator.check_schema(schema)
+    assert used == annotations, f"declared but unused annotations: {annotations - used}"
+
+
+@pytest.mark.parametrize(("channel", "message", "example"), documented_examples())
+def test_example_is_valid_against_its_payload_schema_under_json_schema_2020_12(
+    channel: dict[str, Any], message: Any, example: Any
+) -> None:
+    ref = message["payload"]["schema"]["$ref"]
+    validator = Draft202012Validator({"$ref": f"urn:vigie:asyncapi{ref}"}, registry=registry())
+    errors = [f"{'/'.join(map(str, e.absolute_path))}: {e.message}" for e in validator.iter_errors(example["payload"])]
+    assert not errors, errors
+
+
+@pytest.mark.parametrize(("channel", "message", "example"), documented_examples())
+def test_example_hex_vector_is_its_messagepack_encoding(channel: dict[str, Any], message: Any, example: Any) -> None:
+    vector = example.get("x-msgpack-hex")
+    refresh = "run .venv/bin/python -m tests.asyncapi_vectors"
+    assert isinstance(vector, str) and re.fullmatch(r"(?:[0-9a-f]{2})+", vector), f"no hex vector: {refresh}"
+    raw = bytes.fromhex(vector)
+    assert raw == packed(message, example), f"stale hex vector: {refresh}"
+    assert msgpack.unpackb(raw, raw=False) == wire_payload(message, example)
+    wire.decode(channel_topic(channel, example["payload"]), raw)
+
+
+@pytest.mark.parametrize("whole", [14.0, 0.0])
+def test_a_float_is_refused_where_an_integer_is_expected_even_when_whole(whole: float) -> None:
+    """JSON Schema's ``integer`` admits 14.0; the wire does not: an integer position takes a MessagePack integer."""
+    good = [1, "cam-darcy-01", 3, 16, 1764086460095, True]
+    topic = wire.state_topic("cam-darcy-01")
+    wire.decode(topic, msgpack.packb(good))
+    for i in (2, 3, 4):  # bd, seq, ts
+        bad = list(good)
+        bad[i] = whole + (14 if i == 4 else 0)
+        with pytest.raises(wire.WireError, match="expected an integer, got float"):
+            wire.decode(topic, msgpack.packb(bad))
+
+
+def test_an_integer_is_accepted_where_a_number_is_expected() -> None:
+    birth = [1, "cam-darcy-01", 3, 0, 1764086400000, "vigie-edge/0.1.0", "61e761ad", ["link"], 47, 5]
+    msg = wire.decode(wire.device_topic("dijon", "cam-darcy-01", wire.Kind.BIRTH), msgpack.packb(birth))
+    assert isinstance(msg, wire.Birth) and (msg.lat, msg.lon) == (47.0, 5.0)
+
+
+def test_a_map_that_repeats_a_key_is_refused() -> None:
+    head = b"\x96\x01\xaccam-darcy-01\x03\x00\x00"
+    topic = wire.device_topic("dijon", "cam-darcy-01", wire.Kind.TELEMETRY)
+    assert isinstance(wire.decode(topic, head + b"\x82\xa1x\x01\xa1y\x02"), wire.Telemetry)
+    with pytest.raises(wire.WireError, match="repeats a key"):
+        wire.decode(topic, head + b"\x82\xa1x\x01\xa1x\x02")
+
+
+def test_free_values_nest_eight_levels_in_the_schema_as_in_the_code() -> None:
+    validator = Draft202012Validator({"$ref": "urn:vigie:asyncapi#/components/schemas/TelemetryPayload"},
+                                     registry=registry())
+    header = [1, "cam-darcy-01", 3, 14, 1764086460000]
+
+    def nested(levels: int) -> Any:
+        value: Any = 1
+        for _ in range(levels):
+            value = [value]
+        return value
+
+    for levels in (7, 8):  # the top map's value is at depth 1; 7 lists put the 1 at depth 8
+        ok = {"x": nested(levels)}
+        fits = levels <= 7
+        assert validator.is_valid([*header, ok]) is fits, levels
+        telemetry = wire.Telemetry(wire.Header(*header), {}) if fits else None
+        if fits:
+            assert wire.Telemetry(telemetry.header, ok).metrics == ok  # type: ignore[union-attr]
+        else:
+            with pytest.raises(wire.WireError, match="nested deeper"):
+                wire.Telemetry(wire.Header(*header), ok)
+
+
+# -- prose the code must keep true ----------------------------------------------------------
+REPO = DOC_PATH.parents[1]
+
+
+def test_the_documented_class_list_is_the_shipped_models() -> None:
+    manifest = json.loads((REPO / "models" / "nanodet-g-416.manifest.json").read_text(encoding="utf-8"))
+    text = load_doc()["info"]["description"]
+    block = text[text.index("`model:nanodet-g-416`") : text.index("A box reports only the classes")]
+    documented = [(int(i), name) for i, name in re.findall(r"(\d+) `(\w+)`", block)]
+    assert documented == list(enumerate(manifest["class_names"]))
+
+
+def test_the_documented_camera_metrics_are_what_a_camera_reports() -> None:
+    with FrameSource(str(REPO / "tests" / "data" / "vtest_excerpt.avi")) as source:
+        keys = {f"cam.0.{k}" for k in source.health()}
+    keys |= set(CameraPipeline.health(types.SimpleNamespace(stats=CameraStats(), cam=0)))  # type: ignore[arg-type]
+    keys |= {"cam.0.events_emitted", "cam.0.process_alive", "cam.0.process_restarts"}  # edge_agent/vision/process.py
+    telemetry = resolve(load_doc()["components"]["messages"]["Telemetry"])["description"]
+    documented = {name.replace("<i>", "0") for name in re.findall(r"^\| `(cam\.<i>\.[\w.]+)` \|", telemetry, re.M)}
+    assert documented == keys
+
+
+def test_the_documented_integrator_topics_are_the_acl_of_the_integrator_account() -> None:
+    text = load_doc()["info"]["description"]
+    section = text[text.index("**Your account.**") : text.index("**Do not lose events")]
+    documented = re.findall(r"^\* `([^`]+)`$", section, re.MULTILINE)
+    user = integrator_user("opendata")
+    assert sorted(documented) == sorted(user.read) and not user.write

@@ -38,7 +38,7 @@ def test_camera_box_writes_only_its_own_topics_and_reads_its_commands_and_state(
     user = box_user(district["cam-darcy-01"])
     assert user.name == "cam-darcy-01"
     mine = "vigie/v1/dijon/cam-darcy-01"
-    assert set(user.write) == {f"{mine}/{k}" for k in ("birth", "death", "event", "telemetry", "ack")}
+    assert set(user.write) == {f"{mine}/{k}" for k in ("birth", "death", "meta", "event", "telemetry", "ack")}
     assert set(user.read) == {f"{mine}/cmd", "vigie/v1/STATE/+"}
 
 

@@ -113,6 +113,7 @@ FIELD_ERRORS = [
     ("device id too long", with_(device_id="c" * 65), "device_id", r"should match pattern"),
     ("device id empty", with_(device_id=""), "device_id", r"should match pattern"),
     ("device id reserved", with_(device_id="group"), "device_id", r"reserved"),
+    ("device id reserved for team topics", with_(device_id="team"), "device_id", r"reserved"),
     ("device id not a string", with_(device_id=42), "device_id", r"valid string"),
     ("device id missing", with_(device_id=...), "device_id", r"Field required"),
     ("bad site", with_(site="Dijon Centre"), "site", r"should match pattern"),

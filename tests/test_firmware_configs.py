@@ -15,6 +15,7 @@ import jsonschema
 import pytest
 import yaml
 
+from edge_agent.agent import capabilities
 from edge_agent.config import load_config
 from edge_agent.config.schema import DOC_PATH, SCHEMA_PATH, box_json_schema, doc_with_reference, schema_text
 
@@ -166,7 +167,7 @@ def _delete(path: str) -> Mutation:
 BROKEN: list[tuple[str, str, Mutation, str, str]] = [
     ("misspelt section", "light-darcy-01", _set("lightning", {}), "lightning", "Extra inputs are not permitted"),
     ("upper-case device id", "cam-darcy-01", _set("device_id", "CAM-Darcy-01"), "device_id", "should match pattern"),
-    ("reserved device id", "cam-darcy-01", _set("device_id", "group"), "device_id", "reserved for group command"),
+    ("reserved device id", "cam-darcy-01", _set("device_id", "group"), "device_id", "reserved for group and team"),
     ("site with a space", "cam-darcy-01", _set("site", "Dijon centre"), "site", "should match pattern"),
     ("port out of range", "cam-liberte-01", _set("mqtt.port", 88830), "mqtt.port", "less than or equal to 65535"),
     ("password without user", "cam-liberte-01", _delete("mqtt.username"), "mqtt", "password_file needs a username"),
@@ -224,3 +225,15 @@ def test_unquoted_clock_time_is_refused_with_a_hint(tmp_path: Path) -> None:
     assert proc.returncode == 1
     assert f"{path}: lighting.calendar: " in proc.stderr
     assert "clock times must be quoted strings such as '22:00'" in proc.stderr
+
+
+@pytest.mark.parametrize("path", CONFIGS, ids=[p.stem for p in CONFIGS])
+def test_birth_capabilities_say_what_each_committed_box_is_and_which_model_it_runs(path: Path) -> None:
+    config = load_config(path)
+    caps = capabilities(config)
+    assert caps[0] == "link"
+    assert ("vision" in caps) == bool(config.cameras) and ("light" in caps) == (config.lighting is not None)
+    models = {c.model.name.removesuffix(".manifest.json") for c in config.cameras}
+    assert {c.removeprefix("model:") for c in caps if c.startswith("model:")} == models
+    assert all(m == "nanodet-g-416" for m in models), "the document lists the class list of the shipped model"
+    assert "presence" not in caps and "presence" in capabilities(config, presence=True)

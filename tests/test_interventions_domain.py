@@ -90,7 +90,7 @@ def test_a_team_moves_only_its_own_intervention_and_only_field_moves() -> None:
 def test_light_fault_is_resolved_only_when_verified_healthy() -> None:
     on_site = iv(State.ON_SITE, kind="light_fault", team="eclairage-sud")
     for verdict in (None, False):
-        with pytest.raises(NotVerifiedError, match="telemetry"):
+        with pytest.raises(NotVerifiedError, match="lamp_fault events do not show every fault cleared"):
             transition(on_site, State.RESOLVED, OP, None, T0, verified_healthy=verdict)
     new, _ = transition(on_site, State.RESOLVED, OP, None, T0 + 9, verified_healthy=True)
     assert new.state is State.RESOLVED and new.resolved_ms == T0 + 9

@@ -186,6 +186,8 @@ def messages(draw: st.DrawFn) -> tuple[str, Any]:
         return topic, Telemetry(header, draw(free_maps))
     if kind is Kind.SNAPSHOT:
         return topic, Snapshot(header, draw(st.integers(0, 255)), draw(u32), draw(u64), draw(st.binary(max_size=64)))
+    if kind is Kind.META:
+        return topic, wire.Meta(header, draw(st.from_regex(r"[0-9a-f]{8,64}", fullmatch=True)), draw(free_maps))
     assert kind is Kind.ACK
     return topic, CommandAck(
         header,

@@ -30,7 +30,7 @@ def test_device_topic_parses_back_to_site_device_and_kind(kind: Kind) -> None:
 
 def test_device_kinds_are_all_kinds_but_state() -> None:
     assert set(DEVICE_KINDS) == set(Kind) - {Kind.STATE, Kind.DISPATCH, Kind.STATUS}
-    assert {k.value for k in DEVICE_KINDS} == {"birth", "death", "event", "telemetry", "cmd", "ack", "snapshot"}
+    assert {k.value for k in DEVICE_KINDS} == {"birth", "death", "meta", "event", "telemetry", "cmd", "ack", "snapshot"}
 
 
 def test_group_command_topic_builds_and_parses() -> None:
@@ -100,6 +100,8 @@ BAD_TOPICS = [
     ("group topic not cmd", "vigie/v1/dijon/group/rue/ack"),
     ("group topic extra level", "vigie/v1/dijon/group/rue/cmd/x"),
     ("missing kind", "vigie/v1/dijon/cam-1"),
+    ("device named team", "vigie/v1/dijon/team/birth"),
+    ("device named group", "vigie/v1/dijon/group/event"),
 ]
 
 
@@ -135,6 +137,7 @@ BAD_BUILDS = [
     ("empty device", lambda: device_topic(SITE, "", Kind.EVENT)),
     ("65-char device", lambda: device_topic(SITE, "d" * 65, Kind.EVENT)),
     ("device named group", lambda: device_topic(SITE, "group", Kind.CMD)),
+    ("device named team", lambda: device_topic(SITE, "team", Kind.BIRTH)),
     ("wildcard site", lambda: device_topic("+", DEV, Kind.EVENT)),
     ("state is not a device kind", lambda: device_topic(SITE, DEV, Kind.STATE)),
     ("wildcard group", lambda: group_command_topic(SITE, "#")),

@@ -18,7 +18,7 @@ from .events import (
     ZoneEnter,
     ZoneLeave,
 )
-from .limits import MAX_EVENTS_PER_BATCH, MAX_PAYLOAD_BYTES, SCHEMA_VERSION
+from .limits import CONTENT_TYPE, MAX_EVENTS_PER_BATCH, MAX_PAYLOAD_BYTES, SCHEMA_VERSION
 from .messages import (
     EVENT_TYPES,
     MESSAGE_TYPES,
@@ -35,6 +35,7 @@ from .messages import (
     EventRecord,
     Header,
     Message,
+    Meta,
     Snapshot,
     State,
     TeamStatus,
@@ -53,6 +54,7 @@ from .topics import (
 )
 
 __all__ = [
+    "CONTENT_TYPE",
     "EVENT_TYPES",
     "MAX_EVENTS_PER_BATCH",
     "MAX_PAYLOAD_BYTES",
@@ -78,6 +80,7 @@ __all__ = [
     "LineCrossing",
     "Loitering",
     "Message",
+    "Meta",
     "Occupancy",
     "PackedEvent",
     "Snapshot",

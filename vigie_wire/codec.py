@@ -121,6 +121,14 @@ def encode(msg: Message) -> bytes:
     return payload
 
 
+def _map(pairs: list[tuple[Any, Any]]) -> dict[Any, Any]:
+    """A MessagePack map, refused when it repeats a key: which value wins would be the decoder's whim."""
+    out = dict(pairs)
+    if len(out) != len(pairs):
+        raise ValueError("a map repeats a key")
+    return out
+
+
 def _unpack(payload: bytes) -> list[Any]:
     if not isinstance(payload, (bytes, bytearray, memoryview)):
         raise WireError("size", f"payload must be bytes, got {type(payload).__name__}")
@@ -138,6 +146,7 @@ def _unpack(payload: bytes) -> list[Any]:
             max_array_len=_MAX_ARRAY,
             max_map_len=MAX_MAP_ITEMS,
             max_ext_len=0,
+            object_pairs_hook=_map,
         )
     except Exception as exc:  # msgpack raises a zoo of types; all mean "not valid MessagePack"
         raise WireError("msgpack", f"not a valid MessagePack payload ({type(exc).__name__}: {exc})") from exc

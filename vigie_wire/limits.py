@@ -7,6 +7,9 @@ and so that an encoder refuses what a decoder would reject.
 from __future__ import annotations
 
 SCHEMA_VERSION = 1
+#: MQTT v5 content type of every Vigie payload, set on every publish and will, so a generic consumer
+#: (a bridge, a broker rule, a debugging tool) can tell the bytes are MessagePack without knowing the topic.
+CONTENT_TYPE = "application/msgpack"
 #: Largest payload accepted; a batch of 1,000 detection events is about 25 KiB.
 MAX_PAYLOAD_BYTES = 256 * 1024
 MAX_EVENTS_PER_BATCH = 1000

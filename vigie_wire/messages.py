@@ -55,6 +55,21 @@ class Birth(Record):
 
 
 @dataclass(frozen=True)
+class Meta(Record):
+    """Retained on ``<site>/<device>/meta`` after every birth: what the box is and what it observes or drives.
+
+    ``info`` is a map built from the box configuration (kind of device, position, cameras with their model,
+    classes, zones and lines, luminaires with position, rated power and groups), so that an integrator reads
+    the site without the configuration files. It changes only with the configuration (``config_hash``).
+    """
+
+    kind: ClassVar[Kind] = Kind.META
+    header: Header
+    config_hash: str = field(metadata=rule(pattern=_HEX, doc="sha256 (hex, >= 8) of the box config, as in the birth"))
+    info: dict[str, Any] = field(metadata=rule(doc="the box's site metadata (see the document)"))
+
+
+@dataclass(frozen=True)
 class Death(Record):
     """The MQTT will on ``<site>/<device>/death`` (retained).
 
@@ -242,6 +257,7 @@ __all__ = [
     "EventRecord",
     "Header",
     "Message",
+    "Meta",
     "Snapshot",
     "State",
     "TeamStatus",
@@ -249,10 +265,11 @@ __all__ = [
     "UnknownEvent",
 ]
 
-Message = Birth | Death | EventBatch | Telemetry | Command | CommandAck | Snapshot | State | Dispatch | TeamStatus
+Message = (Birth | Death | EventBatch | Telemetry | Command | CommandAck | Snapshot | State | Dispatch | TeamStatus
+           | Meta)
 
 #: The message class carried by each topic kind.
 MESSAGE_TYPES: dict[Kind, type[Record]] = {
     cls.kind: cls
-    for cls in (Birth, Death, EventBatch, Telemetry, Command, CommandAck, Snapshot, State, Dispatch, TeamStatus)
+    for cls in (Birth, Death, EventBatch, Telemetry, Command, CommandAck, Snapshot, State, Dispatch, TeamStatus, Meta)
 }

@@ -2,7 +2,7 @@
 
 Layout (``<site>`` is a commune slug, ids are lower-case slugs)::
 
-    vigie/v1/<site>/<device>/birth|death|event|telemetry|cmd|ack|snapshot
+    vigie/v1/<site>/<device>/birth|death|meta|event|telemetry|cmd|ack|snapshot
     vigie/v1/<site>/group/<group>/cmd      commands fanned out by the broker
     vigie/v1/<site>/team/<team>/dispatch   interventions sent to a field team (coordinator -> team)
     vigie/v1/<site>/team/<team>/status     a field team's status updates (team -> coordinator)
@@ -12,8 +12,9 @@ A team's ``<site>`` is its home commune. Dispatch and status are two topics rath
 so that the broker's ACL can let a team read its dispatch topic and write only its status
 topic, and so that neither side receives its own messages back.
 
-``group`` is reserved and cannot be a device id; ``STATE`` is upper-case so it can never be a
-site slug.
+``group`` and ``team`` are reserved and cannot be device ids (:data:`RESERVED`), so that a box's topics and
+the group and team topics stay apart for the broker's ACL patterns and for readers; ``STATE`` is upper-case
+so it can never be a site slug.
 """
 
 from __future__ import annotations
@@ -28,6 +29,8 @@ ROOT = "vigie/v1"
 GROUP = "group"
 TEAM = "team"
 STATE = "STATE"
+#: Words of the topic layout that can never be a device id.
+RESERVED = frozenset({GROUP, TEAM})
 
 
 class Kind(enum.StrEnum):
@@ -43,6 +46,7 @@ class Kind(enum.StrEnum):
     STATE = "state"
     DISPATCH = "dispatch"
     STATUS = "status"
+    META = "meta"
 
 
 #: Kinds of the team topics (``<site>/team/<team>/<kind>``).
@@ -81,8 +85,8 @@ def device_topic(site: str, device: str, kind: Kind) -> str:
     """Topic of one device's messages of ``kind`` (birth, event, cmd...)."""
     _require_id("site", site)
     _require_id("device id", device)
-    if device == GROUP:
-        raise WireError("topic", f"{GROUP!r} is reserved and cannot be a device id")
+    if device in RESERVED:
+        raise WireError("topic", f"{device!r} is reserved and cannot be a device id")
     if kind not in DEVICE_KINDS:
         raise WireError("topic", f"{kind} is not a device topic kind")
     return f"{ROOT}/{site}/{device}/{kind}"
@@ -134,7 +138,7 @@ def parse_topic(topic: str) -> Topic:
             k = Kind(kind)
         except ValueError:
             raise WireError("topic", f"unknown topic kind {kind[:64]!r} in {topic[:200]!r}") from None
-        if k not in DEVICE_KINDS or device == GROUP:
+        if k not in DEVICE_KINDS or device in RESERVED:
             raise WireError("topic", f"unexpected topic {topic[:200]!r}")
         return Topic(k, site=_require_id("site", site), device=_require_id("device id", device))
     raise WireError("topic", f"unexpected topic layout {topic[:200]!r}")

@@ -28,10 +28,11 @@ from edge_agent.lighting.role import group_topics, listen_topics
 TEAM_TOPICS = (wire.subscription(wire.Kind.DISPATCH),)
 _USERNAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 #: What a box publishes; ``snapshot`` only when one of its cameras sends snapshots.
-_BOX_WRITES = (wire.Kind.BIRTH, wire.Kind.DEATH, wire.Kind.EVENT, wire.Kind.TELEMETRY, wire.Kind.ACK)
+_BOX_WRITES = (wire.Kind.BIRTH, wire.Kind.DEATH, wire.Kind.META, wire.Kind.EVENT, wire.Kind.TELEMETRY, wire.Kind.ACK)
 #: What an integrator may read: the documented, non-operational topics.
 _INTEGRATOR_READS = tuple(
-    wire.subscription(k) for k in (wire.Kind.BIRTH, wire.Kind.DEATH, wire.Kind.EVENT, wire.Kind.TELEMETRY)
+    wire.subscription(k)
+    for k in (wire.Kind.BIRTH, wire.Kind.DEATH, wire.Kind.META, wire.Kind.EVENT, wire.Kind.TELEMETRY)
 )
 
 

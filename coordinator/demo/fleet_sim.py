@@ -127,7 +127,7 @@ def run_district(district: District, root: Path, port: int, stop: threading.Even
     for path in light_paths:
         agents.append(Agent(load_config(path), path, light_clock=light_clock))
     for path, sensor in zip(sensor_paths, district.sensors, strict=True):
-        agent = Agent(load_config(path), path)
+        agent = Agent(load_config(path), path, presence=True)
         agents.append(agent)
         sims.append(SensorSim(sensor, agent, random.Random(rng.random()), light_clock))
     for agent in agents:

@@ -10,10 +10,18 @@
   applies each update as a transition by the team, which the domain allows only on an
   intervention assigned to that team. A refused update is answered with a ``refused``
   dispatch saying why.
+* **The centre's liveness**: this worker owns the coordinator's retained ``STATE``
+  (``vigie/v1/STATE/<COORDINATOR_ID>``). It registers ``online: false`` as its MQTT will, publishes
+  ``online: true`` on every connection and ``online: false`` before a clean shutdown, so boxes
+  and integrators see the centre go away however it goes. It is this worker's because it is the
+  one coordinator process with exactly one long-lived session (ingest workers are several and
+  share a subscription; web workers and jobs connect on demand), and it is the process that
+  talks to the field: while it is down no dispatch leaves the centre.
 """
 
 from __future__ import annotations
 
+import itertools
 import logging
 import queue
 import ssl
@@ -32,6 +40,7 @@ from sqlalchemy.engine import Engine
 import vigie_wire as wire
 from coordinator.interventions.errors import InterventionError, UnknownIdError
 from coordinator.interventions.lifecycle import Actor
+from coordinator.mqtt_publisher import content_type
 from coordinator.storage import interventions as store
 from coordinator.storage import teams as team_store
 from coordinator.storage.teams import Delivery
@@ -42,6 +51,7 @@ from .webhook import RetryPolicy, deliver
 log = logging.getLogger("vigie.notify")
 
 SESSION_EXPIRY_S = 24 * 3600
+_PUBLISH = content_type()
 
 
 @dataclass(frozen=True)
@@ -88,7 +98,8 @@ class Notifier:
         self.counts = {"mqtt_sent": 0, "mqtt_failed": 0, "webhook_sent": 0, "webhook_failed": 0,
                        "status_applied": 0, "status_refused": 0, "status_invalid": 0, "status_dropped": 0}
         self._bd = int(time.time()) & 0xFFFFFFFF  # increases across restarts, as a bdSeq must
-        self._seq = 0
+        self._seqs = itertools.count(1)  # seq 0 is the will's, as for a box's death
+        self.state_topic = wire.state_topic(s.coordinator_id)
         c = self.client = mqtt.Client(callback_api_version=CallbackAPIVersion.VERSION2, client_id=s.client_id,
                                       protocol=mqtt.MQTTv5)
         if s.username:
@@ -107,6 +118,7 @@ class Notifier:
             log.warning("broker refused the connection: %s", rc)
             return
         self.connected.set()
+        client.publish(self.state_topic, self._state(True, next(self._seqs)), qos=1, retain=True, properties=_PUBLISH)
         client.subscribe(wire.subscription(wire.Kind.STATUS), qos=1)
 
     def _on_message(self, _c: mqtt.Client, _u: Any, m: mqtt.MQTTMessage) -> None:
@@ -115,7 +127,13 @@ class Notifier:
         except queue.Full:
             self.counts["status_dropped"] += 1
 
+    def _state(self, online: bool, seq: int) -> bytes:
+        header = wire.Header(1, self.settings.coordinator_id, self._bd, seq, self.clock())
+        return wire.encode(wire.State(header, online))
+
     def start(self) -> None:
+        self.client.will_set(self.state_topic, self._state(False, 0), qos=1, retain=True,
+                             properties=content_type(PacketTypes.WILLMESSAGE))
         props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
         props.SessionExpiryInterval = SESSION_EXPIRY_S
         self.client.connect_async(self.settings.mqtt_host, self.settings.mqtt_port, keepalive=30, clean_start=False,
@@ -123,6 +141,11 @@ class Notifier:
         self.client.loop_start()
 
     def close(self) -> None:
+        """Say the centre is offline (retained), then leave; the will covers every other way out."""
+        if self.connected.is_set():
+            info = self.client.publish(self.state_topic, self._state(False, next(self._seqs)), qos=1, retain=True,
+                                       properties=_PUBLISH)
+            info.wait_for_publish(self.settings.puback_timeout_s)
         self.client.disconnect()
         self.client.loop_stop()
 
@@ -165,8 +188,7 @@ class Notifier:
         with self.engine.connect() as conn:
             team = team_store.get_team(conn, d.team_id)
         commune = team.commune if team is not None else "unknown"
-        self._seq += 1
-        header = wire.Header(1, self.settings.coordinator_id, self._bd, self._seq, self.clock())
+        header = wire.Header(1, self.settings.coordinator_id, self._bd, next(self._seqs), self.clock())
         msg = wire.Dispatch(header, d.team_id, int(p["intervention"]), p["action"], p["state"], p["priority"],
                             p["kind"], str(p["title"])[:200], str(p.get("note") or "")[:512], p.get("lat"),
                             p.get("lon"))
@@ -178,7 +200,7 @@ class Notifier:
             topic, payload = self._dispatch(d)
             if not self.connected.is_set():
                 raise RuntimeError("not connected to the broker")
-            info = self.client.publish(topic, payload, qos=1)
+            info = self.client.publish(topic, payload, qos=1, properties=_PUBLISH)
             info.wait_for_publish(self.settings.puback_timeout_s)
             if not info.is_published():
                 raise RuntimeError(f"no PUBACK within {self.settings.puback_timeout_s} s")

@@ -31,7 +31,7 @@ ACTIVE_STATES = frozenset({State.ASSIGNED, State.EN_ROUTE, State.ON_SITE})
 #: States where the intervention is still to be handled (dedupe merges into these only).
 OPEN_STATES = frozenset({State.NEW, State.ACKNOWLEDGED, State.ASSIGNED, State.EN_ROUTE, State.ON_SITE})
 
-#: Kind whose resolution needs the luminaire's telemetry to show it healthy again.
+#: Kind whose resolution needs the luminaire's ``lamp_fault`` events to show every fault cleared.
 LIGHT_FAULT = "light_fault"
 
 
@@ -146,8 +146,8 @@ def transition(iv: Intervention, to: State | str, actor: Actor, reason: str | No
     if move.needs_team and team == iv.team:
         raise IllegalTransitionError(f"intervention {iv.id} is already assigned to team {team!r}")
     if iv.kind == LIGHT_FAULT and target is State.RESOLVED and not verified_healthy:
-        raise NotVerifiedError(f"intervention {iv.id}: the luminaire's telemetry does not show it healthy yet; "
-                          "it can be resolved once the node reports the fault cleared")
+        raise NotVerifiedError(f"intervention {iv.id}: the luminaire's lamp_fault events do not show every fault "
+                               "cleared yet; it can be resolved once the node reports the fault cleared")
     new = _apply(iv, target, move, team, now_ms)
     detail: dict[str, Any] = {}
     if move.needs_team:

@@ -276,6 +276,9 @@ FR: dict[str, str] = {
     "chart.time": "Heure",
     "fleet.title": "Santé du parc",
     "fleet.summary": "Résumé",
+    "fleet.centre": "Centre vu par les boîtiers",
+    "fleet.centre_help": "STATE retenu du coordinateur : hors ligne, aucune consigne ne part "
+                         "et les armoires suivent leur calendrier",
     "fleet.offline": "Hors ligne",
     "fleet.stale": "Muets",
     "fleet.online": "En ligne",
@@ -549,6 +552,9 @@ EN: dict[str, str] = {
     "chart.time": "Time",
     "fleet.title": "Fleet health",
     "fleet.summary": "Summary",
+    "fleet.centre": "Centre as the boxes see it",
+    "fleet.centre_help": "The coordinator's retained STATE: offline, no dispatch leaves "
+                         "and cabinets follow their calendars",
     "fleet.offline": "Offline",
     "fleet.stale": "Stale",
     "fleet.online": "Online",

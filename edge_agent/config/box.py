@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from vigie_wire.topics import GROUP
+from vigie_wire.topics import RESERVED
 
 from .lighting import LightingConfig
 from .link import BatchConfig, MqttConfig, OutboxConfig
@@ -19,7 +19,8 @@ class BoxConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     device_id: str = Field(
-        pattern=ID, description="The box's id, unique in its site: the ``<device>`` of its topics (not ``group``)."
+        pattern=ID,
+        description="The box's id, unique in its site: the ``<device>`` of its topics (not ``group`` or ``team``).",
     )
     site: str = Field(
         pattern=ID, description="Commune slug (``dijon``, ``talant``...): the ``<site>`` of every topic of the box."
@@ -46,8 +47,8 @@ class BoxConfig(BaseModel):
     @field_validator("device_id")
     @classmethod
     def _not_reserved(cls, value: str) -> str:
-        if value == GROUP:  # vigie/v1/<site>/group/... carries group commands
-            raise ValueError(f"{GROUP!r} is reserved for group command topics and cannot be a device id")
+        if value in RESERVED:  # vigie/v1/<site>/group/... and .../team/... are group and team topics
+            raise ValueError(f"{value!r} is reserved for group and team topics and cannot be a device id")
         return value
 
     @field_validator("cameras")

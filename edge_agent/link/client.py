@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import ssl
+import typing
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+
+import vigie_wire as wire
 
 from ..config.link import MqttConfig
 from ..errors import ConfigError
@@ -46,3 +51,25 @@ def build_client(client_id: str, cfg: MqttConfig, inflight: int = 20) -> mqtt.Cl
     client.max_inflight_messages_set(inflight)
     client.max_queued_messages_set(0)
     return client
+
+
+class _PackedOnce(Properties):
+    """Properties that never change, packed once: paho packs the properties of every publish, which costs more
+    than the rest of the publish call for a one-event message (about 70 µs on the reference machine)."""
+
+    def __init__(self, packet_type: int, content: str) -> None:
+        super().__init__(packet_type)  # type: ignore[no-untyped-call]
+        self.ContentType = content
+        packed = super().pack()  # type: ignore[no-untyped-call]
+        object.__setattr__(self, "packed", packed)  # Properties refuses other attribute names
+
+    def pack(self) -> bytes:
+        return typing.cast(bytes, self.__dict__["packed"])
+
+
+def content_type(packet_type: int = PacketTypes.PUBLISH) -> Properties:
+    """MQTT v5 properties of a publish (or, with ``PacketTypes.WILLMESSAGE``, of the will): the content type.
+
+    Built once per kind of packet and reused: paho only reads them when it writes a packet.
+    """
+    return _PackedOnce(packet_type, wire.CONTENT_TYPE)

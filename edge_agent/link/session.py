@@ -39,11 +39,15 @@ import vigie_wire as wire
 
 from ..config.box import BoxConfig
 from ..errors import OutboxError
-from .client import build_client
+from .client import build_client, content_type
 from .commands import CommandHandler, CommandInbox
 from .feed import RowFeed
 from .outbox import Outbox, wake_address
 from .producer import pack_bodies
+
+#: Every payload says it is MessagePack (MQTT v5 content type), the will too.
+_PUBLISH = content_type()
+_WILL = content_type(PacketTypes.WILLMESSAGE)
 
 log = logging.getLogger("vigie.link")
 
@@ -92,6 +96,7 @@ class Link:
         groups: Sequence[str] = (),
         listen: Sequence[str] = (),
         clock: Callable[[], float] = time.time,
+        meta: dict[str, Any] | None = None,
     ) -> None:
         self.config = config
         self.outbox = outbox
@@ -101,6 +106,7 @@ class Link:
         self._groups = tuple(groups)
         self._listen = tuple(listen)
         self._config_hash = config_hash
+        self._meta = meta
         self._dev = config.device_id
         self._topic = {k: wire.device_topic(config.site, self._dev, k) for k in wire.topics.DEVICE_KINDS}
         self._client = build_client(self._dev, config.mqtt, config.batch.inflight)
@@ -182,7 +188,7 @@ class Link:
             return False
         with self._session_lock:
             msg = wire.Telemetry(self._header(), metrics)
-        self._client.publish(self._topic[wire.Kind.TELEMETRY], wire.encode(msg), qos=0)
+        self._client.publish(self._topic[wire.Kind.TELEMETRY], wire.encode(msg), qos=0, properties=_PUBLISH)
         return True
 
     def publish_snapshot(self, cam: int, event_id: tuple[int, int], jpeg: bytes) -> bool:
@@ -193,7 +199,7 @@ class Link:
         boot, n = event_id
         with self._session_lock:
             msg = wire.Snapshot(self._header(), cam, boot, n, jpeg)
-        self._client.publish(self._topic[wire.Kind.SNAPSHOT], wire.encode(msg), qos=1)
+        self._client.publish(self._topic[wire.Kind.SNAPSHOT], wire.encode(msg), qos=1, properties=_PUBLISH)
         self.stats.snapshots_sent += 1
         return True
 
@@ -275,7 +281,10 @@ class Link:
         with self._session_lock:
             self._seq = 0
             birth = self._birth()
-        client.publish(self._topic[wire.Kind.BIRTH], wire.encode(birth), qos=1, retain=True)
+            meta = wire.Meta(self._header(), self._config_hash, self._meta) if self._meta is not None else None
+        client.publish(self._topic[wire.Kind.BIRTH], wire.encode(birth), qos=1, retain=True, properties=_PUBLISH)
+        if meta is not None:  # right after the birth, retained: the site as the box's configuration describes it
+            client.publish(self._topic[wire.Kind.META], wire.encode(meta), qos=1, retain=True, properties=_PUBLISH)
         subs = [(self._topic[wire.Kind.CMD], 1)]
         subs += [(wire.group_command_topic(self.config.site, g), 1) for g in self._groups]
         subs += [(topic, 1) for topic in self._listen]
@@ -339,7 +348,8 @@ class Link:
         with self._session_lock:
             self._bd = self.outbox.next_bdseq()
             death = wire.Death(wire.Header(wire.SCHEMA_VERSION, self._dev, self._bd, 0, int(self._clock() * 1000)))
-        self._client.will_set(self._topic[wire.Kind.DEATH], wire.encode(death), qos=1, retain=True)
+        self._client.will_set(self._topic[wire.Kind.DEATH], wire.encode(death), qos=1, retain=True,
+                             properties=_WILL)
         props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
         props.SessionExpiryInterval = cfg.session_expiry_s
         self._connack = None
@@ -524,7 +534,7 @@ class Link:
                     return 0
                 packed = packed[: len(packed) // 2]
         rows = rows[: len(packed)]
-        info = self._client.publish(self._topic[wire.Kind.EVENT], payload, qos=1)
+        info = self._client.publish(self._topic[wire.Kind.EVENT], payload, qos=1, properties=_PUBLISH)
         if info.rc not in (mqtt.MQTT_ERR_SUCCESS, mqtt.MQTT_ERR_NO_CONN):
             log.warning("publish refused by the client library: %s", mqtt.error_string(info.rc))
             return 0.1
@@ -544,7 +554,7 @@ class Link:
         """Acknowledge ``cmd`` with its outcome (QoS 1; queued by paho while offline)."""
         with self._session_lock:
             ack = wire.CommandAck(self._header(), cmd.cmd_id, result, detail[:512], applied or {})
-        self._client.publish(self._topic[wire.Kind.ACK], wire.encode(ack), qos=1)
+        self._client.publish(self._topic[wire.Kind.ACK], wire.encode(ack), qos=1, properties=_PUBLISH)
 
 
 def _bind_wake(path: Path) -> socket.socket | None:

@@ -13,17 +13,21 @@ import threading
 import time
 from typing import Annotated, Any, Literal
 
-from flask import Response, jsonify, request
+from flask import Response, current_app, jsonify, request
 from flask.typing import ResponseReturnValue
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+import vigie_wire as wire
+from coordinator.centre import CentreCache, read_state
 from coordinator.fleet import SILENT_AFTER_MS, Device, health_summary, map_layer
+from coordinator.mqtt_publisher import PublisherSettings
+from coordinator.retained import BrokerUnreadableError, read_retained
 from coordinator.storage import fleet_queries as fleet_store
 from coordinator.storage.flask import get_engine
 
 from ..blueprint import bp
 from ..bodies import parse_query
-from ..errors import not_found
+from ..errors import ApiError, not_found
 from ..params import AsciiInteger, Offset
 from ..security import check_commune, current_principal, require
 from ..vocab import Commune
@@ -113,6 +117,31 @@ def get_device(device_id: str) -> ResponseReturnValue:
     return jsonify(body)
 
 
+@bp.get("/devices/<device_id>/meta")
+@require("viewer")
+def get_device_meta(device_id: str) -> ResponseReturnValue:
+    """The box's retained site metadata (``vigie/v1/<site>/<device>/meta``), for integrators without MQTT."""
+    with get_engine().connect() as conn:
+        device = fleet_store.get_device(conn, device_id)
+    if device is None:
+        raise not_found("device", device_id)
+    check_commune(current_principal(), device.site)
+    topic = wire.device_topic(device.site, device.id, wire.Kind.META)
+    try:
+        payload = read_retained(PublisherSettings.from_config(current_app.config, "meta"), topic)
+    except BrokerUnreadableError as exc:
+        raise ApiError(503, f"the broker cannot be read now: {exc}") from exc
+    if payload is None:
+        raise not_found("metadata of device", device_id)
+    try:
+        meta = wire.decode(topic, payload)
+    except wire.WireError as exc:
+        raise ApiError(502, f"the retained metadata of {device_id!r} does not decode: {exc}") from exc
+    assert isinstance(meta, wire.Meta)
+    return jsonify({"device": device.id, "site": device.site, "bd": meta.header.bd, "ts_ms": meta.header.ts,
+                    "config_hash": meta.config_hash, "info": meta.info})
+
+
 @bp.get("/fleet/health")
 @require("viewer")
 def fleet_health() -> ResponseReturnValue:
@@ -122,6 +151,27 @@ def fleet_health() -> ResponseReturnValue:
         summary = health_summary(fleet_store.iter_devices(conn, f), int(time.time() * 1000),
                                  q.silent_after_s * 1000)
     return jsonify(dataclasses.asdict(summary))
+
+
+_CENTRE = "vigie.centre"
+
+
+def _centre() -> CentreCache:
+    """The app's cached reader of the centre's retained STATE, created on first use."""
+    cache = current_app.extensions.get(_CENTRE)
+    if cache is None:
+        settings = PublisherSettings.from_config(current_app.config, "centre")
+        host = str(current_app.config.get("COORDINATOR_ID", "coordinator"))
+        cache = current_app.extensions[_CENTRE] = CentreCache(lambda: read_state(settings, host))
+    assert isinstance(cache, CentreCache)
+    return cache
+
+
+@bp.get("/fleet/centre")
+@require("viewer")
+def fleet_centre() -> ResponseReturnValue:
+    """The centre's liveness as the boxes see it: this coordinator's retained STATE on the broker."""
+    return jsonify(dataclasses.asdict(_centre().get()))
 
 
 class _LayerCache:

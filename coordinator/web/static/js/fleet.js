@@ -17,7 +17,12 @@ async function problems() {
 
 async function load() {
   try {
-    const [health, watch] = await Promise.all([api("GET", "/fleet/health"), problems()]);
+    const [health, watch, centre] = await Promise.all([api("GET", "/fleet/health"), problems(), api("GET", "/fleet/centre")]);
+    const c = document.getElementById("centre");
+    c.dataset.state = centre.state;
+    c.title = centre.detail || t("fleet.centre_help");
+    c.replaceChildren(el("span", { class: `swatch status-${centre.state}`, "aria-hidden": "true" }), " ",
+      `${t("fleet.centre")} (${centre.host}) : ${statusLabel(centre.state)}`);
     const s = health.by_status || {};
     document.getElementById("kpis").replaceChildren(
       kpi(t("fleet.total"), health.total, "", "total"),
