@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+import os
 import random
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -19,7 +21,7 @@ import pytest
 import yaml
 
 from coordinator.demo.cabinet_sim import LINE_LOSS, DemoCabinet, DoorSim, cabinet_model, circuit_loads, circuits_of
-from coordinator.demo.run import FIRMWARE_CONFIGS, field_config, has_cabinet
+from coordinator.demo.run import FIRMWARE_CONFIGS, Children, field_config, has_cabinet
 from edge_agent.agent import Agent
 from edge_agent.cli import main
 from edge_agent.config import load_config
@@ -159,3 +161,22 @@ def test_the_door_opens_now_and_then_and_closes_after_a_while() -> None:
     assert model.door_open is True
     door.step(opened_at + 181)
     assert model.door_open is False and door.next_at > opened_at + 180
+
+
+def test_the_demo_stops_the_cabinet_only_after_the_boxes(tmp_path: Path) -> None:
+    """A box still polls its cabinet while it drains: the cabinet must not leave before it."""
+    on_term = ("import signal, sys, time\n"
+               "def bye(*_):\n"
+               "    time.sleep(float(sys.argv[2]))\n"
+               "    open(sys.argv[1], 'w').write(repr(time.time()))\n"
+               "    sys.exit(0)\n"
+               "signal.signal(signal.SIGTERM, bye)\n"
+               "open(sys.argv[1] + '.up', 'w').close()\n"
+               "time.sleep(60)\n")
+    children = Children(tmp_path / "logs")
+    box, cab = tmp_path / "box", tmp_path / "cabinet"
+    children.start("cabinet", [sys.executable, "-c", on_term, str(cab), "0"], dict(os.environ), last=True)
+    children.start("box", [sys.executable, "-c", on_term, str(box), "1"], dict(os.environ))
+    wait_until(lambda: Path(f"{cab}.up").exists() and Path(f"{box}.up").exists(), 20, "both processes up")
+    children.stop_all()
+    assert float(cab.read_text()) >= float(box.read_text())  # told to stop once the box (1 s to drain) had left

@@ -116,12 +116,17 @@ class Children:
     def __init__(self, logs: Path) -> None:
         self.logs = logs
         self.procs: list[tuple[str, subprocess.Popen[bytes]]] = []
+        self.last: set[int] = set()
 
-    def start(self, name: str, argv: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
+    def start(self, name: str, argv: list[str], env: dict[str, str], *, last: bool = False) -> subprocess.Popen[bytes]:
+        """Start ``argv`` logging to ``<name>.log``; a ``last`` process (field hardware a box talks to) is stopped
+        only once every other one has exited."""
         self.logs.mkdir(parents=True, exist_ok=True)
         with open(self.logs / f"{name}.log", "ab") as log:
             proc = subprocess.Popen(argv, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
         self.procs.append((name, proc))
+        if last:
+            self.last.add(proc.pid)
         return proc
 
     def dead(self) -> list[str]:
@@ -129,21 +134,23 @@ class Children:
                 for name, p in self.procs if p.poll() is not None]
 
     def stop_all(self) -> None:
-        for _name, proc in reversed(self.procs):
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-        for _name, proc in reversed(self.procs):
-            try:
-                proc.wait(15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+        for last in (False, True):
+            procs = [p for _name, p in reversed(self.procs) if (p.pid in self.last) == last]
+            for proc in procs:
+                if proc.poll() is None:
+                    proc.send_signal(signal.SIGTERM)
+            for proc in procs:
+                try:
+                    proc.wait(15)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
 
 
 def _start_cabinets(children: Children, field_paths: list[Path], port: int, env: dict[str, str]) -> bool:
     """Start the cabinet simulator of every box with a Modbus cabinet, and wait until each listens."""
     for path in (p for p in field_paths if has_cabinet(p)):
         children.start(f"cabinet-{path.stem}", [sys.executable, "-m", "coordinator.demo.cabinet_main",
-                                                "--config", str(path), "--mqtt-port", str(port)], env)
+                                                "--config", str(path), "--mqtt-port", str(port)], env, last=True)
         if not _wait_tcp(path, 20):
             print(f"cabinet simulator of {path.stem} did not start: {children.dead()}", file=sys.stderr)
             return False
