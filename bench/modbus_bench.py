@@ -1,7 +1,7 @@
 """Modbus cabinet benchmark: full SDM630 map reads per second, and the CPU one cabinet costs at its poll interval.
 
-The cabinet (controller + SDM630 meter, ``tests/modbus_cabinet.py``) is a real pymodbus TCP server on 127.0.0.1
-in a child process, so the measured process holds only the client side:
+The cabinet (controller + SDM630 meter, ``edge_agent/lighting/cabinet/simulator.py``) is a real pymodbus TCP
+server on 127.0.0.1 in a child process, so the measured process holds only the client side:
 
 1. Reads/s of the full SDM630 map (15 values, 5 requests) through :class:`ModbusLink.read_map`, against the
    same 5 requests through a bare pymodbus client (no decoding, no error handling) in the same run: the ratio is
@@ -37,7 +37,7 @@ from edge_agent.config.cabinet import CabinetConfig  # noqa: E402
 from edge_agent.lighting.cabinet.cabinet import Cabinet  # noqa: E402
 from edge_agent.lighting.cabinet.link import ModbusLink  # noqa: E402
 from edge_agent.lighting.cabinet.registers import load_map, plan_reads  # noqa: E402
-from tests.modbus_cabinet import METER_UNIT, CabinetServer, free_port  # noqa: E402
+from edge_agent.lighting.cabinet.simulator import METER_UNIT, CabinetServer, free_port  # noqa: E402
 
 GOAL_CORE_SHARE = 0.01
 
@@ -149,7 +149,8 @@ Machine: {machine()}.
 Command: `.venv/bin/python bench/modbus_bench.py --reads {args.reads} --rounds {args.rounds} --polls {args.polls} \
 --write bench/RESULTS.md` ({dt.date.today().isoformat()}; load average 1/5/15 min \
 {' / '.join(f'{x:.2f}' for x in load_before)} before, {' / '.join(f'{x:.2f}' for x in load_after)} after).
-Server: pymodbus TCP server on 127.0.0.1 in a child process (`tests/modbus_cabinet.py`), client in this process.
+Server: pymodbus TCP server on 127.0.0.1 in a child process (`edge_agent/lighting/cabinet/simulator.py`),
+client in this process.
 
 | measure | value |
 |---|---|

@@ -43,11 +43,11 @@ from edge_agent.lighting.cabinet.registers import (
     load_map,
     plan_reads,
 )
+from edge_agent.lighting.cabinet.simulator import METER_UNIT, CabinetServer
 from edge_agent.lighting.drivers import LampFault
 from edge_agent.lighting.role import LightRole
 from tests.boxes import write_box
 from tests.lighting_helpers import running_clock
-from tests.modbus_cabinet import METER_UNIT, CabinetServer
 
 NIGHT = dt.datetime(2026, 11, 25, 22, 30, tzinfo=dt.UTC)  # 23:30 in Dijon: the 70 % step of the calendar
 DAY = dt.datetime(2026, 11, 25, 11, 0, tzinfo=dt.UTC)

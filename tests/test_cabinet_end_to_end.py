@@ -15,10 +15,10 @@ from coordinator.storage import interventions as interventions_store
 from coordinator.storage.schema import events
 from coordinator.storage.schema.interventions import interventions
 from edge_agent.agent import Agent
+from edge_agent.lighting.cabinet.simulator import CabinetServer
 from tests.boxes import write_box
 from tests.ingest_helpers import register
 from tests.lighting_helpers import running_clock
-from tests.modbus_cabinet import CabinetServer
 from tests.mqtt_helpers import Mosquitto, wait_until
 from tests.test_cabinet import NIGHT, lighting_section
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import yaml
 
-from tests.modbus_cabinet import METER_UNIT, CabinetServer, free_port
+from edge_agent.lighting.cabinet.simulator import METER_UNIT, CabinetServer, free_port
 from tests.test_cabinet import lighting_section
 
 

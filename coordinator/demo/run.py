@@ -2,7 +2,8 @@
 
 A private Mosquitto, the coordinator on SQLite (migrations, fleet seeded from the box configs,
 an ingest worker, the periodic jobs, the web app under gunicorn), two camera boxes running
-NanoDet on the committed street footage (looped), the committed boxes of the Dijon demo district,
+NanoDet on the committed street footage (looped), the committed boxes of the Dijon demo district
+(a DALI cabinet on the DALI simulator, with its Modbus controller and meter on the cabinet simulator),
 and a simulated district of 20 light cabinets (2,000 luminaires) with presence sensors over seven
 communes. Prints the UI address and the demo login. Ctrl-C stops everything; running it again
 is safe (state lives in ``var/demo``; the database and outboxes are reused).
@@ -14,6 +15,7 @@ import datetime as dt
 import os
 import secrets
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -23,6 +25,8 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+
+from edge_agent.lighting.cabinet.simulator import free_port
 
 from ..broker import LocalBroker
 from ..storage import make_engine, upgrade
@@ -55,6 +59,7 @@ def field_config(root: Path, port: int, src: Path) -> Path:
     if raw.get("lighting"):
         raw["lighting"]["state_file"] = str(root / f"{device}-lighting-state.json")
         _simulate_dali(raw["lighting"])
+        _simulate_cabinet(raw["lighting"])
     path = root / f"{device}.yaml"
     path.write_text(yaml.safe_dump(raw, sort_keys=False), encoding="utf-8")
     return path
@@ -73,18 +78,55 @@ def _simulate_dali(lighting: dict[str, Any]) -> None:
     driver["transport"] = f"fake:{count}?rated_w={ratings}"
 
 
+def _simulate_cabinet(lighting: dict[str, Any]) -> None:
+    """A Modbus cabinet's interface is replaced by the cabinet simulator the demo starts on 127.0.0.1, on a port
+    free now (see :mod:`.cabinet_sim`): its controller and meter answer at the cabinet's address."""
+    cabinet = lighting.get("cabinet")
+    if not isinstance(cabinet, dict):
+        return
+    cabinet.update(host="127.0.0.1", port=free_port())
+    for role in ("controller", "meter"):
+        if isinstance(cabinet.get(role), dict):
+            cabinet[role].pop("host", None)
+            cabinet[role].pop("port", None)
+
+
+def has_cabinet(path: Path) -> bool:
+    """Whether a (demo-rewritten) box config has a Modbus cabinet for the demo to simulate."""
+    raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    return isinstance(raw.get("lighting"), dict) and isinstance(raw["lighting"].get("cabinet"), dict)
+
+
+def _wait_tcp(path: Path, timeout: float) -> bool:
+    """Wait until the cabinet simulator of box ``path`` listens (so the box's first poll finds it)."""
+    port = int(yaml.safe_load(path.read_text(encoding="utf-8"))["lighting"]["cabinet"]["port"])
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            return True
+        except OSError:
+            time.sleep(0.2)
+    return False
+
+
 class Children:
     """Child processes started in order and stopped in reverse, each with its log file."""
 
     def __init__(self, logs: Path) -> None:
         self.logs = logs
         self.procs: list[tuple[str, subprocess.Popen[bytes]]] = []
+        self.last: set[int] = set()
 
-    def start(self, name: str, argv: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
+    def start(self, name: str, argv: list[str], env: dict[str, str], *, last: bool = False) -> subprocess.Popen[bytes]:
+        """Start ``argv`` logging to ``<name>.log``; a ``last`` process (field hardware a box talks to) is stopped
+        only once every other one has exited."""
         self.logs.mkdir(parents=True, exist_ok=True)
         with open(self.logs / f"{name}.log", "ab") as log:
             proc = subprocess.Popen(argv, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
         self.procs.append((name, proc))
+        if last:
+            self.last.add(proc.pid)
         return proc
 
     def dead(self) -> list[str]:
@@ -92,14 +134,27 @@ class Children:
                 for name, p in self.procs if p.poll() is not None]
 
     def stop_all(self) -> None:
-        for _name, proc in reversed(self.procs):
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-        for _name, proc in reversed(self.procs):
-            try:
-                proc.wait(15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+        for last in (False, True):
+            procs = [p for _name, p in reversed(self.procs) if (p.pid in self.last) == last]
+            for proc in procs:
+                if proc.poll() is None:
+                    proc.send_signal(signal.SIGTERM)
+            for proc in procs:
+                try:
+                    proc.wait(15)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+
+
+def _start_cabinets(children: Children, field_paths: list[Path], port: int, env: dict[str, str]) -> bool:
+    """Start the cabinet simulator of every box with a Modbus cabinet, and wait until each listens."""
+    for path in (p for p in field_paths if has_cabinet(p)):
+        children.start(f"cabinet-{path.stem}", [sys.executable, "-m", "coordinator.demo.cabinet_main",
+                                                "--config", str(path), "--mqtt-port", str(port)], env, last=True)
+        if not _wait_tcp(path, 20):
+            print(f"cabinet simulator of {path.stem} did not start: {children.dead()}", file=sys.stderr)
+            return False
+    return True
 
 
 def _step(n: int, total: int, text: str) -> None:
@@ -194,7 +249,10 @@ def run_demo(root: Path = Path("var/demo"), port: int = DEMO_PORT, web_port: int
             print(f"web app did not answer on port {web_port}: {children.dead()}", file=sys.stderr)
             return 1
 
-        _step(5, total, "field boxes: cameras on the street footage (NanoDet), light cabinets")
+        _step(5, total, "field boxes: cameras on the street footage (NanoDet), light cabinets (DALI and Modbus "
+                        "cabinet simulators)")
+        if not _start_cabinets(children, field_paths, port, env):
+            return 1
         for path in field_paths:
             children.start(path.stem, [*exe, "edge_agent.cli", "run", "--config", str(path)], env)
 

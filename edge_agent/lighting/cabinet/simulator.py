@@ -1,11 +1,13 @@
-"""A street-lighting cabinet behind a real pymodbus TCP server on 127.0.0.1, for the cabinet's tests and bench.
+"""The cabinet simulator: a street-lighting cabinet behind a real pymodbus TCP server on 127.0.0.1.
 
-The server is pymodbus's own (the protocol stack the product's client talks to); only the hardware behind it is
-modelled, in :class:`CabinetModel`: eight contactors (coils 0-7) whose circuits draw their load on a phase of an
-Eastron SDM630 meter while they are on and their breaker holds, the door and photocell contacts, and a breaker
-contact per circuit (discrete inputs 0, 1 and 8-15, as ``maps/cabinet-generic.yaml``). The controller answers
-as unit 1 and the meter as unit 2 behind one gateway; any other unit id gets the gateway's exception 0x0B, as a
-Modbus TCP gateway answers for a device that is not on its serial line.
+This is the hardware behind the cabinet's Modbus link in the tests, the benchmark and ``make demo`` (as the DALI
+simulator is behind the ``dali`` driver), not a stand-in for the link. The server is pymodbus's own (the protocol
+stack the product's client talks to); only the hardware behind it is modelled, in :class:`CabinetModel`: eight
+contactors (coils 0-7) whose circuits draw their load on a phase of an Eastron SDM630 meter while they are on and
+their breaker holds, the door and photocell contacts, and a breaker contact per circuit (discrete inputs 0, 1 and
+8-15, as ``maps/cabinet-generic.yaml``). The controller answers as unit 1 and the meter as unit 2 behind one
+gateway; any other unit id gets the gateway's exception 0x0B, as a Modbus TCP gateway answers for a device that is
+not on its serial line.
 
 Faults to inject: :attr:`CabinetModel.delay_s` (a device answering too late: a timeout), :attr:`CabinetModel.
 fail` (an exception code for every request to a unit), :meth:`CabinetServer.stop` / :meth:`CabinetServer.start`
@@ -41,6 +43,7 @@ SDM630 = {
 
 
 def free_port() -> int:
+    """A TCP port free on 127.0.0.1 now (the OS's pick), for a server started just after."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
@@ -70,11 +73,24 @@ class CabinetModel:
             if p == phase and on and not t
         )
 
-    def meter(self) -> dict[str, float]:
+    def _integrate(self) -> float:
+        """Count the energy drawn since the last call at the present load; returns the total power, W."""
         now = time.monotonic()
         total = sum(self.phase_power(p) for p in (1, 2, 3))
         self.import_kwh += total * (now - self._t) / 3.6e6
         self._t = now
+        return total
+
+    def set_loads(self, loads: dict[int, float]) -> None:
+        """Set the load of circuits by output (W while on); the energy drawn so far counts at the old loads."""
+        self._integrate()
+        for output, watts in loads.items():
+            if 0 <= output < CIRCUITS:
+                self.load_w[output] = max(0.0, watts)
+
+    def meter(self) -> dict[str, float]:
+        """What the SDM630 reads now, by register name (see :data:`SDM630`)."""
+        total = self._integrate()
         out = {"power_factor": 0.95, "frequency": 50.0, "power_total": total, "export_energy": 0.0}
         out |= {"import_energy": self.import_kwh, "total_energy": self.import_kwh}
         for p in (1, 2, 3):
