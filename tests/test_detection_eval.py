@@ -15,6 +15,7 @@ import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
+from bench.detection_eval.crossings import crossing_error
 from bench.detection_eval.labels import load_labels
 from bench.detection_eval.metrics import (
     Box,
@@ -193,3 +194,9 @@ def test_person_f1_and_counts_hold_at_the_calibrated_values(calibrated: Detector
     why = f"P {person.precision:.3f}, R {person.recall:.3f}"
     assert person.f1 >= GUARD_PERSON_F1, f"person F1 {person.f1:.4f} < {GUARD_PERSON_F1} ({why})"
     assert shipped.counts["person"].within_one >= GUARD_WITHIN_ONE
+
+
+def test_crossing_error_sums_both_directions() -> None:
+    err = crossing_error({"right_to_left": 4, "left_to_right": 3}, {"right_to_left": 5, "left_to_right": 2})
+    assert err.absolute == 2
+    assert crossing_error({}, {"right_to_left": 1}).counted == {"right_to_left": 0, "left_to_right": 0}
