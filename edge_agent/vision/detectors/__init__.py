@@ -63,6 +63,8 @@ def load_detector(
     *,
     score_threshold: float | None = None,
     iou_threshold: float | None = None,
+    class_thresholds: bool = True,
+    cross_class: bool = True,
 ) -> Detector:
     """Load the detector a manifest describes, checking everything before the first frame.
 
@@ -75,6 +77,9 @@ def load_detector(
         threads: ONNX Runtime intra-op threads (inter-op is 1).
         score_threshold: Minimum score; ``None`` for the family's default.
         iou_threshold: NMS IoU above which the lower-scored box of a class is dropped; ``None`` for the default.
+        class_thresholds: Apply the manifest's calibrated ``score_thresholds`` (off only to measure the model
+            bare, as the evaluation's threshold sweep does).
+        cross_class: Apply the manifest's ``suppress_across`` groups (same).
 
     Returns:
         A detector whose ``detect`` takes BGR frames of any size.
@@ -87,5 +92,9 @@ def load_detector(
     cls = _family(path)
     manifest = validate_manifest(read_manifest(path), cls.manifest_model, path)
     model_bytes = read_model_bytes(manifest, path)
+    if not class_thresholds:
+        manifest = manifest.model_copy(update={"score_thresholds": {}})
+    if not cross_class:
+        manifest = manifest.model_copy(update={"suppress_across": ()})
     session = ModelSession(model_bytes, threads=threads, source=str(path.parent / manifest.file))
     return cls(manifest, session, score_threshold=score_threshold, iou_threshold=iou_threshold)

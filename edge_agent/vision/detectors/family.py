@@ -69,6 +69,14 @@ class OnnxDetector(ABC, Generic[M]):
         if max_detections < 1:
             raise DetectorError(f"max_detections must be >= 1, got {max_detections}")
         self.max_detections = max_detections
+        names = manifest.class_names
+        #: Per class id: the score to reach, the manifest's calibrated one if higher than the caller's floor.
+        self.class_thresholds: FloatArray = np.array(
+            [max(self.score_threshold, manifest.score_thresholds.get(name, 0.0)) for name in names], np.float32
+        )
+        group_of = {name: group[0] for group in manifest.suppress_across for name in group}
+        #: Per class id: the class id NMS sees, shared by the classes of one ``suppress_across`` group.
+        self.nms_class: NDArray[np.intp] = np.array([names.index(group_of.get(name, name)) for name in names])
         self.manifest = manifest
         self.session = session
         self._output_names = tuple(manifest.expected_outputs())
@@ -103,10 +111,13 @@ class OnnxDetector(ABC, Generic[M]):
 
     def _postprocess(self, found: Candidates, placement: Letterbox) -> list[Detection]:
         boxes, scores, class_ids = found
+        passed = scores >= self.class_thresholds[class_ids]  # decoding used the floor, the lowest of them
+        if not passed.all():
+            boxes, scores, class_ids = boxes[passed], scores[passed], class_ids[passed]
         if scores.shape[0] > MAX_CANDIDATES:
             top = np.argpartition(-scores, MAX_CANDIDATES)[:MAX_CANDIDATES]
             boxes, scores, class_ids = boxes[top], scores[top], class_ids[top]
-        keep = batched_nms(boxes, scores, class_ids, self.iou_threshold)[: self.max_detections]
+        keep = batched_nms(boxes, scores, self.nms_class[class_ids], self.iou_threshold)[: self.max_detections]
         source_boxes = placement.to_source(boxes[keep])
         names = self.class_names
         # tolist() gives Python floats and ints in one call, not one numpy scalar per value and field.

@@ -15,15 +15,16 @@ import hashlib
 import json
 from abc import ABC, abstractmethod
 from pathlib import Path
-from typing import Annotated, Literal, TypeVar
+from typing import Annotated, Literal, Self, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from .errors import DetectorError
 
 #: An expected tensor shape; ``None`` where any size is fine (e.g. the number of YOLO anchors).
 Shape = tuple[int | None, ...]
 PositiveInt = Annotated[int, Field(gt=0)]
+Score = Annotated[float, Field(gt=0, le=1)]
 M = TypeVar("M", bound="ModelManifest")
 
 
@@ -41,6 +42,11 @@ class ModelManifest(BaseModel, ABC):
         layout: Only ``NCHW`` for now; a field so that an ``NHWC`` export fails loudly rather than oddly.
         class_names: Labels, indexed by class id.
         licence: SPDX identifier of the weights, for the fleet inventory.
+        score_thresholds: Calibrated minimum score per class name, measured on labelled footage
+            (``bench/detection_eval.py``); a camera's own threshold can only raise them. Classes not listed use
+            the camera's threshold.
+        suppress_across: Groups of class names that NMS treats as one class, so that one object scored as
+            several of them (a van as both ``car`` and ``truck``) is one detection, of its best class.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -54,6 +60,22 @@ class ModelManifest(BaseModel, ABC):
     layout: Literal["NCHW"] = "NCHW"
     class_names: tuple[str, ...] = Field(min_length=1)
     licence: str | None = None
+    score_thresholds: dict[str, Score] = Field(default_factory=dict)
+    suppress_across: tuple[tuple[str, ...], ...] = ()
+
+    @model_validator(mode="after")
+    def _calibration_names_classes(self) -> Self:
+        """Every class named by the calibration exists, and no class is in two suppression groups."""
+        known = set(self.class_names)
+        named = [*self.score_thresholds, *(name for group in self.suppress_across for name in group)]
+        unknown = sorted({name for name in named if name not in known})
+        if unknown:
+            raise ValueError(f"calibration names classes the model does not have: {', '.join(unknown)}")
+        grouped = [name for group in self.suppress_across for name in group]
+        twice = sorted({name for name in grouped if grouped.count(name) > 1})
+        if twice:
+            raise ValueError(f"classes in more than one suppress_across group: {', '.join(twice)}")
+        return self
 
     @abstractmethod
     def expected_outputs(self) -> dict[str, Shape]:
