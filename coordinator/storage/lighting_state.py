@@ -89,7 +89,8 @@ def group_cabinets(conn: Connection, site: str | None) -> list[tuple[str, str, s
     configured = (sa.select(c.site, m.group_name, c.device_id, ids).select_from(joined)
                   .group_by(c.site, m.group_name, c.device_id))
     if site is not None:
-        commune, configured = commune.where(c.site == site), configured.where(c.site == site)
+        # Members by their own commune too: SQLite then walks their primary key instead of every cabinet's rows.
+        commune, configured = commune.where(c.site == site), configured.where(c.site == site, m.site == site)
     out = []
     for q in (commune, configured):
         out += [(r[0], r[1], r[2], tuple(r[3].split(ID_SEPARATOR))) for r in conn.execute(q)]
