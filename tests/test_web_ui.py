@@ -528,6 +528,25 @@ def _silent_box(db_url: str) -> None:
     engine.dispose()
 
 
+def _crowd_context(page: Page, board: Locator) -> None:
+    """The crowd's detail: the place, the rule, the zone's events around the trigger in words, the counts' chart."""
+    board.locator(".ticket", has_text="Attroupement").click()
+    context = page.locator("#context")
+    expect(context).to_be_visible(timeout=5000)
+    iid = page.locator("#detail").get_attribute("data-id")
+    expect(context).to_have_attribute("data-loaded", str(iid))
+    expect(page.locator("#context-place")).to_contain_text("boîtier cam-darcy-01 · cible crossing")
+    expect(page.locator("#context-rule")).to_have_text(f"attroupements ({t_fr('kind.crowd')})")
+    triggers = page.locator("#trigger-events li")
+    expect(triggers).to_have_count(4)  # the events of zone crossing: entry, occupancy, loitering, exit
+    expect(page.locator("#trigger-events")).to_contain_text("Zone crossing : 4 personnes, 1 vélo")
+    assert "[" not in page.locator("#trigger-events").inner_text()
+    api_window = page.evaluate(f"fetch('/api/v1/interventions/{iid}/context').then((r) => r.json())")["window"]
+    chart = page.evaluate("window.vigieCharts['context-chart']")
+    assert (chart["min"], chart["max"]) == (api_window["start_ms"], api_window["end_ms"])
+    shot(page, "interventions-context")
+
+
 def test_events_and_rule_interventions_read_as_sentences_in_french_and_in_english(
         app: Flask, db_url: str, base_url: str, page: Page, broker: Mosquitto, ingest_with_rules: IngestWorker,
 ) -> None:
@@ -570,6 +589,7 @@ def test_events_and_rule_interventions_read_as_sentences_in_french_and_in_englis
     expect(page.locator("#detail-fields")).to_contain_text(
         "Le boîtier light-darcy-01 signale sur le luminaire l03 : lampe en panne.")
     shot(page, "interventions-sentences")
+    _crowd_context(page, board)
     # The stored titles are the rules' own (English) strings: the board words them from the data instead.
     stored = {iv["kind"]: iv["title"] for iv in page.evaluate(
         "fetch('/api/v1/interventions?limit=10').then((r) => r.json())")["interventions"]}
