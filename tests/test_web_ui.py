@@ -38,6 +38,7 @@ from tests.ingest_helpers import birth, event_batch, header, now_ms, register, t
 from tests.lighting_helpers import NIGHT, light_box, running_clock
 from tests.lighting_helpers import register as register_box
 from tests.mqtt_helpers import Mosquitto, wait_until
+from tests.tile_server import TILE_PATH, tile_server
 from tests.web_helpers import (
     ARTIFACTS,
     CHROMIUM,
@@ -749,3 +750,21 @@ def test_the_map_shows_luminaires_by_measured_state_and_a_fault_turns_red_live(
     expect(card).to_have_count(0)
     page.get_by_label("Luminaires (état mesuré)").uncheck()
     assert page.evaluate("window.vigieMap.layers.visible()") == {"luminaires": False, "interventions": False}
+
+
+def test_map_tiles_come_from_the_configured_tile_server(db_url: str, page: Page) -> None:
+    """``MAP_TILE_URL`` points the basemap at the city's tile server (here a local one): the map asks it for tiles,
+    the page's security policy lets them in, they are drawn, and the plain-background hint goes."""
+    with tile_server() as (url, asked):
+        app = make_app(db_url, MAP_TILE_URL=url, MAP_TILE_ATTRIBUTION="Tuiles de la métropole", MAP_TILE_MAX_ZOOM=18)
+        add_user(app, "operateur", "operator")
+        with serve(app) as base:
+            login(page, base, "operateur", "/map")
+            expect(page.locator("img.leaflet-tile-loaded").first).to_be_attached(timeout=10_000)
+            loaded = page.evaluate("[...document.querySelectorAll('img.leaflet-tile-loaded')]"
+                                   ".filter((i) => i.naturalWidth === 256).length")
+            assert loaded >= 1
+            assert any(TILE_PATH.match(p) for p in asked), asked
+            expect(page.locator("#no-tiles-hint")).to_be_hidden()
+            expect(page.locator(".leaflet-control-attribution")).to_contain_text("Tuiles de la métropole")
+            shot(page, "map-tiles")
