@@ -768,3 +768,42 @@ def test_map_tiles_come_from_the_configured_tile_server(db_url: str, page: Page)
             expect(page.locator("#no-tiles-hint")).to_be_hidden()
             expect(page.locator(".leaflet-control-attribution")).to_contain_text("Tuiles de la métropole")
             shot(page, "map-tiles")
+
+
+def test_the_map_is_operated_from_the_keyboard_with_teams_at_their_last_position(
+        app: Flask, base_url: str, page: Page) -> None:
+    """Canvas markers take no focus: a list of buttons per layer reaches each point from the keyboard (the map
+    centres on it and opens its card); the field teams' last positions are a layer of their own, toggled by
+    keyboard like the others."""
+    sup = add_user(app, "chef", "supervisor")
+    made = sup.post("/teams", json={"id": "eclairage-nord", "name": "Éclairage nord", "commune": "dijon",
+                                    "skills": ["eclairage"], "lat": 47.3301, "lon": 5.0402})
+    assert made.status_code == 201, made.get_json()
+    assert sup.post("/teams", json={"id": "voirie-sud", "name": "Voirie sud", "commune": "dijon",
+                                    "skills": ["voirie"]}).status_code == 201  # no position: not on the map
+    iv = sup.post("/interventions", json={"title": "Chaussée effondrée", "kind": "pothole", "priority": "urgent",
+                                          "commune": "dijon", "lat": 47.3215, "lon": 5.0380}).get_json()
+    login(page, base_url, "chef", "/map")
+    expect(page.locator("body")).to_have_attribute("data-layers-ready", "1", timeout=10_000)
+    assert page.evaluate("window.vigieMap.layers.teams()") == [{"id": "eclairage-nord", "lat": 47.3301,
+                                                                "lon": 5.0402}]
+    expect(page.locator('[data-layer-count="teams"]')).to_have_text("1")
+    team_button = page.locator("#list-teams button")
+    expect(team_button).to_have_text(["Éclairage nord (Dijon)"])
+    expect(page.locator("#list-ivs button")).to_have_text([f"#{iv['id']} Chaussée effondrée"])
+    # Hide the teams' layer from the keyboard, then reach the team by its button: the layer comes back, card open.
+    page.locator('#layers input[value="teams"]').focus()
+    page.keyboard.press("Space")
+    assert page.evaluate("window.vigieMap.layers.teamsVisible()") is False
+    team_button.focus()
+    page.keyboard.press("Enter")
+    card = page.locator('.leaflet-popup-content .popup[data-team="eclairage-nord"]')
+    expect(card).to_contain_text("Éclairage nord")
+    expect(card).to_contain_text("Éclairage public")
+    assert page.evaluate("window.vigieMap.layers.teamsVisible()") is True
+    expect(page.locator('#layers input[value="teams"]')).to_be_checked()
+    page.locator("#list-ivs button").focus()
+    page.keyboard.press("Enter")
+    expect(page.locator(f'.leaflet-popup-content .popup[data-intervention="{iv["id"]}"]')).to_contain_text(
+        "Chaussée effondrée")
+    shot(page, "map-keyboard-teams")
