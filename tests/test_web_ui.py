@@ -532,6 +532,7 @@ def _silent_box(db_url: str) -> None:
 def _crowd_context(page: Page, board: Locator) -> None:
     """The crowd's detail: the place, the rule, the zone's events around the trigger in words, the counts' chart."""
     board.locator(".ticket", has_text="Attroupement").click()
+    expect(page.locator("#detail-h")).to_contain_text("Attroupement")
     context = page.locator("#context")
     expect(context).to_be_visible(timeout=5000)
     iid = page.locator("#detail").get_attribute("data-id")
@@ -546,6 +547,10 @@ def _crowd_context(page: Page, board: Locator) -> None:
     chart = page.evaluate("window.vigieCharts['context-chart']")
     assert (chart["min"], chart["max"]) == (api_window["start_ms"], api_window["end_ms"])
     shot(page, "interventions-context")
+    page.locator("#context-map").click()  # the place on the map: centred there, its card open
+    expect(page).to_have_url(re.compile(rf"/map#iv-{iid}$"))
+    expect(page.locator(f'.leaflet-popup-content .popup[data-intervention="{iid}"]')).to_contain_text(
+        "Attroupement dans la zone crossing", timeout=10_000)
 
 
 def test_events_and_rule_interventions_read_as_sentences_in_french_and_in_english(

@@ -202,7 +202,9 @@ async function loadContext(iv) {
     : communeName(p.commune));
   if (p.device_id) place.push(t("iv.place_device", { device: p.device_id }));
   if (p.target) place.push(t("iv.place_target", { target: p.target }));
-  document.getElementById("context-place").textContent = place.join(" · ") || "—";
+  const onMap = p.lat !== null && p.lon !== null && iv.state !== "closed"; // the map shows open interventions
+  document.getElementById("context-place").replaceChildren(place.join(" · ") || "—",
+    ...(onMap ? [" — ", el("a", { href: `/map#iv-${iv.id}`, id: "context-map", text: t("iv.on_map") })] : []));
   document.getElementById("context-rule").textContent = ctx.rule
     ? `${ctx.rule.name} (${label("kind", ctx.rule.type)})` : t("iv.rule_none");
   const items = ctx.events.items;

@@ -257,7 +257,11 @@ export function setupLayers(map) {
     refreshIvs = setTimeout(() => loadIvs().catch(showError), 300);
   });
 
+  // From an intervention's detail: /map#iv-42 centres the map on intervention 42 and opens its card, once.
+  let linked = /^#iv-(\d+)$/.exec(window.location.hash);
   const loadAll = () => Promise.all([loadLums(), loadIvs(), loadTeams()]).then(() => {
+    if (linked) focusOn(ivs.get(Number(linked[1]))?.marker);
+    linked = null;
     document.body.dataset.layersReady = "1";
   }).catch(showError);
   loadAll();
