@@ -14,9 +14,9 @@ from hypothesis import strategies as st
 from sqlalchemy.engine import Engine
 
 from coordinator.analytics.buckets import local_day_start
-from coordinator.lighting.measured import Reading, active_faults, classify, lum_table, spread
+from coordinator.lighting.measured import STATES, Reading, active_faults, classify, lum_levels, lum_table, spread
 from coordinator.storage import make_engine
-from coordinator.storage.schema import energy_hourly, events, telemetry
+from coordinator.storage.schema import energy_hourly, events, light_group_members, telemetry
 from tests.api_helpers import add_user, make_app
 from tests.boxes import write_box
 from tests.lighting_helpers import lighting, register
@@ -78,6 +78,20 @@ def test_the_spread_orders_its_figures_and_counts_the_levels(levels: list[float 
         assert s.low == min(values) and s.high == max(values)
         # Quartiles and median are rounded to 0.1 %: they stay within the extremes, in order, to that precision.
         assert s.low - 0.05 <= s.q1 <= s.median + 0.05 and s.median <= s.q3 + 0.05 and s.q3 <= s.high + 0.05
+
+
+_VALUE = st.one_of(st.none(), st.booleans(), st.integers(-5, 150), st.floats(allow_nan=True), st.text(max_size=3))
+
+
+@given(st.lists(st.one_of(st.sampled_from(["l01", "l02", "l03"]), st.integers(0, 3)), max_size=6),
+       st.lists(_VALUE, max_size=6), st.lists(_VALUE, max_size=6))
+@example(["l01", "l02"], [70, None], [70, 70.0])
+@example(["l01", 7], [float("nan"), True], [70])
+def test_levels_are_read_as_the_full_table_reads_them(ids: list[Any], level: list[Any], target: list[Any]) -> None:
+    """The group summary reads only level and target: the same values the luminaire list reads."""
+    metrics = {"light.lum": {"ids": ids, "level": level, "target": target, "power_w": level}}
+    assert lum_levels(metrics) == {lum: (r.level, r.target) for lum, r in lum_table(metrics).items()}
+    assert lum_levels(None) == {} and lum_levels({"light.lum": {"ids": "l01"}}) == {}
 
 
 # ------------------------------------------------------------------------------------------------ API
@@ -231,3 +245,35 @@ def test_the_map_layer_carries_every_luminaire_by_columns(app: Flask, db_url: st
     assert talant.get("/lighting/map").get_json()["sites"] == ["talant"]
     assert talant.get("/lighting/map?site=dijon").status_code == 403
     assert viewer.get("/lighting/map?site=Dijon!").status_code == 400
+
+
+def test_group_figures_agree_with_the_luminaires_they_list(app: Flask, db_url: str, tmp_path: Path) -> None:
+    """The group summary works per cabinet; its figures are those of the luminaires the list shows for the group,
+    also when a group holds only part of a cabinet (one of light-darcy-01's two luminaires joins place-rude)."""
+    db = make_engine(db_url)
+    _district(tmp_path, db)
+    with db.begin() as conn:
+        conn.execute(sa.insert(light_group_members).values(site="dijon", group_name="place-rude",
+                                                           device_id="light-darcy-01", lum_id="l01"))
+    db.dispose()
+    viewer = add_user(app, "lecteur", "viewer")
+    groups = viewer.get("/lighting/groups").get_json()["groups"]
+    assert [(g["site"], g["group"]) for g in groups] == [
+        ("dijon", "commune-dijon"), ("dijon", "place-darcy"), ("dijon", "place-rude"), ("dijon", "rue-liberte"),
+        ("talant", "commune-talant"), ("talant", "centre")]
+    for g in groups:
+        lums = viewer.get(f"/lighting/luminaires?site={g['site']}&group={g['group']}&limit=1000").get_json()
+        assert g["luminaires"] == lums["total"] == len(lums["luminaires"]), g["group"]
+        for scope, figures in ((None, g), *((c["device_id"], c) for c in g["cabinets"])):
+            mine = [lum for lum in lums["luminaires"] if scope is None or lum["device_id"] == scope]
+            live = [lum for lum in mine if lum["state"] != "no_data"]
+            assert figures["states"] == {s: sum(lum["state"] == s for lum in mine) for s in STATES}, (g, scope)
+            for key, column in (("measured", "level"), ("commanded", "target")):
+                s = spread(lum[column] for lum in live)
+                assert figures[key] == {"n": s.n, "median": s.median, "q1": s.q1, "q3": s.q3, "min": s.low,
+                                        "max": s.high}, (g["group"], scope, key)
+            times = [lum["telemetry_ms"] for lum in mine if lum["telemetry_ms"] is not None]
+            assert figures["telemetry_ms"] == (max(times) if times else None)
+    rude = groups[2]
+    assert [c["device_id"] for c in rude["cabinets"]] == ["light-darcy-01", "light-liberte-02"]
+    assert rude["cabinets"][0]["luminaires"] == 1 and groups[0]["cabinets"][0]["luminaires"] == 2

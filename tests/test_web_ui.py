@@ -38,6 +38,7 @@ from tests.ingest_helpers import birth, event_batch, header, now_ms, register, t
 from tests.lighting_helpers import NIGHT, light_box, running_clock
 from tests.lighting_helpers import register as register_box
 from tests.mqtt_helpers import Mosquitto, wait_until
+from tests.tile_server import TILE_PATH, tile_server
 from tests.web_helpers import (
     ARTIFACTS,
     CHROMIUM,
@@ -528,6 +529,30 @@ def _silent_box(db_url: str) -> None:
     engine.dispose()
 
 
+def _crowd_context(page: Page, board: Locator) -> None:
+    """The crowd's detail: the place, the rule, the zone's events around the trigger in words, the counts' chart."""
+    board.locator(".ticket", has_text="Attroupement").click()
+    expect(page.locator("#detail-h")).to_contain_text("Attroupement")
+    context = page.locator("#context")
+    expect(context).to_be_visible(timeout=5000)
+    iid = page.locator("#detail").get_attribute("data-id")
+    expect(context).to_have_attribute("data-loaded", str(iid))
+    expect(page.locator("#context-place")).to_contain_text("boîtier cam-darcy-01 · cible crossing")
+    expect(page.locator("#context-rule")).to_have_text(f"attroupements ({t_fr('kind.crowd')})")
+    triggers = page.locator("#trigger-events li")
+    expect(triggers).to_have_count(4)  # the events of zone crossing: entry, occupancy, loitering, exit
+    expect(page.locator("#trigger-events")).to_contain_text("Zone crossing : 4 personnes, 1 vélo")
+    assert "[" not in page.locator("#trigger-events").inner_text()
+    api_window = page.evaluate(f"fetch('/api/v1/interventions/{iid}/context').then((r) => r.json())")["window"]
+    chart = page.evaluate("window.vigieCharts['context-chart']")
+    assert (chart["min"], chart["max"]) == (api_window["start_ms"], api_window["end_ms"])
+    shot(page, "interventions-context")
+    page.locator("#context-map").click()  # the place on the map: centred there, its card open
+    expect(page).to_have_url(re.compile(rf"/map#iv-{iid}$"))
+    expect(page.locator(f'.leaflet-popup-content .popup[data-intervention="{iid}"]')).to_contain_text(
+        "Attroupement dans la zone crossing", timeout=10_000)
+
+
 def test_events_and_rule_interventions_read_as_sentences_in_french_and_in_english(
         app: Flask, db_url: str, base_url: str, page: Page, broker: Mosquitto, ingest_with_rules: IngestWorker,
 ) -> None:
@@ -570,6 +595,7 @@ def test_events_and_rule_interventions_read_as_sentences_in_french_and_in_englis
     expect(page.locator("#detail-fields")).to_contain_text(
         "Le boîtier light-darcy-01 signale sur le luminaire l03 : lampe en panne.")
     shot(page, "interventions-sentences")
+    _crowd_context(page, board)
     # The stored titles are the rules' own (English) strings: the board words them from the data instead.
     stored = {iv["kind"]: iv["title"] for iv in page.evaluate(
         "fetch('/api/v1/interventions?limit=10').then((r) => r.json())")["interventions"]}
@@ -729,3 +755,60 @@ def test_the_map_shows_luminaires_by_measured_state_and_a_fault_turns_red_live(
     expect(card).to_have_count(0)
     page.get_by_label("Luminaires (état mesuré)").uncheck()
     assert page.evaluate("window.vigieMap.layers.visible()") == {"luminaires": False, "interventions": False}
+
+
+def test_map_tiles_come_from_the_configured_tile_server(db_url: str, page: Page) -> None:
+    """``MAP_TILE_URL`` points the basemap at the city's tile server (here a local one): the map asks it for tiles,
+    the page's security policy lets them in, they are drawn, and the plain-background hint goes."""
+    with tile_server() as (url, asked):
+        app = make_app(db_url, MAP_TILE_URL=url, MAP_TILE_ATTRIBUTION="Tuiles de la métropole", MAP_TILE_MAX_ZOOM=18)
+        add_user(app, "operateur", "operator")
+        with serve(app) as base:
+            login(page, base, "operateur", "/map")
+            expect(page.locator("img.leaflet-tile-loaded").first).to_be_attached(timeout=10_000)
+            loaded = page.evaluate("[...document.querySelectorAll('img.leaflet-tile-loaded')]"
+                                   ".filter((i) => i.naturalWidth === 256).length")
+            assert loaded >= 1
+            assert any(TILE_PATH.match(p) for p in asked), asked
+            expect(page.locator("#no-tiles-hint")).to_be_hidden()
+            expect(page.locator(".leaflet-control-attribution")).to_contain_text("Tuiles de la métropole")
+            shot(page, "map-tiles")
+
+
+def test_the_map_is_operated_from_the_keyboard_with_teams_at_their_last_position(
+        app: Flask, base_url: str, page: Page) -> None:
+    """Canvas markers take no focus: a list of buttons per layer reaches each point from the keyboard (the map
+    centres on it and opens its card); the field teams' last positions are a layer of their own, toggled by
+    keyboard like the others."""
+    sup = add_user(app, "chef", "supervisor")
+    made = sup.post("/teams", json={"id": "eclairage-nord", "name": "Éclairage nord", "commune": "dijon",
+                                    "skills": ["eclairage"], "lat": 47.3301, "lon": 5.0402})
+    assert made.status_code == 201, made.get_json()
+    assert sup.post("/teams", json={"id": "voirie-sud", "name": "Voirie sud", "commune": "dijon",
+                                    "skills": ["voirie"]}).status_code == 201  # no position: not on the map
+    iv = sup.post("/interventions", json={"title": "Chaussée effondrée", "kind": "pothole", "priority": "urgent",
+                                          "commune": "dijon", "lat": 47.3215, "lon": 5.0380}).get_json()
+    login(page, base_url, "chef", "/map")
+    expect(page.locator("body")).to_have_attribute("data-layers-ready", "1", timeout=10_000)
+    assert page.evaluate("window.vigieMap.layers.teams()") == [{"id": "eclairage-nord", "lat": 47.3301,
+                                                                "lon": 5.0402}]
+    expect(page.locator('[data-layer-count="teams"]')).to_have_text("1")
+    team_button = page.locator("#list-teams button")
+    expect(team_button).to_have_text(["Éclairage nord (Dijon)"])
+    expect(page.locator("#list-ivs button")).to_have_text([f"#{iv['id']} Chaussée effondrée"])
+    # Hide the teams' layer from the keyboard, then reach the team by its button: the layer comes back, card open.
+    page.locator('#layers input[value="teams"]').focus()
+    page.keyboard.press("Space")
+    assert page.evaluate("window.vigieMap.layers.teamsVisible()") is False
+    team_button.focus()
+    page.keyboard.press("Enter")
+    card = page.locator('.leaflet-popup-content .popup[data-team="eclairage-nord"]')
+    expect(card).to_contain_text("Éclairage nord")
+    expect(card).to_contain_text("Éclairage public")
+    assert page.evaluate("window.vigieMap.layers.teamsVisible()") is True
+    expect(page.locator('#layers input[value="teams"]')).to_be_checked()
+    page.locator("#list-ivs button").focus()
+    page.keyboard.press("Enter")
+    expect(page.locator(f'.leaflet-popup-content .popup[data-intervention="{iv["id"]}"]')).to_contain_text(
+        "Chaussée effondrée")
+    shot(page, "map-keyboard-teams")

@@ -84,19 +84,40 @@ def lum_table(metrics: Mapping[str, Any] | None) -> dict[str, Reading]:
     return {lum: Reading(*values) for lum, *values in rows if isinstance(lum, str)}
 
 
+def lum_levels(metrics: Mapping[str, Any] | None) -> dict[str, tuple[float | None, float | None]]:
+    """``(level, target)`` of each luminaire of a node's telemetry, read as :func:`lum_table` reads them.
+
+    The group summary needs these two columns only; skipping the four meters is a third of the work.
+    """
+    table = (metrics or {}).get("light.lum")
+    if not isinstance(table, Mapping):
+        return {}
+    ids = table.get("ids")
+    if not isinstance(ids, list):
+        return {}
+    n = len(ids)
+    rows = zip(ids, _column(table, "level", n), _column(table, "target", n), strict=True)
+    return {lum: (level, target) for lum, level, target in rows if isinstance(lum, str)}
+
+
 def classify(reading: Reading | None, faulty: bool, fresh: bool) -> State:
     """A luminaire's state on the map and in the lists.
 
     An active fault wins (the operator must see it whatever the level); then no data when the node is silent,
     its telemetry stale, or the gear did not answer; then the measured level.
     """
+    return classify_level(None if reading is None else reading.level, faulty, fresh)
+
+
+def classify_level(level: float | None, faulty: bool, fresh: bool) -> State:
+    """:func:`classify` from the measured level alone (None: no reading, or the gear did not answer)."""
     if faulty:
         return "fault"
-    if reading is None or not fresh or reading.level is None:
+    if level is None or not fresh:
         return "no_data"
-    if reading.level <= 0.0:
+    if level <= 0.0:
         return "off"
-    return "on" if reading.level >= FULL_PCT else "dimmed"
+    return "on" if level >= FULL_PCT else "dimmed"
 
 
 def spread(levels: Iterable[float | None]) -> Spread:

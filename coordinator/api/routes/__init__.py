@@ -4,6 +4,7 @@ from . import (
     analytics,
     auth,
     fleet,
+    intervention_context,
     interventions,
     lighting,
     lighting_state,
@@ -15,5 +16,5 @@ from . import (
     users,
 )
 
-ROUTE_MODULES = (auth, users, stream, fleet, lighting, lighting_state, analytics, interventions, teams, rules,
-                 open311, security_events)
+ROUTE_MODULES = (auth, users, stream, fleet, lighting, lighting_state, analytics, interventions, intervention_context,
+                 teams, rules, open311, security_events)

@@ -1,7 +1,8 @@
 // Interventions board: create, acknowledge, assign from the ranked proposal, change status, comment, history.
 
 import { api, communeName, el, fmtDate, fmtNumber, notify, showError, t } from "./common.js";
-import { interventionDescription, interventionTitle, reasonText } from "./wording.js";
+import { align, plot } from "./charts.js";
+import { eventDetail, eventLabel, interventionDescription, interventionTitle, reasonText } from "./wording.js";
 
 const STATES = ["new", "acknowledged", "assigned", "en_route", "on_site", "resolved", "closed"];
 const MILESTONES = ["acknowledged", "on_site", "resolved"];
@@ -180,9 +181,54 @@ function render(iv) {
   for (const b of document.querySelectorAll(".ticket")) b.setAttribute("aria-pressed", String(b.dataset.id === String(iv.id)));
 }
 
+let contextFor = null; // the intervention whose context is being loaded: a late answer for another is dropped
+
+/** Where, which rule, the events that raised it and the counts around, from /interventions/{id}/context. */
+async function loadContext(iv) {
+  contextFor = iv.id;
+  const box = document.getElementById("context");
+  let ctx;
+  try {
+    ctx = await api("GET", `/interventions/${iv.id}/context`);
+  } catch (err) {
+    showError(err);
+    return;
+  }
+  if (contextFor !== iv.id) return;
+  const p = ctx.place;
+  const place = [];
+  if (p.commune) place.push(p.lat !== null && p.lon !== null
+    ? t("iv.place_at", { commune: communeName(p.commune), lat: fmtNumber(p.lat, 4), lon: fmtNumber(p.lon, 4) })
+    : communeName(p.commune));
+  if (p.device_id) place.push(t("iv.place_device", { device: p.device_id }));
+  if (p.target) place.push(t("iv.place_target", { target: p.target }));
+  const onMap = p.lat !== null && p.lon !== null && iv.state !== "closed"; // the map shows open interventions
+  document.getElementById("context-place").replaceChildren(place.join(" · ") || "—",
+    ...(onMap ? [" — ", el("a", { href: `/map#iv-${iv.id}`, id: "context-map", text: t("iv.on_map") })] : []));
+  document.getElementById("context-rule").textContent = ctx.rule
+    ? `${ctx.rule.name} (${label("kind", ctx.rule.type)})` : t("iv.rule_none");
+  const items = ctx.events.items;
+  document.getElementById("trigger-events").replaceChildren(...(items.length ? items.map((e) => el("li", {
+    dataset: { key: `${e.device_id}/${e.boot}/${e.n}` } },
+  el("time", { datetime: new Date(e.ts_ms).toISOString(), text: fmtDate(e.ts_ms) }), " ",
+  el("strong", { text: eventLabel(e.type) }), " — ", el("span", { class: "detail", text: eventDetail(e.type, e.body) })))
+    : [el("li", { text: t("iv.no_events") })]));
+  const more = document.getElementById("trigger-more");
+  more.hidden = ctx.events.total <= items.length;
+  more.textContent = more.hidden ? "" : t("iv.trigger_more", { total: ctx.events.total, shown: items.length });
+  box.hidden = false;
+  const { names, data } = align(ctx.counts, (r) => r.target, (r) => r.inbound + r.outbound);
+  const w = ctx.window;
+  plot("context-chart", { data, labels: names, fromMs: w.start_ms, toMs: w.end_ms,
+    stepHours: w.end_ms - w.start_ms <= 6 * 3_600_000 ? 1 : 3, unit: t("energy.passages"), digits: 0 });
+  box.dataset.loaded = String(iv.id);
+}
+
 async function open(id, focus = true) {
   try {
-    render(await api("GET", `/interventions/${id}`));
+    const iv = await api("GET", `/interventions/${id}`);
+    render(iv);
+    loadContext(iv);
     document.getElementById("assign-form").hidden = true;
     if (focus) detail.focus();
   } catch (err) {

@@ -16,6 +16,8 @@ const REFRESH_MS = 30_000;
 
 const lums = new Map(); // "device/lum" -> {data, marker}
 const ivs = new Map(); // id -> {data, marker}
+const teams = new Map(); // id -> {data, marker}
+const TEAM_COLOUR = "#0f766e";
 
 function pct(v) {
   return v === null || v === undefined ? "—" : `${Math.round(v * 10) / 10} %`;
@@ -51,6 +53,28 @@ function ivPopup(iv) {
       el("dt", { text: t("common.status") }), el("dd", { text: t(`state.${iv.state}`) }),
       el("dt", { text: t("iv.sla") }), el("dd", { text: overdue(iv) ? t("iv.overdue") : fmtDate(iv.deadlines?.resolved) })),
     el("a", { href: `/interventions#${iv.id}`, text: t("iv.open") }));
+}
+
+function teamPopup(team) {
+  return el("div", { class: "popup", dataset: { team: team.id } },
+    el("strong", { text: team.name }),
+    el("dl", {},
+      el("dt", { text: t("common.commune") }), el("dd", { text: communeName(team.commune) }),
+      el("dt", { text: t("map.team_skills") }), el("dd", { text: team.skills.map((k) => t(`skill.${k}`)).join(", ") || "—" }),
+      el("dt", { text: t("map.team_position") }),
+      el("dd", { text: `${team.lat.toFixed(4)} N, ${team.lon.toFixed(4)} E` })));
+}
+
+/**
+ * The keyboard's way to the markers: one button per point of a layer, which centres the map on it and opens
+ * its card (canvas markers take no focus themselves).
+ */
+function listPoints(id, items, open) {
+  const list = document.getElementById(id);
+  if (!list) return;
+  list.replaceChildren(...(items.length ? items.map(([key, text]) => el("li", {}, el("button", {
+    type: "button", class: "secondary", dataset: { point: String(key) }, text, onclick: () => open(key) })))
+    : [el("li", { text: t("map.list_empty") })]));
 }
 
 function styleLum(l) {
@@ -92,6 +116,7 @@ export function setupLayers(map) {
   const renderer = L.canvas({ padding: 0.3 });
   const lumLayer = L.layerGroup();
   const ivLayer = L.layerGroup();
+  const teamLayer = L.layerGroup();
 
   function putLum(l) {
     const key = `${l.device_id}/${l.lum_id}`;
@@ -161,9 +186,56 @@ export function setupLayers(map) {
       }
     }
     countIvs();
+    listPoints("list-ivs", [...ivs.values()].map(({ data }) => [data.id, `#${data.id} ${interventionTitle(data)}`]),
+      (id) => focusOn(ivs.get(id)?.marker));
   }
 
-  const toggles = { luminaires: lumLayer, interventions: ivLayer };
+  /** Active teams with a known position (the last one they or a supervisor reported). */
+  async function loadTeams() {
+    const res = await api("GET", "/teams");
+    const seen = new Set();
+    for (const team of res.teams) {
+      if (!team.active || team.lat === null || team.lon === null) continue;
+      seen.add(team.id);
+      const known = teams.get(team.id);
+      if (known) {
+        known.data = team;
+        known.marker.setLatLng([team.lat, team.lon]);
+        continue;
+      }
+      const marker = L.circleMarker([team.lat, team.lon], { renderer, radius: 7, weight: 2, color: "#ffffff",
+        fillColor: TEAM_COLOUR, fillOpacity: 0.95 }).bindPopup(() => teamPopup(teams.get(team.id).data));
+      teams.set(team.id, { data: team, marker });
+      marker.addTo(teamLayer);
+    }
+    for (const [id, { marker }] of [...teams]) {
+      if (!seen.has(id)) {
+        teamLayer.removeLayer(marker);
+        teams.delete(id);
+      }
+    }
+    count("teams", teams.size);
+    document.body.dataset.mapTeams = String(teams.size);
+    listPoints("list-teams", [...teams.values()].map(({ data }) => [data.id, `${data.name} (${communeName(data.commune)})`]),
+      (id) => focusOn(teams.get(id)?.marker));
+  }
+
+  /** Centre the map on a marker and open its card; its layer is shown first if it was hidden. */
+  function focusOn(marker) {
+    if (!marker) return;
+    for (const [name, layer] of Object.entries(toggles)) {
+      if (layer.hasLayer(marker) && !map.hasLayer(layer)) {
+        layer.addTo(map);
+        const box = document.querySelector(`#layers input[name="layer"][value="${name}"]`);
+        if (box) box.checked = true;
+      }
+    }
+    map.closePopup();
+    map.setView(marker.getLatLng(), Math.max(map.getZoom(), 15));
+    marker.openPopup();
+  }
+
+  const toggles = { luminaires: lumLayer, interventions: ivLayer, teams: teamLayer };
   for (const box of document.querySelectorAll('#layers input[name="layer"]')) {
     const layer = toggles[box.value];
     if (box.checked) layer.addTo(map);
@@ -185,7 +257,11 @@ export function setupLayers(map) {
     refreshIvs = setTimeout(() => loadIvs().catch(showError), 300);
   });
 
-  const loadAll = () => Promise.all([loadLums(), loadIvs()]).then(() => {
+  // From an intervention's detail: /map#iv-42 centres the map on intervention 42 and opens its card, once.
+  let linked = /^#iv-(\d+)$/.exec(window.location.hash);
+  const loadAll = () => Promise.all([loadLums(), loadIvs(), loadTeams()]).then(() => {
+    if (linked) focusOn(ivs.get(Number(linked[1]))?.marker);
+    linked = null;
     document.body.dataset.layersReady = "1";
   }).catch(showError);
   loadAll();
@@ -193,6 +269,8 @@ export function setupLayers(map) {
 
   return {
     visible: () => ({ luminaires: map.hasLayer(lumLayer), interventions: map.hasLayer(ivLayer) }),
+    teamsVisible: () => map.hasLayer(teamLayer),
+    teams: () => [...teams.values()].map(({ data }) => ({ id: data.id, lat: data.lat, lon: data.lon })),
     luminaires: () => [...lums.values()].map(({ data }) => ({ id: `${data.device_id}/${data.lum_id}`, state: data.state })),
     interventions: () => [...ivs.values()].map(({ data }) => ({ id: data.id, priority: data.priority, overdue: overdue(data),
       title: interventionTitle(data) })),
