@@ -1,6 +1,19 @@
 """Route modules of the API, listed explicitly (a registry, not an import side effect hunt)."""
 
-from . import analytics, auth, fleet, interventions, lighting, open311, rules, security_events, stream, teams, users
+from . import (
+    analytics,
+    auth,
+    fleet,
+    interventions,
+    lighting,
+    open311,
+    register,
+    rules,
+    security_events,
+    stream,
+    teams,
+    users,
+)
 
 ROUTE_MODULES = (auth, users, stream, fleet, lighting, analytics, interventions, teams, rules, open311,
-                 security_events)
+                 security_events, register)

@@ -19,6 +19,7 @@ from .interventions import (
     rules,
     teams,
 )
+from .legal import register_entries, register_head
 from .lighting import (
     CITY_SITE,
     light_calendars,
@@ -56,6 +57,8 @@ __all__ = [
     "light_meters",
     "login_throttle",
     "metadata",
+    "register_entries",
+    "register_head",
     "report_quota",
     "rule_state",
     "rules",
