@@ -12,6 +12,7 @@ import pytest
 import sqlalchemy as sa
 from alembic import command
 from flask import Flask
+from flask.testing import FlaskClient
 from hypothesis import example, given
 from hypothesis import strategies as st
 from sqlalchemy.engine import Engine
@@ -23,7 +24,7 @@ from coordinator.storage import current_revision, head_revision, make_engine, sc
 from coordinator.storage import register as register_store
 from coordinator.storage.migrate import alembic_config
 from coordinator.storage.schema import register_entries
-from tests.api_helpers import add_user
+from tests.api_helpers import PASSWORD, add_user
 
 
 def chain(n: int) -> list[Entry]:
@@ -225,3 +226,27 @@ def test_migration_0003_downgrades_and_upgrades_with_an_empty_head(engine: Engin
     with engine.begin() as conn:
         assert register_store.head(conn) == (0, GENESIS)
         assert register_store.append(conn, "destruction", "system", subject="segment 1").seq == 1
+
+
+def _session(app: Flask, username: str) -> FlaskClient:
+    c = app.test_client()
+    assert c.post("/api/v1/auth/login", json={"username": username, "password": PASSWORD}).status_code == 200
+    return c
+
+
+def test_the_printable_page_shows_the_filtered_entries_and_the_chain_state(app: Flask, engine: Engine) -> None:
+    add_user(app, "cheffe", "supervisor")
+    add_user(app, "agent", "operator")
+    _fill(engine, 5)
+    assert app.test_client().get("/registre").status_code == 302  # to the login page
+    assert _session(app, "agent").get("/registre").status_code == 403
+    sup = _session(app, "cheffe")
+    html = sup.get("/registre?procedure=PV-2026-001").get_data(as_text=True)
+    assert "Chaîne intègre : 5 entrées vérifiées." in html and "2 entrée(s), procédure PV-2026-001" in html
+    assert html.count("<tr><td>") == 2 and "Visionnage" in html and "1970-01-01T00:00:04.000Z" in html
+    with engine.begin() as conn:
+        conn.execute(register_entries.delete().where(register_entries.c.seq == 3))
+    html = sup.get("/registre").get_data(as_text=True)
+    assert "Chaîne ROMPUE à l'entrée 3" in html
+    bad = sup.get("/registre?since=9&until=1")
+    assert bad.status_code == 400 and "Filtre refusé" in bad.get_data(as_text=True)
