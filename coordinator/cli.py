@@ -17,6 +17,7 @@ from .broker import BrokerSettings, render_mosquitto_conf
 from .broker.files import add_parser as add_broker_config_parser
 from .demo import run_demo
 from .dispatch import cli as dispatch_cli
+from .evidence import cli as evidence_cli
 from .lighting import cli as lighting_cli
 from .register import cli as register_cli
 from .watch import watch
@@ -75,6 +76,7 @@ def build_parser() -> argparse.ArgumentParser:
     lighting_cli.add_parsers(sub)
     ingest_cli.add_parsers(sub)
     register_cli.add_parsers(sub)
+    evidence_cli.add_parsers(sub)
     add_broker_config_parser(sub)
     return p
 
