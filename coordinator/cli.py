@@ -18,6 +18,7 @@ from .broker.files import add_parser as add_broker_config_parser
 from .demo import run_demo
 from .dispatch import cli as dispatch_cli
 from .evidence import cli as evidence_cli
+from .legal import cli as legal_cli
 from .lighting import cli as lighting_cli
 from .register import cli as register_cli
 from .watch import watch
@@ -77,6 +78,7 @@ def build_parser() -> argparse.ArgumentParser:
     ingest_cli.add_parsers(sub)
     register_cli.add_parsers(sub)
     evidence_cli.add_parsers(sub)
+    legal_cli.add_parsers(sub)
     add_broker_config_parser(sub)
     return p
 

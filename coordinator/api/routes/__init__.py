@@ -8,6 +8,7 @@ from . import (
     lighting,
     open311,
     register,
+    requisitions,
     rules,
     security_events,
     stream,
@@ -16,4 +17,4 @@ from . import (
 )
 
 ROUTE_MODULES = (auth, users, stream, fleet, lighting, analytics, interventions, teams, rules, open311,
-                 security_events, register)
+                 security_events, register, requisitions)

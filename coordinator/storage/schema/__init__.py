@@ -19,7 +19,14 @@ from .interventions import (
     rules,
     teams,
 )
-from .legal import register_entries, register_head
+from .legal import (
+    authority_accounts,
+    download_links,
+    legal_designations,
+    register_entries,
+    register_head,
+    requisitions,
+)
 from .lighting import (
     CITY_SITE,
     light_calendars,
@@ -38,15 +45,18 @@ __all__ = [
     "analytics_occupancy",
     "api_tokens",
     "auth_sessions",
+    "authority_accounts",
     "deliveries",
     "delivery_attempts",
     "device_sessions",
     "devices",
+    "download_links",
     "energy_hourly",
     "event_streams",
     "events",
     "intervention_log",
     "interventions",
+    "legal_designations",
     "light_calendars",
     "light_command_acks",
     "light_command_topics",
@@ -60,6 +70,7 @@ __all__ = [
     "register_entries",
     "register_head",
     "report_quota",
+    "requisitions",
     "rule_state",
     "rules",
     "security_events",

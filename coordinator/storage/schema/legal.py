@@ -34,3 +34,51 @@ register_head = sa.Table(
     sa.Column("seq", sa.BigInteger, nullable=False, doc="seq of the last entry (0: empty register)"),
     sa.Column("hash", sa.String(64), nullable=False, doc="hash of the last entry"),
 )
+
+legal_designations = sa.Table(
+    "legal_designations", metadata,
+    sa.Column("user_id", sa.Integer, sa.ForeignKey("users.id", ondelete="CASCADE"), primary_key=True,
+              autoincrement=False),
+    sa.Column("designated_ms", Millis, nullable=False),
+    sa.Column("designated_by", sa.String(64), nullable=False),
+)
+
+authority_accounts = sa.Table(
+    "authority_accounts", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("name", sa.String(128), nullable=False, unique=True, doc="e.g. 'Parquet de Dijon' or an OPJ's service"),
+    sa.Column("token_sha256", sa.String(64), nullable=False, unique=True),
+    sa.Column("active", sa.Boolean, nullable=False, default=True),
+    sa.Column("created_ms", Millis, nullable=False),
+)
+
+requisitions = sa.Table(
+    "requisitions", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("authority_id", sa.Integer, sa.ForeignKey("authority_accounts.id"), nullable=False, index=True),
+    sa.Column("procedure", sa.String(PROCEDURE_MAX), nullable=False),
+    sa.Column("legal_basis", sa.String(8), nullable=False),
+    sa.Column("legal_basis_text", sa.String(200), nullable=True),
+    sa.Column("cameras", sa.String(2000), nullable=False, doc="JSON list of '<site>/<device>/<camera>'"),
+    sa.Column("start_ms", Millis, nullable=False),
+    sa.Column("end_ms", Millis, nullable=False),
+    sa.Column("reason", sa.String(1000), nullable=False),
+    sa.Column("status", sa.String(8), nullable=False),
+    sa.Column("requested_by", sa.String(64), nullable=False),
+    sa.Column("requested_ms", Millis, nullable=False),
+    sa.Column("decided_by", sa.String(64), nullable=True),
+    sa.Column("decided_ms", Millis, nullable=True),
+    sa.Column("decision_note", sa.String(1000), nullable=True),
+    sa.CheckConstraint("status IN ('pending', 'approved', 'refused')", name="status"),
+    sa.CheckConstraint("legal_basis IN ('60-1', '77-1-1', '99-3', 'other')", name="legal_basis"),
+)
+
+download_links = sa.Table(
+    "download_links", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("requisition_id", sa.Integer, sa.ForeignKey("requisitions.id"), nullable=False, index=True),
+    sa.Column("token_sha256", sa.String(64), nullable=False, unique=True),
+    sa.Column("package", sa.String(400), nullable=False, doc="path of the package archive on the coordinator"),
+    sa.Column("created_ms", Millis, nullable=False),
+    sa.Column("expires_ms", Millis, nullable=False),
+)
