@@ -2,6 +2,7 @@
 
 from . import (
     analytics,
+    analytics_mode,
     auth,
     fleet,
     interventions,
@@ -17,4 +18,4 @@ from . import (
 )
 
 ROUTE_MODULES = (auth, users, stream, fleet, lighting, analytics, interventions, teams, rules, open311,
-                 security_events, register, requisitions)
+                 security_events, register, requisitions, analytics_mode)

@@ -26,6 +26,7 @@ from ..bodies import parse_body
 from ..errors import bad_request, not_found
 from ..openapi import schema_model
 from ..security import check_commune, current_principal, require
+from .analytics_mode import check_rule_allowed
 from .dispatch_common import now_ms
 
 
@@ -98,6 +99,7 @@ def list_rules() -> ResponseReturnValue:
 def create_rule() -> ResponseReturnValue:
     body = parse_body(RuleIn)
     _check_classes(body)
+    check_rule_allowed(body.config.type)
     p = current_principal()
     check_commune(p, body.commune)
     with get_engine().begin() as conn:
@@ -119,6 +121,7 @@ def get_rule(rule_id: int) -> ResponseReturnValue:
 def update_rule(rule_id: int) -> ResponseReturnValue:
     body = parse_body(RuleIn)
     _check_classes(body)
+    check_rule_allowed(body.config.type)
     p = current_principal()
     _visible_rule(rule_id)
     check_commune(p, body.commune)

@@ -20,6 +20,7 @@ from .interventions import (
     teams,
 )
 from .legal import (
+    analytics_mode_log,
     authority_accounts,
     download_links,
     legal_designations,
@@ -42,6 +43,7 @@ __all__ = [
     "CITY_SITE",
     "ROLES",
     "analytics_counts",
+    "analytics_mode_log",
     "analytics_occupancy",
     "api_tokens",
     "auth_sessions",

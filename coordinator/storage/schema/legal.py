@@ -82,3 +82,15 @@ download_links = sa.Table(
     sa.Column("created_ms", Millis, nullable=False),
     sa.Column("expires_ms", Millis, nullable=False),
 )
+
+analytics_mode_log = sa.Table(
+    "analytics_mode_log", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("mode", sa.String(16), nullable=False),
+    sa.Column("legal_basis", sa.String(400), nullable=True, doc="the text authorising alerting"),
+    sa.Column("start_ms", Millis, nullable=True),
+    sa.Column("end_ms", Millis, nullable=True),
+    sa.Column("set_by", sa.String(64), nullable=False),
+    sa.Column("set_ms", Millis, nullable=False),
+    sa.CheckConstraint("mode IN ('statistics', 'alerting')", name="mode"),
+)

@@ -2,7 +2,7 @@
 
 A hash-chained, append-only register of what happens to recordings, and its head row (the last
 sequence number and hash), whose row lock serialises appends; designated agents, authority accounts, requisitions and their
-time-limited download links.
+time-limited download links; the decisions on the city-wide analytics mode.
 
 Revision ID: 0003
 Revises: 0002
@@ -98,9 +98,21 @@ def upgrade() -> None:
     sa.UniqueConstraint('token_sha256', name=op.f('uq_download_links_token_sha256'))
     )
     op.create_index(op.f('ix_download_links_requisition_id'), 'download_links', ['requisition_id'], unique=False)
+    op.create_table('analytics_mode_log',
+    sa.Column('id', sa.Integer(), autoincrement=True, nullable=False),
+    sa.Column('mode', sa.String(length=16), nullable=False),
+    sa.Column('legal_basis', sa.String(length=400), nullable=True),
+    sa.Column('start_ms', sa.BigInteger(), nullable=True),
+    sa.Column('end_ms', sa.BigInteger(), nullable=True),
+    sa.Column('set_by', sa.String(length=64), nullable=False),
+    sa.Column('set_ms', sa.BigInteger(), nullable=False),
+    sa.CheckConstraint("mode IN ('statistics', 'alerting')", name=op.f('ck_analytics_mode_log_mode')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_analytics_mode_log'))
+    )
 
 
 def downgrade() -> None:
+    op.drop_table('analytics_mode_log')
     op.drop_index(op.f('ix_download_links_requisition_id'), table_name='download_links')
     op.drop_table('download_links')
     op.drop_index(op.f('ix_requisitions_authority_id'), table_name='requisitions')
