@@ -129,6 +129,9 @@ def test_only_designated_agents_record_valid_requests_and_another_supervisor_dec
     assert approved.status_code == 200 and approved.get_json()["decided_by"] == "cheffe"
     assert w.cheffe.post(f"/requisitions/{rid}/decision", json={"approve": False}).status_code == 409
     assert w.other_op.get("/requisitions").status_code == 403
+    assert w.other_op.get("/authorities").status_code == 403
+    assert [a["name"] for a in w.agent.get("/authorities").get_json()["authorities"]] == [
+        "Commissariat de Beaune", "Parquet de Dijon"]
     assert [r["id"] for r in w.cheffe.get("/requisitions?status=pending").get_json()["requisitions"]] == []
     with engine.connect() as conn:
         kinds = [(e.kind, e.actor, e.procedure) for e in register_store.iter_all(conn)]

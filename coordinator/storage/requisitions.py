@@ -158,3 +158,10 @@ def links_of(conn: Connection, rid: int) -> list[tuple[int, int, int]]:
     d = download_links
     q = sa.select(d.c.id, d.c.created_ms, d.c.expires_ms).where(d.c.requisition_id == rid).order_by(d.c.id)
     return [(int(r.id), int(r.created_ms), int(r.expires_ms)) for r in conn.execute(q)]
+
+
+def authorities(conn: Connection) -> list[tuple[int, str]]:
+    """(id, name) of every active authority account, by name."""
+    t = authority_accounts
+    q = sa.select(t.c.id, t.c.name).where(t.c.active.is_(True)).order_by(t.c.name)
+    return [(int(r.id), str(r.name)) for r in conn.execute(q)]

@@ -276,3 +276,12 @@ def download_package(token: str) -> ResponseReturnValue:
         raise refusal
     return send_file(link.package, mimetype="application/zip", as_attachment=True,
                      download_name=f"requisition-{r.id}.zip")
+
+
+@bp.get("/authorities")
+@require("operator")
+def list_authorities() -> ResponseReturnValue:
+    """The active authority accounts a requisition can name (designated agents and supervisors)."""
+    _reader()
+    with get_engine().connect() as conn:
+        return jsonify({"authorities": [{"id": i, "name": n} for i, n in store.authorities(conn)]})
