@@ -38,6 +38,15 @@ def cmd_authority_add(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_box_token(args: argparse.Namespace) -> int:
+    engine = make_engine(args.database_url or os.environ.get("VIGIE_DATABASE_URL") or DEFAULT_URL)
+    with engine.begin() as conn:
+        token = store.set_box_token(conn, args.device, int(time.time() * 1000))
+    engine.dispose()
+    print(token)
+    return 0
+
+
 def add_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     legal = sub.add_parser("legal", help="designated agents and authority accounts (requisitions)")
     legal.add_argument("--database-url", help="default: $VIGIE_DATABASE_URL or " + DEFAULT_URL)
@@ -48,4 +57,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-a
     a = lsub.add_parser("authority-add", help="create an authority account (parquet, OPJ service) and its token")
     a.add_argument("name")
     a.set_defaults(func=cmd_authority_add)
+    b = lsub.add_parser("box-token", help="issue (or replace) a box's segment upload token; prints it")
+    b.add_argument("device")
+    b.set_defaults(func=cmd_box_token)
 

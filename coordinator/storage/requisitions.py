@@ -16,7 +16,14 @@ from sqlalchemy.engine import Connection
 
 from coordinator.auth.secrets import hash_token
 
-from .schema import authority_accounts, download_links, legal_designations, requisitions, users
+from .schema import (
+    authority_accounts,
+    box_upload_tokens,
+    download_links,
+    legal_designations,
+    requisitions,
+    users,
+)
 
 
 def _new_id(result: sa.CursorResult[Any]) -> int:
@@ -165,3 +172,18 @@ def authorities(conn: Connection) -> list[tuple[int, str]]:
     t = authority_accounts
     q = sa.select(t.c.id, t.c.name).where(t.c.active.is_(True)).order_by(t.c.name)
     return [(int(r.id), str(r.name)) for r in conn.execute(q)]
+
+
+def set_box_token(conn: Connection, device_id: str, at_ms: int) -> str:
+    """A new upload token for a box (replacing its previous one); returns it (stored hashed)."""
+    token = secrets.token_urlsafe(32)
+    t = box_upload_tokens
+    conn.execute(t.delete().where(t.c.device_id == device_id))
+    conn.execute(t.insert().values(device_id=device_id, token_sha256=hash_token(token), created_ms=at_ms))
+    return token
+
+
+def box_by_token(conn: Connection, token: str) -> str | None:
+    t = box_upload_tokens
+    found = conn.execute(sa.select(t.c.device_id).where(t.c.token_sha256 == hash_token(token))).scalar_one_or_none()
+    return None if found is None else str(found)

@@ -12,10 +12,11 @@ from . import (
     requisitions,
     rules,
     security_events,
+    segments,
     stream,
     teams,
     users,
 )
 
 ROUTE_MODULES = (auth, users, stream, fleet, lighting, analytics, interventions, teams, rules, open311,
-                 security_events, register, requisitions, analytics_mode)
+                 security_events, register, requisitions, analytics_mode, segments)

@@ -22,6 +22,7 @@ from .interventions import (
 from .legal import (
     analytics_mode_log,
     authority_accounts,
+    box_upload_tokens,
     download_links,
     legal_designations,
     register_entries,
@@ -48,6 +49,7 @@ __all__ = [
     "api_tokens",
     "auth_sessions",
     "authority_accounts",
+    "box_upload_tokens",
     "deliveries",
     "delivery_attempts",
     "device_sessions",

@@ -94,3 +94,10 @@ analytics_mode_log = sa.Table(
     sa.Column("set_ms", Millis, nullable=False),
     sa.CheckConstraint("mode IN ('statistics', 'alerting')", name="mode"),
 )
+
+box_upload_tokens = sa.Table(
+    "box_upload_tokens", metadata,
+    sa.Column("device_id", Ident, primary_key=True, doc="the box; its token uploads only its own segments"),
+    sa.Column("token_sha256", sa.String(64), nullable=False, unique=True),
+    sa.Column("created_ms", Millis, nullable=False),
+)

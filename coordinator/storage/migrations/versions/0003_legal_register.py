@@ -2,7 +2,7 @@
 
 A hash-chained, append-only register of what happens to recordings, and its head row (the last
 sequence number and hash), whose row lock serialises appends; designated agents, authority accounts, requisitions and their
-time-limited download links; the decisions on the city-wide analytics mode.
+time-limited download links; the decisions on the city-wide analytics mode; the boxes' segment upload tokens.
 
 Revision ID: 0003
 Revises: 0002
@@ -109,9 +109,17 @@ def upgrade() -> None:
     sa.CheckConstraint("mode IN ('statistics', 'alerting')", name=op.f('ck_analytics_mode_log_mode')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_analytics_mode_log'))
     )
+    op.create_table('box_upload_tokens',
+    sa.Column('device_id', sa.String(length=64), nullable=False),
+    sa.Column('token_sha256', sa.String(length=64), nullable=False),
+    sa.Column('created_ms', sa.BigInteger(), nullable=False),
+    sa.PrimaryKeyConstraint('device_id', name=op.f('pk_box_upload_tokens')),
+    sa.UniqueConstraint('token_sha256', name=op.f('uq_box_upload_tokens_token_sha256'))
+    )
 
 
 def downgrade() -> None:
+    op.drop_table('box_upload_tokens')
     op.drop_table('analytics_mode_log')
     op.drop_index(op.f('ix_download_links_requisition_id'), table_name='download_links')
     op.drop_table('download_links')
