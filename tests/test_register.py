@@ -22,6 +22,7 @@ from coordinator.cli import main
 from coordinator.register import GENESIS, KINDS, Entry, RegisterError, entry_hash, first_break
 from coordinator.storage import current_revision, head_revision, make_engine, schema_drift, upgrade
 from coordinator.storage import register as register_store
+from coordinator.storage import requisitions as requisition_store
 from coordinator.storage.migrate import alembic_config
 from coordinator.storage.schema import register_entries
 from tests.api_helpers import PASSWORD, add_user
@@ -250,3 +251,21 @@ def test_the_printable_page_shows_the_filtered_entries_and_the_chain_state(app: 
     assert "Chaîne ROMPUE à l'entrée 3" in html
     bad = sup.get("/registre?since=9&until=1")
     assert bad.status_code == 400 and "Filtre refusé" in bad.get_data(as_text=True)
+
+
+def test_designated_agents_record_their_viewings(app: Flask, engine: Engine) -> None:
+    agent = add_user(app, "agent", "operator")
+    other = add_user(app, "veilleur", "operator")
+    with engine.begin() as conn:
+        assert requisition_store.designate(conn, "agent", "root", 1)
+    body = {"camera": "dijon/cam-1/c0", "what": "clip 14:02-14:05", "reason": "vérification d'un signalement"}
+    refused = other.post("/register/viewings", json=body)
+    assert refused.status_code == 403 and "not a designated agent" in refused.get_json()["error"]["message"]
+    assert agent.post("/register/viewings", json={**body, "camera": "cam-1"}).status_code == 400
+    made = agent.post("/register/viewings", json=body)
+    assert made.status_code == 201
+    e = made.get_json()
+    assert (e["seq"], e["kind"], e["actor"], e["camera"], e["subject"]) == (
+        1, "viewing", "agent", "dijon/cam-1/c0", "clip 14:02-14:05")
+    with engine.connect() as conn:
+        assert register_store.verify(conn) == (1, None)

@@ -137,7 +137,7 @@ def test_only_designated_agents_record_valid_requests_and_another_supervisor_dec
         kinds = [(e.kind, e.actor, e.procedure) for e in register_store.iter_all(conn)]
     assert kinds == [("requisition_created", "agent", "PV-2026-017"), ("requisition_created", "adjoint", "PV-2026-017"),
                      ("requisition_refused", "cheffe", "PV-2026-017"),
-                     ("requisition_approved", "cheffe", "PV-2026-017")]
+                     ("requisition_approved", "cheffe", "PV-2026-017"), ("legal_hold_set", "cheffe", "PV-2026-017")]
 
 
 def test_the_package_goes_to_its_authority_only_until_the_link_expires(world: World, app: Flask, engine: Engine,
@@ -174,7 +174,8 @@ def test_the_package_goes_to_its_authority_only_until_the_link_expires(world: Wo
         kinds = [(e.kind, e.actor) for e in register_store.iter_all(conn)]
         assert register_store.verify(conn)[1] is None
     assert kinds == [
-        ("requisition_created", "agent"), ("requisition_approved", "cheffe"), ("extraction", "agent"),
+        ("requisition_created", "agent"), ("requisition_approved", "cheffe"), ("legal_hold_set", "cheffe"),
+        ("extraction", "agent"),
         ("transmission", "agent"), ("download_refused", f"authority:{w.other}"),
         ("download", f"authority:{w.parquet}"), ("download_refused", f"authority:{w.parquet}")]
     listed = w.cheffe.get(f"/requisitions/{rid}").get_json()

@@ -1,4 +1,5 @@
-"""The R252-11 register, read by supervisors: a page of entries, a CSV export, a check of the chain."""
+"""The R252-11 register, read by supervisors (a page of entries, a CSV export, a check of the chain), and the
+viewings designated agents record in it."""
 
 from __future__ import annotations
 
@@ -14,11 +15,14 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from coordinator.register.csv_export import rows
 from coordinator.storage import register as register_store
+from coordinator.storage import requisitions as requisition_store
 from coordinator.storage.flask import get_engine
 
 from ..blueprint import bp
-from ..bodies import parse_query
-from ..security import require
+from ..bodies import parse_body, parse_query
+from ..errors import ApiError
+from ..openapi import schema_model
+from ..security import current_principal, require
 
 Kind = Literal["recording_started", "recording_stopped", "viewing", "extraction", "requisition_created",
                "requisition_approved", "requisition_refused", "transmission", "download", "download_refused",
@@ -90,3 +94,28 @@ def verify_register() -> ResponseReturnValue:
         count, broken = register_store.verify(conn)
     return jsonify({"intact": broken is None, "entries": count,
                     "first_bad": None if broken is None else {"seq": broken.seq, "reason": broken.reason}})
+
+
+@schema_model
+class ViewingIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    camera: str = Field(min_length=5, max_length=64, description="'<site>/<device>/<camera>'",
+                        pattern=r"^[a-z0-9][a-z0-9_-]*/[a-z0-9][a-z0-9_-]*/[a-z0-9][a-z0-9_-]*$")
+    what: str = Field(min_length=1, max_length=128, description="the snapshot or clip viewed (file, time span)")
+    procedure: str | None = Field(default=None, min_length=1, max_length=64)
+    reason: str | None = Field(default=None, max_length=1000)
+
+
+@bp.post("/register/viewings")
+@require("operator")
+def record_viewing() -> ResponseReturnValue:
+    """A designated agent records a viewing of recorded images (R252-11: at every viewing)."""
+    principal = current_principal()
+    with get_engine().begin() as conn:
+        if not requisition_store.is_designated(conn, principal.user_id):
+            raise ApiError(403, f"{principal.username!r} is not a designated agent (R252-11): only designated "
+                                "agents view recorded images")
+        body = parse_body(ViewingIn)
+        entry = register_store.append(conn, "viewing", principal.username, camera=body.camera,
+                                      procedure=body.procedure, subject=body.what, detail=body.reason)
+    return jsonify(asdict(entry)), 201

@@ -179,6 +179,11 @@ def decide_requisition(rid: int) -> ResponseReturnValue:
             raise ApiError(409, "the requisition was decided meanwhile")
         register_store.append(conn, f"requisition_{d.status}", principal.username, procedure=r.procedure,
                               subject=f"requisition {rid}", detail=d.note, at_ms=now)
+        if d.status == "approved":  # the window's recordings are kept past their retention until released
+            for camera in r.cameras:
+                register_store.append(conn, "legal_hold_set", principal.username, camera=camera,
+                                      procedure=r.procedure, subject=f"requisition {rid}",
+                                      detail=f"window [{r.start_ms}, {r.end_ms})", at_ms=now)
         updated = store.get(conn, rid)
     assert updated is not None
     return jsonify(_out(updated))
