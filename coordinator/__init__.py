@@ -12,6 +12,7 @@ from flask import Flask
 
 from . import settings
 from .api import init_app as init_api
+from .register.page import bp as register_page
 from .storage import flask as storage_flask
 from .web import init_app as init_web
 
@@ -27,4 +28,5 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     storage_flask.init_app(app)
     init_api(app)
     init_web(app)
+    app.register_blueprint(register_page)
     return app

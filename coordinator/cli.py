@@ -17,7 +17,10 @@ from .broker import BrokerSettings, render_mosquitto_conf
 from .broker.files import add_parser as add_broker_config_parser
 from .demo import run_demo
 from .dispatch import cli as dispatch_cli
+from .evidence import cli as evidence_cli
+from .legal import cli as legal_cli
 from .lighting import cli as lighting_cli
+from .register import cli as register_cli
 from .watch import watch
 
 
@@ -73,6 +76,9 @@ def build_parser() -> argparse.ArgumentParser:
     dispatch_cli.add_parsers(sub)
     lighting_cli.add_parsers(sub)
     ingest_cli.add_parsers(sub)
+    register_cli.add_parsers(sub)
+    evidence_cli.add_parsers(sub)
+    legal_cli.add_parsers(sub)
     add_broker_config_parser(sub)
     return p
 

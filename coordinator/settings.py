@@ -63,6 +63,12 @@ DEFAULTS: dict[str, Any] = {
     # Detector model manifests (rule classes are checked against them); unset: <FIRMWARE_CONFIGS>/../models.
     "MODELS_DIR": None,
     "VALIDATE_RESPONSES": False,
+    # Judicial requisitions: the centre's Ed25519 key (``vigie-coordinator evidence keygen``), the segment
+    # files received from the boxes (<site>/<device>/<camera>/<start_ms>-<end_ms>.mp4), the packages made.
+    "EVIDENCE_KEY_FILE": None,
+    "SEGMENTS_DIR": "var/segments",
+    "EVIDENCE_DIR": "var/evidence",
+    "DOWNLOAD_LINK_DAYS": 14,
 }
 
 

@@ -44,6 +44,7 @@ from paho.mqtt.reasoncodes import ReasonCode
 
 import vigie_wire as wire
 from coordinator.broker import free_port
+from coordinator.evidence import load_private_key
 from coordinator.storage import make_engine
 from tests.db_helpers import drop_pg_database_and_role, pg_admin_env
 from tests.mqtt_helpers import Recorder, wait_until
@@ -358,6 +359,11 @@ def test_coordinator_apply_creates_the_database_release_environment_and_migrates
     metrics_token = Path(env["VIGIE_METRICS_TOKEN_FILE"])
     assert metrics_token == etc / "metrics_token" and metrics_token.stat().st_mode & 0o777 == 0o640
     assert re.fullmatch(r"[A-Za-z0-9]{48}\n", metrics_token.read_text())
+    # The centre's Ed25519 key for evidence packages, generated once, readable by the service's group only.
+    evidence_key = Path(env["VIGIE_EVIDENCE_KEY_FILE"])
+    assert evidence_key == etc / "evidence_key.pem" and evidence_key.stat().st_mode & 0o777 == 0o640
+    assert load_private_key(evidence_key) and b"BEGIN PUBLIC KEY" in (etc / "evidence_key.pub").read_bytes()
+    assert Path(env["VIGIE_SEGMENTS_DIR"]).is_dir() and Path(env["VIGIE_EVIDENCE_DIR"]).is_dir()
     assert (env["VIGIE_SESSION_COOKIE_SECURE"], env["VIGIE_TRUSTED_PROXIES"]) == ("true", "1")
     assert env["VIGIE_MODELS_DIR"] == str(dep.coordinator_prefix / "opt/vigie/fleet/models")
     release = dep.coordinator_prefix / "opt/vigie/releases/0.1.0"

@@ -189,6 +189,26 @@ def require(role: str) -> Callable[[Callable[P, R]], Callable[P, R]]:
     return decorate
 
 
+#: Accounts outside the users' roles, with tokens of their own: judicial authorities and field boxes.
+OTHER_ACCOUNTS = ("authority", "box")
+
+
+def for_accounts(kind: str) -> Callable[[Callable[P, R]], Callable[P, R]]:
+    """Route decorator naming the kind of account (see :data:`OTHER_ACCOUNTS`) the view authenticates itself.
+
+    It checks nothing: the view reads that account's token. It publishes the kind as the operation's
+    ``x-required-role``, so the document says who may call it and the audit holds users' tokens to a refusal.
+    """
+    if kind not in OTHER_ACCOUNTS:
+        raise ValueError(f"unknown account kind {kind!r}")
+
+    def decorate(view: Callable[P, R]) -> Callable[P, R]:
+        view.required_role = kind  # type: ignore[attr-defined]
+        return view
+
+    return decorate
+
+
 def check_commune(principal: Principal, commune: str | None) -> None:
     """403 when ``principal`` is commune staff and the resource is elsewhere."""
     if not principal.sees(commune):

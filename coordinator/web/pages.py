@@ -36,6 +36,7 @@ NAV: tuple[tuple[str, str], ...] = (
     ("web.lighting_page", "nav.lighting"),
     ("web.energy_page", "nav.energy"),
     ("web.fleet_page", "nav.fleet"),
+    ("web.requisitions_page", "nav.requisitions"),
 )
 
 bp = Blueprint("web", __name__, template_folder="templates", static_folder="static", static_url_path="/assets")
@@ -173,3 +174,9 @@ def energy_page() -> ResponseReturnValue:
 @login_required
 def fleet_page() -> ResponseReturnValue:
     return _page("fleet.html", "fleet", "fleet.title")
+
+
+@bp.get("/requisitions")
+@login_required
+def requisitions_page() -> ResponseReturnValue:
+    return _page("requisitions.html", "requisitions", "req.title")

@@ -2,6 +2,7 @@
 
 from . import (
     analytics,
+    analytics_mode,
     auth,
     fleet,
     intervention_context,
@@ -9,12 +10,15 @@ from . import (
     lighting,
     lighting_state,
     open311,
+    register,
+    requisitions,
     rules,
     security_events,
+    segments,
     stream,
     teams,
     users,
 )
 
 ROUTE_MODULES = (auth, users, stream, fleet, lighting, lighting_state, analytics, interventions, intervention_context,
-                 teams, rules, open311, security_events)
+                 teams, rules, open311, security_events, register, requisitions, analytics_mode, segments)

@@ -42,7 +42,7 @@ def window(first_ms: int, last_ms: int, before_min: int, after_min: int) -> tupl
     return start, end, FINE_BUCKET_MS if end - start <= FINE_UP_TO_MS else COARSE_BUCKET_MS
 
 
-@bp.get("/interventions/<int:iid>/context")
+@bp.get("/interventions/<id:iid>/context")
 @require("viewer")
 def intervention_context(iid: int) -> ResponseReturnValue:
     q = parse_query(ContextQuery)

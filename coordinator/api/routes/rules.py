@@ -26,6 +26,7 @@ from ..errors import bad_request, not_found
 from ..openapi import schema_model
 from ..security import check_commune, current_principal, require
 from ..vocab import Commune
+from .analytics_mode import check_rule_allowed
 from .dispatch_common import now_ms
 
 
@@ -91,6 +92,7 @@ def list_rules() -> ResponseReturnValue:
 def create_rule() -> ResponseReturnValue:
     body = parse_body(RuleIn)
     _check_classes(body)
+    check_rule_allowed(body.config.type)
     p = current_principal()
     check_commune(p, body.commune)
     with get_engine().begin() as conn:
@@ -112,6 +114,7 @@ def get_rule(rule_id: int) -> ResponseReturnValue:
 def update_rule(rule_id: int) -> ResponseReturnValue:
     body = parse_body(RuleIn)
     _check_classes(body)
+    check_rule_allowed(body.config.type)
     p = current_principal()
     _visible_rule(rule_id)
     check_commune(p, body.commune)
