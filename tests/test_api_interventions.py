@@ -250,7 +250,7 @@ def test_light_fault_resolution_waits_for_the_luminaire_to_report_healthy(app: F
     for to in ("en_route", "on_site"):
         op.post(f"/interventions/{iid}/transitions", json={"to": to})
     refused = op.post(f"/interventions/{iid}/transitions", json={"to": "resolved"})
-    assert refused.status_code == 409 and "healthy" in refused.get_json()["error"]["message"]
+    assert refused.status_code == 409 and "every fault cleared" in refused.get_json()["error"]["message"]
     store_events(app, [stored("light-darcy-01", "lamp_fault", {**fault, "active": False}, 2)])
     done = op.get(f"/interventions/{iid}").get_json()
     assert done["state"] == "resolved"  # the clearing event resolved it: the crew was on site

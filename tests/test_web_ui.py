@@ -91,7 +91,11 @@ def t_fr(key: str) -> str:
 
 
 def shot(page: Page, name: str) -> Path:
-    """Save a screenshot of the page, after an accessibility audit of it: 0 serious or critical violations."""
+    """Save a screenshot of the page, after an accessibility audit of it: 0 serious or critical violations.
+
+    The audit waits for running CSS transitions to end: a popup fading in has not reached its colours yet.
+    """
+    page.wait_for_function("() => document.getAnimations().every((a) => a.playState !== 'running')", timeout=5000)
     violations = accessibility_violations(page)
     assert not violations, f"{name}: {violations}"
     ARTIFACTS.mkdir(exist_ok=True)

@@ -6,13 +6,13 @@ from flask import Flask
 
 from . import errors, login_guard, metrics, openapi, security
 from .blueprint import bp
-from .params import IdConverter, TextConverter
+from .params import Id32Converter, IdConverter, TextConverter
 from .routes import ROUTE_MODULES
 from .routes import rules as rule_routes
 
 
 def init_app(app: Flask) -> None:
-    app.url_map.converters.update(id=IdConverter, default=TextConverter, string=TextConverter)
+    app.url_map.converters.update(id=IdConverter, id32=Id32Converter, default=TextConverter, string=TextConverter)
     for module in ROUTE_MODULES:  # importing a module registers its routes on ``bp``
         assert module.__name__
     security.init_app(app)

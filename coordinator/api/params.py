@@ -83,6 +83,17 @@ class IdConverter(BaseConverter):
         return str(int(value))
 
 
+#: Largest id of the tables keyed by a 32-bit integer (users, tokens, requisitions): PostgreSQL compares a bound
+#: id as that column's type, so a larger one is refused by the route, as a 404, before any query.
+MAX_ID32 = 2**31 - 1
+
+
+class Id32Converter(IdConverter):
+    """``<id32:name>``: as ``<id:name>``, up to :data:`MAX_ID32`, for ids of 32-bit integer columns."""
+
+    regex = f"(?:{positive_at_most(MAX_ID32)})"
+
+
 class TextConverter(BaseConverter):
     """The default ``<name>`` converter without NUL characters (``%00``), which PostgreSQL cannot compare."""
 

@@ -148,7 +148,7 @@ def list_requisitions() -> ResponseReturnValue:
         return jsonify({"requisitions": [_out(r) for r in store.listing(conn, status=q.status)]})
 
 
-@bp.get("/requisitions/<id:rid>")
+@bp.get("/requisitions/<id32:rid>")
 @require("operator")
 def get_requisition(rid: int) -> ResponseReturnValue:
     _reader()
@@ -160,7 +160,7 @@ def get_requisition(rid: int) -> ResponseReturnValue:
     return jsonify({**_out(r), "links": [{"id": i, "created_ms": c, "expires_ms": e} for i, c, e in links]})
 
 
-@bp.post("/requisitions/<id:rid>/decision")
+@bp.post("/requisitions/<id32:rid>/decision")
 @require("supervisor")
 def decide_requisition(rid: int) -> ResponseReturnValue:
     """Approve or refuse; never the requester (two different people), never twice."""
@@ -189,7 +189,7 @@ def decide_requisition(rid: int) -> ResponseReturnValue:
     return jsonify(_out(updated))
 
 
-@bp.post("/requisitions/<id:rid>/package")
+@bp.post("/requisitions/<id32:rid>/package")
 @require("operator")
 def package_requisition(rid: int) -> ResponseReturnValue:
     """A designated agent extracts the approved window into a signed package and a download link."""

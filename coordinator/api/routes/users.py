@@ -90,7 +90,7 @@ def create_user() -> ResponseReturnValue:
                     "active": True}), 201
 
 
-@bp.patch("/users/<id:user_id>")
+@bp.patch("/users/<id32:user_id>")
 @require("admin")
 def update_user(user_id: int) -> ResponseReturnValue:
     """Change role, commune or activity; an admin cannot deactivate or demote their own account."""
@@ -105,7 +105,7 @@ def update_user(user_id: int) -> ResponseReturnValue:
     return jsonify(asdict(updated))
 
 
-@bp.get("/users/<id:user_id>/tokens")
+@bp.get("/users/<id32:user_id>/tokens")
 @require("admin")
 def list_tokens(user_id: int) -> ResponseReturnValue:
     user = _user(user_id)
@@ -113,7 +113,7 @@ def list_tokens(user_id: int) -> ResponseReturnValue:
         return jsonify({"tokens": [asdict(t) for t in user_store.list_tokens(conn, user.id)]})
 
 
-@bp.delete("/users/<id:user_id>/tokens")
+@bp.delete("/users/<id32:user_id>/tokens")
 @require("admin")
 def revoke_all_tokens(user_id: int) -> ResponseReturnValue:
     """Revoke every token of the user at once (a lost phone, a leaked integration)."""
@@ -123,7 +123,7 @@ def revoke_all_tokens(user_id: int) -> ResponseReturnValue:
     return jsonify({"revoked": revoked})
 
 
-@bp.delete("/users/<id:user_id>/tokens/<id:token_id>")
+@bp.delete("/users/<id32:user_id>/tokens/<id32:token_id>")
 @require("admin")
 def revoke_token(user_id: int, token_id: int) -> ResponseReturnValue:
     user = _user(user_id)
