@@ -65,6 +65,13 @@ OUT_OF_RANGE_IDS = [
     ("GET", f"/open311/requests/{HUGE}", None),
     ("GET", "/devices/cam%00", None),
     ("GET", "/teams/pm%00dijon", None),
+    # Users, tokens and requisitions are keyed by 32-bit integers: PostgreSQL casts a bound id to the column's
+    # type, so an id past 2^31 - 1 was a 500 there (found by the schemathesis audit).
+    ("GET", f"/users/{2**31}/tokens", None),
+    ("PATCH", f"/users/{2**31}", {"active": False}),
+    ("DELETE", f"/users/1/tokens/{2**31}", None),
+    ("GET", f"/requisitions/{2**31}", None),
+    ("POST", f"/requisitions/{2**31}/decision", {"approve": True}),
 ]
 
 
@@ -76,6 +83,8 @@ def test_ids_out_of_range_or_not_ascii_digits_are_404(admin: Caller, interventio
 def test_the_largest_id_is_a_plain_404(admin: Caller) -> None:
     error_of(admin.get(f"/interventions/{MAX_ID}"), 404)
     error_of(admin.get(f"/open311/requests/{MAX_ID}"), 404)
+    error_of(admin.get(f"/users/{2**31 - 1}/tokens"), 404)
+    error_of(admin.get(f"/requisitions/{2**31 - 1}"), 404)
 
 
 OUT_OF_RANGE_QUERIES = [
