@@ -736,7 +736,7 @@ def test_the_map_shows_luminaires_by_measured_state_and_a_fault_turns_red_live(
     expect(page.locator('[data-layer-count="lum-on"]')).to_have_text("1")
     t0 = time.monotonic()
     _publish(broker.port, "dijon", _events("light-liberte-01", 2, now_ms(), wire.LampFault("l02", "lampFailure", True)))
-    page.wait_for_function("window.vigieMap.layers.luminaires().some((l) => l.state === 'fault')", timeout=2000)
+    page.wait_for_function("() => window.vigieMap.layers.luminaires().some((l) => l.state === 'fault')", timeout=2000)
     assert time.monotonic() - t0 < 2.0
     expect(page.locator('[data-layer-count="lum-fault"]')).to_have_text("1")
     # The rule opened an intervention: it is on the map, worded in French, by its priority.
