@@ -28,6 +28,7 @@ from sqlalchemy.engine import Engine
 
 import vigie_wire as wire
 from coordinator import cli
+from coordinator.broker import TlsListener, free_port
 from coordinator.broker.acl import AclError, render_acl
 from coordinator.broker.bridge import (
     BridgeSettings,
@@ -47,6 +48,7 @@ from edge_agent.link import Link, Outbox
 from tests.db_helpers import DatabaseFactory
 from tests.ingest_helpers import event_ids, register
 from tests.mqtt_helpers import Mosquitto, Recorder, wait_until
+from tests.tls_helpers import tls_material
 from tests.wan_link import WanLink
 
 REPO = Path(__file__).resolve().parents[1]
@@ -313,12 +315,18 @@ def _command(target: str, cmd_id: str, level: int) -> bytes:
 class Centre:
     """The coordinator's publishing side on the central broker, as its own MQTT user."""
 
-    def __init__(self, port: int) -> None:
+    def __init__(self, port: int, user: str | None = "coordinator") -> None:
         self.client = mqtt.Client(callback_api_version=CallbackAPIVersion.VERSION2,
                                   client_id=f"centre-{time.monotonic_ns()}", protocol=mqtt.MQTTv5)
-        self.client.username_pw_set("coordinator", "coordinator-pw")
+        if user is not None:
+            self.client.username_pw_set(user, f"{user}-pw")
         self.client.connect("127.0.0.1", port)
         self.client.loop_start()
+
+    @classmethod
+    def anonymous(cls, port: int) -> Centre:
+        """A publisher without credentials, for brokers that let anyone in."""
+        return cls(port, None)
 
     def publish(self, topic: str, payload: bytes) -> None:
         self.client.publish(topic, payload, qos=1).wait_for_publish(10)
@@ -416,3 +424,41 @@ def test_a_district_broker_restart_loses_no_event(city: City) -> None:
     ids += city.emit(100)
     _all_stored(city, ids, 30, "every event around the district restart stored")
     assert len(city.stored()) == before + 500
+
+
+def test_the_bridge_crosses_tls_and_refuses_a_central_broker_it_cannot_verify(
+        tmp_path: Path, fleet: dict[str, BoxConfig]) -> None:
+    ca, crt, key = tls_material(tmp_path)
+    (tmp_path / "other").mkdir()
+    other_ca, _, _ = tls_material(tmp_path / "other")
+    cam = fleet[CAM]
+    topics = district_topics([cam])
+    tls_port = free_port()
+    central = Mosquitto(tmp_path / "central", allow_anonymous=True, tls=TlsListener(tls_port, ca, crt, key),
+                        password_file=_password_file(tmp_path / "central.passwd", ["bridge-centre"]))
+    central.start()
+    districts = []
+    seen = Recorder(central.port, f"vigie/v1/dijon/{CAM}/event")
+    try:
+        for name, trusted in (("good", ca), ("bad", other_ca)):
+            bridge = BridgeSettings("centre", f"127.0.0.1:{tls_port}", "bridge-centre", "bridge-centre-pw", topics,
+                                    cafile=trusted, keepalive_s=5, restart_timeout_s=(1, 1))
+            district = Mosquitto(tmp_path / name, allow_anonymous=True, bridges=(bridge,))
+            district.start()
+            districts.append(district)
+        good, bad = districts
+        publisher = Centre.anonymous(good.port)
+        publisher.publish(f"vigie/v1/dijon/{CAM}/event", b"over-tls")
+        publisher.close()
+        wait_until(lambda: [m.payload for m in seen.snapshot()] == [b"over-tls"], 15, "the event over the TLS bridge")
+        publisher = Centre.anonymous(bad.port)
+        publisher.publish(f"vigie/v1/dijon/{CAM}/event", b"unverified")
+        publisher.close()
+        wait_until(lambda: "certificate verify failed" in bad.log_text.lower(), 15, "the bad bridge refused")
+        time.sleep(0.5)
+        assert [m.payload for m in seen.snapshot()] == [b"over-tls"]
+    finally:
+        seen.close()
+        for d in districts:
+            d.stop()
+        central.stop()
