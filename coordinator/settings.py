@@ -17,6 +17,10 @@ from .storage import DEFAULT_URL
 
 DEFAULTS: dict[str, Any] = {
     "DATABASE_URL": DEFAULT_URL,
+    # A read-only streaming replica for the operators' read-only screens (see coordinator/storage/flask.py),
+    # and how long a client that has just written keeps reading the primary.
+    "DATABASE_READ_URL": None,
+    "READ_PRIMARY_AFTER_WRITE_S": 10,
     "SECRET_KEY": None,
     "MQTT_HOST": "127.0.0.1",
     "MQTT_PORT": 1883,

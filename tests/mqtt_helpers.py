@@ -33,6 +33,8 @@ class Received:
     topic: str
     payload: bytes
     retain: bool
+    #: The MQTT v5 content type property, if the message carried one.
+    content_type: str | None = None
 
 
 class Recorder:
@@ -60,7 +62,7 @@ class Recorder:
 
     def _on_message(self, _c: Any, _u: Any, m: mqtt.MQTTMessage) -> None:
         with self._lock:
-            self.messages.append(Received(m.topic, m.payload, m.retain))
+            self.messages.append(Received(m.topic, m.payload, m.retain, getattr(m.properties, "ContentType", None)))
 
     def snapshot(self) -> list[Received]:
         with self._lock:

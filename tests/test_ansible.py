@@ -8,7 +8,9 @@ jobs and notification workers, and the agent with exactly the command lines of t
 ``ExecStart`` (and their ``EnvironmentFile``), and checks what the deployment promises: the agent's birth
 reaches the broker with its generated credentials over TLS and lands in the coordinator's database through
 both ingest workers, a publish outside its ACL is refused, the watchdog pings arrive, the API answers, the
-health check sees the birth, and a failed upgrade rolls the box back.
+health check sees the birth, and a failed upgrade rolls the box back. Meanwhile ``site.yml`` is applied to a
+central broker host and a district broker host bridged to it (prefixes of their own), and a box's event sent to
+the district broker reaches the central one.
 """
 
 from __future__ import annotations
@@ -241,9 +243,9 @@ def database() -> Iterator[Database]:
 
 @pytest.fixture(scope="session")
 def deployment(tmp_path_factory: pytest.TempPathFactory, wheel: Path, database: Database,
-               lint: subprocess.Popen[str]) -> Deployment:
-    """``site.yml`` applied once for the whole run: the broker, the coordinator and one box (ansible-lint runs
-    meanwhile)."""
+               lint: subprocess.Popen[str], district_apply: DistrictApply) -> Deployment:
+    """``site.yml`` applied once for the whole run: the broker, the coordinator and one box (ansible-lint and the
+    district brokers' apply run meanwhile)."""
     tmp = tmp_path_factory.mktemp("ansible")
     prefix, coordinator_prefix = tmp / "root", tmp / "coordinator-root"
     ca, crt, key = _tls(tmp)
@@ -698,3 +700,127 @@ def test_failed_upgrade_rolls_the_box_back_to_the_previous_release(running: Runn
     assert "is older than its start" in proc.stdout
     assert (releases / "0.1.1/bin/vigie-edge").exists(), "the new release was installed before the check"
     assert (dep.prefix / "opt/vigie/current").resolve() == releases / "0.1.0"
+
+
+# -- a district broker bridged to the central one ------------------------------------------------------------------
+
+CENTRAL_HOST, DISTRICT_HOST = "central-broker-test", "district-broker-test"
+
+
+@dataclass(frozen=True)
+class Districts:
+    """Two broker hosts applied with ``site.yml``: the central broker and the Dijon district's broker."""
+
+    central: Path
+    district: Path
+    central_ports: tuple[int, int]  # plain, TLS
+    district_tls_port: int
+    ca: Path
+    passwords: dict[str, str]
+
+
+@dataclass
+class DistrictApply:
+    """``site.yml`` applied to the two broker hosts in the background (it overlaps the main apply)."""
+
+    districts: Districts
+    proc: subprocess.Popen[str]
+
+
+@pytest.fixture(scope="session")
+def district_apply(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DistrictApply]:
+    tmp = tmp_path_factory.mktemp("ansible-districts")
+    ca, crt, key = _tls(tmp)
+    central_plain, central_tls, district_plain, district_tls = (free_port() for _ in range(4))
+    user = getpass.getuser()
+    passwords = {name: secrets.token_urlsafe(24) for name in ("coordinator", "bridge", BOX, OTHER_BOX)}
+    inventory = {"all": {
+        "vars": {
+            "ansible_connection": "local", "ansible_python_interpreter": sys.executable, "vigie_become": False,
+            "vigie_service_manager": "none", "vigie_manage_user": False, "vigie_manage_packages": False,
+            "vigie_broker_user": user, "vigie_repo_dir": str(REPO), "vigie_broker_tls_bind": "127.0.0.1",
+            "vigie_tls_ca_src": str(ca), "vigie_broker_tls_cert_src": str(crt), "vigie_broker_tls_key_src": str(key),
+            "vigie_mqtt_coordinator_password": passwords["coordinator"],
+            "vigie_broker_districts": [{"name": "centre", "communes": ["dijon"]}],
+            "vigie_broker_bridge_passwords": {"centre": passwords["bridge"]},
+        },
+        "children": {
+            "broker": {"hosts": {CENTRAL_HOST: {
+                "vigie_prefix": str(tmp / "central"), "vigie_broker_port": central_plain,
+                "vigie_mqtt_tls_port": central_tls}}},
+            "district_brokers": {"hosts": {DISTRICT_HOST: {
+                "vigie_prefix": str(tmp / "district"), "vigie_broker_port": district_plain,
+                "vigie_mqtt_tls_port": district_tls, "vigie_broker_district": "centre",
+                "vigie_broker_central_address": f"localhost:{central_tls}", "vigie_broker_edge_group": "dijon"}}},
+            "edge_agents": {"children": {"dijon": {
+                "vars": {"vigie_commune": "dijon"},
+                "hosts": {BOX: {"vigie_mqtt_password": passwords[BOX]},
+                          OTHER_BOX: {"vigie_mqtt_password": passwords[OTHER_BOX]}},
+            }}},
+        },
+    }}
+    (tmp / "inventory.yml").write_text(yaml.safe_dump(inventory))
+    proc = subprocess.Popen(
+        [str(BIN / "ansible-playbook"), "-i", str(tmp / "inventory.yml"), str(ANSIBLE / "site.yml"),
+         "--limit", f"{CENTRAL_HOST},{DISTRICT_HOST}"], cwd=tmp, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        text=True, env={**os.environ, "ANSIBLE_NOCOLOR": "1", "ANSIBLE_FORCE_COLOR": "0",
+                        "ANSIBLE_ROLES_PATH": str(ANSIBLE / "roles"), "ANSIBLE_PIPELINING": "1"})
+    yield DistrictApply(Districts(tmp / "central", tmp / "district", (central_plain, central_tls), district_tls, ca,
+                                  passwords), proc)
+    if proc.poll() is None:
+        proc.kill()
+    proc.communicate()
+
+
+@pytest.fixture(scope="session")
+def districts(district_apply: DistrictApply) -> Districts:
+    output, _ = district_apply.proc.communicate(timeout=600)
+    assert district_apply.proc.returncode == 0, output[-8000:]
+    return district_apply.districts
+
+
+def test_district_apply_gives_each_broker_its_users_acl_and_bridge(districts: Districts) -> None:
+    central, district = districts.central / "etc/vigie-broker", districts.district / "etc/vigie-broker"
+    central_acl = (central / "acl").read_text()
+    assert "\nuser bridge-centre\n" in central_acl and f"\nuser {BOX}\n" not in central_acl
+    assert f"topic write vigie/v1/dijon/{BOX}/event\n" in central_acl.split("user bridge-centre\n")[1]
+    assert re.search(r"^bridge-centre:\$\d+\$", (central / "passwd").read_text(), re.M)
+    assert re.search(rf"^{BOX}:\$\d+\$", (district / "passwd").read_text(), re.M)
+    assert f"\nuser {BOX}\n" in (district / "acl").read_text()
+    conf = (district / "mosquitto.conf").read_text()
+    assert os.stat(district / "mosquitto.conf").st_mode & 0o077 == 0, "it holds the bridge's password"
+    for line in ("connection district-centre-up", "connection district-centre-down",
+                 f"address localhost:{districts.central_ports[1]}", f"remote_password {districts.passwords['bridge']}",
+                 f"bridge_cafile {district}/ca.crt", f"acl_file {district}/acl"):
+        assert f"\n{line}\n" in conf, line
+    assert "connection " not in (central / "mosquitto.conf").read_text()
+
+
+def test_a_box_on_the_applied_district_broker_reaches_the_applied_central_one(districts: Districts) -> None:
+    processes = Processes(districts.central.parent)
+    recorder = None
+    box = mqtt.Client(callback_api_version=CallbackAPIVersion.VERSION2, client_id=f"{BOX}-district",
+                      protocol=mqtt.MQTTv5)
+    try:
+        for name, prefix in (("central", districts.central), ("district", districts.district)):
+            unit = read_unit(prefix / "etc/systemd/system/vigie-broker.service")
+            processes.start(f"{name}-broker", shlex.split(unit["ExecStart"][0]))
+        plain, tls = districts.central_ports
+        for port in (plain, tls, districts.district_tls_port):
+            wait_until(lambda p=port: _listening(p), 10, f"broker on {port}")  # type: ignore[misc]
+        recorder = Recorder(plain, f"vigie/v1/dijon/{BOX}/event", username="coordinator",
+                            password=districts.passwords["coordinator"])
+        box.username_pw_set(BOX, districts.passwords[BOX])
+        box.tls_set(ca_certs=str(districts.ca))
+        box.connect("localhost", districts.district_tls_port)
+        box.loop_start()
+        box.publish(f"vigie/v1/dijon/{BOX}/event", b"through-the-district", qos=1).wait_for_publish(10)
+        wait_until(lambda: [m.payload for m in recorder.snapshot()] == [b"through-the-district"], 20,
+                   "the box's event on the central broker, through the bridge over TLS\n"
+                   + processes.log("district-broker")[-2000:])
+    finally:
+        box.loop_stop()
+        box.disconnect()
+        if recorder:
+            recorder.close()
+        processes.stop_all()

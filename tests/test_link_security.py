@@ -10,6 +10,7 @@ from coordinator.broker import TlsListener, free_port
 from edge_agent.link import Link, Outbox
 from tests.boxes import write_box
 from tests.mqtt_helpers import Mosquitto, Recorder, wait_until
+from tests.tls_helpers import tls_material
 
 
 def _passwords(path: Path, users: dict[str, str]) -> Path:
@@ -86,21 +87,8 @@ def test_publish_outside_the_acl_is_refused_and_kept_as_rejected(tmp_path: Path)
         broker.stop()
 
 
-def _tls_material(tmp: Path) -> tuple[Path, Path, Path]:
-    ca_key, ca, key, csr, crt = (tmp / n for n in ("ca.key", "ca.crt", "srv.key", "srv.csr", "srv.crt"))
-    run = lambda *a: subprocess.run(["openssl", *a], check=True, capture_output=True)  # noqa: E731
-    run("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(ca_key), "-out", str(ca),
-        "-days", "2", "-subj", "/CN=Vigie test CA")
-    run("req", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(csr), "-subj", "/CN=localhost")
-    ext = tmp / "san.cnf"
-    ext.write_text("subjectAltName=DNS:localhost,IP:127.0.0.1\n")
-    run("x509", "-req", "-in", str(csr), "-CA", str(ca), "-CAkey", str(ca_key), "-CAcreateserial",
-        "-out", str(crt), "-days", "2", "-extfile", str(ext))
-    return ca, crt, key
-
-
 def test_link_over_tls_verifies_the_broker_certificate(tmp_path: Path) -> None:
-    ca, crt, key = _tls_material(tmp_path)
+    ca, crt, key = tls_material(tmp_path)
     tls_port = free_port()
     broker = Mosquitto(tmp_path / "broker", tls=TlsListener(port=tls_port, ca_file=ca, cert_file=crt, key_file=key))
     broker.start()
@@ -116,7 +104,7 @@ def test_link_over_tls_verifies_the_broker_certificate(tmp_path: Path) -> None:
         link.stop()
         # A box that trusts another authority must not connect.
         (tmp_path / "other").mkdir()
-        other_ca, _, _ = _tls_material(tmp_path / "other")
+        other_ca, _, _ = tls_material(tmp_path / "other")
         bad, _ = write_box(tmp_path, tls_port, "cam-tls-02", mqtt={"tls": {"ca_file": str(other_ca)}})
         link = Link(bad, Outbox(bad.outbox.path))
         link.start()

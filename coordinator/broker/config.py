@@ -16,6 +16,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from .bridge import BridgeSettings, render_bridge
+
 
 @dataclass(frozen=True)
 class TlsListener:
@@ -49,6 +51,8 @@ class BrokerSettings:
     #: Account Mosquitto switches to when started as root (it must own ``data_dir``);
     #: ``root`` keeps root, for throwaway test brokers in a root-owned temporary folder.
     user: str | None = None
+    #: A district broker's bridges to the central broker (see :mod:`.bridge`); none on the central broker.
+    bridges: tuple[BridgeSettings, ...] = ()
 
 
 def render_mosquitto_conf(s: BrokerSettings) -> str:
@@ -92,4 +96,6 @@ def render_mosquitto_conf(s: BrokerSettings) -> str:
         ]
         if t.require_certificate:
             lines.append("use_identity_as_username true")
-    return "\n".join(lines) + "\n"
+    # Bridge sections last: every line after ``connection`` belongs to that bridge.
+    text = "\n".join(lines) + "\n"
+    return text + "".join(render_bridge(b) for b in s.bridges)

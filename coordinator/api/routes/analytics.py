@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from coordinator.analytics.buckets import WINDOWS_MS, Bucket, fold_days, sql_bucket_ms, window
 from coordinator.analytics.energy import savings_pct
 from coordinator.storage import analytics as store
-from coordinator.storage.flask import get_engine
+from coordinator.storage.flask import get_read_engine
 
 from ..blueprint import bp
 from ..bodies import parse_query
@@ -71,7 +71,7 @@ def counts() -> ResponseReturnValue:
     """Zone entries and line crossings (inbound/outbound) per device, camera, target, class and bucket."""
     q = parse_query(CountsQuery)
     f = _filter(q)
-    with get_engine().connect() as conn:
+    with get_read_engine().connect() as conn:
         rows = store.counts(conn, f, sql_bucket_ms(q.bucket))
     if q.bucket == "day":
         rows = fold_days(
@@ -88,7 +88,7 @@ def occupancy() -> ResponseReturnValue:
     """Peak number of objects per zone, class and bucket (``target`` filters on the zone)."""
     q = parse_query(CountsQuery)
     f = _filter(q)
-    with get_engine().connect() as conn:
+    with get_read_engine().connect() as conn:
         rows = store.occupancy(conn, f, sql_bucket_ms(q.bucket))
     if q.bucket == "day":
         rows = fold_days(
@@ -120,7 +120,7 @@ def energy() -> ResponseReturnValue:
     """
     q = parse_query(EnergyQuery)
     start, end = q.span()
-    with get_engine().connect() as conn:
+    with get_read_engine().connect() as conn:
         rows = store.energy(conn, start, end, scoped_site(q.site), q.group)
     totals: dict[tuple[str, str], store.EnergyRow] = {}
     for r in rows:

@@ -23,7 +23,7 @@ from coordinator.fleet import SILENT_AFTER_MS, Device, health_summary, map_layer
 from coordinator.mqtt_publisher import PublisherSettings
 from coordinator.retained import BrokerUnreadableError, read_retained
 from coordinator.storage import fleet_queries as fleet_store
-from coordinator.storage.flask import get_engine
+from coordinator.storage.flask import get_read_engine
 
 from ..blueprint import bp
 from ..bodies import parse_query
@@ -98,7 +98,7 @@ def list_devices() -> ResponseReturnValue:
     q = parse_query(DeviceQuery)
     f = fleet_store.DeviceFilter(site=scoped_site(q.site), status=q.status, role=q.role, district=q.district,
                                  bbox=parse_bbox(q.bbox) if q.bbox else None)
-    with get_engine().connect() as conn:
+    with get_read_engine().connect() as conn:
         rows, total = fleet_store.list_devices(conn, f, q.limit, q.offset)
     return jsonify({"total": total, "limit": q.limit, "offset": q.offset, "devices": [device_json(d) for d in rows]})
 
@@ -106,7 +106,7 @@ def list_devices() -> ResponseReturnValue:
 @bp.get("/devices/<device_id>")
 @require("viewer")
 def get_device(device_id: str) -> ResponseReturnValue:
-    with get_engine().connect() as conn:
+    with get_read_engine().connect() as conn:
         device = fleet_store.get_device(conn, device_id)
         if device is None:
             raise not_found("device", device_id)
@@ -121,7 +121,7 @@ def get_device(device_id: str) -> ResponseReturnValue:
 @require("viewer")
 def get_device_meta(device_id: str) -> ResponseReturnValue:
     """The box's retained site metadata (``vigie/v1/<site>/<device>/meta``), for integrators without MQTT."""
-    with get_engine().connect() as conn:
+    with get_read_engine().connect() as conn:
         device = fleet_store.get_device(conn, device_id)
     if device is None:
         raise not_found("device", device_id)
@@ -147,7 +147,7 @@ def get_device_meta(device_id: str) -> ResponseReturnValue:
 def fleet_health() -> ResponseReturnValue:
     q = parse_query(HealthQuery)
     f = fleet_store.DeviceFilter(site=scoped_site(q.site))
-    with get_engine().connect() as conn:
+    with get_read_engine().connect() as conn:
         summary = health_summary(fleet_store.iter_devices(conn, f), int(time.time() * 1000),
                                  q.silent_after_s * 1000)
     return jsonify(dataclasses.asdict(summary))
@@ -209,7 +209,7 @@ def map_devices() -> ResponseReturnValue:
     """Parallel arrays with an ETag; ``If-None-Match`` with the current ETag gets a body-less 304."""
     q = parse_query(ScopeQuery)
     f = fleet_store.DeviceFilter(site=scoped_site(q.site))
-    engine = get_engine()
+    engine = get_read_engine()
     with engine.connect() as conn:
         key = (str(engine.url), f.site, fleet_store.map_version(conn, f))
         cached = _MAP_CACHE.get(key)

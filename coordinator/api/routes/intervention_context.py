@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from coordinator.storage import intervention_context as store
 from coordinator.storage import interventions as iv_store
-from coordinator.storage.flask import get_engine
+from coordinator.storage.flask import get_read_engine
 
 from ..blueprint import bp
 from ..bodies import parse_query
@@ -46,7 +46,7 @@ def window(first_ms: int, last_ms: int, before_min: int, after_min: int) -> tupl
 @require("viewer")
 def intervention_context(iid: int) -> ResponseReturnValue:
     q = parse_query(ContextQuery)
-    with get_engine().connect() as conn:
+    with get_read_engine().connect() as conn:
         row = _visible(conn, iid)
         start, end, bucket = window(row.first_ms, row.last_ms, q.before_min, q.after_min)
         total, items, counts = 0, list[dict[str, Any]](), list[dict[str, Any]]()

@@ -23,7 +23,7 @@ from coordinator.interventions.geo import nearest_commune
 from coordinator.interventions.lifecycle import State
 from coordinator.storage import interventions as store
 from coordinator.storage import teams as team_store
-from coordinator.storage.flask import get_engine
+from coordinator.storage.flask import get_engine, get_read_engine
 from coordinator.storage.interventions import Filter, InterventionRow, NewIntervention
 
 from ..blueprint import bp
@@ -145,7 +145,7 @@ def list_interventions() -> ResponseReturnValue:
         check_commune(p, q.commune)
     f = Filter(states=q.state.split(",") if q.state else (), kind=q.kind, priority=q.priority,
                commune=q.commune or p.scope, team=q.team, escalated=q.escalated, before_id=q.before, limit=q.limit)
-    with get_engine().connect() as conn:
+    with get_read_engine().connect() as conn:
         rows = store.search(conn, f)
     nxt = rows[-1].id if len(rows) == q.limit else None
     return jsonify({"interventions": [intervention_json(r) for r in rows], "next_before": nxt})
@@ -175,7 +175,7 @@ def create_intervention() -> ResponseReturnValue:
 @bp.get("/interventions/<id:iid>")
 @require("viewer")
 def get_intervention(iid: int) -> ResponseReturnValue:
-    with get_engine().connect() as conn:
+    with get_read_engine().connect() as conn:
         row = _visible(conn, iid)
         out = intervention_json(row)
         out["history"] = store.history(conn, iid)
@@ -232,7 +232,7 @@ def comment_intervention(iid: int) -> ResponseReturnValue:
 def propose_teams(iid: int) -> ResponseReturnValue:
     """Teams ranked for this intervention; commune staff are offered their commune's teams only."""
     p = current_principal()
-    with get_engine().connect() as conn:
+    with get_read_engine().connect() as conn:
         row = _visible(conn, iid)
         teams = [t.view() for t in team_store.list_teams(conn, p.scope)]
     need = Need(row.skill, row.commune, row.lat, row.lon)

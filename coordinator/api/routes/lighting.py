@@ -29,7 +29,7 @@ from coordinator.lighting.commands import (
 )
 from coordinator.mqtt_publisher import Publisher, PublisherSettings
 from coordinator.storage import lighting as store
-from coordinator.storage.flask import get_engine
+from coordinator.storage.flask import get_engine, get_read_engine
 
 from ..blueprint import bp
 from ..bodies import parse_body, parse_query
@@ -211,7 +211,7 @@ def set_calendar() -> ResponseReturnValue:
 def list_calendars() -> ResponseReturnValue:
     q = parse_query(CalendarQuery)
     site = scoped_site(q.site)
-    with get_engine().connect() as conn:
+    with get_read_engine().connect() as conn:
         cals = store.list_calendars(conn, site)
     out = []
     for c in cals:
@@ -232,7 +232,7 @@ def list_calendars() -> ResponseReturnValue:
 def list_commands() -> ResponseReturnValue:
     q = parse_query(CommandQuery)
     site = scoped_site(q.site)
-    with get_engine().connect() as conn:
+    with get_read_engine().connect() as conn:
         cmds = store.list_commands(conn, site, q.limit)
     return jsonify({"commands": [_command_json(c) for c in cmds]})
 
@@ -240,7 +240,7 @@ def list_commands() -> ResponseReturnValue:
 @bp.get("/lighting/commands/<cmd_id>")
 @require("viewer")
 def get_command(cmd_id: str) -> ResponseReturnValue:
-    with get_engine().connect() as conn:
+    with get_read_engine().connect() as conn:
         cmd = store.get_command(conn, cmd_id)
         if cmd is None:
             raise not_found("command", cmd_id)
@@ -250,7 +250,7 @@ def get_command(cmd_id: str) -> ResponseReturnValue:
 
 
 def _command_json(cmd: StoredCommand) -> dict[str, Any]:
-    with get_engine().connect() as conn:
+    with get_read_engine().connect() as conn:
         topics = store.command_topics(conn, cmd.cmd_id)
         acks = store.command_acks(conn, cmd.cmd_id)
     summary = summarise_acks(acks, cmd.expires_ms, _now_ms())

@@ -14,7 +14,7 @@ from flask.typing import ResponseReturnValue
 from pydantic import BaseModel, ConfigDict, Field
 
 from coordinator.lighting import state
-from coordinator.storage.flask import get_engine
+from coordinator.storage.flask import get_read_engine
 
 from ..blueprint import bp
 from ..bodies import parse_query
@@ -50,7 +50,7 @@ def list_luminaires() -> ResponseReturnValue:
     q = parse_query(LuminaireQuery)
     site = scoped_site(q.site)
     now = _now_ms()
-    with get_engine().connect() as conn:
+    with get_read_engine().connect() as conn:
         total, page = state.luminaire_page(conn, site, q.device, q.group, q.limit, q.offset, now)
     return jsonify({"total": total, "limit": q.limit, "offset": q.offset, "as_of_ms": now,
                     "luminaires": [lum.as_json() for lum in page]})
@@ -62,7 +62,7 @@ def list_groups() -> ResponseReturnValue:
     q = parse_query(GroupQuery)
     site = scoped_site(q.site)
     now = _now_ms()
-    with get_engine().connect() as conn:
+    with get_read_engine().connect() as conn:
         groups = state.group_states(conn, site, now)
     return jsonify({"as_of_ms": now, "groups": groups})
 
@@ -72,6 +72,6 @@ def list_groups() -> ResponseReturnValue:
 def luminaire_map() -> ResponseReturnValue:
     q = parse_query(GroupQuery)
     site = scoped_site(q.site)
-    with get_engine().connect() as conn:
+    with get_read_engine().connect() as conn:
         layer = state.luminaire_layer(conn, site, _now_ms())
     return jsonify(layer)

@@ -34,7 +34,7 @@ from flask.typing import ResponseReturnValue
 from sqlalchemy.engine import Connection, Engine
 
 from coordinator.interventions.geo import COMMUNE_SLUGS
-from coordinator.storage.flask import get_engine
+from coordinator.storage.flask import get_read_engine
 from coordinator.storage.schema import events
 
 from ..blueprint import bp
@@ -186,7 +186,7 @@ def event_stream() -> ResponseReturnValue:
     backlog_n = _int_arg("backlog", 0, 0, MAX_BACKLOG)
     cfg = current_app.config
     lag_ms = int(cfg.get("EVENT_STREAM_LAG_MS", 2000))
-    engine = get_engine()
+    engine = get_read_engine()
     resume = _resume_ms()
     backlog: list[dict[str, Any]] = []
     if resume is not None:

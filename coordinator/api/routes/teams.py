@@ -17,7 +17,7 @@ from coordinator.dispatch import service
 from coordinator.interventions.errors import InterventionError
 from coordinator.interventions.lifecycle import Actor
 from coordinator.storage import teams as team_store
-from coordinator.storage.flask import get_engine
+from coordinator.storage.flask import get_engine, get_read_engine
 from coordinator.storage.teams import TeamRow
 
 from ..blueprint import bp
@@ -110,7 +110,7 @@ def _visible_team(team_id: str) -> TeamRow:
 @bp.get("/teams")
 @require("viewer")
 def list_teams() -> ResponseReturnValue:
-    with get_engine().connect() as conn:
+    with get_read_engine().connect() as conn:
         teams = team_store.list_teams(conn, current_principal().scope)
     return jsonify({"teams": [team_json(t) for t in teams]})
 
