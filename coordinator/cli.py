@@ -15,7 +15,6 @@ from pathlib import Path
 from . import admin_cli, ingest_cli
 from .broker import BrokerSettings, render_mosquitto_conf
 from .broker.files import add_parser as add_broker_config_parser
-from .demo import run_demo
 from .dispatch import cli as dispatch_cli
 from .evidence import cli as evidence_cli
 from .legal import cli as legal_cli
@@ -49,6 +48,10 @@ def _cmd_broker(args: argparse.Namespace) -> int:
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
+    # The demo hosts real boxes in this process (edge agents, simulated gear): loaded for this command only, so
+    # that every other command (and every web or ingest worker) runs without the edge agent, ONNX Runtime or DALI.
+    from .demo import run_demo  # noqa: PLC0415
+
     return run_demo(Path(args.dir), args.port, args.web_port, night=not args.real_time)
 
 

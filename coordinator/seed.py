@@ -13,8 +13,8 @@ from pathlib import Path
 
 from sqlalchemy.engine import Engine
 
-from edge_agent.config.loader import config_hash, load_config
-from edge_agent.errors import ConfigError
+from vigie_config.errors import ConfigError
+from vigie_config.loader import config_hash, load_config
 
 from .storage.registry import DeviceSeed, upsert_devices
 

@@ -11,8 +11,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from .config.box import BoxConfig
-from .config.vision import CameraConfig
+from vigie_config.box import BoxConfig
+from vigie_config.vision import CameraConfig
+
 from .errors import EdgeError
 from .vision.detectors.manifest import read_manifest
 

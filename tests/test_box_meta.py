@@ -13,13 +13,13 @@ from jsonschema import Draft202012Validator
 import vigie_wire as wire
 from coordinator.storage import make_engine, upgrade
 from edge_agent.agent import Agent, capabilities
-from edge_agent.config import load_config
 from edge_agent.meta import device_kind, site_metadata
 from tests.api_helpers import add_user, make_app
 from tests.boxes import write_box
 from tests.ingest_helpers import register
 from tests.mqtt_helpers import Mosquitto, Recorder, wait_until
 from tests.test_asyncapi import registry
+from vigie_config import load_config
 
 REPO = Path(__file__).resolve().parents[1]
 CONFIGS = sorted((REPO / "firmware_configs").glob("*.yaml"))

@@ -16,9 +16,9 @@ from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.reasoncodes import ReasonCode
 
 from coordinator.broker.acl import AclError, acl_users, box_user, render_acl
-from edge_agent.config import BoxConfig, load_config
-from edge_agent.lighting.role import group_topics, listen_topics
 from tests.mqtt_helpers import Mosquitto, wait_until
+from vigie_config import BoxConfig, load_config
+from vigie_config.topics import group_topics, listen_topics
 
 REPO = Path(__file__).resolve().parents[1]
 NOT_AUTHORISED = 0x87

@@ -21,8 +21,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import vigie_wire as wire
-from edge_agent.config import BoxConfig
-from edge_agent.lighting.role import group_topics, listen_topics
+from vigie_config import BoxConfig
+from vigie_config.topics import group_topics, listen_topics
 
 #: What the coordinator sends field teams: interventions on ``vigie/v1/<site>/team/<team>/dispatch``.
 TEAM_TOPICS = (wire.subscription(wire.Kind.DISPATCH),)

@@ -14,8 +14,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from edge_agent.config import load_config
-from edge_agent.errors import ConfigError
+from vigie_config import load_config
+from vigie_config.errors import ConfigError
 
 from .acl import TEAM_TOPICS, AclError, render_acl
 from .config import BrokerSettings, TlsListener, render_mosquitto_conf

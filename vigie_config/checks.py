@@ -1,12 +1,20 @@
-"""Checks of a box config that need more than its own text: model files, class names."""
+"""Checks of a box config that need more than its own text: secret files, cross-section rules.
+
+What only the box can check (its detector model files, which the centre does not hold) is added by the box's own
+loader through ``load_config(..., checks=...)``; see :func:`edge_agent.box_config.load_box_config`.
+"""
 
 from __future__ import annotations
 
-from ..errors import ConfigError
-from ..vision.detectors import DetectorError, check_manifest
+from collections.abc import Callable
+
 from .box import BoxConfig
+from .errors import ConfigError
 from .lighting import check_lighting
 from .secrets import read_password
+
+#: A further check of a loaded config: ``field: reason`` lines, empty when fine.
+Check = Callable[[BoxConfig], list[str]]
 
 
 def semantic_errors(config: BoxConfig) -> list[str]:
@@ -20,12 +28,4 @@ def semantic_errors(config: BoxConfig) -> list[str]:
                 read_password(cam.password_file)
             except ConfigError as exc:
                 errors.append(f"cameras.{i}.password_file: {exc}")
-        try:
-            manifest = check_manifest(cam.model)
-        except DetectorError as exc:
-            errors.append(f"cameras.{i}.model: {exc}")
-            continue
-        unknown = sorted(set(cam.classes) - set(manifest.class_names))
-        if unknown:
-            errors.append(f"cameras.{i}.classes: not in the model {cam.model}: {', '.join(unknown)}")
     return errors

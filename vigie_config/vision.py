@@ -11,7 +11,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from ..vision.stream_url import check_source, url_has_password, url_user
+from .stream_url import check_source, url_has_password, url_user
 
 ID = r"^[a-z0-9][a-z0-9_-]{0,63}$"
 NormPoint = tuple[float, float]
