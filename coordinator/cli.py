@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from . import admin_cli, ingest_cli
+from .bridge import cli as bridge_cli
 from .broker import BrokerSettings, render_mosquitto_conf
 from .broker.files import add_parser as add_broker_config_parser
 from .dispatch import cli as dispatch_cli
@@ -83,6 +84,7 @@ def build_parser() -> argparse.ArgumentParser:
     evidence_cli.add_parsers(sub)
     legal_cli.add_parsers(sub)
     add_broker_config_parser(sub)
+    bridge_cli.add_parsers(sub)
     return p
 
 

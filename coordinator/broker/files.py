@@ -31,7 +31,7 @@ def cmd_broker_config(args: argparse.Namespace) -> int:
             errors.append(str(exc))
     try:
         acl = render_acl(boxes, coordinator=args.coordinator_user, integrator=args.integrator_user,
-                         team_topics=args.team_topic or TEAM_TOPICS)
+                         bridge=args.bridge_user, team_topics=args.team_topic or TEAM_TOPICS)
     except AclError as exc:
         errors.append(f"acl: {exc}")
     if errors:
@@ -69,6 +69,7 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--out", required=True, help="folder the two files are written to")
     p.add_argument("--coordinator-user", required=True, help="MQTT user of the coordinator and ingest workers")
     p.add_argument("--integrator-user", help="optional read-only MQTT user for third parties")
+    p.add_argument("--bridge-user", help="optional MQTT user of the keyed-JSON bridge (vigie-coordinator bridge)")
     p.add_argument("--team-topic", action="append", help=f"team topic filter (default {TEAM_TOPICS[0]})")
     p.add_argument("--data-dir", type=Path, required=True, help="broker persistence folder on the broker host")
     p.add_argument("--password-file", type=Path, required=True, help="mosquitto_passwd file on the broker host")
