@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import threading
@@ -15,6 +16,7 @@ import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.reasoncodes import ReasonCode
 
+import vigie_wire as wire
 from coordinator.broker.acl import AclError, acl_users, box_user, render_acl
 from tests.mqtt_helpers import Mosquitto, wait_until
 from vigie_config import BoxConfig, load_config
@@ -329,3 +331,37 @@ def test_broker_config_grants_the_bridge_user_only_when_asked() -> None:
                          "vigie/v1/+/+/telemetry")
     assert user.write == ("vigie-json/v1/#",)
     assert [u.name for u in acl_users([], coordinator="centre")] == ["centre"]
+
+
+def test_the_bridge_command_runs_under_its_own_account_and_integrators_read_its_json(
+    peers: dict[str, Peer], acl_broker: Mosquitto, tmp_path: Path
+) -> None:
+    """``vigie-coordinator bridge`` as deployed: its own user and password file, behind the generated ACL."""
+    secret = tmp_path / "bridge.pw"
+    secret.write_text("jsonbridge-pw\n")
+    viewer = peers["opendata"]
+    assert viewer.subscribe("vigie-json/v1/#") == [1]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "coordinator.cli", "bridge", "--host", "127.0.0.1", "--port", str(acl_broker.port),
+         "--username", "jsonbridge", "--password-file", str(secret), "--client-id", f"bridge-{time.monotonic_ns()}"],
+        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        batch = wire.EventBatch(wire.Header(1, "cam-darcy-01", 7, 1, 1_790_000_000_000), 3, False,
+                                (wire.EventRecord(41, 1_790_000_000_000, wire.ZoneEnter(0, "crossing", 9, 0)),))
+        topic = "vigie/v1/dijon/cam-darcy-01/event"
+
+        def copied() -> bool:  # the bridge may not be subscribed yet: the box publishes again until it is
+            if viewer.received("vigie-json/v1/dijon/cam-darcy-01/event"):
+                return True
+            assert peers["cam-darcy-01"].publish(topic, wire.encode(batch)) in (0, 0x10)  # 0x10: nobody reads yet
+            return False
+
+        wait_until(copied, 30, "the JSON copy", step=0.5)
+        body = json.loads(viewer.received("vigie-json/v1/dijon/cam-darcy-01/event")[0])
+        assert (body["dev"], body["boot"], body["events"][0]["n"], body["events"][0]["type"]) == (
+            "cam-darcy-01", 3, 41, "zone_enter")
+    finally:
+        proc.terminate()
+        out, _ = proc.communicate(timeout=10)
+    assert proc.returncode == 0, out
+    assert "bridge connected as" in out and "not authorised" not in out.lower(), out
