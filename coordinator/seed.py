@@ -1,8 +1,9 @@
 """Fleet registry seeding from the box configs of ``firmware_configs/`` (``vigie-coordinator fleet seed``).
 
-The configs are read with the edge agent's own loader, so a file the box would refuse is
-refused here too, with the same message. Seeding tells the registry where each box is and
-which roles it plays; the box tells the rest (firmware, capabilities, liveness) in its birth.
+The configs are read with the shared loader (:mod:`vigie_config`), the one the box runs too, so a
+file the box would refuse is refused here too, with the same message; only the detector model files,
+which are installed on the boxes, are left to ``vigie-edge validate``. Seeding tells the registry where
+each box is and which roles it plays; the box tells the rest (firmware, capabilities, liveness) in its birth.
 """
 
 from __future__ import annotations

@@ -3,8 +3,9 @@
 The Ansible ``broker`` role runs this on the control machine, next to ``firmware_configs/``, and copies the
 two files to the broker host: the configuration comes from :func:`~coordinator.broker.config.render_mosquitto_conf`
 (the function the tests and the demo use) and the ACL from :func:`~coordinator.broker.acl.render_acl`. Every
-box config is validated as ``vigie-edge validate`` would, so a broken file stops the deployment before the
-broker is touched. Paths given here are paths on the broker host.
+box config is validated by the shared loader as ``vigie-edge validate`` does (all but the detector model files,
+which the boxes hold), so a broken file stops the deployment before the broker is touched. Paths given here are
+paths on the broker host.
 """
 
 from __future__ import annotations
