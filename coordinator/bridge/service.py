@@ -17,6 +17,7 @@ import logging
 import queue
 import ssl
 import threading
+import time
 from collections import deque
 from dataclasses import dataclass
 from typing import Any
@@ -118,7 +119,11 @@ class Bridge:
         self.client.connect_async(s.mqtt_host, s.mqtt_port, s.keepalive_s, clean_start=False, properties=props)
         self.client.loop_start()
 
-    def stop(self) -> None:
+    def stop(self, drain_s: float = 2.0) -> None:
+        """Leave once the copies in flight are acknowledged (at most ``drain_s``): what is left is sent again."""
+        deadline = time.monotonic() + drain_s
+        while (self._order or not self._inbox.empty()) and self.connected.is_set() and time.monotonic() < deadline:
+            time.sleep(0.01)
         self._inbox.put(None)
         self._worker.join(timeout=5)
         self.client.disconnect()
