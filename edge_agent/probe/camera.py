@@ -25,7 +25,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from vigie_config.box import BoxConfig
-from vigie_config.errors import ConfigError
+from vigie_config.errors import ConfigError, SharedConfigError
 from vigie_config.secrets import read_password
 from vigie_config.stream_url import SourceKind, classify, parse_onvif, redact
 from vigie_config.vision import CameraConfig
@@ -224,7 +224,7 @@ def _detect_and_snapshot(report: ProbeReport, device: str, cfg: CameraConfig, fr
     try:
         detector = load_detector(cfg.model, cfg.threads, score_threshold=cfg.score_threshold)
         pipeline = CameraPipeline(0, cfg, detector)
-    except EdgeError as exc:
+    except (EdgeError, SharedConfigError) as exc:  # a model that lacks the camera's classes: a config error
         report.add(Check(device, "detect", False, f"cannot load the detector: {exc}", "model"))
         return
     picks = sorted({0, len(frames) // 2, len(frames) - 1})
