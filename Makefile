@@ -70,7 +70,7 @@ test: install
 	$(PY) -m pytest
 
 lint: install
-	$(VENV)/bin/ruff check vigie_wire edge_agent coordinator tests bench
+	$(VENV)/bin/ruff check vigie_wire vigie_config edge_agent coordinator tests bench
 	$(VENV)/bin/mypy
 
 bench: install

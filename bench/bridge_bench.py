@@ -45,7 +45,7 @@ from bench.results import write_section  # noqa: E402
 from coordinator.broker import LocalBroker  # noqa: E402
 from coordinator.broker.acl import render_acl  # noqa: E402
 from coordinator.broker.bridge import BridgeSettings, bridge_user, district_topics  # noqa: E402
-from edge_agent.config import BoxConfig  # noqa: E402
+from vigie_config import BoxConfig  # noqa: E402
 
 SITE = "dijon"
 HEADING = "## Bridged district broker (issue 18)"

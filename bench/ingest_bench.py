@@ -56,9 +56,9 @@ from coordinator.broker import LocalBroker  # noqa: E402
 from coordinator.ingest.config import IngestSettings  # noqa: E402
 from coordinator.ingest.decode import Decoded, decode  # noqa: E402
 from coordinator.ingest.handler import collections_between_batches  # noqa: E402
-from coordinator.ingest.hooks import default_hooks  # noqa: E402
 from coordinator.ingest.mqtt import subscriptions  # noqa: E402
 from coordinator.ingest.worker import IngestWorker  # noqa: E402
+from coordinator.ingest_hooks import default_hooks  # noqa: E402
 from coordinator.storage import make_engine, upgrade  # noqa: E402
 from coordinator.storage.ingest import store_batch  # noqa: E402
 from coordinator.storage.registry import DeviceSeed, upsert_devices  # noqa: E402

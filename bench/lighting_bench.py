@@ -94,10 +94,11 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.results import write_section  # noqa: E402
-from edge_agent.lighting.astro import DIJON_LAT, DIJON_LON, DIJON_TZ, night_window  # noqa: E402
-from edge_agent.lighting.calendar import AstroProgram, Calendar, CalendarEntry, SensorProgram, Step  # noqa: E402
+from edge_agent.lighting.astro import night_window  # noqa: E402
 from edge_agent.lighting.control import LightingEngine  # noqa: E402
 from edge_agent.lighting.drivers import LuminaireSpec, SimulatedDriver  # noqa: E402
+from vigie_config.calendar import AstroProgram, Calendar, CalendarEntry, SensorProgram, Step  # noqa: E402
+from vigie_config.lighting import DIJON_LAT, DIJON_LON, DIJON_TZ  # noqa: E402
 
 HEADING = "## Lighting (issue 4)"
 SEED = 2026

@@ -44,8 +44,8 @@ sys.path.insert(0, str(ROOT))
 import vigie_wire as wire  # noqa: E402
 from bench.results import write_section  # noqa: E402
 from coordinator.broker import LocalBroker  # noqa: E402
-from edge_agent.config import BoxConfig  # noqa: E402
 from edge_agent.link import Link, Outbox, OutboxSink, OutboxWriter  # noqa: E402
+from vigie_config import BoxConfig  # noqa: E402
 
 DEVICE, SITE = "cam-darcy-01", "dijon"
 DETECTION = wire.Detection(cam=0, track=1742, cls=0, conf=84, box=(412, 230, 61, 188))

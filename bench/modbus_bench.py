@@ -33,11 +33,12 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.results import write_section  # noqa: E402
-from edge_agent.config.cabinet import CabinetConfig  # noqa: E402
 from edge_agent.lighting.cabinet.cabinet import Cabinet  # noqa: E402
 from edge_agent.lighting.cabinet.link import ModbusLink  # noqa: E402
-from edge_agent.lighting.cabinet.registers import load_map, plan_reads  # noqa: E402
+from edge_agent.lighting.cabinet.registers import plan_reads  # noqa: E402
 from edge_agent.lighting.cabinet.simulator import METER_UNIT, CabinetServer, free_port  # noqa: E402
+from vigie_config.cabinet import CabinetConfig  # noqa: E402
+from vigie_config.register_maps import load_map  # noqa: E402
 
 GOAL_CORE_SHARE = 0.01
 

@@ -52,7 +52,6 @@ sys.path.insert(0, str(ROOT))
 
 import vigie_wire as wire  # noqa: E402
 from bench.results import write_section  # noqa: E402
-from edge_agent.config.vision import CameraConfig  # noqa: E402
 from edge_agent.vision.detectors import load_detector  # noqa: E402
 from edge_agent.vision.detectors.family import OnnxDetector  # noqa: E402
 from edge_agent.vision.detectors.manifest import read_manifest, read_model_bytes  # noqa: E402
@@ -61,6 +60,7 @@ from edge_agent.vision.motion import MotionConfig, MotionGate  # noqa: E402
 from edge_agent.vision.pipeline import CameraPipeline, run_staged  # noqa: E402
 from edge_agent.vision.source import FrameSource  # noqa: E402
 from edge_agent.vision.worker import CameraWorker  # noqa: E402
+from vigie_config.vision import CameraConfig  # noqa: E402
 
 Image = npt.NDArray[np.uint8]
 VIDEO = ROOT / "tests" / "data" / "vtest_excerpt.avi"

@@ -15,9 +15,9 @@ from pathlib import Path
 from . import admin_cli, ingest_cli
 from .broker import BrokerSettings, render_mosquitto_conf
 from .broker.files import add_parser as add_broker_config_parser
-from .demo import run_demo
 from .dispatch import cli as dispatch_cli
 from .evidence import cli as evidence_cli
+from .json_bridge import cli as bridge_cli
 from .legal import cli as legal_cli
 from .lighting import cli as lighting_cli
 from .register import cli as register_cli
@@ -49,6 +49,10 @@ def _cmd_broker(args: argparse.Namespace) -> int:
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
+    # The demo hosts real boxes in this process (edge agents, simulated gear): loaded for this command only, so
+    # that every other command (and every web or ingest worker) runs without the edge agent, ONNX Runtime or DALI.
+    from .demo import run_demo  # noqa: PLC0415
+
     return run_demo(Path(args.dir), args.port, args.web_port, night=not args.real_time)
 
 
@@ -80,6 +84,7 @@ def build_parser() -> argparse.ArgumentParser:
     evidence_cli.add_parsers(sub)
     legal_cli.add_parsers(sub)
     add_broker_config_parser(sub)
+    bridge_cli.add_parsers(sub)
     return p
 
 

@@ -15,8 +15,8 @@ from pathlib import Path
 
 from . import periodic, settings
 from .ingest.config import IngestSettings
-from .ingest.hooks import default_hooks
 from .ingest.worker import IngestWorker
+from .ingest_hooks import default_hooks
 from .lighting.inventory_sync import sync_inventory
 from .seed import seed_fleet
 from .storage import make_engine

@@ -1,8 +1,9 @@
 """Fleet registry seeding from the box configs of ``firmware_configs/`` (``vigie-coordinator fleet seed``).
 
-The configs are read with the edge agent's own loader, so a file the box would refuse is
-refused here too, with the same message. Seeding tells the registry where each box is and
-which roles it plays; the box tells the rest (firmware, capabilities, liveness) in its birth.
+The configs are read with the shared loader (:mod:`vigie_config`), the one the box runs too, so a
+file the box would refuse is refused here too, with the same message; only the detector model files,
+which are installed on the boxes, are left to ``vigie-edge validate``. Seeding tells the registry where
+each box is and which roles it plays; the box tells the rest (firmware, capabilities, liveness) in its birth.
 """
 
 from __future__ import annotations
@@ -13,8 +14,8 @@ from pathlib import Path
 
 from sqlalchemy.engine import Engine
 
-from edge_agent.config.loader import config_hash, load_config
-from edge_agent.errors import ConfigError
+from vigie_config.errors import ConfigError
+from vigie_config.loader import config_hash, load_config
 
 from .storage.registry import DeviceSeed, upsert_devices
 

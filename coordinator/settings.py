@@ -42,6 +42,12 @@ DEFAULTS: dict[str, Any] = {
     "INGEST_METRICS_PORT": None,
     "INGEST_STORAGE_PROCESS": True,
     "MQTT_KEEPALIVE_S": 30,
+    # The opt-in keyed-JSON bridge (``vigie-coordinator bridge``): its own MQTT account, see coordinator/json_bridge/.
+    "BRIDGE_CLIENT_ID": "vigie-bridge",
+    "BRIDGE_MQTT_USERNAME": None,
+    "BRIDGE_MQTT_PASSWORD": None,
+    "BRIDGE_SESSION_EXPIRY_S": 7 * 24 * 3600,
+    "BRIDGE_RECEIVE_MAXIMUM": 1000,
     # Largest request body read, in bytes (VIGIE_MAX_CONTENT_LENGTH): a bigger one is refused with 413 unread.
     "MAX_CONTENT_LENGTH": 1024 * 1024,
     "SESSION_COOKIE_HTTPONLY": True,

@@ -12,9 +12,11 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
+from vigie_config import BoxConfig, config_hash
+from vigie_config.topics import group_topics, listen_topics
+
 from . import sdnotify
-from .config import BoxConfig, config_hash
-from .lighting.role import LightRole, group_topics, listen_topics
+from .lighting.role import LightRole
 from .link import Link, Outbox
 from .meta import site_metadata
 from .vision.process import CameraProcess

@@ -10,10 +10,11 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import vigie_wire as wire
+from vigie_config.errors import ConfigError, SharedConfigError
 
 from .agent import Agent
-from .config import load_config
-from .errors import ConfigError, EdgeError
+from .box_config import load_box_config
+from .errors import EdgeError
 from .probe.cli import add_probe_parser
 
 
@@ -21,7 +22,7 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     failed = 0
     for path in args.configs:
         try:
-            load_config(path)
+            load_box_config(path)
         except ConfigError as exc:
             failed += 1
             print(exc, file=sys.stderr)
@@ -31,14 +32,14 @@ def _cmd_validate(args: argparse.Namespace) -> int:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    agent = Agent(load_config(args.config), Path(args.config))
+    agent = Agent(load_box_config(args.config), Path(args.config))
     agent.run_forever()
     return 0
 
 
 def _cmd_selftest(args: argparse.Namespace) -> int:
     """Emit synthetic detections, printing each accepted id: a field check of the whole path."""
-    agent = Agent(load_config(args.config), Path(args.config))
+    agent = Agent(load_box_config(args.config), Path(args.config))
     agent.start()
     period = 1.0 / args.rate if args.rate > 0 else 0.0
     next_at = time.monotonic()
@@ -84,7 +85,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     try:
         return int(args.func(args))
-    except (ConfigError, EdgeError) as exc:
+    except (SharedConfigError, EdgeError) as exc:
         print(f"vigie-edge: {exc}", file=sys.stderr)
         return 1
 

@@ -1,14 +1,13 @@
-"""Exceptions of the edge agent, translated at their boundary (``raise ... from exc``)."""
+"""Exceptions of the edge agent, translated at their boundary (``raise ... from exc``).
+
+A config that cannot be used raises :class:`vigie_config.errors.ConfigError`, shared with the coordinator.
+"""
 
 from __future__ import annotations
 
 
 class EdgeError(Exception):
     """Base of the edge agent's own errors."""
-
-
-class ConfigError(EdgeError):
-    """A box config that cannot be used; the message names file, field and reason."""
 
 
 class OutboxError(EdgeError):

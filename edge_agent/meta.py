@@ -2,8 +2,9 @@
 
 Built from the box configuration only (a pure function), so integrators read the site without the configuration
 files: the kind of device and its position; per camera its model, the classes it reports with their ``cls``
-index, its zones and its counting lines (frame coordinates and the line's "in" direction); per luminaire its
-position, rated power and groups. It changes only with the configuration, whose hash it carries.
+index, its zones and its counting lines (frame coordinates and the line's "in" direction, and where the config
+places them on the ground, WGS84); per luminaire its position, rated power and groups. It changes only with the
+configuration, whose hash it carries.
 """
 
 from __future__ import annotations
@@ -11,8 +12,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from .config.box import BoxConfig
-from .config.vision import CameraConfig
+from vigie_config.box import BoxConfig
+from vigie_config.vision import CameraConfig
+
 from .errors import EdgeError
 from .vision.detectors.manifest import read_manifest
 
@@ -45,8 +47,11 @@ def _camera(index: int, cam: CameraConfig) -> dict[str, Any]:
         "name": cam.name,
         "model": cam.model.name.removesuffix(".manifest.json"),
         "classes": _class_indices(cam),
-        "zones": [{"id": z.id, "polygon": [list(p) for p in z.polygon], "loiter_s": z.loiter_s} for z in cam.zones],
-        "lines": [{"id": ln.id, "a": list(ln.a), "b": list(ln.b), "inbound": ln.direction} for ln in cam.lines],
+        "zones": [{"id": z.id, "polygon": [list(p) for p in z.polygon], "loiter_s": z.loiter_s,
+                   "geo": None if z.geo is None else [list(p) for p in z.geo]} for z in cam.zones],
+        "lines": [{"id": ln.id, "a": list(ln.a), "b": list(ln.b), "inbound": ln.direction,
+                   "geo": None if ln.geo is None else {"a": list(ln.geo.a), "b": list(ln.geo.b),
+                                                       "in_side": ln.geo.in_side}} for ln in cam.lines],
     }
 
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import yaml
 
-from edge_agent.config import BoxConfig, load_config
+from vigie_config import BoxConfig, load_config
 
 
 def write_box(tmp: Path, port: int, device_id: str = "cam-test-01", site: str = "dijon",

@@ -21,9 +21,9 @@ import vigie_wire as wire
 from coordinator.ingest.hooks import StoredAck, StoredTelemetry
 from coordinator.lighting.inventory import luminaires_of
 from coordinator.storage import lighting as light_store
-from edge_agent.config import BoxConfig
 from tests.boxes import write_box
 from tests.mqtt_helpers import wait_until
+from vigie_config import BoxConfig
 
 NIGHT = dt.datetime(2026, 11, 25, 22, 30, tzinfo=dt.UTC)  # 23:30 in Dijon: the 70 % step of the calendar
 

@@ -14,7 +14,8 @@ import sqlalchemy as sa
 from flask import Flask
 
 from coordinator.dispatch.jobs import offline_job, run_event_rules, sla_job
-from coordinator.ingest.hooks import StoredEvent, default_hooks
+from coordinator.ingest.hooks import StoredEvent
+from coordinator.ingest_hooks import default_hooks
 from coordinator.storage import make_engine
 from coordinator.storage.schema.events import events
 from coordinator.storage.schema.fleet import devices

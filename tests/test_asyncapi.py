@@ -95,6 +95,19 @@ def resolve(node: Any) -> Any:
     return node
 
 
+#: Where the opt-in bridge republishes the contract as keyed JSON: documented beside it, checked in test_bridge.py.
+BRIDGE_ROOT = "vigie-json/"
+
+
+def is_bridge(channel: dict[str, Any]) -> bool:
+    return str(channel["address"]).startswith(BRIDGE_ROOT)
+
+
+def contract_channels() -> dict[str, dict[str, Any]]:
+    """The channels of the MessagePack contract (the bridge's JSON channels left out)."""
+    return {ch_id: ch for ch_id, ch in load_doc()["channels"].items() if not is_bridge(ch)}
+
+
 def channel_topic(channel: dict[str, Any], payload: list[Any] | None = None) -> str:
     """The channel's address with each parameter replaced by its first example or, for an example ``payload``,
     by the value the parameter's ``location`` (``$message.payload#/<i>``) points to in it, which must be one of
@@ -123,7 +136,7 @@ def channel_kind(channel: dict[str, Any]) -> wire.Kind:
 def documented_messages() -> list[tuple[str, str, dict[str, Any], dict[str, Any]]]:
     """(channel id, message key, channel, message) for every message of every channel."""
     out = []
-    for ch_id, channel in load_doc()["channels"].items():
+    for ch_id, channel in contract_channels().items():
         for key, ref in channel.get("messages", {}).items():
             out.append((ch_id, key, channel, resolve(ref)))
     return out
@@ -395,13 +408,13 @@ def test_every_channel_parameter_is_described_with_valid_examples() -> None:
 
 
 def test_every_topic_kind_has_a_channel() -> None:
-    documented = {channel_kind(ch) for ch in load_doc()["channels"].values()}
+    documented = {channel_kind(ch) for ch in contract_channels().values()}
     missing = set(wire.MESSAGE_TYPES) - documented
     assert not missing, f"topic kinds without a channel: {sorted(missing)}"
 
 
 def test_group_commands_have_their_own_channel() -> None:
-    topics = [wire.parse_topic(channel_topic(ch)) for ch in load_doc()["channels"].values()]
+    topics = [wire.parse_topic(channel_topic(ch)) for ch in contract_channels().values()]
     assert any(t.kind is wire.Kind.CMD and t.group is not None for t in topics)
     assert any(t.kind is wire.Kind.CMD and t.device is not None for t in topics)
 
@@ -416,6 +429,8 @@ def test_every_message_type_has_a_documented_message_with_examples() -> None:
 def test_every_documented_message_is_complete_and_used_by_a_channel() -> None:
     used = {id(m) for _, _, _, m in documented_messages()}
     for name, message in load_doc()["components"]["messages"].items():
+        if message.get("contentType") == "application/json":
+            continue  # the bridge's keyed copies: test_bridge.py
         assert id(message) in used, f"message {name} is not used by any channel"
         for key in ("name", "title", "summary", "payload", "examples"):
             assert message.get(key), f"message {name} has no {key}"
@@ -430,6 +445,8 @@ def test_every_channel_has_an_operation_with_its_qos_and_retain_flag() -> None:
         assert op.get("summary") or op.get("description"), f"{op_id}: not described"
         channel = resolve(op["channel"])
         operated.add(id(channel))
+        if is_bridge(channel):
+            continue  # JSON copies, flags checked in test_bridge.py
         qos, retain = MQTT_FLAGS[channel_kind(channel)]
         mqtt = op["bindings"]["mqtt"]
         assert (mqtt["qos"], mqtt["retain"]) == (qos, retain), f"{op_id}: expected qos {qos}, retain {retain}"
@@ -491,7 +508,7 @@ def test_event_batch_examples_show_every_event_type_and_a_historical_replay() ->
 
 def test_documented_detection_size_is_the_encoded_size() -> None:
     doc = load_doc()
-    event_channel = next(ch for ch in doc["channels"].values() if channel_kind(ch) is wire.Kind.EVENT)
+    event_channel = next(ch for ch in contract_channels().values() if channel_kind(ch) is wire.Kind.EVENT)
     message = resolve(next(iter(event_channel["messages"].values())))
     found = re.search(r"`([\w-]+)` example encodes to (\d+) bytes", message["description"])
     assert found, "the EventBatch description should state the size of an example"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import threading
@@ -15,10 +16,11 @@ import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.reasoncodes import ReasonCode
 
+import vigie_wire as wire
 from coordinator.broker.acl import AclError, acl_users, box_user, render_acl
-from edge_agent.config import BoxConfig, load_config
-from edge_agent.lighting.role import group_topics, listen_topics
 from tests.mqtt_helpers import Mosquitto, wait_until
+from vigie_config import BoxConfig, load_config
+from vigie_config.topics import group_topics, listen_topics
 
 REPO = Path(__file__).resolve().parents[1]
 NOT_AUTHORISED = 0x87
@@ -102,7 +104,9 @@ def test_box_acl_grants_exactly_what_the_agent_subscribes_to(district: dict[str,
 def test_integrator_is_read_only_and_never_sees_commands() -> None:
     _, user = acl_users([], coordinator="centre", integrator="opendata")
     assert user.write == ()
-    assert not any(t.endswith(("/cmd", "/ack", "/snapshot", "#")) for t in user.read)
+    contract = [t for t in user.read if t.startswith("vigie/v1/")]
+    assert not any(t.endswith(("/cmd", "/ack", "/snapshot", "#")) for t in contract)
+    assert [t for t in user.read if t not in contract] == ["vigie-json/v1/#"], "and the bridge's JSON copies"
 
 
 def test_box_without_username_is_an_error(district: dict[str, BoxConfig]) -> None:
@@ -131,14 +135,15 @@ def test_broker_config_command_writes_both_files_and_refuses_a_broken_config(tmp
            "--data-dir", "/var/lib/vigie-broker", "--password-file", "/etc/vigie-broker/passwd",
            "--acl-file", "/etc/vigie-broker/acl", "--tls-port", "8883", "--cafile", "/etc/ca.crt",
            "--certfile", "/etc/b.crt", "--keyfile", "/etc/b.key"]
-    proc = subprocess.run([*cmd, "--out", str(tmp_path / "ok"), *map(str, configs)],
+    proc = subprocess.run([*cmd, "--json-bridge-user", "jsonbridge", "--out", str(tmp_path / "ok"), *map(str, configs)],
                           cwd=REPO, capture_output=True, text=True, timeout=60, check=False)
     assert proc.returncode == 0, proc.stderr
     conf = (tmp_path / "ok" / "mosquitto.conf").read_text()
     assert "acl_file /etc/vigie-broker/acl\n" in conf and "listener 8883 0.0.0.0\n" in conf
     assert "allow_anonymous false\n" in conf and "password_file /etc/vigie-broker/passwd\n" in conf
     assert (tmp_path / "ok" / "acl").read_text() == render_acl(
-        [load_config(p) for p in configs], coordinator="coordinator")
+        [load_config(p) for p in configs], coordinator="coordinator", json_bridge="jsonbridge")
+    assert "user jsonbridge\n" in (tmp_path / "ok" / "acl").read_text()
     broken = tmp_path / "broken.yaml"
     broken.write_text(configs[0].read_text().replace("site: dijon", "site: Dijon"))
     proc = subprocess.run([*cmd, "--out", str(tmp_path / "ko"), str(broken)],
@@ -209,12 +214,13 @@ class Peer:
 def acl_broker(tmp_path_factory: pytest.TempPathFactory, district: dict[str, BoxConfig]) -> Iterator[Mosquitto]:
     """A broker with the generated ACL and a hashed password file for every box and service user."""
     tmp = tmp_path_factory.mktemp("acl-broker")
-    users = ["coordinator", "opendata", *district]
+    users = ["coordinator", "opendata", "jsonbridge", *district]
     plain = tmp / "passwd"
     plain.write_text("".join(f"{u}:{u}-pw\n" for u in users))
     subprocess.run(["mosquitto_passwd", "-U", str(plain)], check=True, capture_output=True)
     assert "-pw" not in plain.read_text(), "the password file holds hashes only"
-    (tmp / "acl").write_text(render_acl(district.values(), coordinator="coordinator", integrator="opendata"))
+    (tmp / "acl").write_text(render_acl(district.values(), coordinator="coordinator", integrator="opendata",
+                                        json_bridge="jsonbridge"))
     broker = Mosquitto(tmp / "broker", allow_anonymous=False, password_file=plain, acl_file=tmp / "acl")
     broker.start()
     yield broker
@@ -302,3 +308,60 @@ def test_integrator_reads_events_but_cannot_publish_or_read_commands(peers: dict
     assert peers["cam-darcy-01"].publish("vigie/v1/dijon/cam-darcy-01/event", b"seen") == 0
     wait_until(lambda: viewer.received("vigie/v1/dijon/cam-darcy-01/event") == [b"seen"], 10, "event")
     assert viewer.received("vigie/v1/dijon/light-darcy-01/cmd") == [], "commands are not for integrators"
+
+
+def test_the_bridge_reads_the_contract_and_writes_only_its_json_namespace(peers: dict[str, Peer]) -> None:
+    bridge, viewer = peers["jsonbridge"], peers["opendata"]
+    bridge.subscribe("vigie/v1/#")
+    viewer.subscribe("vigie-json/v1/#")
+    assert peers["cam-darcy-01"].publish("vigie/v1/dijon/cam-darcy-01/event", b"seen") == 0
+    assert peers["coordinator"].publish("vigie/v1/dijon/light-darcy-01/cmd", b"order") == 0
+    wait_until(lambda: bridge.received("vigie/v1/dijon/cam-darcy-01/event") == [b"seen"], 10, "event")
+    assert bridge.publish("vigie-json/v1/dijon/cam-darcy-01/event", b"{}") == 0
+    wait_until(lambda: viewer.received("vigie-json/v1/dijon/cam-darcy-01/event") == [b"{}"], 10, "json copy")
+    assert bridge.publish("vigie/v1/dijon/cam-darcy-01/event", b"forged") == NOT_AUTHORISED
+    assert bridge.publish("vigie/v1/dijon/light-darcy-01/cmd", b"order") == NOT_AUTHORISED
+    assert bridge.received("vigie/v1/dijon/light-darcy-01/cmd") == [], "commands are not bridged"
+    assert viewer.publish("vigie-json/v1/dijon/cam-darcy-01/event", b"{}") == NOT_AUTHORISED
+
+
+def test_broker_config_grants_the_bridge_user_only_when_asked() -> None:
+    _, _, user = acl_users([], coordinator="centre", integrator="opendata", json_bridge="jsonbridge")
+    assert user.read == ("vigie/v1/+/+/birth", "vigie/v1/+/+/death", "vigie/v1/+/+/meta", "vigie/v1/+/+/event",
+                         "vigie/v1/+/+/telemetry")
+    assert user.write == ("vigie-json/v1/#",)
+    assert [u.name for u in acl_users([], coordinator="centre")] == ["centre"]
+
+
+def test_the_bridge_command_runs_under_its_own_account_and_integrators_read_its_json(
+    peers: dict[str, Peer], acl_broker: Mosquitto, tmp_path: Path
+) -> None:
+    """``vigie-coordinator bridge`` as deployed: its own user and password file, behind the generated ACL."""
+    secret = tmp_path / "bridge.pw"
+    secret.write_text("jsonbridge-pw\n")
+    viewer = peers["opendata"]
+    assert viewer.subscribe("vigie-json/v1/#") == [1]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "coordinator.cli", "bridge", "--host", "127.0.0.1", "--port", str(acl_broker.port),
+         "--username", "jsonbridge", "--password-file", str(secret), "--client-id", f"bridge-{time.monotonic_ns()}"],
+        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        batch = wire.EventBatch(wire.Header(1, "cam-darcy-01", 7, 1, 1_790_000_000_000), 3, False,
+                                (wire.EventRecord(41, 1_790_000_000_000, wire.ZoneEnter(0, "crossing", 9, 0)),))
+        topic = "vigie/v1/dijon/cam-darcy-01/event"
+
+        def copied() -> bool:  # the bridge may not be subscribed yet: the box publishes again until it is
+            if viewer.received("vigie-json/v1/dijon/cam-darcy-01/event"):
+                return True
+            assert peers["cam-darcy-01"].publish(topic, wire.encode(batch)) in (0, 0x10)  # 0x10: nobody reads yet
+            return False
+
+        wait_until(copied, 30, "the JSON copy", step=0.5)
+        body = json.loads(viewer.received("vigie-json/v1/dijon/cam-darcy-01/event")[0])
+        assert (body["dev"], body["boot"], body["events"][0]["n"], body["events"][0]["type"]) == (
+            "cam-darcy-01", 3, 41, "zone_enter")
+    finally:
+        proc.terminate()
+        out, _ = proc.communicate(timeout=10)
+    assert proc.returncode == 0, out
+    assert "bridge connected as" in out and "not authorised" not in out.lower(), out

@@ -42,14 +42,14 @@ from coordinator.broker.bridge import (
 from coordinator.ingest.config import IngestSettings
 from coordinator.ingest.worker import IngestWorker
 from coordinator.storage import make_engine
-from edge_agent.config import BoxConfig, load_config
-from edge_agent.lighting.role import group_topics, listen_topics
 from edge_agent.link import Link, Outbox
 from tests.db_helpers import DatabaseFactory
 from tests.ingest_helpers import event_ids, register
 from tests.mqtt_helpers import Mosquitto, Recorder, wait_until
 from tests.tls_helpers import tls_material
 from tests.wan_link import WanLink
+from vigie_config import BoxConfig, load_config
+from vigie_config.topics import group_topics, listen_topics
 
 REPO = Path(__file__).resolve().parents[1]
 CONFIGS = sorted((REPO / "firmware_configs").glob("*.yaml"))

@@ -19,9 +19,6 @@ from pymodbus.constants import ExcCodes
 import vigie_wire as wire
 from coordinator.analytics.energy import delta as energy_delta
 from coordinator.analytics.energy import readings as energy_readings
-from edge_agent.config import load_config
-from edge_agent.config.cabinet import CabinetConfig
-from edge_agent.errors import ConfigError
 from edge_agent.lighting.cabinet.cabinet import (
     BREAKER_TRIP,
     CABINET,
@@ -31,23 +28,18 @@ from edge_agent.lighting.cabinet.cabinet import (
     Cabinet,
     retry_delay,
 )
-from edge_agent.lighting.cabinet.errors import Failure, ModbusCommError, RegisterMapError
+from edge_agent.lighting.cabinet.errors import Failure, ModbusCommError
 from edge_agent.lighting.cabinet.link import ModbusLink
-from edge_agent.lighting.cabinet.registers import (
-    MAX_REGISTERS_PER_READ,
-    Point,
-    RegisterMap,
-    Table,
-    decode,
-    known_maps,
-    load_map,
-    plan_reads,
-)
+from edge_agent.lighting.cabinet.registers import MAX_REGISTERS_PER_READ, decode, plan_reads
 from edge_agent.lighting.cabinet.simulator import METER_UNIT, CabinetServer
 from edge_agent.lighting.drivers import LampFault
 from edge_agent.lighting.role import LightRole
 from tests.boxes import write_box
 from tests.lighting_helpers import running_clock
+from vigie_config import load_config
+from vigie_config.cabinet import CabinetConfig
+from vigie_config.errors import ConfigError, RegisterMapError
+from vigie_config.register_maps import Point, RegisterMap, Table, known_maps, load_map
 
 NIGHT = dt.datetime(2026, 11, 25, 22, 30, tzinfo=dt.UTC)  # 23:30 in Dijon: the 70 % step of the calendar
 DAY = dt.datetime(2026, 11, 25, 11, 0, tzinfo=dt.UTC)

@@ -9,8 +9,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from coordinator.ingest.config import IngestSettings
-from coordinator.ingest.hooks import default_hooks
 from coordinator.ingest.worker import IngestWorker
+from coordinator.ingest_hooks import default_hooks
 from coordinator.storage import interventions as interventions_store
 from coordinator.storage.schema import events
 from coordinator.storage.schema.interventions import interventions

@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 import yaml
 
-from edge_agent.config import BoxConfig, config_hash, load_config
-from edge_agent.errors import ConfigError
+from vigie_config import BoxConfig, config_hash, load_config
+from vigie_config.errors import ConfigError
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -12,7 +12,8 @@ from coordinator.analytics import hooks as analytics_hooks
 from coordinator.analytics.buckets import local_day_start
 from coordinator.analytics.counts import CameraEvent, CountKey, OccupancyKey, aggregate
 from coordinator.analytics.energy import Delta, Rating, Reading, attribute, delta, readings, savings_pct, spread
-from coordinator.ingest.hooks import StoredEvent, default_hooks
+from coordinator.ingest.hooks import StoredEvent
+from coordinator.ingest_hooks import default_hooks
 from tests.api_helpers import add_user
 
 H = int(dt.datetime(2026, 11, 25, 17, tzinfo=dt.UTC).timestamp() * 1000)  # 18:00 in Dijon

@@ -24,10 +24,10 @@ from coordinator.demo.cabinet_sim import LINE_LOSS, DemoCabinet, DoorSim, cabine
 from coordinator.demo.run import FIRMWARE_CONFIGS, Children, field_config, has_cabinet
 from edge_agent.agent import Agent
 from edge_agent.cli import main
-from edge_agent.config import load_config
 from edge_agent.lighting.drivers.dali_sim import forget_simulators
 from tests.lighting_helpers import running_clock
 from tests.mqtt_helpers import Mosquitto, Recorder, wait_until
+from vigie_config import load_config
 from vigie_wire import Kind, Telemetry, device_topic
 
 SRC = FIRMWARE_CONFIGS / "light-fontaine-01.yaml"

@@ -18,7 +18,7 @@ from coordinator.demo.run import _night_offset
 from coordinator.demo.seed import RULES, TEAMS, seed_demo
 from coordinator.storage import interventions as interventions_store
 from coordinator.storage import teams as teams_store
-from edge_agent.config import load_config
+from vigie_config import load_config
 
 
 def _metres(lat1: float, lon1: float, lat2: float, lon2: float) -> float:

@@ -36,7 +36,7 @@ from tests.vision_data import NANODET_MANIFEST
 GUARD_FRAMES = frozenset({30, 160, 290, 420, 550, 680})
 GUARD_PERSON_F1 = 0.968
 GUARD_WITHIN_ONE = 1.0
-CAMERA_FLOOR = 0.4  # edge_agent.config.vision's default score_threshold
+CAMERA_FLOOR = 0.4  # vigie_config.vision's default score_threshold
 CONE: Box = (163, 187, 180, 208)  # a traffic cone the bare model calls a person at 0.35-0.47
 VAN: Box = (651, 44, 725, 101)
 

@@ -16,8 +16,8 @@ import pytest
 import yaml
 
 from edge_agent.agent import capabilities
-from edge_agent.config import load_config
-from edge_agent.config.schema import DOC_PATH, SCHEMA_PATH, box_json_schema, doc_with_reference, schema_text
+from vigie_config import load_config
+from vigie_config.schema import DOC_PATH, SCHEMA_PATH, box_json_schema, doc_with_reference, schema_text
 
 REPO = Path(__file__).resolve().parents[1]
 CONFIGS = sorted((REPO / "firmware_configs").glob("*.yaml"))
@@ -39,14 +39,14 @@ def as_json(data: Any) -> Any:
 
 def test_committed_schema_is_generated_from_the_models() -> None:
     assert SCHEMA_PATH.read_text(encoding="utf-8") == schema_text(), (
-        "firmware_configs/box.schema.json is out of date: run .venv/bin/python -m edge_agent.config.schema"
+        "firmware_configs/box.schema.json is out of date: run .venv/bin/python -m vigie_config.schema"
     )
 
 
 def test_field_reference_in_the_doc_is_generated_from_the_schema() -> None:
     doc = DOC_PATH.read_text(encoding="utf-8")
     assert doc == doc_with_reference(doc, box_json_schema()), (
-        "docs/firmware-configs.md is out of date: run .venv/bin/python -m edge_agent.config.schema"
+        "docs/firmware-configs.md is out of date: run .venv/bin/python -m vigie_config.schema"
     )
 
 
@@ -62,7 +62,7 @@ def test_schema_is_valid_draft_2020_12_and_documents_every_field() -> None:
 
 
 def test_schema_check_command_passes_on_the_committed_files() -> None:
-    proc = subprocess.run([sys.executable, "-m", "edge_agent.config.schema", "--check"],
+    proc = subprocess.run([sys.executable, "-m", "vigie_config.schema", "--check"],
                           cwd=REPO, capture_output=True, text=True, timeout=60, check=False)
     assert proc.returncode == 0, proc.stderr
 

@@ -16,7 +16,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 import vigie_wire as wire
-from coordinator.ingest.hooks import Hooks, StoredEvent, default_hooks
+from coordinator.ingest.hooks import Hooks, StoredEvent
+from coordinator.ingest_hooks import default_hooks
 from coordinator.storage.ingest import store_batch
 from coordinator.storage.schema import event_streams, events
 from tests.ingest_helpers import T0, decoded, event_batch, event_ids, header, register

@@ -12,9 +12,10 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from coordinator.ingest.config import IngestSettings
-from coordinator.ingest.hooks import Hooks, default_hooks
+from coordinator.ingest.hooks import Hooks
 from coordinator.ingest.inbox import Inbox
 from coordinator.ingest.worker import IngestWorker
+from coordinator.ingest_hooks import default_hooks
 from coordinator.storage.schema import devices
 from tests.ingest_helpers import birth, event_batch, event_ids, register
 from tests.mqtt_helpers import Mosquitto, wait_until

@@ -11,7 +11,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from edge_agent.lighting.calendar import (
+from edge_agent.lighting.control import FAILSAFE_RETRY, Decision, EngineState, LightingEngine, StateError
+from edge_agent.lighting.overrides import Accepted, Rejected, accept
+from vigie_config.calendar import (
     AstroProgram,
     Calendar,
     CalendarEntry,
@@ -23,8 +25,6 @@ from edge_agent.lighting.calendar import (
     Step,
     SunFn,
 )
-from edge_agent.lighting.control import FAILSAFE_RETRY, Decision, EngineState, LightingEngine, StateError
-from edge_agent.lighting.overrides import Accepted, Rejected, accept
 from vigie_wire.messages import AckResult
 
 PARIS = ZoneInfo("Europe/Paris")

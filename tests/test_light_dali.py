@@ -21,7 +21,6 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from edge_agent.config.lighting import LightingConfig
 from edge_agent.lighting.drivers import (
     DRIVERS,
     DaliDriver,
@@ -38,6 +37,7 @@ from edge_agent.lighting.drivers.dali_bus import FrameCounter, LoopBus, Transpor
 from edge_agent.lighting.drivers.dali_curve import MAX_FADE_S, arc_level, fade_code, fade_time_s, level_pct
 from edge_agent.lighting.drivers.dali_sim import SimBus, SimGear, SimInterface
 from edge_agent.lighting.drivers.errors import DriverBusError
+from vigie_config.lighting import LightingConfig
 
 T0 = dt.datetime(2026, 11, 25, 21, 0, tzinfo=dt.UTC)
 LIGHTING_MIN: dict[str, Any] = {"luminaires": [{"id": "a", "rated_w": 30}],

@@ -16,12 +16,12 @@ from sqlalchemy.engine import Engine
 
 import vigie_wire as wire
 from coordinator.ingest.config import IngestSettings
-from coordinator.ingest.hooks import default_hooks
 from coordinator.ingest.worker import IngestWorker
+from coordinator.ingest_hooks import default_hooks
 from coordinator.storage import interventions as interventions_store
 from coordinator.storage.schema import light_meters
 from edge_agent.agent import Agent
-from edge_agent.config.lighting import LightingConfig, build_engine
+from edge_agent.lighting.build import build_engine
 from edge_agent.lighting.drivers import DaliDriver, LampFault
 from edge_agent.lighting.drivers.dali_bus import parse_transport
 from edge_agent.lighting.drivers.dali_curve import arc_level
@@ -31,6 +31,7 @@ from tests.boxes import write_box
 from tests.ingest_helpers import register
 from tests.mqtt_helpers import Mosquitto, Recorder, wait_until
 from tests.test_light_dali import Line
+from vigie_config.lighting import LightingConfig
 
 CALENDAR = [{"name": "dijon", "program": {"kind": "astro", "steps": [{"at": "22:00", "level": 70},
                                                                       {"at": "05:00", "level": 100}]}}]

@@ -14,7 +14,6 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from edge_agent.config.lighting import LightingConfig
 from edge_agent.lighting.astro import night_window
 from edge_agent.lighting.drivers import (
     DRIVERS,
@@ -29,6 +28,7 @@ from edge_agent.lighting.drivers import (
     build_driver,
     diagnose,
 )
+from vigie_config.lighting import LightingConfig
 
 T0 = dt.datetime(2026, 1, 15, 17, 0, tzinfo=ZoneInfo("Europe/Paris"))
 HOUR = 3600.0

@@ -7,10 +7,11 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import vigie_wire as wire
-from edge_agent.lighting.groups import CITY_GROUP, commune_group, implicit_groups
-from edge_agent.lighting.role import LightRole, group_topics
+from edge_agent.lighting.role import LightRole
 from tests.boxes import write_box
 from tests.test_light_role import LIGHTING, NIGHT
+from vigie_config.groups import CITY_GROUP, commune_group, implicit_groups
+from vigie_config.topics import group_topics
 
 
 class _Sink:

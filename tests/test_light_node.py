@@ -20,13 +20,14 @@ import yaml
 from pydantic import ValidationError
 
 import vigie_wire as wire
-from edge_agent.config.lighting import LightingConfig, astro_sun, build_engine
-from edge_agent.errors import ConfigError
-from edge_agent.lighting.calendar import Calendar
+from edge_agent.lighting.build import astro_sun, build_engine
 from edge_agent.lighting.control import Decision, EngineState, LightingEngine
 from edge_agent.lighting.drivers import LampFault, SimulatedDriver, build_driver
 from edge_agent.lighting.node import LightNode, handle_command
 from edge_agent.lighting.telemetry import FaultTracker
+from vigie_config.calendar import Calendar
+from vigie_config.errors import ConfigError
+from vigie_config.lighting import LightingConfig
 
 PARIS = ZoneInfo("Europe/Paris")
 

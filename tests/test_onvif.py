@@ -8,14 +8,14 @@ from pathlib import Path
 import pytest
 
 from coordinator.broker import free_port
-from edge_agent.config.vision import CameraConfig
 from edge_agent.vision.camera_source import open_source
 from edge_agent.vision.errors import StreamResolveError
 from edge_agent.vision.onvif import resolve_stream_uri
-from edge_agent.vision.stream_url import parse_onvif
 from tests.mqtt_helpers import wait_until
 from tests.onvif_camera import OnvifCamera
 from tests.rtsp_helpers import RtspCamera, transcode_to_h264
+from vigie_config.stream_url import parse_onvif
+from vigie_config.vision import CameraConfig
 
 ROOT = Path(__file__).resolve().parents[1]
 VIDEO = ROOT / "tests" / "data" / "vtest_excerpt.avi"

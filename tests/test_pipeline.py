@@ -17,11 +17,11 @@ import numpy as np
 import pytest
 
 import vigie_wire as wire
-from edge_agent.config.vision import CameraConfig
 from edge_agent.vision.detectors import load_detector
 from edge_agent.vision.pipeline import CameraPipeline
 from tests.boxes import write_box
 from tests.mqtt_helpers import Recorder, wait_until
+from vigie_config.vision import CameraConfig
 
 ROOT = Path(__file__).resolve().parents[1]
 VIDEO = ROOT / "tests" / "data" / "vtest_excerpt.avi"

@@ -19,6 +19,7 @@ from edge_agent.probe.rtsp import authorization, codec_of, parse_answer
 from edge_agent.vision.detectors import load_detector
 from tests.onvif_camera import OnvifCamera
 from tests.rtsp_helpers import RtspCamera, transcode_to_h264
+from vigie_config.vision import CameraConfig
 
 ROOT = Path(__file__).resolve().parents[1]
 VIDEO = ROOT / "tests" / "data" / "vtest_excerpt.avi"
@@ -128,6 +129,14 @@ def test_the_probe_returns_its_checks_as_values(camera: RtspCamera) -> None:
     assert report.ok
     assert [c.step for c in report.checks] == ["connect", "describe", "open", "read", "detect"]
     assert all(c.device == f"rtsp://***@127.0.0.1:{camera.port}/cam" and c.cause is None for c in report.checks)
+
+
+def test_a_camera_whose_classes_the_model_lacks_fails_the_detect_step_not_the_probe(camera: RtspCamera) -> None:
+    cfg = CameraConfig(name="north", source=camera.url(), model=MODEL, classes=["person", "unicorn"])
+    report = probe_camera(camera.url(), camera=cfg, frames=3, timeout_s=5)
+    detect = [c for c in report.checks if c.step == "detect"]
+    assert not report.ok and len(detect) == 1 and not detect[0].ok
+    assert "unicorn" in detect[0].detail and detect[0].cause == "model"
 
 
 def _detail(grey: np.ndarray) -> float:

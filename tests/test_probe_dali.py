@@ -124,7 +124,7 @@ def test_validate_names_the_field_of_a_wrong_transport(tmp_path: Path, capsys: p
 
 def test_the_demo_runs_the_committed_dali_cabinet_on_the_simulator(tmp_path: Path) -> None:
     from coordinator.demo.run import FIRMWARE_CONFIGS, field_config  # noqa: PLC0415 -- the demo's own rewrite
-    from edge_agent.config import load_config  # noqa: PLC0415
+    from vigie_config import load_config  # noqa: PLC0415
 
     src = FIRMWARE_CONFIGS / "light-fontaine-01.yaml"
     field = load_config(src)

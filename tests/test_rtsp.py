@@ -18,11 +18,11 @@ import numpy.typing as npt
 import pytest
 
 import vigie_wire as wire
-from edge_agent.config.vision import CameraConfig
 from edge_agent.vision.camera_source import open_source
 from tests.boxes import write_box
 from tests.mqtt_helpers import Mosquitto, Recorder, wait_until
 from tests.rtsp_helpers import RtspCamera, transcode_to_h264
+from vigie_config.vision import CameraConfig
 
 ROOT = Path(__file__).resolve().parents[1]
 VIDEO = ROOT / "tests" / "data" / "vtest_excerpt.avi"

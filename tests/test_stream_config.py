@@ -13,9 +13,9 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 
 from edge_agent.cli import main
-from edge_agent.config import load_config
 from edge_agent.vision.camera_source import stream_target
-from edge_agent.vision.stream_url import check_source, parse_onvif, redact, with_credentials
+from vigie_config import load_config
+from vigie_config.stream_url import check_source, parse_onvif, redact, with_credentials
 
 ROOT = Path(__file__).resolve().parents[1]
 MODEL = ROOT / "models" / "nanodet-g-416.manifest.json"

@@ -23,8 +23,9 @@ from playwright.sync_api import Browser, Locator, Page, Playwright, expect, sync
 import vigie_wire as wire
 from coordinator.dispatch import service as dispatch_service
 from coordinator.ingest.config import IngestSettings
-from coordinator.ingest.hooks import Hooks, default_hooks
+from coordinator.ingest.hooks import Hooks
 from coordinator.ingest.worker import IngestWorker
+from coordinator.ingest_hooks import default_hooks
 from coordinator.interventions.rules import DeviceView, offline_candidates
 from coordinator.lighting import hooks as lighting_hooks
 from coordinator.storage import interventions as intervention_store

@@ -18,9 +18,9 @@ import numpy as np
 from numpy.typing import NDArray
 
 import vigie_wire as wire
-from edge_agent.config.vision import CameraConfig
 from edge_agent.vision.detectors import Detector
 from edge_agent.vision.pipeline import CameraPipeline
+from vigie_config.vision import CameraConfig
 
 from .labels import ROOT
 

@@ -59,6 +59,8 @@ def export(doc: dict[str, Any]) -> dict[str, Any]:
     kinds: dict[str, str] = {}
     examples = []
     for channel in doc["channels"].values():
+        if channel["address"].startswith("vigie-json/"):
+            continue  # the opt-in bridge's keyed JSON: not what this decoder reads
         kind = channel["address"].rsplit("/", 1)[-1] if "/STATE/" not in channel["address"] else "state"
         for ref in channel["messages"].values():
             message = _resolve(doc, ref)

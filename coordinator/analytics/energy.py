@@ -24,7 +24,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
-from edge_agent.lighting.groups import commune_group
+from vigie_config.groups import commune_group
 
 HOUR_MS = 3_600_000
 #: Longest delta spread hour by hour (a month); older silence goes to its last hour.

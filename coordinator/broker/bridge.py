@@ -41,7 +41,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from edge_agent.config import BoxConfig
+from vigie_config import BoxConfig
 
 from .acl import AclError, AclUser, box_user
 

@@ -3,8 +3,9 @@
 The Ansible ``broker`` role runs this on the control machine, next to ``firmware_configs/``, and copies the
 two files to the broker host: the configuration comes from :func:`~coordinator.broker.config.render_mosquitto_conf`
 (the function the tests and the demo use) and the ACL from :func:`~coordinator.broker.acl.render_acl`. Every
-box config is validated as ``vigie-edge validate`` would, so a broken file stops the deployment before the
-broker is touched. Paths given here are paths on the broker host.
+box config is validated by the shared loader as ``vigie-edge validate`` does (all but the detector model files,
+which the boxes hold), so a broken file stops the deployment before the broker is touched. Paths given here are
+paths on the broker host.
 
 With ``--district NAME=commune,...`` (repeatable) the city is split into district brokers bridged to the central
 one (see :mod:`~coordinator.broker.bridge`): ``<out>/`` then holds the central broker's files (its ACL grants each
@@ -23,8 +24,8 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from edge_agent.config import load_config
-from edge_agent.errors import ConfigError
+from vigie_config import load_config
+from vigie_config.errors import ConfigError
 
 from .acl import TEAM_TOPICS, AclError, AclUser, render_acl
 from .bridge import BridgeSettings, District, DistrictError, assign_boxes, bridge_user, district_topics
@@ -76,8 +77,8 @@ def cmd_broker_config(args: argparse.Namespace) -> int:
         files[out / "districts" / d.name / "acl"] = acl
     try:
         files[out / "acl"] = render_acl(by_district[None], coordinator=args.coordinator_user,
-                                        integrator=args.integrator_user, team_topics=args.team_topic or TEAM_TOPICS,
-                                        bridges=bridges)
+                                        integrator=args.integrator_user, json_bridge=args.json_bridge_user,
+                                        team_topics=args.team_topic or TEAM_TOPICS, bridges=bridges)
     except AclError as exc:
         errors.append(f"acl: {exc}")
     if errors:
@@ -135,6 +136,8 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--out", required=True, help="folder the two files are written to")
     p.add_argument("--coordinator-user", required=True, help="MQTT user of the coordinator and ingest workers")
     p.add_argument("--integrator-user", help="optional read-only MQTT user for third parties")
+    p.add_argument("--json-bridge-user",
+                   help="optional MQTT user of the keyed-JSON bridge (vigie-coordinator bridge)")
     p.add_argument("--team-topic", action="append", help=f"team topic filter (default {TEAM_TOPICS[0]})")
     p.add_argument("--data-dir", type=Path, required=True, help="broker persistence folder on the broker host")
     p.add_argument("--password-file", type=Path, required=True, help="mosquitto_passwd file on the broker host")

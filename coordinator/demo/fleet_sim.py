@@ -21,7 +21,7 @@ import yaml
 
 import vigie_wire as wire
 from edge_agent.agent import Agent
-from edge_agent.config import load_config
+from edge_agent.box_config import load_box_config as load_config
 from edge_agent.lighting.drivers import LampFault, SimulatedDriver
 
 from .district import District, SensorBox

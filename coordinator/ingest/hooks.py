@@ -5,6 +5,10 @@ Ingest decodes and stores; analytics, lighting, fleet and intervention rules rea
 transaction, so an aggregate is never counted without its event nor an event without its
 aggregate. A hook must not do network I/O: it writes rows (an intervention, a notification to
 send) that other workers act on.
+
+This module is a leaf: the domains import it for the stored-value types, and it imports none of them back. The
+product's hooks are registered from the outside, by the composition root (:mod:`coordinator.ingest_hooks`), as a
+Flask factory registers blueprints.
 """
 
 from __future__ import annotations
@@ -68,7 +72,7 @@ DeviceHook = Callable[[Connection, Sequence[DeviceChange]], None]
 
 @dataclass
 class Hooks:
-    """The explicit list of reactions; ``default_hooks()`` wires the product's domains."""
+    """The explicit list of reactions; :func:`coordinator.ingest_hooks.default_hooks` wires the product's domains."""
 
     events: list[EventHook] = field(default_factory=list)
     telemetry: list[TelemetryHook] = field(default_factory=list)
@@ -124,19 +128,3 @@ class Hooks:
         if items:
             for hook in self.devices:
                 hook(conn, items)
-
-
-def default_hooks() -> Hooks:
-    """The product's wiring. Each domain adds its hook here (one line each, explicit)."""
-    # Imported here, not at the top: the domains import this module for its types.
-    from coordinator.analytics import hooks as analytics_hooks  # noqa: PLC0415
-    from coordinator.dispatch.jobs import EVENT_TYPES as RULE_EVENT_TYPES  # noqa: PLC0415
-    from coordinator.dispatch.jobs import make_event_hook  # noqa: PLC0415
-    from coordinator.lighting import hooks as lighting_hooks  # noqa: PLC0415
-
-    hooks = Hooks()
-    hooks.add_events(make_event_hook(), RULE_EVENT_TYPES)  # interventions: rules over events
-    hooks.add_events(analytics_hooks.on_events, analytics_hooks.EVENT_TYPES)  # analytics: counts and occupancy
-    hooks.telemetry.append(analytics_hooks.on_telemetry)  # analytics: energy per light group and hour
-    hooks.acks.append(lighting_hooks.on_acks)  # lighting: answers to light.* commands
-    return hooks

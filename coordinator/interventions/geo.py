@@ -1,36 +1,19 @@
 """Distances and the communes of Dijon Métropole (pure: the communes are packaged data).
 
-Commune centres are approximate (about 1 km): good enough to place a citizen report in a
-commune when it gives no address, not for cadastral work.
+The métropole's bounds and the distance are the box configuration's (:mod:`vigie_config.geo`): a report and a
+camera's ground geometry are inside the métropole by the same rule. Commune centres are approximate (about
+1 km): good enough to place a citizen report in a commune when it gives no address, not for cadastral work.
 """
 
 from __future__ import annotations
 
-import math
-
 from coordinator.data import Commune, communes
+from vigie_config.geo import BBOX, EARTH_RADIUS_M, haversine_m, in_metropole
 
-EARTH_RADIUS_M = 6_371_008.8
-
+__all__ = ["BBOX", "COMMUNES", "COMMUNE_SLUGS", "EARTH_RADIUS_M", "haversine_m", "in_metropole", "nearest_commune"]
 
 COMMUNES: tuple[Commune, ...] = communes()
 COMMUNE_SLUGS = frozenset(c.slug for c in COMMUNES)
-
-#: A box around the métropole with a margin of a few km; reports outside it are refused.
-BBOX = (47.20, 4.88, 47.41, 5.23)  # south, west, north, east
-
-
-def haversine_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
-    """Great-circle distance in metres (plenty precise at city scale)."""
-    p1, p2 = math.radians(lat1), math.radians(lat2)
-    dp, dl = p2 - p1, math.radians(lon2 - lon1)
-    a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
-    return 2 * EARTH_RADIUS_M * math.asin(min(1.0, math.sqrt(a)))
-
-
-def in_metropole(lat: float, lon: float) -> bool:
-    south, west, north, east = BBOX
-    return south <= lat <= north and west <= lon <= east
 
 
 def nearest_commune(lat: float, lon: float) -> str:

@@ -1,7 +1,7 @@
 """Group calendars, validated by the same models the light nodes use.
 
 A calendar the coordinator accepts is one every node accepts: both sides validate with
-:class:`edge_agent.lighting.calendar.Calendar`. What is stored and pushed is the mapping as given (the node parses
+:class:`vigie_config.calendar.Calendar`. What is stored and pushed is the mapping as given (the node parses
 it again), not a re-serialisation that could differ in details such as defaults.
 """
 
@@ -13,7 +13,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from edge_agent.lighting.calendar import Calendar
+from vigie_config.calendar import Calendar
 
 __all__ = ["Calendar", "CalendarError", "entry_groups", "validate_calendar"]
 

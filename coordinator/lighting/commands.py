@@ -12,7 +12,7 @@ device    ``vigie/v1/<site>/<device>/cmd`` (args name lum or group)    ``<device
 ========  =========================================================  =============================
 
 ``commune-<site>`` and ``city`` are groups every light node is in without configuring them
-(:mod:`edge_agent.lighting.groups`); a group named so is the commune or city scope, whatever scope was asked.
+(:mod:`vigie_config.groups`); a group named so is the commune or city scope, whatever scope was asked.
 
 ``cseq`` is the issuer's command sequence: it must grow for every command of the issuer, across restarts and the
 app's processes, and nodes order overrides by it ("last command wins"). It follows the clock in milliseconds, and
@@ -28,8 +28,8 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import vigie_wire as wire
-from edge_agent.lighting.groups import CITY_GROUP, COMMUNE_PREFIX, commune_group
-from edge_agent.lighting.node import CALENDAR_COMMAND, OVERRIDE_COMMAND
+from vigie_config.commands import CALENDAR_COMMAND, OVERRIDE_COMMAND
+from vigie_config.groups import CITY_GROUP, COMMUNE_PREFIX, commune_group
 
 Scope = Literal["group", "commune", "city", "device"]
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from edge_agent.config.box import BoxConfig
+from vigie_config.box import BoxConfig
 
 
 @dataclass(frozen=True)

@@ -13,8 +13,8 @@ from pathlib import Path
 from sqlalchemy.engine import Engine
 
 from coordinator.storage import lighting as store
-from edge_agent.config import load_config
-from edge_agent.errors import ConfigError
+from vigie_config import load_config
+from vigie_config.errors import ConfigError
 
 from .inventory import luminaires_of
 

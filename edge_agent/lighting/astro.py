@@ -28,12 +28,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import astral
 import astral.sun
 
-from ..errors import EdgeError
+from vigie_config.lighting import DIJON_LAT, DIJON_LON, DIJON_TZ  # the defaults of the métropole's boxes
 
-#: Dijon, place de la Libération: the defaults of the métropole's boxes (per-box coordinates override them).
-DIJON_LAT = 47.322
-DIJON_LON = 5.041
-DIJON_TZ = "Europe/Paris"
+from ..errors import EdgeError
 
 SunEvent = Literal["dawn", "sunrise", "sunset", "dusk"]
 

@@ -22,7 +22,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from .calendar import (
+from vigie_config.calendar import (
     Calendar,
     Change,
     LightingError,
@@ -32,6 +32,7 @@ from .calendar import (
     SunError,
     SunFn,
 )
+
 from .overrides import Accepted, OverrideCommand, Rejected, accept, fresh, relevant, upcoming, winner
 
 #: How soon a fail-safe decision asks to be re-evaluated: the fault may be transient (a sun clock glitch).

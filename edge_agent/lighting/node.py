@@ -27,12 +27,14 @@ from typing import Any
 from pydantic import ValidationError
 
 import vigie_wire as wire
+from vigie_config.calendar import Calendar, SunFn, local_instant, operating_date
+from vigie_config.commands import CALENDAR_COMMAND, OVERRIDE_COMMAND
+from vigie_config.errors import ConfigError
+from vigie_config.lighting import LightingConfig, build_calendar
 from vigie_wire.rejects import RejectLog
 
-from ..config.lighting import LightingConfig, build_calendar, build_engine
-from ..errors import ConfigError
 from .astro import night_window
-from .calendar import Calendar, SunFn, local_instant, operating_date
+from .build import build_engine
 from .control import CLOCK_NIGHT, Decision, LightingEngine, describe
 from .drivers import DriverCommError, LampFault, LuminaireDriver, LuminaireReading, diagnose
 from .overrides import Rejected
@@ -45,11 +47,6 @@ Clock = Callable[[], dt.datetime]
 #: (result code, detail, applied): a :class:`vigie_wire.AckResult` code and what to put in the ack.
 AckTuple = tuple[str, str, dict[str, Any]]
 
-#: Command name of an override on the wire (``args``: level, ramp_up_s, ramp_down_s, start, and lum or group
-#: on the box's own topic); see :func:`handle_command`.
-OVERRIDE_COMMAND = "light.override"
-#: Push a calendar (``args.calendar``: the Calendar mapping; ``null`` returns to the config's).
-CALENDAR_COMMAND = "light.calendar"
 #: A commanded level closer than this to the gear's own target is the same level (DALI arc levels are steps).
 _SAME_LEVEL = 0.5
 
@@ -82,7 +79,7 @@ class LightNode:
     Args:
         config: The light section; its luminaires must be the driver's.
         driver: The gear.
-        engine: Built by :func:`~edge_agent.config.lighting.build_engine` from ``config``.
+        engine: Built by :func:`~edge_agent.lighting.build.build_engine` from ``config``.
         clock: The current time, aware; only used where no ``now`` is given (presence times from other boxes
             are capped by it, file names of a set-aside state).
 

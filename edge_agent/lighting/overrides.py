@@ -16,10 +16,9 @@ from typing import Any, Literal, Self
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from vigie_config.calendar import Level, Ramp
 from vigie_wire.messages import AckResult
 from vigie_wire.schema import ID_PATTERN
-
-from .calendar import Level, Ramp
 
 Scope = Literal["luminaire", "group"]
 

@@ -18,34 +18,18 @@ from collections.abc import Callable
 from typing import Any
 
 import vigie_wire as wire
+from vigie_config.box import BoxConfig
+from vigie_config.groups import with_implicit_groups
 
-from ..config.box import BoxConfig
 from ..link.commands import AckTuple
 from ..ports import EventSink
 from .cabinet.cabinet import Cabinet
 from .drivers import build_driver
-from .groups import implicit_groups, with_implicit_groups
 from .node import LightNode, handle_command
 
 log = logging.getLogger("vigie.lighting")
 #: How often the cabinet thread looks whether a device is due (their intervals are whole seconds or more).
 _CABINET_WAKE_S = 0.5
-
-
-def group_topics(box: BoxConfig) -> list[str]:
-    """Groups whose command topics the box subscribes to: the broker fans group commands out.
-
-    Its luminaires' groups, and the commune's and the city's (see :mod:`.groups`).
-    """
-    return sorted(box.lighting.groups() | set(implicit_groups(box.site))) if box.lighting else []
-
-
-def listen_topics(box: BoxConfig) -> list[str]:
-    """Neighbour cameras' event topics and the coordinators' STATE, for a box with lights."""
-    if box.lighting is None:
-        return []
-    topics = {wire.device_topic(src.site or box.site, src.device, wire.Kind.EVENT) for src in box.lighting.presence}
-    return [*sorted(topics), wire.subscription(wire.Kind.STATE)]
 
 
 def _utc_now() -> dt.datetime:

@@ -11,9 +11,8 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 import vigie_wire as wire
-
-from ..config.link import MqttConfig
-from ..errors import ConfigError
+from vigie_config.errors import ConfigError
+from vigie_config.link import MqttConfig
 
 
 def read_secret(cfg: MqttConfig) -> str | None:

@@ -36,8 +36,8 @@ from paho.mqtt.reasoncodes import ReasonCode
 from tenacity import Retrying, retry_if_exception_type, wait_exponential_jitter
 
 import vigie_wire as wire
+from vigie_config.box import BoxConfig
 
-from ..config.box import BoxConfig
 from ..errors import OutboxError
 from .client import build_client, content_type
 from .commands import CommandHandler, CommandInbox

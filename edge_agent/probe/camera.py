@@ -10,7 +10,7 @@ box). The stream is read by the same :class:`~edge_agent.vision.source.FrameSour
 that passes means ``vigie-edge run`` will read it too.
 
 Nothing printed or returned carries a password: devices are shown through
-:func:`~edge_agent.vision.stream_url.redact`.
+:func:`~vigie_config.stream_url.redact`.
 """
 
 from __future__ import annotations
@@ -24,18 +24,20 @@ from collections import Counter
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from ..config import load_config
-from ..config.box import BoxConfig
-from ..config.secrets import read_password
-from ..config.vision import CameraConfig
-from ..errors import ConfigError, EdgeError
+from vigie_config.box import BoxConfig
+from vigie_config.errors import ConfigError, SharedConfigError
+from vigie_config.secrets import read_password
+from vigie_config.stream_url import SourceKind, classify, parse_onvif, redact
+from vigie_config.vision import CameraConfig
+
+from ..box_config import load_box_config
+from ..errors import EdgeError
 from ..vision.camera_source import stream_target
 from ..vision.detectors import load_detector
 from ..vision.errors import StreamResolveError
 from ..vision.onvif import resolve_stream_uri
 from ..vision.pipeline import CameraPipeline
 from ..vision.source import Frame, FrameSource, SourceError
-from ..vision.stream_url import SourceKind, classify, parse_onvif, redact
 from .report import Check, ProbeReport
 from .rtsp import codec_of, describe
 
@@ -222,7 +224,7 @@ def _detect_and_snapshot(report: ProbeReport, device: str, cfg: CameraConfig, fr
     try:
         detector = load_detector(cfg.model, cfg.threads, score_threshold=cfg.score_threshold)
         pipeline = CameraPipeline(0, cfg, detector)
-    except EdgeError as exc:
+    except (EdgeError, SharedConfigError) as exc:  # a model that lacks the camera's classes: a config error
         report.add(Check(device, "detect", False, f"cannot load the detector: {exc}", "model"))
         return
     picks = sorted({0, len(frames) // 2, len(frames) - 1})
@@ -252,7 +254,7 @@ def _from_args(args: argparse.Namespace) -> ProbeReport:
     """``probe camera``: one camera, given by its URL or by its section of a box config."""
     camera = None
     if args.camera_config is not None:
-        cameras = load_config(args.camera_config).cameras
+        cameras = load_box_config(args.camera_config).cameras
         named = [c for c in cameras if args.camera in (None, c.name)]
         if not named:
             known = ", ".join(c.name for c in cameras) or "none"

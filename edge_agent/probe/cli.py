@@ -11,8 +11,9 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from ..config import load_config
-from ..config.box import BoxConfig
+from vigie_config.box import BoxConfig
+
+from ..box_config import load_box_config
 from . import camera, dali, modbus
 from .report import Check, ProbeReport, exit_code, render
 
@@ -38,7 +39,7 @@ def _run(args: argparse.Namespace) -> int:
         if args.config is None:
             print("vigie-edge probe: give a device kind (see --help) or --config BOX.yaml", file=sys.stderr)
             return 2
-        checks = probe_box(load_config(args.config), args.config)
+        checks = probe_box(load_box_config(args.config), args.config)
     else:
         result = args.kind_func(args)
         if isinstance(result, ProbeReport):

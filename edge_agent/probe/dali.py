@@ -28,9 +28,11 @@ from dali.memory import diagnostics, energy
 from dali.memory.location import FlagValue
 from dali.sequences import QueryDeviceTypes
 
-from ..config.box import BoxConfig
+from vigie_config.box import BoxConfig
+from vigie_config.drivers import Transport
+
 from ..lighting.drivers.dali import ADDRESSES, D4I_TYPES, DaliDriverConfig
-from ..lighting.drivers.dali_bus import DaliBus, Transport, open_bus, parse_transport, single
+from ..lighting.drivers.dali_bus import DaliBus, open_bus, parse_transport, single
 from ..lighting.drivers.dali_curve import level_pct
 from ..lighting.drivers.errors import DriverBusError, DriverError
 from .report import Cause, Check

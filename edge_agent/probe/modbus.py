@@ -11,11 +11,13 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ..config.box import BoxConfig
-from ..config.cabinet import ModbusDeviceConfig
-from ..lighting.cabinet.errors import Failure, ModbusCommError, RegisterMapError
+from vigie_config.box import BoxConfig
+from vigie_config.cabinet import ModbusDeviceConfig
+from vigie_config.errors import RegisterMapError
+from vigie_config.register_maps import load_map
+
+from ..lighting.cabinet.errors import Failure, ModbusCommError
 from ..lighting.cabinet.link import ModbusLink
-from ..lighting.cabinet.registers import load_map
 from .report import Cause, Check
 
 _CAUSES = {

@@ -11,12 +11,13 @@ from collections.abc import Callable
 from functools import partial
 from typing import Any
 
-from ..config.secrets import read_password
-from ..config.vision import CameraConfig
-from ..errors import ConfigError
+from vigie_config.errors import ConfigError
+from vigie_config.secrets import read_password
+from vigie_config.stream_url import parse_onvif, url_user, with_credentials
+from vigie_config.vision import CameraConfig
+
 from .onvif import resolve_stream_uri
 from .source import FrameSource
-from .stream_url import parse_onvif, url_user, with_credentials
 
 
 def stream_target(source: str, password: str | None,

@@ -26,8 +26,9 @@ import zeep.exceptions
 from onvif import ONVIFCamera
 from onvif.exceptions import ONVIFAuthError, ONVIFError, ONVIFTimeoutError
 
+from vigie_config.stream_url import OnvifAddress, url_has_password, with_credentials
+
 from .errors import Cause, StreamResolveError
-from .stream_url import OnvifAddress, url_has_password, with_credentials
 
 _STREAM_SETUP = {"Stream": "RTP-Unicast", "Transport": {"Protocol": "RTSP"}}
 

@@ -21,9 +21,9 @@ import numpy as np
 import numpy.typing as npt
 
 import vigie_wire as wire
+from vigie_config.errors import ConfigError
+from vigie_config.vision import CameraConfig, NormPoint
 
-from ..config.vision import CameraConfig, NormPoint
-from ..errors import ConfigError
 from .analytics import Analytics, AnalyticsConfig, Line, Zone
 from .detectors.base import Detection, Detector
 from .geometry import BoxLike

@@ -34,8 +34,9 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from ..config.link import OutboxConfig
-from ..config.vision import CameraConfig
+from vigie_config.link import OutboxConfig
+from vigie_config.vision import CameraConfig
+
 from ..errors import EdgeError
 from ..link.outbox import OutboxWriter
 from ..link.producer import OutboxSink

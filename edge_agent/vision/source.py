@@ -43,11 +43,12 @@ import numpy as np
 import numpy.typing as npt
 from tenacity import RetryCallState, Retrying, retry_if_exception_type, wait_exponential_jitter
 
+from vigie_config.stream_url import SourceKind as _Kind
+from vigie_config.stream_url import classify as _classify
+from vigie_config.stream_url import redact as _redact
+
 from ..errors import EdgeError
 from .errors import StreamResolveError
-from .stream_url import SourceKind as _Kind
-from .stream_url import classify as _classify
-from .stream_url import redact as _redact
 
 log = logging.getLogger("vigie.vision.source")
 

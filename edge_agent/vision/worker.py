@@ -19,8 +19,8 @@ from itertools import groupby
 from typing import Any
 
 import vigie_wire as wire
+from vigie_config.vision import CameraConfig
 
-from ..config.vision import CameraConfig
 from ..ports import EventSink
 from .camera_source import open_source
 from .detectors import load_detector

@@ -124,9 +124,15 @@ export class Validator {
   checkObject(v, schema, path, fail) {
     const keys = Object.keys(v);
     if (schema.maxProperties !== undefined && keys.length > schema.maxProperties) fail(`more than ${schema.maxProperties} entries (${keys.length})`);
+    for (const key of schema.required ?? []) {
+      if (!keys.includes(key)) fail(`missing the required key ${JSON.stringify(key)}`);
+    }
     for (const key of keys) {
       if (schema.propertyNames !== undefined) this.check(key, schema.propertyNames, `${path}{${key}}`);
-      if (schema.additionalProperties !== undefined) this.check(v[key], schema.additionalProperties, `${path}.${key}`);
+      // A documented key by its own schema, any other by additionalProperties (JSON Schema's rule).
+      const own = schema.properties !== undefined && Object.hasOwn(schema.properties, key) ? schema.properties[key] : undefined;
+      if (own !== undefined) this.check(v[key], own, `${path}.${key}`);
+      else if (schema.additionalProperties !== undefined) this.check(v[key], schema.additionalProperties, `${path}.${key}`);
     }
   }
 }

@@ -3,6 +3,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 
 import { contract, decode, SeqTracker, unpack, WholeFloat, WireError } from "../src/index.js";
+import { Validator } from "../src/validate.js";
 
 const bytes = (hex) => Buffer.from(hex, "hex");
 
@@ -103,6 +104,22 @@ test("a box's site metadata is a keyed map", () => {
   const ex = contract.examples.find((e) => e.kind === "meta" && e.name === "camera-box");
   const msg = decode(ex.topic, bytes(ex.hex));
   assert.equal(msg.info.kind, "camera");
-  assert.deepEqual(msg.info.cameras[0].lines[0], { id: "liberte-east", a: [0.5, 0.2], b: [0.5, 0.95], inbound: "a_to_b" });
+  assert.deepEqual(msg.info.cameras[0].lines[0], {
+    id: "liberte-east", a: [0.5, 0.2], b: [0.5, 0.95], inbound: "a_to_b",
+    geo: { a: [5.0353, 47.3228], b: [5.0353, 47.3226], in_side: "right" },
+  });
+  const ring = msg.info.cameras[0].zones[0].geo; // GeoJSON order, closed: a Polygon's coordinates as they are
+  assert.deepEqual(ring[0], ring[ring.length - 1]);
+  assert.deepEqual(ring[0], [5.0351, 47.3227]);
   assert.equal(msg.info.cameras[0].classes.car, 2);
+});
+
+test("a line's ground position outside the métropole is refused by the document's schema", () => {
+  const ex = contract.examples.find((e) => e.kind === "meta" && e.name === "camera-box");
+  const validator = new Validator(contract.schemas);
+  const schema = contract.schemas[contract.payloads.meta];
+  const payload = structuredClone(ex.payload);
+  validator.check(payload, schema, ""); // as documented
+  payload[6].cameras[0].lines[0].geo.a = [47.3228, 5.0353]; // latitude and longitude swapped
+  assert.throws(() => validator.check(payload, schema, ""), (err) => err instanceof WireError && /cameras/.test(err.path));
 });

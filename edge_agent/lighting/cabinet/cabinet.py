@@ -21,10 +21,12 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
-from ...config.cabinet import CabinetConfig, CircuitConfig, ModbusDeviceConfig
+from vigie_config.cabinet import CabinetConfig, CircuitConfig, ModbusDeviceConfig
+from vigie_config.register_maps import RegisterMap
+
 from .errors import Failure, ModbusCommError
 from .link import ModbusLink
-from .registers import RegisterMap, Value
+from .registers import Value
 
 log = logging.getLogger("vigie.cabinet")
 

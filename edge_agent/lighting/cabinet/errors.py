@@ -11,10 +11,6 @@ class CabinetError(EdgeError):
     """Base of the cabinet's errors."""
 
 
-class RegisterMapError(CabinetError):
-    """A register map that cannot be used (unknown model, bad file, overlapping points, short answer)."""
-
-
 class Failure(StrEnum):
     """Why an exchange with a Modbus device failed, in the words of the probe's causes and the counters."""
 

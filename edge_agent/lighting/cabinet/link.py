@@ -23,8 +23,11 @@ from pymodbus.exceptions import ConnectionException, ModbusException, ModbusIOEx
 from pymodbus.pdu import ExceptionResponse, ModbusPDU
 from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential
 
-from .errors import Failure, ModbusCommError, RegisterMapError
-from .registers import Read, RegisterMap, Table, Value, decode, plan_reads
+from vigie_config.errors import RegisterMapError
+from vigie_config.register_maps import RegisterMap, Table
+
+from .errors import Failure, ModbusCommError
+from .registers import Read, Value, decode, plan_reads
 
 log = logging.getLogger("vigie.cabinet")
 _T = TypeVar("_T")

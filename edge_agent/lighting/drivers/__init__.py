@@ -2,26 +2,34 @@
 
 The box config names its driver and lists its luminaires; :func:`build_driver` turns both into a
 :class:`LuminaireDriver`. As for the vision detectors (and Frigate's detector plugins), each kind is a module with
-a config model whose ``kind`` is a literal and a constructor; the map below is explicit, so ``grep`` finds every
-kind, and adding one (DALI-2 over a USB or serial interface, say) is a module, a line here and a member of
-:data:`DriverConfig`.
+a config model whose ``kind`` is a literal (in :mod:`vigie_config.drivers`, with the rest of the box config) and a
+constructor; the map below is explicit, so ``grep`` finds every kind, and adding one (DALI-2 over a USB or serial
+interface, say) is a module, a line here and a section model there.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Any
 
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, ValidationError
+
+from vigie_config.drivers import (
+    DRIVER_CONFIGS,
+    ContactorDriverConfig,
+    DaliDriverConfig,
+    DriverConfig,
+    SimulatedDriverConfig,
+)
+from vigie_config.luminaire import MAX_LUMINAIRES, LuminaireSpec, led_power_w
 
 from .base import LampFault, LuminaireDriver, LuminaireReading
-from .contactor import ContactorDriver, ContactorDriverConfig
-from .dali import DaliDriver, DaliDriverConfig
+from .contactor import ContactorDriver
+from .dali import DaliDriver
 from .diagnostics import diagnose
 from .errors import DriverCommError, DriverError
-from .simulated import SimulatedDriver, SimulatedDriverConfig
-from .spec import MAX_LUMINAIRES, LuminaireSpec, led_power_w
+from .simulated import SimulatedDriver
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,15 +46,15 @@ def _needs_cabinet(config: Any, _specs: Sequence[LuminaireSpec]) -> LuminaireDri
     raise DriverError(f"driver {getattr(config, 'kind', config)!r} needs a lighting.cabinet section")
 
 
-#: Driver kind (the config's ``driver.kind``) → its config model and constructor.
+#: Driver kind (the config's ``driver.kind``, see :data:`vigie_config.drivers.DRIVER_CONFIGS`) → its config model
+#: and constructor.
 DRIVERS: dict[str, DriverKind] = {
-    "simulated": DriverKind(SimulatedDriverConfig, lambda _cfg, specs: SimulatedDriver(specs)),
-    "contactor": DriverKind(ContactorDriverConfig, _needs_cabinet, ContactorDriver),
-    "dali": DriverKind(DaliDriverConfig, DaliDriver),
+    "simulated": DriverKind(DRIVER_CONFIGS["simulated"], lambda _cfg, specs: SimulatedDriver(specs)),
+    "contactor": DriverKind(DRIVER_CONFIGS["contactor"], _needs_cabinet, ContactorDriver),
+    "dali": DriverKind(DRIVER_CONFIGS["dali"], DaliDriver),
 }
-
-#: The ``lighting.driver`` section of a box config: one model per kind, told apart by ``kind``.
-DriverConfig = Annotated[SimulatedDriverConfig | ContactorDriverConfig | DaliDriverConfig, Field(discriminator="kind")]
+if DRIVERS.keys() != DRIVER_CONFIGS.keys():  # a kind the config accepts must be a kind the box can build
+    raise ImportError(f"driver kinds differ: config {sorted(DRIVER_CONFIGS)}, drivers {sorted(DRIVERS)}")
 
 __all__ = [
     "DRIVERS",

@@ -19,30 +19,18 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING
 
-from pydantic import BaseModel, ConfigDict, Field
+from vigie_config.luminaire import LuminaireSpec
 
 from .base import LampFault, LuminaireReading
 from .errors import DriverCommError, DriverError
-from .spec import LuminaireSpec
 
 if TYPE_CHECKING:
-    from ...config.cabinet import CircuitConfig
+    from vigie_config.cabinet import CircuitConfig
+    from vigie_config.drivers import ContactorDriverConfig
+
     from ..cabinet.cabinet import Cabinet
-
-
-class ContactorDriverConfig(BaseModel):
-    """``driver: {kind: contactor}``: circuits of ``lighting.cabinet`` switched on and off by their contactors."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    kind: Literal["contactor"] = Field(
-        "contactor", description="Non-dimmable circuits switched by the cabinet controller's contactors."
-    )
-    threshold_pct: float = Field(
-        0.0, ge=0, lt=100, description="A circuit is on while one of its luminaires is commanded above this level."
-    )
 
 
 class ContactorDriver:

@@ -50,14 +50,16 @@ from dali.memory import energy
 from dali.memory.location import FlagValue
 from dali.sequences import QueryDeviceTypes, QueryGroups
 
+from vigie_config.drivers import ADDRESSES, DaliDriverConfig, Transport
+from vigie_config.luminaire import LuminaireSpec
+
 from .base import LampFault, LuminaireReading
-from .dali_bus import DaliBus, FrameCounter, Transport, counted, open_bus, parse_transport, single
-from .dali_config import ADDRESSES, D4I_MAX_FRAMES, D4I_TYPES, D4I_VALUES, DaliDriverConfig, frames_of
+from .dali_bus import DaliBus, FrameCounter, counted, open_bus, parse_transport, single
+from .dali_config import D4I_MAX_FRAMES, D4I_TYPES, D4I_VALUES, frames_of
 from .dali_curve import MAX_FADE_S, arc_level, fade_code, fade_time_s
 from .dali_groups import Shared, plan
 from .dali_state import BusStats, GearState
 from .errors import DriverBusError, DriverCommError, DriverError
-from .spec import LuminaireSpec
 
 __all__ = ["ADDRESSES", "D4I_TYPES", "DaliDriver", "DaliDriverConfig", "GearState"]
 

@@ -27,10 +27,13 @@ from collections.abc import Callable, Generator
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from typing import Any, Protocol
-from urllib.parse import parse_qs, urlencode, urlparse
+from urllib.parse import urlencode
 
 from dali.command import Command
 from dali.exceptions import DALIError
+
+from vigie_config.drivers import HID_SCHEMES, Transport
+from vigie_config.drivers import parse_transport as _parse_transport
 
 from .errors import DriverBusError, DriverError
 
@@ -39,10 +42,17 @@ log = logging.getLogger("vigie.lighting.dali")
 #: A python-dali sequence: yields commands, is sent their responses, returns its result.
 Sequence = Generator[Any, Any, Any]
 
-#: Transport URI schemes: python-dali's drivers, and ``fake`` for the simulator.
-HID_SCHEMES = ("hasseb", "tridonic")
-SERIAL_SCHEMES = ("luba232", "scirs232")
-SCHEMES = (*HID_SCHEMES, *SERIAL_SCHEMES, "fake")
+
+def parse_transport(uri: str) -> Transport:
+    """:func:`vigie_config.drivers.parse_transport`, its refusal as the driver's error.
+
+    Raises:
+        DriverError: Unknown scheme, no device path, or a ``fake`` count that is not 1..64.
+    """
+    try:
+        return _parse_transport(uri)
+    except ValueError as exc:
+        raise DriverError(str(exc)) from exc
 
 
 class DaliBus(Protocol):
@@ -87,50 +97,6 @@ def counted(seq: Sequence, frames: FrameCounter) -> Sequence:
                 frames.answered += 1
             else:
                 frames.unanswered += 1
-
-
-@dataclass(frozen=True, slots=True)
-class Transport:
-    """A parsed transport URI: ``scheme``, device ``path`` (or gear count for ``fake``), and options."""
-
-    scheme: str
-    path: str
-    options: dict[str, str]
-
-    def __str__(self) -> str:
-        return f"{self.scheme}:{self.path}"
-
-
-def parse_transport(uri: str) -> Transport:
-    """Check a transport URI and split it; the message of the error says what a right one looks like.
-
-    Raises:
-        DriverError: Unknown scheme, no device path, or a ``fake`` count that is not 1..64.
-    """
-    parsed = urlparse(uri)
-    scheme = parsed.scheme
-    if scheme not in SCHEMES:
-        raise DriverError(
-            f"unknown DALI transport {uri!r}: use hasseb:/dev/hidrawN, tridonic:/dev/hidrawN, luba232:/dev/ttyUSBN, "
-            "scirs232:/dev/ttyUSBN, or fake:N for the simulator"
-        )
-    path = parsed.path
-    options = {k: v[-1] for k, v in parse_qs(parsed.query).items()}
-    if scheme == "fake":
-        if not path.isdigit() or not 1 <= int(path) <= 64:
-            raise DriverError(f"DALI transport {uri!r}: the simulator takes a gear count, fake:1 to fake:64")
-        unknown = set(options) - {"d4i", "rated_w"}
-        if unknown:
-            raise DriverError(f"DALI transport {uri!r}: unknown simulator options {sorted(unknown)} (d4i, rated_w)")
-        try:
-            ratings = [float(w) for w in options.get("rated_w", "60").split(",")]
-        except ValueError:
-            ratings = []
-        if not ratings or not all(0 < w <= 2000 for w in ratings):
-            raise DriverError(f"DALI transport {uri!r}: rated_w is a power in W, or one per address (comma list)")
-    elif not path.startswith("/"):
-        raise DriverError(f"DALI transport {uri!r}: give the interface's device path, e.g. {scheme}:/dev/...")
-    return Transport(scheme, path, options)
 
 
 class LoopBus:

@@ -26,9 +26,11 @@ from dali.gear import general
 from dali.memory import diagnostics, energy
 from dali.tests import fakes
 
-from .dali_bus import FrameCounter, Sequence, Transport, counted
+from vigie_config.drivers import Transport
+from vigie_config.luminaire import led_power_w
+
+from .dali_bus import FrameCounter, Sequence, counted
 from .dali_curve import level_pct
-from .spec import led_power_w
 
 #: Device types of a D4i LED driver: LED (6), memory bank 1 extension (50), energy (51), diagnostics (52).
 D4I_DEVICE_TYPES = (6, 50, 51, 52)

@@ -6,8 +6,9 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
+from vigie_config.luminaire import LuminaireSpec
+
 from .dali_curve import level_pct
-from .spec import LuminaireSpec
 
 
 @dataclass

@@ -6,8 +6,9 @@ judges a DALI-2 luminaire's metered power exactly as it judges the simulator's.
 
 from __future__ import annotations
 
+from vigie_config.luminaire import LuminaireSpec
+
 from .base import LampFault, LuminaireReading
-from .spec import LuminaireSpec
 
 #: Relative power deviation tolerated before lampPowerTooHigh/Low: LED driver tolerance and metering error
 #: stay within ~10 %, while a failing LED string or driver stage moves the power by a quarter or more.

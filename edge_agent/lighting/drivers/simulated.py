@@ -16,13 +16,11 @@ from __future__ import annotations
 import datetime as dt
 import math
 from collections.abc import Iterable
-from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from vigie_config.luminaire import LuminaireSpec
 
 from .base import LampFault, LuminaireReading
 from .errors import DriverCommError, DriverError
-from .spec import LuminaireSpec
 
 #: Power of a luminaire off its curve, relative to the curve: what lampPowerTooHigh/Low do to the meter.
 POWER_FACTORS = {LampFault.LAMP_POWER_TOO_HIGH: 1.25, LampFault.LAMP_POWER_TOO_LOW: 0.75}
@@ -250,11 +248,3 @@ def _seconds(when: dt.datetime) -> float:
     if when.tzinfo is None or when.utcoffset() is None:
         raise ValueError(f"the driver clock needs aware datetimes, got naive {when.isoformat()}")
     return when.timestamp()
-
-
-class SimulatedDriverConfig(BaseModel):
-    """``driver: {kind: simulated}`` (or just ``driver: simulated``): luminaires in memory, for demos and tests."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    kind: Literal["simulated"] = Field("simulated", description="Luminaires simulated in memory (demo, tests).")

@@ -2,6 +2,8 @@
 
 Geometry is given in *normalised* frame coordinates (0..1, origin top-left), so a config
 survives a change of stream resolution; the pipeline converts to pixels on the first frame.
+Zones and lines may also say where they lie on the ground (``geo``, WGS84, see :mod:`.geo`):
+the box does not need it, integrators' maps do.
 """
 
 from __future__ import annotations
@@ -11,7 +13,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from ..vision.stream_url import check_source, url_has_password, url_user
+from .geo import LonLat, check_ring, check_segment
+from .stream_url import check_source, url_has_password, url_user
 
 ID = r"^[a-z0-9][a-z0-9_-]{0,63}$"
 NormPoint = tuple[float, float]
@@ -42,8 +45,42 @@ class ZoneConfig(_Section):
     loiter_s: float | None = Field(
         None, gt=0, le=86_400, description="Seconds after which an object still in the zone raises a loitering event."
     )
+    geo: list[LonLat] | None = Field(
+        None, min_length=4, max_length=65,
+        description="The ground the zone covers: a closed ring of WGS84 [lon, lat] positions (GeoJSON order, the "
+        "last repeats the first), simple, of non-zero area, inside the métropole; published in the box's meta.",
+    )
 
     _points = field_validator("polygon")(_check_points)
+
+    @field_validator("geo")
+    @classmethod
+    def _ring(cls, ring: list[LonLat] | None) -> list[LonLat] | None:
+        if ring is not None:
+            check_ring(ring)
+        return ring
+
+
+#: The side of a line that is "in" for each ``direction``: ``a_to_b`` counts crossings from the left of A→B to its
+#: right as inbound, so "in" is its right.
+IN_SIDE = {"a_to_b": "right", "b_to_a": "left"}
+
+
+class LineGeoConfig(_Section):
+    """Where a counting line stands on the ground: its ends A and B (the frame line's A and B) and its "in" side."""
+
+    a: LonLat = Field(description="The ground position of the line's end A, WGS84 [lon, lat].")
+    b: LonLat = Field(description="The ground position of its end B, WGS84 [lon, lat].")
+    in_side: Literal["left", "right"] = Field(
+        description="The side of A->B that is \"in\", for someone standing at A facing B (north up on a map): "
+        "`right` for direction a_to_b, `left` for b_to_a (checked: a camera sees the ground from above, so the "
+        "side is the same in the frame and on the map).",
+    )
+
+    @model_validator(mode="after")
+    def _segment(self) -> LineGeoConfig:
+        check_segment(self.a, self.b)
+        return self
 
 
 class LineConfig(_Section):
@@ -56,12 +93,21 @@ class LineConfig(_Section):
         "a_to_b", description="Which crossing counts as inbound: left-to-right of A->B (``a_to_b``) or the reverse."
     )
     classes: list[str] | None = Field(None, description="Class names counted (default: all the camera's classes).")
+    geo: LineGeoConfig | None = Field(
+        None, description="Where the line stands on the ground (WGS84), published in the box's meta."
+    )
 
     @model_validator(mode="after")
     def _points(self) -> LineConfig:
         _check_points([self.a, self.b])
         if self.a == self.b:
             raise ValueError("a and b must differ")
+        if self.geo is not None and self.geo.in_side != IN_SIDE[self.direction]:
+            crossing = "from the left of A->B to its right" if self.direction == "a_to_b" else "from right to left"
+            raise ValueError(
+                f"geo.in_side {self.geo.in_side!r} contradicts direction {self.direction!r}: crossings {crossing} "
+                f"count as inbound, so the in side is {IN_SIDE[self.direction]!r}"
+            )
         return self
 
 

@@ -10,12 +10,12 @@ commune's own override are held side by side on the node, the newest by ``cseq``
 cancelling one leaves the other. A city-wide command is published once per commune (on each site's ``city`` topic)
 with one ``cmd_id``: a box only ever receives one copy.
 
-The coordinator imports these names; nothing else may spell them.
+The box and the coordinator import these names; nothing else may spell them.
 """
 
 from __future__ import annotations
 
-from ..config.lighting import LightingConfig
+from .lighting import LightingConfig
 
 #: The group of every light node of the métropole.
 CITY_GROUP = "city"

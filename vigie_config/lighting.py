@@ -1,7 +1,7 @@
 """Config section of the light role: the cabinet's luminaires, the node's sky, its calendar and its neighbours.
 
-One YAML mapping (``lighting:`` in a box config) becomes, through :func:`build_engine`, the
-:class:`~edge_agent.lighting.control.LightingEngine` that decides every level, and through
+One YAML mapping (``lighting:`` in a box config) becomes, through :func:`edge_agent.lighting.build.build_engine`,
+the engine that decides every level, and through
 :meth:`LightingConfig.specs` the nameplates the driver and the diagnostics need. Everything that can be checked
 without the hardware is checked here, at start-up: a calendar entry for a group that no luminaire is in would
 leave that sector on its fail-safe every night, which nobody would notice before the energy bill.
@@ -19,12 +19,16 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from vigie_wire.schema import ID_PATTERN
 
-from ..errors import ConfigError
-from ..lighting.astro import DIJON_LAT, DIJON_LON, DIJON_TZ, night_window
-from ..lighting.calendar import Calendar, CalendarEntry, SunFn
-from ..lighting.control import EngineState, LightingEngine
-from ..lighting.drivers import DRIVERS, MAX_LUMINAIRES, DriverConfig, LuminaireSpec, SimulatedDriverConfig
 from .cabinet import CabinetConfig
+from .calendar import Calendar, CalendarEntry
+from .drivers import DRIVER_CONFIGS, DriverConfig, SimulatedDriverConfig
+from .errors import ConfigError
+from .luminaire import MAX_LUMINAIRES, LuminaireSpec
+
+#: Where a node stands when its config does not say (its astro clock's default): Dijon, 47.322 N, 5.041 E.
+DIJON_LAT = 47.322
+DIJON_LON = 5.041
+DIJON_TZ = "Europe/Paris"
 
 _ID = f"^{ID_PATTERN.pattern}$"
 #: A group name: the ``<group>`` of ``vigie/v1/<site>/group/<group>/cmd``, hence a topic-safe id.
@@ -36,7 +40,7 @@ class _Section(BaseModel):
 
 
 class LuminaireConfig(_Section):
-    """One luminaire of the cabinet: its nameplate (see :class:`~edge_agent.lighting.drivers.LuminaireSpec`),
+    """One luminaire of the cabinet: its nameplate (see :class:`~vigie_config.luminaire.LuminaireSpec`),
     the groups it answers to, and where it stands (for the map; the sky is the node's).
     """
 
@@ -99,9 +103,9 @@ class PresenceSourceConfig(_Section):
 def _bare_kind_schema(schema: dict[str, Any]) -> None:
     """The JSON Schema says what ``_bare_kind`` accepts: a driver section, or the name of a kind needing none."""
     bare = []
-    for kind, entry in sorted(DRIVERS.items()):
+    for kind, model in sorted(DRIVER_CONFIGS.items()):
         try:
-            entry.config.model_validate({"kind": kind})
+            model.model_validate({"kind": kind})
         except ValidationError:
             continue
         bare.append(kind)
@@ -113,7 +117,7 @@ class LightingConfig(_Section):
     """The light role of a box (``lighting:``); see the module docstring and ``docs`` for a YAML example.
 
     Attributes:
-        driver: The luminaires' driver section, of a kind in :data:`~edge_agent.lighting.drivers.DRIVERS`.
+        driver: The luminaires' driver section, of a kind in :data:`~vigie_config.drivers.DRIVER_CONFIGS`.
         luminaires: The cabinet's luminaires, at most 200.
         lat: Latitude of the node, for its astro clock (default: Dijon).
         lon: Longitude of the node.
@@ -236,8 +240,8 @@ def _check_clock_times(value: Any, path: str) -> None:
 def check_lighting(cfg: LightingConfig) -> list[str]:
     """What makes ``cfg`` unusable although each field is valid, as ``field: reason`` lines (empty when fine).
 
-    Run by the model itself and again by :func:`build_engine`, since ``model_copy(update=...)`` and
-    ``model_construct`` skip validation.
+    Run by the model itself and again by :func:`edge_agent.lighting.build.build_engine`, since
+    ``model_copy(update=...)`` and ``model_construct`` skip validation.
     """
     problems: list[str] = []
     ids = [lum.id for lum in cfg.luminaires]
@@ -297,7 +301,7 @@ def _check_circuits(cfg: LightingConfig) -> list[str]:
 
 
 def build_calendar(cfg: LightingConfig) -> Calendar:
-    """The config's calendar as the engine's :class:`~edge_agent.lighting.calendar.Calendar`.
+    """The config's calendar as the engine's :class:`~vigie_config.calendar.Calendar`.
 
     Raises:
         ConfigError: The entries do not make a calendar (duplicate names), naming ``calendar``.
@@ -306,47 +310,3 @@ def build_calendar(cfg: LightingConfig) -> Calendar:
         return Calendar(entries=tuple(cfg.calendar))
     except ValidationError as exc:
         raise ConfigError(f"lighting.calendar: {exc}") from exc
-
-
-def astro_sun(cfg: LightingConfig) -> SunFn:
-    """The node's sun clock: (sunset, next sunrise) of a local date, at its coordinates, from :mod:`.astro`."""
-    zone = cfg.zone
-
-    def sun(day: dt.date) -> tuple[dt.datetime, dt.datetime]:
-        on, off = night_window(day, cfg.lat, cfg.lon, zone)
-        return on, off
-
-    return sun
-
-
-def build_engine(
-    cfg: LightingConfig, sun_fn: SunFn | None = None, *, state: EngineState | None = None
-) -> LightingEngine:
-    """The engine of a light node.
-
-    Args:
-        cfg: The light section.
-        sun_fn: The sun clock; ``None``: :func:`astro_sun` at the node's coordinates.
-        state: A persisted state to resume from; its calendar, if any (one the centre sent), wins over the
-            config's; without one, the config's calendar is followed.
-
-    Raises:
-        ConfigError: An inconsistent config; the message names the field (``lighting.<field>: reason``).
-    """
-    problems = check_lighting(cfg)
-    if problems:
-        raise ConfigError("\n".join(f"lighting.{p}" for p in problems))
-    calendar = build_calendar(cfg)
-    if state is None:
-        state = EngineState(calendar=calendar)
-    elif state.calendar is None:
-        state = state.model_copy(update={"calendar": calendar})
-    return LightingEngine(
-        {lum.id: lum.groups for lum in cfg.luminaires},
-        sun_fn or astro_sun(cfg),
-        cfg.zone,
-        state=state,
-        min_night_level=cfg.night_floor_pct,
-        failsafe_ramp_s=cfg.failsafe_ramp_s,
-        presence_sources={src.key: src.groups for src in cfg.presence},
-    )

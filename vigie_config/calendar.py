@@ -2,7 +2,8 @@
 
 Pure values: a program turns an :class:`OperatingDay` into the level changes of that day, and a
 :class:`Calendar` says which program a luminaire follows on a given day. The box's clock, the sun's
-ephemeris and the presence sensors stay outside (the engine in :mod:`.control` brings them in).
+ephemeris and the presence sensors stay outside (the engine in :mod:`edge_agent.lighting.control` brings them
+in). Shared with the coordinator, which checks the calendars it pushes with the very models the node parses.
 
 Why a noon-to-noon *operating day*: a night is the unit of street lighting. If the calendar switched
 programs at midnight, a holiday entry starting on the 14th of July would cut the night of the 13th in
@@ -12,7 +13,7 @@ night that starts on the evening of date ``d`` belongs entirely to ``d``: the ca
 mean the next morning.
 
 Every instant this module returns is in UTC: Python compares aware datetimes that share one
-``tzinfo`` on their wall clock, which is an hour off across a DST change (see :mod:`.astro`).
+``tzinfo`` on their wall clock, which is an hour off across a DST change (see :mod:`edge_agent.lighting.astro`).
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from typing import Annotated, Literal, NamedTuple, Self
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from ..errors import EdgeError
+from .errors import SharedConfigError
 
 #: ``sun(d)`` gives the sunset on local date ``d`` and the sunrise of the next morning, as aware
 #: datetimes; in production it is a closure over :func:`edge_agent.lighting.astro.night_window`.
@@ -38,8 +39,8 @@ DAY_START = dt.time(12, 0)
 NAME_PATTERN = r"^[A-Za-z0-9_.:-]{1,64}$"
 
 
-class LightingError(EdgeError):
-    """Base of the lighting role's own errors."""
+class LightingError(SharedConfigError):
+    """Base of the lighting programs' errors (and of the light role's, which extends them)."""
 
 
 class ScheduleError(LightingError):

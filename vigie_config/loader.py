@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from pathlib import Path
 
 import yaml
 from pydantic import ValidationError
 
-from ..errors import ConfigError
 from .box import BoxConfig
-from .checks import semantic_errors
+from .checks import Check, semantic_errors
+from .errors import ConfigError
 
 
 def config_hash(path: Path) -> str:
@@ -39,8 +40,14 @@ def _resolve_paths(config: BoxConfig, base: Path) -> BoxConfig:
     return config.model_copy(update=update)
 
 
-def load_config(path: Path | str) -> BoxConfig:
-    """Load and validate ``path``; raise :class:`ConfigError` listing every error found."""
+def load_config(path: Path | str, *, checks: Sequence[Check] = ()) -> BoxConfig:
+    """Load and validate ``path``; raise :class:`ConfigError` listing every error found.
+
+    Args:
+        path: The box config file.
+        checks: Further checks run after the shared ones, with their lines reported the same way (the box adds its
+            detector models'; the centre, which does not hold them, does not).
+    """
     path = Path(path)
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
@@ -62,6 +69,8 @@ def load_config(path: Path | str) -> BoxConfig:
         raise ConfigError("\n".join(lines)) from exc
     config = _resolve_paths(config, path.parent)
     problems = semantic_errors(config)
+    for check in checks:
+        problems += check(config)
     if problems:
         raise ConfigError("\n".join(f"{path}: {line}" for line in problems))
     return config

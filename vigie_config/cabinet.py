@@ -15,8 +15,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from vigie_wire.schema import ID_PATTERN
 
-from ..lighting.cabinet.errors import RegisterMapError
-from ..lighting.cabinet.registers import RegisterMap, Table, load_map
+from .errors import RegisterMapError
+from .register_maps import RegisterMap, Table, load_map
 
 _ID = f"^{ID_PATTERN.pattern}$"
 
