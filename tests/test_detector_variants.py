@@ -21,11 +21,20 @@ import pytest
 import vigie_wire as wire
 from bench.detection_eval.labels import load_labels
 from bench.detection_eval.run import score_shipped
+from bench.detector_variants_bench import accuracy, contender
 from edge_agent.config.vision import CameraConfig
 from edge_agent.vision.detectors import Detection, Detector, DetectorError, check_manifest, load_detector
 from edge_agent.vision.pipeline import CameraPipeline
 from tests.test_detection_eval import CAMERA_FLOOR, GUARD_FRAMES, GUARD_PERSON_F1, GUARD_WITHIN_ONE
-from tests.vision_data import NANODET_MANIFEST, VIDEO, ground_truth, iou, read_frames
+from tests.vision_data import (
+    NANODET_MANIFEST,
+    VIDEO,
+    ground_truth,
+    iou,
+    read_frames,
+    write_yolo_model,
+    yolo_prediction,
+)
 
 INT8_MANIFEST = NANODET_MANIFEST.with_name("nanodet-g-416-int8.manifest.json")
 GROUND_TRUTH = ground_truth()
@@ -101,6 +110,21 @@ def test_an_unknown_or_absent_execution_provider_is_a_precise_error() -> None:
     else:
         with pytest.raises(DetectorError, match=r"'openvino' .* is not in this ONNX Runtime build; it has"):
             load_detector(INT8_MANIFEST, provider="openvino")
+
+
+def test_a_brought_model_is_scored_by_the_same_harness_as_the_shipped_one(tmp_path: Path) -> None:
+    """The variants bench takes any manifest (``--model``); here a YOLO export that sees exactly frame 30's people
+    and one ghost, which the harness must score as every person found and one false positive."""
+    frame = load_labels(only=frozenset({30}))[0]
+    people = frame.boxes["person"]
+    ghost = (10.0, 10.0, 40.0, 90.0)
+    # 768x576 letterboxed into 64x64: scale 1/12, centred, 8 rows of padding above.
+    rows = [(box, (0.9, 0.0, 0.0)) for box in (*people, ghost)]
+    manifest = write_yolo_model(tmp_path, yolo_prediction(rows, scale=1 / 12, pad=(0, 8)))
+    scores = accuracy(contender(manifest), [frame])
+    assert scores["person_r"] == 1.0
+    assert scores["person_p"] == pytest.approx(len(people) / (len(people) + 1))
+    assert scores["vehicle_f1"] == 0.0, "the frame's parked van is not in what this model sees"
 
 
 def _box(detection: Detection) -> tuple[float, float, float, float]:
