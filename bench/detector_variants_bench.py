@@ -169,10 +169,10 @@ def accuracy(contender: Contender, frames: Sequence[LabelledFrame]) -> dict[str,
     }
 
 
-def speed(contenders: Sequence[Contender], images: Sequence[Image], rounds: int) -> dict[str, float]:
-    """Frames/s of each contender's ``detect``, interleaved four frames at a time in rotating order."""
-    spent = dict.fromkeys((c.label for c in contenders), 0.0)
-    done = dict.fromkeys(spent, 0)
+def speed(contenders: Sequence[Contender], images: Sequence[Image], rounds: int) -> list[float]:
+    """Frames/s of each contender's ``detect`` (in order), interleaved four frames at a time in rotating order."""
+    spent = [0.0] * len(contenders)
+    done = [0] * len(contenders)
     for c in contenders:
         c.detect_many(images[:4])  # warm-up: the first runs allocate
     step = 0
@@ -180,13 +180,13 @@ def speed(contenders: Sequence[Contender], images: Sequence[Image], rounds: int)
         for start in range(0, len(images) - 3, 4):
             chunk = images[start:start + 4]
             for k in range(len(contenders)):
-                c = contenders[(step + k) % len(contenders)]
+                i = (step + k) % len(contenders)
                 t0 = time.perf_counter()
-                c.detect_many(chunk)
-                spent[c.label] += time.perf_counter() - t0
-                done[c.label] += len(chunk)
+                contenders[i].detect_many(chunk)
+                spent[i] += time.perf_counter() - t0
+                done[i] += len(chunk)
             step += 1
-    return {label: done[label] / spent[label] for label in spent}
+    return [n / t for n, t in zip(done, spent, strict=True)]
 
 
 def decode_all(path: Path) -> list[Image]:
@@ -204,7 +204,8 @@ def decode_all(path: Path) -> list[Image]:
 def measure(contenders: Sequence[Contender], rounds: int) -> list[dict[str, Any]]:
     frames = load_labels()
     fps = speed(contenders, decode_all(VIDEO), rounds)
-    return [{"label": c.label, "runtime": c.runtime, "fps": fps[c.label], **accuracy(c, frames)} for c in contenders]
+    return [{"label": c.label, "runtime": c.runtime, "fps": f, **accuracy(c, frames)}
+            for c, f in zip(contenders, fps, strict=True)]
 
 
 def contender(manifest: Path, label: str | None = None) -> Contender:
@@ -365,17 +366,20 @@ NOTES = [
     "",
     "- Kept: the committed int8 model (`models/nanodet-g-416-int8.manifest.json`), selected per camera with "
     "`model:`; it carries the fp32 model's calibrated thresholds, which the harness shows it keeps.",
-    "- Not kept: per-channel and 7-bit weights (harmless here, but no faster than the committed int8, and further "
-    "from fp32's outputs); every quantizable op (it loses the detections: quantizing Sigmoid, Concat, Resize and "
-    "Pad breaks the heads); batches of four frames (same outputs, no gain in frames/s on a CPU whose convolutions "
-    "already fill the vector units, and batching would need the box's camera processes to share one detector "
-    "process); the OpenVINO provider (the `onnxruntime-openvino` wheel replaces `onnxruntime` and exists for "
-    "x86-64 only, so a box would swap its runtime for it; see its own table for what it gives on this CPU).",
-    "- 7-bit weights are what ONNX Runtime recommends for CPUs with AVX2 but without VNNI, where u8 x s8 products "
-    "can saturate: on such a box, check the committed int8 with this bench before selecting it.",
-    "- Which model when: the int8 model wherever its row is harmless and faster, which on this CPU is every box; "
-    "fp32 where a CPU has AVX2 without VNNI and this bench has not been run on it, or to compare a new calibration. "
-    "How many cameras each holds: `## Cameras per box`.",
+    "- Not kept: per-channel and full 8-bit weights (as harmless and about as fast as the committed setting: the "
+    "three Conv-only settings change places from one run to the next on this shared machine; 7 bits are kept "
+    "because they also suit CPUs without VNNI, see below). Every quantizable op: no detection survives (the "
+    "calibration gives some non-Conv tensors a zero range, hence NaN zero points). Batches of four frames: the "
+    "same outputs, fewer frames/s than one frame at a time (the convolutions of one 416x416 frame already fill "
+    "the vector units), and batching would make the box's camera processes share one detector process. The "
+    "OpenVINO provider: no faster than ONNX Runtime's own kernels here (slower in fp32, see its table), and its "
+    "wheel replaces `onnxruntime` and exists for x86-64 only.",
+    "- 7-bit weights (`reduce_range`) are what ONNX Runtime recommends for CPUs with AVX2 but without VNNI, where "
+    "u8 x s8 products of full 8-bit weights can saturate; this CPU has VNNI, so only a run of this bench on such a "
+    "box shows the difference there.",
+    "- Which model when: the int8 model wherever its row is harmless and faster (here: any box, most of all one "
+    "with several cameras); fp32 on a CPU this bench has not been run on, to check a new calibration, or as the "
+    "reference of a brought model. How many cameras each holds: `## Cameras per box`.",
     "- Bring your own model: write its manifest (family `nanodet` or `yolo`, e.g. an Ultralytics export) next to "
     "the ONNX file and add `--model path/to/it.manifest.json`: it gets a row in the same table, scored by the same "
     "harness against the same fp32 baseline; a camera selects it with `model:`.",
