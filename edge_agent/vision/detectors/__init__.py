@@ -65,6 +65,7 @@ def load_detector(
     iou_threshold: float | None = None,
     class_thresholds: bool = True,
     cross_class: bool = True,
+    provider: str = "cpu",
 ) -> Detector:
     """Load the detector a manifest describes, checking everything before the first frame.
 
@@ -80,13 +81,15 @@ def load_detector(
         class_thresholds: Apply the manifest's calibrated ``score_thresholds`` (off only to measure the model
             bare, as the evaluation's threshold sweep does).
         cross_class: Apply the manifest's ``suppress_across`` groups (same).
+        provider: ONNX Runtime execution provider, ``cpu`` or ``openvino`` (see :class:`ModelSession`).
 
     Returns:
         A detector whose ``detect`` takes BGR frames of any size.
 
     Raises:
         DetectorError: Missing or invalid manifest, unknown family, missing model file, sha256 mismatch, a file
-            ONNX Runtime cannot load, a graph that does not match the manifest, or a bad threshold.
+            ONNX Runtime cannot load, a graph that does not match the manifest, a bad threshold, or a provider
+            this ONNX Runtime build lacks.
     """
     path = Path(manifest_path)
     cls = _family(path)
@@ -96,5 +99,5 @@ def load_detector(
         manifest = manifest.model_copy(update={"score_thresholds": {}})
     if not cross_class:
         manifest = manifest.model_copy(update={"suppress_across": ()})
-    session = ModelSession(model_bytes, threads=threads, source=str(path.parent / manifest.file))
+    session = ModelSession(model_bytes, threads=threads, source=str(path.parent / manifest.file), provider=provider)
     return cls(manifest, session, score_threshold=score_threshold, iou_threshold=iou_threshold)

@@ -18,6 +18,8 @@ from .manifest import Shape
 
 #: ONNX Runtime spells tensor element types like this; every detector tensor is float32.
 _FLOAT = "tensor(float)"
+#: Execution providers a detector may ask for, by the short name used in code and benches.
+PROVIDERS = {"cpu": "CPUExecutionProvider", "openvino": "OpenVINOExecutionProvider"}
 
 
 def _shape(dims: Sequence[object]) -> Shape:
@@ -42,7 +44,7 @@ class ModelSession:
     seconds), and a session is safe to share between threads for ``run``.
     """
 
-    def __init__(self, model: bytes, *, threads: int = 2, source: str = "<bytes>") -> None:
+    def __init__(self, model: bytes, *, threads: int = 2, source: str = "<bytes>", provider: str = "cpu") -> None:
         """Create the session.
 
         Args:
@@ -51,12 +53,28 @@ class ModelSession:
                 room for them instead of taking every core; inter-op is 1 because detector graphs are a
                 single chain with nothing to run in parallel.
             source: Where the bytes came from, for error messages.
+            provider: ``cpu`` (ONNX Runtime's own kernels, every build has them) or ``openvino`` (Intel's
+                OpenVINO, only in the ``onnxruntime-openvino`` build, which replaces ``onnxruntime``: measured in
+                ``bench/detector_variants_bench.py``, not a dependency of the box).
 
         Raises:
-            DetectorError: ``threads`` < 1, or ONNX Runtime cannot load the model.
+            DetectorError: ``threads`` < 1, an unknown provider or one this ONNX Runtime build lacks, or ONNX
+                Runtime cannot load the model.
         """
         if threads < 1:
             raise DetectorError(f"threads must be >= 1, got {threads}")
+        if provider not in PROVIDERS:
+            raise DetectorError(f"unknown execution provider {provider!r}; known: {', '.join(sorted(PROVIDERS))}")
+        available = ort.get_available_providers()
+        if PROVIDERS[provider] not in available:
+            raise DetectorError(
+                f"execution provider {provider!r} ({PROVIDERS[provider]}) is not in this ONNX Runtime build; "
+                f"it has {', '.join(available)}"
+            )
+        chosen: list[str | tuple[str, dict[str, str]]] = ["CPUExecutionProvider"]
+        if provider == "openvino":
+            # OpenVINO takes the whole graph or parts of it; what it declines still runs on ONNX Runtime's CPU.
+            chosen.insert(0, (PROVIDERS[provider], {"device_type": "CPU", "num_of_threads": str(threads)}))
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
@@ -66,12 +84,13 @@ class ModelSession:
         # the 2-core box that also made inference slower, not faster, whenever another process was busy.
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         try:
-            self._session = ort.InferenceSession(model, sess_options=options, providers=["CPUExecutionProvider"])
+            self._session = ort.InferenceSession(model, sess_options=options, providers=chosen)
         # ONNX Runtime's errors (InvalidProtobuf, Fail, InvalidGraph...) share no base class but Exception.
         except Exception as exc:
             raise DetectorError(f"ONNX Runtime cannot load model {source}: {exc}") from exc
         self.source = source
         self.threads = threads
+        self.provider = provider
         self.inputs: dict[str, tuple[Shape, str]] = {
             i.name: (_shape(i.shape), str(i.type)) for i in self._session.get_inputs()
         }
