@@ -133,10 +133,12 @@ def default_hooks() -> Hooks:
     from coordinator.dispatch.jobs import EVENT_TYPES as RULE_EVENT_TYPES  # noqa: PLC0415
     from coordinator.dispatch.jobs import make_event_hook  # noqa: PLC0415
     from coordinator.lighting import hooks as lighting_hooks  # noqa: PLC0415
+    from coordinator.register import hooks as register_hooks  # noqa: PLC0415
 
     hooks = Hooks()
     hooks.add_events(make_event_hook(), RULE_EVENT_TYPES)  # interventions: rules over events
     hooks.add_events(analytics_hooks.on_events, analytics_hooks.EVENT_TYPES)  # analytics: counts and occupancy
     hooks.telemetry.append(analytics_hooks.on_telemetry)  # analytics: energy per light group and hour
     hooks.acks.append(lighting_hooks.on_acks)  # lighting: answers to light.* commands
+    hooks.add_events(register_hooks.on_events, register_hooks.EVENT_TYPES)  # register: recordings, destructions
     return hooks

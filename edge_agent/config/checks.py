@@ -6,6 +6,7 @@ from ..errors import ConfigError
 from ..vision.detectors import DetectorError, check_manifest
 from .box import BoxConfig
 from .lighting import check_lighting
+from .recording import check_recording
 from .secrets import read_password
 
 
@@ -14,6 +15,7 @@ def semantic_errors(config: BoxConfig) -> list[str]:
     errors: list[str] = []
     if config.lighting is not None:
         errors += [f"lighting.{line}" for line in check_lighting(config.lighting)]
+    errors += check_recording(config)
     for i, cam in enumerate(config.cameras):
         if cam.password_file is not None:
             try:

@@ -35,6 +35,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ..config.link import OutboxConfig
+from ..config.recording import RecordingConfig
 from ..config.vision import CameraConfig
 from ..errors import EdgeError
 from ..link.outbox import OutboxWriter
@@ -63,8 +64,10 @@ class CameraProcess:
         *,
         backoff_min_s: float = 1.0,
         backoff_max_s: float = 60.0,
+        recording: RecordingConfig | None = None,
     ) -> None:
         self.cam = cam
+        self._recording = recording
         self.config = config
         self.name = f"vigie-vision-{config.name}"
         self.restarts = 0
@@ -144,7 +147,7 @@ class CameraProcess:
         ours, theirs = self._ctx.Pipe(duplex=True)
         proc = self._ctx.Process(
             target=_camera_main, name=self.name, daemon=True,
-            args=(self.cam, self.config, self._outbox, boot, theirs),
+            args=(self.cam, self.config, self._outbox, boot, theirs, self._recording),
         )
         proc.start()
         theirs.close()  # only the child holds it now: its end closes when the child dies
@@ -210,7 +213,7 @@ def _name_process(name: str) -> None:
 
 
 def _camera_main(cam: int, config: CameraConfig, outbox: OutboxConfig, boot: int,
-                 conn: multiprocessing.connection.Connection) -> None:
+                 conn: multiprocessing.connection.Connection, recording: RecordingConfig | None = None) -> None:
     """Body of a camera process: run the worker, report, stop with the agent."""
     _name_process(f"vigie-cam-{config.name}")
     logging.basicConfig(level=logging.INFO,
@@ -229,7 +232,7 @@ def _camera_main(cam: int, config: CameraConfig, outbox: OutboxConfig, boot: int
     try:
         writer = OutboxWriter(outbox.path, outbox.max_events, outbox.synchronous)
         sink = OutboxSink(writer, boot, snapshots=lambda c, eid, jpeg: send(("snapshot", c, eid, jpeg)))
-        worker = CameraWorker(cam, config, sink)
+        worker = CameraWorker(cam, config, sink, recording=recording)
     except Exception as exc:  # reported to the agent, which stops the box at start-up
         send(("failed", f"{type(exc).__name__}: {exc}"))
         sys.exit(2)
