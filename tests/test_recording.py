@@ -23,6 +23,7 @@ from coordinator.storage.ingest import store_batch
 from edge_agent.cli import main as edge_main
 from edge_agent.config import BoxConfig
 from edge_agent.errors import ConfigError
+from edge_agent.recording.commands import RecordingCommands
 from edge_agent.recording.crypto import MAGIC, SegmentCryptoError, generate_key, read_plain, write_sealed
 from edge_agent.recording.purge import PurgeJob
 from edge_agent.recording.recorder import open_store
@@ -314,3 +315,29 @@ def test_recording_and_destruction_events_land_in_the_register_once(engine: Engi
     assert entries[1].subject == f"segment {T0 - 30 * DAY_MS}-{T0 - 30 * DAY_MS + 60_000}"
     assert entries[1].detail is not None and entries[1].detail.startswith("expired: images 2026-04-28T")
     assert entries[2].detail == "source_lost"
+
+
+# -- commands of the coordinator ------------------------------------------------------------------
+
+
+def _cmd(name: str, args: dict[str, Any], expires: int = 2**62) -> wire.Command:
+    return wire.Command(header("coordinator", 0, 1, T0), "rec-box-01", f"cmd-{name[10:]}-1", 1, expires, name, args)
+
+
+def test_hold_and_release_commands_set_and_end_a_hold_and_refuse_what_is_malformed(tmp_path: Path) -> None:
+    _, store, _, _ = _purge(tmp_path)
+    store.write("north", T0, T0 + 60_000, b"x")
+    commands = RecordingCommands(store, ["north", "south"], None)
+    window = {"hold_id": "requisition-3", "cameras": ["north"], "start_ms": T0, "end_ms": T0 + 1000}
+    assert commands.handle(_cmd("recording.hold", window)) == ("applied", "", {"held_segments": 1})
+    assert [h.hold_id for h in store.holds()] == ["requisition-3"]
+    assert commands.handle(_cmd("recording.upload", window))[0] == "unsupported"  # no upload address
+    bad = commands.handle(_cmd("recording.hold", {**window, "cameras": ["west"]}))
+    assert bad == ("invalid", "no such camera on this box: west", {})
+    assert commands.handle(_cmd("recording.hold", {**window, "end_ms": T0}))[0] == "invalid"
+    assert commands.handle(_cmd("recording.release", {"hold_id": "requisition-3"}, expires=1))[0] == "expired"
+    assert store.holds() != []
+    assert commands.handle(_cmd("recording.release", {"hold_id": "requisition-3"})) == (
+        "applied", "", {"released": True})
+    assert store.holds() == []
+    assert commands.handle(_cmd("recording.release", {"hold_id": "requisition-3"}))[2] == {"released": False}

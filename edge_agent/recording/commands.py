@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -48,8 +49,10 @@ class RecordingCommands:
     """Handles ``recording.*`` commands against the box's store."""
 
     def __init__(self, store: SegmentStore, cameras: list[str], uploader: Uploader | None,
-                 on_report: Callable[[UploadReport], None] | None = None) -> None:
+                 on_report: Callable[[UploadReport], None] | None = None,
+                 clock: Callable[[], float] = time.time) -> None:
         self.store = store
+        self._clock = clock
         self._names = set(cameras)
         self._uploader = uploader
         self._on_report = on_report
@@ -58,6 +61,8 @@ class RecordingCommands:
         self.reports: list[UploadReport] = []
 
     def handle(self, cmd: wire.Command) -> AckTuple:
+        if cmd.expires < int(self._clock() * 1000):
+            return wire.AckResult.REJECTED_EXPIRED, "the command expired before it arrived", {}
         try:
             if cmd.name == "recording.release":
                 hold_id = cmd.args.get("hold_id")

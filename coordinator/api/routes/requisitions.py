@@ -8,6 +8,7 @@ requisitions through a time-limited link; each download, and each refused one, i
 from __future__ import annotations
 
 import json
+import logging
 import time
 from dataclasses import asdict
 from pathlib import Path
@@ -19,8 +20,11 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from coordinator.auth import Principal
 from coordinator.evidence import EvidenceError, build_package, find_segments, load_private_key
+from coordinator.legal.box_commands import COMMAND_TTL_MS, BoxCommand, upload_commands
 from coordinator.legal.errors import BadRequisitionError, LegalError, NotAllowedError, WrongStateError
 from coordinator.legal.requisitions import check_basis, check_window, decide
+from coordinator.lighting import service as command_service
+from coordinator.lighting.commands import Address
 from coordinator.storage import register as register_store
 from coordinator.storage import requisitions as store
 from coordinator.storage.flask import get_engine
@@ -30,6 +34,9 @@ from ..bodies import parse_body, parse_query
 from ..errors import ApiError, not_found
 from ..openapi import schema_model
 from ..security import current_principal, for_accounts, require
+from .lighting import publisher
+
+log = logging.getLogger("vigie.requisitions")
 
 Camera = str
 DAY_MS = 24 * 3600 * 1000
@@ -186,7 +193,29 @@ def decide_requisition(rid: int) -> ResponseReturnValue:
                                       detail=f"window [{r.start_ms}, {r.end_ms})", at_ms=now)
         updated = store.get(conn, rid)
     assert updated is not None
+    if d.status == "approved":
+        _send_to_boxes(upload_commands(rid, r.cameras, r.start_ms, r.end_ms), principal.username, now)
     return jsonify(_out(updated))
+
+
+def _send_to_boxes(commands: list[BoxCommand], requested_by: str, now: int) -> None:
+    """Store, then publish, each box's command; a box unknown to the registry is logged and skipped.
+
+    A broker outage leaves the commands pending: the periodic job publishes them later.
+    """
+    engine = get_engine()
+    ids = []
+    for c in commands:
+        try:
+            issued = command_service.issue(engine, addr=Address("device", c.site, c.device), name=c.name,
+                                           args=c.args, issuer=current_app.config["COORDINATOR_ID"],
+                                           requested_by=requested_by, now_ms=now, expires_ms=now + COMMAND_TTL_MS)
+        except command_service.NoTargetError as exc:
+            log.warning("%s for %s/%s not sent: %s", c.name, c.site, c.device, exc)
+            continue
+        ids.append(issued.command.cmd_id)
+    if ids:
+        command_service.publish_pending(engine, publisher(), _now(), ids)
 
 
 @bp.post("/requisitions/<id32:rid>/package")
