@@ -261,6 +261,21 @@ def test_the_camera_worker_records_the_footage_encrypted_with_the_masks_burned_i
     assert health["cam.0.rec_segments_written"] >= 2 and health["cam.0.rec_mode"] == "encode"
 
 
+def test_a_segment_that_would_eat_the_disks_free_floor_is_not_written_and_is_counted(tmp_path: Path) -> None:
+    cfg, _ = _box(tmp_path, [{**_camera("north", str(VIDEO)), "loop": True}], min_free_bytes=10**15)
+    assert cfg.recording is not None
+    sink = ListSink()
+    worker = CameraWorker(0, cfg.cameras[0], sink, recording=cfg.recording)
+    worker.start()
+    try:
+        wait_until(lambda: worker.recorder is not None and worker.recorder.dropped_disk >= 2, 30, "segments refused")
+    finally:
+        worker.stop()
+    assert open_store(cfg.recording).segments() == []
+    assert [(e.on, e.reason) for e in sink.of(wire.RecordingChange)] == [(True, "config"), (False, "disk_full")]
+    assert worker.health()["cam.0.rec_dropped_disk_full"] >= 2
+
+
 @pytest.fixture(scope="module")
 def clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return transcode_to_h264(VIDEO, tmp_path_factory.mktemp("rtsp") / "vtest_excerpt.h264.mp4")
@@ -277,12 +292,18 @@ def test_an_h264_camera_is_recorded_by_stream_copy_frame_for_frame(tmp_path: Pat
         sink = ListSink()
         worker = CameraWorker(0, cfg.cameras[0], sink, recording=cfg.recording)
         worker.start()
+        changes = lambda: [(e.on, e.reason) for e in sink.of(wire.RecordingChange)]  # noqa: E731
         try:
             wait_until(lambda: worker.recorder is not None and worker.recorder.segments >= 2, 40, "two segments")
+            camera.stop()  # the camera drops: the recording stops, and starts again when the camera is back
+            wait_until(lambda: (False, "source_lost") in changes(), 30, "the recording stopped")
+            camera.start()
+            wait_until(lambda: changes().count((True, "config")) == 2, 30, "the recording started again")
         finally:
             worker.stop()
     finally:
         camera.stop()
+    assert changes() == [(True, "config"), (False, "source_lost"), (True, "config"), (False, "stop")]
     assert worker.recorder is not None and worker.recorder.mode == "copy"
     store = open_store(cfg.recording)
     segments = store.segments("east")
@@ -290,7 +311,6 @@ def test_an_h264_camera_is_recorded_by_stream_copy_frame_for_frame(tmp_path: Pat
     assert len(frames) >= 20
     recorded = [hashlib.sha256(f.tobytes()).digest() for f in frames]
     assert all(r in source for r in recorded), "every recorded frame is a frame of the camera's own stream"
-    assert [(e.on, e.reason) for e in sink.of(wire.RecordingChange)] == [(True, "config"), (False, "stop")]
 
 
 # -- the register is fed by the boxes' events ---------------------------------------------------

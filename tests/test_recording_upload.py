@@ -121,6 +121,16 @@ def _box(tmp_path: Path, broker: Mosquitto, relay_port: int, token: str) -> tupl
                    "upload_chunk_bytes": 65536, "purge_interval_s": 1})
 
 
+def _people(app: Flask, engine: Engine) -> tuple[Caller, Caller, tuple[int, str], str]:
+    """A designated agent, a supervisor, an authority (id, token), and the box's upload token."""
+    register(engine, (DEVICE, "dijon"))
+    agent_user, cheffe = add_user(app, "agent", "operator"), add_user(app, "cheffe", "supervisor")
+    with engine.begin() as conn:
+        assert store.designate(conn, "agent", "root", 1)
+        authority = store.add_authority(conn, "Parquet de Dijon", 1)
+        return agent_user, cheffe, authority, store.set_box_token(conn, DEVICE, 1)
+
+
 def _package_verifies(app: Flask, agent_user: Caller, rid: int, parquet_token: str, archive: Path) -> list[str]:
     """The designated agent packages the requisition, its authority downloads it, ``evidence verify`` passes;
     returns the SHA-256 of each clip in the package."""
@@ -140,13 +150,7 @@ def test_an_approved_requisition_is_uploaded_through_a_drop_packaged_and_verifie
     app, base = coordinator
     host, port = base.removeprefix("http://").split(":")
     relay = CuttingRelay((host, int(port)), cut_after=150_000)  # inside the third 64 KiB chunk of the first file
-    register(engine, (DEVICE, "dijon"))
-    with engine.begin() as conn:
-        token = store.set_box_token(conn, DEVICE, 1)
-        parquet, parquet_token = store.add_authority(conn, "Parquet de Dijon", 1)
-    agent_user, cheffe = add_user(app, "agent", "operator"), add_user(app, "cheffe", "supervisor")
-    with engine.begin() as conn:
-        assert store.designate(conn, "agent", "root", 1)
+    agent_user, cheffe, (parquet, parquet_token), token = _people(app, engine)
     cfg, path = _box(tmp_path, broker, relay.port, token)
     assert cfg.recording is not None
     box_store = open_store(cfg.recording)
@@ -187,6 +191,13 @@ def test_an_approved_requisition_is_uploaded_through_a_drop_packaged_and_verifie
 
         wait_until(lambda: ("recording_started", f"box:{DEVICE}") in kinds(), 20, "the recording in the register")
         assert ("legal_hold_set", "cheffe") in kinds() and ("extraction", "agent") in kinds()
+
+        assert agent_user.post(f"/requisitions/{rid}/release", json={}).status_code == 403  # supervisors only
+        released = cheffe.post(f"/requisitions/{rid}/release", json={"note": "procédure close"})
+        assert released.status_code == 200, released.get_json()
+        wait_until(lambda: box_store.holds() == [], 20, "the box releasing its hold")
+        assert ("legal_hold_released", "cheffe") in kinds()
+        assert cheffe.post(f"/requisitions/{rid}/release", json={}).status_code == 409  # once
         with engine.connect() as conn:
             assert register_store.verify(conn)[1] is None
     finally:

@@ -61,6 +61,7 @@ class Recorder:
         self.bytes = 0
         self.frames = 0
         self.dropped_disk = 0
+        self._disk_full = False
         self.source_errors = 0
         self.failed: str | None = None
 
@@ -96,8 +97,10 @@ class Recorder:
             return
         if self.store.free_bytes() - len(done.mp4) < self._settings.min_free_bytes:
             self.dropped_disk += 1
+            self._disk_full = True
             self._state(False, "disk_full")
             return
+        self._disk_full = False
         self._state(True, "config")
         seg = self.store.write(self.camera.name, done.start_ms, done.end_ms, done.mp4)
         self.segments += 1
@@ -105,37 +108,36 @@ class Recorder:
         self.frames += done.frames
 
     def _run(self) -> None:
-        kind = classify(self.camera.source)[0]
-        is_file = kind == SourceKind.FILE
+        is_file = classify(self.camera.source)[0] == SourceKind.FILE
         delay = self._backoff[0]
         reason = "stop"
         try:
             while not self._stop.is_set():
                 try:
                     ended = self._record_once(is_file)
-                    delay = self._backoff[0]
                 except (av.FFmpegError, OSError) as exc:
                     self.source_errors += 1
                     log.warning("camera %s: recording source %s: %s", self.camera.name,
                                 redact(self.camera.source), exc)
                     ended = False
-                    if self.recording:
-                        self._state(False, "source_lost")
                 if self._stop.is_set():
                     break
-                if is_file and ended and not self.camera.loop:
-                    reason = "source_ended"
-                    break
-                if not ended:
-                    self._stop.wait(delay)
-                    delay = min(delay * 2, self._backoff[1])
+                if is_file and ended:
+                    if not self.camera.loop:
+                        reason = "source_ended"
+                        break
+                    delay = self._backoff[0]
+                    continue  # a looped file starts again
+                # A live camera that ended its stream or failed: the recording stops until it is back.
+                self._state(False, "source_lost")
+                self._stop.wait(delay)
+                delay = self._backoff[0] if ended else min(delay * 2, self._backoff[1])
         except Exception as exc:  # a recording bug must not take the camera's detection down
             log.exception("camera %s: recorder stopped", self.camera.name)
             self.failed = f"{type(exc).__name__}: {exc}"
             reason = "error"
         finally:
-            if self.recording:
-                self._state(False, reason)
+            self._state(False, reason)
             self.finished.set()
 
     def _record_once(self, pace: bool) -> bool:
@@ -159,6 +161,8 @@ class Recorder:
                     continue
                 if first is None:
                     first = pts
+                    if not self._disk_full:
+                        self._state(True, "config")
                 rel = (pts - first) * tb
                 if pace:
                     self._stop.wait(max(0.0, t0 + rel - self._clock()))
