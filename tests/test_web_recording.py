@@ -91,7 +91,7 @@ def test_an_authority_downloads_its_package_from_its_page(app: Flask, base_url: 
     pg.get_by_label("Jeton d'accès").fill(other_token)
     pg.get_by_label("Lien de téléchargement").fill(f"{base_url}{link}")
     pg.get_by_role("button", name="Télécharger le paquet").click()
-    expect(pg.locator("#notice")).to_contain_text("another authority")  # not this authority's package
+    expect(pg.locator("#notice")).to_contain_text("appartient à la réquisition d'une autre autorité")
     pg.get_by_label("Jeton d'accès").fill(parquet_token)
     pg.get_by_role("button", name="Voir mes réquisitions").click()
     expect(pg.locator("#auth-table tbody tr")).to_have_count(1)
@@ -105,5 +105,6 @@ def test_an_authority_downloads_its_package_from_its_page(app: Flask, base_url: 
     report = verify_package(saved)
     assert report.ok and report.files == 1
     expect(pg.locator("#dl-done")).to_contain_text("Paquet téléchargé")
+    expect(pg.locator("#notice")).to_be_hidden()  # the earlier refusal is gone
     shot(pg, "authority-download")
     ctx.close()

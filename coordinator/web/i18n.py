@@ -370,6 +370,11 @@ FR: dict[str, str] = {
     "auth.link": "Lien de téléchargement",
     "auth.download": "Télécharger le paquet",
     "auth.downloaded": "Paquet téléchargé ({bytes} octets). Vérifiez-le avec « vigie-coordinator evidence verify ».",
+    "auth.download_h": "Télécharger un paquet",
+    "auth.err.401": "Jeton d'accès inconnu ou désactivé.",
+    "auth.err.403": "Ce paquet appartient à la réquisition d'une autre autorité.",
+    "auth.err.404": "Lien de téléchargement inconnu.",
+    "auth.err.410": "Ce lien a expiré : demandez-en un nouveau au centre de supervision.",
 }
 
 EN: dict[str, str] = {
@@ -724,6 +729,11 @@ EN: dict[str, str] = {
     "auth.link": "Download link",
     "auth.download": "Download the package",
     "auth.downloaded": "Package downloaded ({bytes} bytes). Check it with 'vigie-coordinator evidence verify'.",
+    "auth.download_h": "Download a package",
+    "auth.err.401": "Unknown or inactive access token.",
+    "auth.err.403": "This package belongs to another authority's requisition.",
+    "auth.err.404": "Unknown download link.",
+    "auth.err.410": "This link has expired: ask the control centre for a new one.",
 }
 
 #: Labels of the pages, then the words of the field (:mod:`.vocabulary`); English falls back to French.

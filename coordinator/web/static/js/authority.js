@@ -6,6 +6,9 @@ import { boot, el, fmtDate, showError, t } from "./common.js";
 
 let token = "";
 
+// Refusals the authority can act on, in its words; anything else shows the API's own message.
+const REFUSALS = { 401: "auth.err.401", 403: "auth.err.403", 404: "auth.err.404", 410: "auth.err.410" };
+
 async function call(path) {
   const resp = await fetch(path, { headers: { Authorization: `Bearer ${token}` }, credentials: "omit" });
   if (!resp.ok) {
@@ -13,8 +16,9 @@ async function call(path) {
     try {
       message = (await resp.json()).error.message;
     } catch (_) { /* not JSON */ }
-    throw new Error(message);
+    throw new Error(REFUSALS[resp.status] ? t(REFUSALS[resp.status]) : message);
   }
+  document.getElementById("notice").hidden = true;
   return resp;
 }
 
