@@ -108,6 +108,15 @@ def test_validate_refuses_a_key_others_can_read_and_a_recording_camera_without_a
         write_box(tmp_path, 1883, "rec-box-02", cameras=[_camera("north", str(VIDEO))])
 
 
+def test_the_key_command_creates_a_private_key_once_and_never_replaces_it(tmp_path: Path) -> None:
+    key = tmp_path / "recording.key"
+    assert edge_main(["recording-key", str(key)]) == 0
+    first = key.read_bytes()
+    assert len(first) == 32 and key.stat().st_mode & 0o777 == 0o600
+    assert edge_main(["recording-key", str(key)]) == 2  # a second run keeps the key: the segments stay readable
+    assert key.read_bytes() == first
+
+
 def test_recording_is_off_by_default(tmp_path: Path) -> None:
     cfg, _ = write_box(tmp_path, 1883, "rec-box-03", cameras=[{"name": "north", "source": str(VIDEO),
                                                                 "model": str(MODEL)}])
