@@ -181,7 +181,8 @@ def test_an_approved_requisition_is_uploaded_through_a_drop_packaged_and_verifie
             uploaded = final / f"{seg.start_ms}-{seg.end_ms}.mp4"
             assert uploaded.read_bytes() == b"".join(box_store.plain(seg)), "the clip is the recorded MP4, bit for bit"
         assert [h.hold_id for h in box_store.holds()] == [f"requisition-{rid}"]
-        wait_until(lambda: agent.metrics().get("rec.north.held") == 2, 10, "the held segments in telemetry")
+        wait_until(lambda: (agent.metrics().get("rec.north.held"), agent.metrics().get("rec.uploaded_segments"))
+                   == (2, 2), 10, "the held and uploaded segments in telemetry")  # the box reads the last reply
         metrics = agent.metrics()
         assert (metrics["rec.north.retention_days"], metrics["rec.north.oldest_ms"], metrics["rec.uploaded_segments"],
                 metrics["cam.0.rec_mode"]) == (30, box_store.segments("north")[0].start_ms, 2, "encode")

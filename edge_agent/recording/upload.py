@@ -112,9 +112,7 @@ class Uploader:
                     if status in (200, 201):
                         held, complete = int(body["received"]), bool(body["complete"])
                         sent += len(piece)
-                    elif status == 409 and "already complete" in json.dumps(body):
-                        complete = True
-                    elif status in (409, 422) or status >= 500:
+                    elif status in (409, 422) or status >= 500:  # the next attempt asks where to resume
                         raise _RetryableError(f"PUT {url}: HTTP {status}")
                     else:
                         raise UploadError(f"PUT {url}: HTTP {status}: {body}")
