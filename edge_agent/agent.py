@@ -31,11 +31,14 @@ def capabilities(config: BoxConfig, presence: bool = False) -> list[str]:
 
     ``link`` (every box), ``vision`` (cameras: detections, tracks, zones, lines, counts), ``model:<name>`` per
     detector model its cameras run (the ``cls`` of its events index that model's class list), ``presence`` (a
-    presence sensor: zone events without detections or tracks' ends), ``light`` (luminaires).
+    presence sensor: zone events without detections or tracks' ends), ``light`` (luminaires), ``recording``
+    (cameras that record: recording events and ``recording.*`` commands).
     """
     models = sorted({cam.model.name.removesuffix(".manifest.json") for cam in config.cameras})
+    recording = config.recording is not None and any(cam.recording.enabled for cam in config.cameras)
     return (["link"] + (["vision"] if config.cameras else []) + [f"model:{m}" for m in models]
-            + (["presence"] if presence else []) + (["light"] if config.lighting else []))
+            + (["presence"] if presence else []) + (["light"] if config.lighting else [])
+            + (["recording"] if recording else []))
 
 
 class Agent:

@@ -20,6 +20,7 @@ import vigie_wire as wire
 from coordinator.ingest.hooks import default_hooks
 from coordinator.storage import register as register_store
 from coordinator.storage.ingest import store_batch
+from edge_agent.agent import capabilities
 from edge_agent.cli import main as edge_main
 from edge_agent.config import BoxConfig
 from edge_agent.errors import ConfigError
@@ -121,6 +122,9 @@ def test_recording_is_off_by_default(tmp_path: Path) -> None:
     cfg, _ = write_box(tmp_path, 1883, "rec-box-03", cameras=[{"name": "north", "source": str(VIDEO),
                                                                 "model": str(MODEL)}])
     assert cfg.cameras[0].recording.enabled is False and cfg.recording is None
+    assert "recording" not in capabilities(cfg)
+    recording, _ = _box(tmp_path, [_camera("north", str(VIDEO))])
+    assert capabilities(recording)[-1] == "recording"  # the birth tells the centre it records
 
 
 # -- encryption at rest -------------------------------------------------------------------------
