@@ -12,13 +12,16 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
+import vigie_wire as wire
 from vigie_config import BoxConfig, config_hash
 from vigie_config.topics import group_topics, listen_topics
 
 from . import sdnotify
 from .lighting.role import LightRole
 from .link import Link, Outbox
+from .link.commands import AckTuple
 from .meta import site_metadata
+from .recording.role import RecordingRole
 from .vision.process import CameraProcess
 
 log = logging.getLogger("vigie.agent")
@@ -29,11 +32,14 @@ def capabilities(config: BoxConfig, presence: bool = False) -> list[str]:
 
     ``link`` (every box), ``vision`` (cameras: detections, tracks, zones, lines, counts), ``model:<name>`` per
     detector model its cameras run (the ``cls`` of its events index that model's class list), ``presence`` (a
-    presence sensor: zone events without detections or tracks' ends), ``light`` (luminaires).
+    presence sensor: zone events without detections or tracks' ends), ``light`` (luminaires), ``recording``
+    (cameras that record: recording events and ``recording.*`` commands).
     """
     models = sorted({cam.model.name.removesuffix(".manifest.json") for cam in config.cameras})
+    recording = config.recording is not None and any(cam.recording.enabled for cam in config.cameras)
     return (["link"] + (["vision"] if config.cameras else []) + [f"model:{m}" for m in models]
-            + (["presence"] if presence else []) + (["light"] if config.lighting else []))
+            + (["presence"] if presence else []) + (["light"] if config.lighting else [])
+            + (["recording"] if recording else []))
 
 
 class Agent:
@@ -54,16 +60,27 @@ class Agent:
         self.link = Link(config, self.outbox, config_hash=digest, capabilities=caps,
                          groups=group_topics(config), listen=listen_topics(config), meta=site_metadata(config, caps))
         # Each camera process loads its model when started; start() fails if one cannot.
-        self.cameras = [CameraProcess(i, cam, config.outbox, self.link.publish_snapshot)
+        self.cameras = [CameraProcess(i, cam, config.outbox, self.link.publish_snapshot, recording=config.recording)
                         for i, cam in enumerate(config.cameras)]
+        self.recording = RecordingRole(config, self.link) if config.recording is not None else None
         self.light = LightRole(config, self.link, *([light_clock] if light_clock else [])) if config.lighting else None
         if self.light is not None:
-            self.link.set_command_handler(self.light.handle_command)
             self.link.set_listener(self.light.on_message)
+        self.link.set_command_handler(self._command)
         self._stop = threading.Event()
+
+    def _command(self, cmd: wire.Command) -> AckTuple:
+        """Route a command to the role that owns its name (``recording.*``, else the light role)."""
+        if self.recording is not None and cmd.name.startswith("recording."):
+            return self.recording.handle_command(cmd)
+        if self.light is not None:
+            return self.light.handle_command(cmd)
+        return wire.AckResult.UNSUPPORTED, f"this box has no role for {cmd.name}", {}
 
     def start(self) -> None:
         self.link.start()
+        if self.recording is not None:
+            self.recording.start()
         for camera in self.cameras:  # all spawned first: they load their models in parallel
             camera.start(self.link.boot)
         try:
@@ -84,6 +101,8 @@ class Agent:
             out.update(worker.health())
         if self.light is not None:
             out.update(self.light.health())
+        if self.recording is not None:
+            out.update(self.recording.status())
         return out
 
     def request_stop(self, *_: object) -> None:
@@ -117,6 +136,8 @@ class Agent:
             worker.stop()
         if self.light is not None:
             self.light.stop()
+        if self.recording is not None:
+            self.recording.stop()
         self.link.wait_drained(drain_s)
         self.link.stop()
         self.outbox.close()

@@ -16,6 +16,7 @@ from .agent import Agent
 from .box_config import load_box_config
 from .errors import EdgeError
 from .probe.cli import add_probe_parser
+from .recording.crypto import generate_key
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:
@@ -29,6 +30,17 @@ def _cmd_validate(args: argparse.Namespace) -> int:
         else:
             print(f"{path}: ok")
     return 1 if failed else 0
+
+
+def _cmd_recording_key(args: argparse.Namespace) -> int:
+    """Create a box's recording key once; an existing key is never replaced (its segments would be lost)."""
+    try:
+        generate_key(args.path)
+    except FileExistsError:
+        print(f"{args.path}: a recording key exists already; it is kept", file=sys.stderr)
+        return 2
+    print(f"{args.path}: new recording key (32 random bytes, mode 0600)")
+    return 0
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
@@ -64,6 +76,9 @@ def build_parser() -> argparse.ArgumentParser:
     v = sub.add_parser("validate", help="check box configs; exit 1 on any error")
     v.add_argument("configs", nargs="+", type=Path)
     v.set_defaults(func=_cmd_validate)
+    k = sub.add_parser("recording-key", help="create the box's recording key (once; never replaced)")
+    k.add_argument("path", type=Path)
+    k.set_defaults(func=_cmd_recording_key)
     r = sub.add_parser("run", help="run a box against its broker")
     r.add_argument("--config", required=True, type=Path)
     r.set_defaults(func=_cmd_run)

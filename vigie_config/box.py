@@ -8,6 +8,7 @@ from vigie_wire.topics import RESERVED
 
 from .lighting import LightingConfig
 from .link import BatchConfig, MqttConfig, OutboxConfig
+from .recording import RecordingConfig
 from .vision import CameraConfig
 
 ID = r"^[a-z0-9][a-z0-9_-]{0,63}$"
@@ -39,6 +40,9 @@ class BoxConfig(BaseModel):
     cameras: list[CameraConfig] = Field(
         default_factory=list, max_length=8,
         description="The camera role: each camera's index in this list is its ``cam`` in events.",
+    )
+    recording: RecordingConfig | None = Field(
+        None, description="Where recordings are kept, encrypted; needed once a camera records."
     )
     lighting: LightingConfig | None = Field(
         None, description="The light role: luminaires of the cabinet, their calendar and presence sources."

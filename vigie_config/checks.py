@@ -12,6 +12,7 @@ from .box import BoxConfig
 from .errors import ConfigError
 from .geo import LonLat, haversine_m
 from .lighting import check_lighting
+from .recording import check_recording
 from .secrets import read_password
 
 #: A further check of a loaded config: ``field: reason`` lines, empty when fine.
@@ -50,6 +51,7 @@ def semantic_errors(config: BoxConfig) -> list[str]:
     errors: list[str] = []
     if config.lighting is not None:
         errors += [f"lighting.{line}" for line in check_lighting(config.lighting)]
+    errors += check_recording(config)
     for i, cam in enumerate(config.cameras):
         if cam.password_file is not None:
             try:

@@ -35,6 +35,10 @@ def _resolve_paths(config: BoxConfig, base: Path) -> BoxConfig:
             update_cam["password_file"] = resolve(cam.password_file)
         cameras.append(cam.model_copy(update=update_cam))
     update: dict[str, object] = {"cameras": cameras}
+    if config.recording is not None:
+        update["recording"] = config.recording.model_copy(update={
+            k: resolve(v) for k, v in (("dir", config.recording.dir), ("key_file", config.recording.key_file),
+                                       ("token_file", config.recording.token_file)) if v is not None})
     if config.lighting is not None:
         update["lighting"] = config.lighting.model_copy(update={"state_file": resolve(config.lighting.state_file)})
     return config.model_copy(update=update)

@@ -14,6 +14,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from .geo import LonLat, check_ring, check_segment
+from .recording import CameraRecordingConfig
 from .stream_url import check_source, url_has_password, url_user
 
 ID = r"^[a-z0-9][a-z0-9_-]{0,63}$"
@@ -182,6 +183,7 @@ class CameraConfig(_Section):
         5.0, gt=0, le=3600, description="Detection refresh without motion, so stationary objects are re-checked."
     )
     snapshots: SnapshotConfig = Field(SnapshotConfig(), description="Images illustrating events; off by default.")
+    recording: CameraRecordingConfig = Field(CameraRecordingConfig(), description="Video recording; off by default.")
 
     _source = field_validator("source")(check_source)
 

@@ -216,11 +216,51 @@ class CabinetFault(Event):
     active: bool = field(metadata=rule(doc="true when the fault appears, false when it clears"))
 
 
+_MS_EPOCH = rule(lo=0, hi=2**53, doc="UTC time, ms since the epoch")
+
+
+@dataclass(frozen=True)
+class RecordingChange(Event):
+    """A camera's recording started or stopped, for the video register (R252-11).
+
+    ``reason``: ``config`` (started because the config says so), ``stop`` (the box or camera
+    stopped), ``source_lost`` / ``source_ended`` (no more images), ``disk_full`` (the free-space
+    floor was reached), ``error``. Sent through the durable outbox: an outage loses none.
+    """
+
+    code: ClassVar[int] = 11
+    wire_name: ClassVar[str] = "recording"
+    cam: int = field(metadata=_CAM)
+    camera: str = field(metadata=ident("camera name in the box config"))
+    on: bool = field(metadata=rule(doc="true: recording started; false: stopped"))
+    reason: str = field(metadata=rule(
+        max_len=16, pattern=re.compile("config|stop|source_lost|source_ended|disk_full|error"),
+        doc="why it started or stopped"))
+
+
+@dataclass(frozen=True)
+class SegmentDestroyed(Event):
+    """A recorded segment was destroyed on the box, for the video register (R252-11).
+
+    ``reason``: ``expired`` (its first image is as old as the camera's retention, at most 30
+    days) or ``quota`` (the disk quota evicted the oldest segment). A segment under a legal
+    hold is never destroyed.
+    """
+
+    code: ClassVar[int] = 12
+    wire_name: ClassVar[str] = "segment_destroyed"
+    camera: str = field(metadata=ident("camera name in the box config"))
+    start_ms: int = field(metadata=_MS_EPOCH)
+    end_ms: int = field(metadata=_MS_EPOCH)
+    size: int = field(metadata=rule(lo=0, hi=2**53, doc="bytes of the encrypted file"))
+    reason: str = field(metadata=rule(max_len=16, pattern=re.compile("expired|quota"), doc="why"))
+
+
 #: Every event type this version of the contract defines, by wire code.
 EVENT_TYPES: dict[int, type[Event]] = {
     cls.code: cls
     for cls in (
         Detection, TrackEnd, ZoneEnter, ZoneLeave, Occupancy, LineCrossing, Loitering, IntervalCounts, LampFault,
-        CabinetFault,
+        CabinetFault, RecordingChange, SegmentDestroyed,
     )
 }

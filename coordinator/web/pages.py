@@ -37,6 +37,7 @@ NAV: tuple[tuple[str, str], ...] = (
     ("web.energy_page", "nav.energy"),
     ("web.fleet_page", "nav.fleet"),
     ("web.requisitions_page", "nav.requisitions"),
+    ("web.recording_page", "nav.recording"),
 )
 
 bp = Blueprint("web", __name__, template_folder="templates", static_folder="static", static_url_path="/assets")
@@ -180,3 +181,15 @@ def fleet_page() -> ResponseReturnValue:
 @login_required
 def requisitions_page() -> ResponseReturnValue:
     return _page("requisitions.html", "requisitions", "req.title")
+
+
+@bp.get("/enregistrements")
+@login_required
+def recording_page() -> ResponseReturnValue:
+    return _page("recording.html", "recording", "rec.title")
+
+
+@bp.get("/espace-autorite")
+def authority_page() -> ResponseReturnValue:
+    """The requesting authorities' page: no staff session; their bearer token stays in the page."""
+    return _page("authority.html", "authority", "auth.title")

@@ -35,6 +35,7 @@ from collections.abc import Callable
 from typing import Any
 
 from vigie_config.link import OutboxConfig
+from vigie_config.recording import RecordingConfig
 from vigie_config.vision import CameraConfig
 
 from ..errors import EdgeError
@@ -64,8 +65,10 @@ class CameraProcess:
         *,
         backoff_min_s: float = 1.0,
         backoff_max_s: float = 60.0,
+        recording: RecordingConfig | None = None,
     ) -> None:
         self.cam = cam
+        self._recording = recording
         self.config = config
         self.name = f"vigie-vision-{config.name}"
         self.restarts = 0
@@ -145,7 +148,7 @@ class CameraProcess:
         ours, theirs = self._ctx.Pipe(duplex=True)
         proc = self._ctx.Process(
             target=_camera_main, name=self.name, daemon=True,
-            args=(self.cam, self.config, self._outbox, boot, theirs),
+            args=(self.cam, self.config, self._outbox, boot, theirs, self._recording),
         )
         proc.start()
         theirs.close()  # only the child holds it now: its end closes when the child dies
@@ -211,7 +214,7 @@ def _name_process(name: str) -> None:
 
 
 def _camera_main(cam: int, config: CameraConfig, outbox: OutboxConfig, boot: int,
-                 conn: multiprocessing.connection.Connection) -> None:
+                 conn: multiprocessing.connection.Connection, recording: RecordingConfig | None = None) -> None:
     """Body of a camera process: run the worker, report, stop with the agent."""
     _name_process(f"vigie-cam-{config.name}")
     logging.basicConfig(level=logging.INFO,
@@ -230,7 +233,7 @@ def _camera_main(cam: int, config: CameraConfig, outbox: OutboxConfig, boot: int
     try:
         writer = OutboxWriter(outbox.path, outbox.max_events, outbox.synchronous)
         sink = OutboxSink(writer, boot, snapshots=lambda c, eid, jpeg: send(("snapshot", c, eid, jpeg)))
-        worker = CameraWorker(cam, config, sink)
+        worker = CameraWorker(cam, config, sink, recording=recording)
     except Exception as exc:  # reported to the agent, which stops the box at start-up
         send(("failed", f"{type(exc).__name__}: {exc}"))
         sys.exit(2)

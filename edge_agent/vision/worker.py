@@ -19,9 +19,11 @@ from itertools import groupby
 from typing import Any
 
 import vigie_wire as wire
+from vigie_config.recording import RecordingConfig
 from vigie_config.vision import CameraConfig
 
 from ..ports import EventSink
+from ..recording.recorder import Recorder, open_store
 from .camera_source import open_source
 from .detectors import load_detector
 from .pipeline import CameraPipeline, Image, Prepared, run_staged
@@ -33,7 +35,8 @@ class CameraWorker:
     """The camera role of a box for one camera (index ``cam`` in the box config)."""
 
     def __init__(self, cam: int, config: CameraConfig, sink: EventSink,
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time, recording: RecordingConfig | None = None) -> None:
+        """``recording``: the box's store settings; the camera records when its own config says so."""
         self.cam = cam
         self.config = config
         self._sink = sink
@@ -51,19 +54,27 @@ class CameraWorker:
         self.finished = threading.Event()
         #: Why the camera stopped, when a failure stopped it (None: the source ended, or stop()).
         self.error: str | None = None
+        self.recorder = (Recorder(cam, config, recording, open_store(recording), sink, clock=clock)
+                         if recording is not None and config.recording.enabled else None)
 
     def start(self) -> None:
         self._thread.start()
+        if self.recorder is not None:
+            self.recorder.start()
 
     def stop(self, timeout: float = 5.0) -> None:
         self._stop.set()
         self._source.close()
         self._thread.join(timeout)
+        if self.recorder is not None:
+            self.recorder.stop(timeout)
 
     def health(self) -> dict[str, Any]:
         """Source and pipeline health for the box telemetry (``cam.<index>.*``)."""
         out = self.pipeline.health()
         out.update({f"cam.{self.cam}.{k}": v for k, v in self._source.health().items()})
+        if self.recorder is not None:
+            out.update(self.recorder.health())
         return out
 
     def _frames(self) -> Iterator[tuple[Image, float]]:

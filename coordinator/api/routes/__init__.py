@@ -10,6 +10,7 @@ from . import (
     lighting,
     lighting_state,
     open311,
+    recording,
     register,
     requisitions,
     rules,
@@ -21,4 +22,5 @@ from . import (
 )
 
 ROUTE_MODULES = (auth, users, stream, fleet, lighting, lighting_state, analytics, interventions, intervention_context,
-                 teams, rules, open311, security_events, register, requisitions, analytics_mode, segments)
+                 teams, rules, open311, security_events, register, requisitions, analytics_mode, segments,
+                 recording)

@@ -8,6 +8,7 @@ requisitions through a time-limited link; each download, and each refused one, i
 from __future__ import annotations
 
 import json
+import logging
 import time
 from dataclasses import asdict
 from pathlib import Path
@@ -19,8 +20,11 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from coordinator.auth import Principal
 from coordinator.evidence import EvidenceError, build_package, find_segments, load_private_key
+from coordinator.legal.box_commands import COMMAND_TTL_MS, BoxCommand, release_commands, upload_commands
 from coordinator.legal.errors import BadRequisitionError, LegalError, NotAllowedError, WrongStateError
 from coordinator.legal.requisitions import check_basis, check_window, decide
+from coordinator.lighting import service as command_service
+from coordinator.lighting.commands import Address
 from coordinator.storage import register as register_store
 from coordinator.storage import requisitions as store
 from coordinator.storage.flask import get_engine
@@ -30,6 +34,9 @@ from ..bodies import parse_body, parse_query
 from ..errors import ApiError, not_found
 from ..openapi import schema_model
 from ..security import current_principal, for_accounts, require
+from .lighting import publisher
+
+log = logging.getLogger("vigie.requisitions")
 
 Camera = str
 DAY_MS = 24 * 3600 * 1000
@@ -55,6 +62,12 @@ class DecisionIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     approve: bool
     note: str | None = Field(default=None, max_length=1000)
+
+
+@schema_model
+class ReleaseIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    note: str | None = Field(default=None, max_length=1000, description="why the hold ends (procedure closed...)")
 
 
 @schema_model
@@ -186,7 +199,53 @@ def decide_requisition(rid: int) -> ResponseReturnValue:
                                       detail=f"window [{r.start_ms}, {r.end_ms})", at_ms=now)
         updated = store.get(conn, rid)
     assert updated is not None
+    if d.status == "approved":
+        _send_to_boxes(upload_commands(rid, r.cameras, r.start_ms, r.end_ms), principal.username, now)
     return jsonify(_out(updated))
+
+
+@bp.post("/requisitions/<id32:rid>/release")
+@require("supervisor")
+def release_requisition(rid: int) -> ResponseReturnValue:
+    """End the legal hold of an approved requisition: its recordings go back under their retention."""
+    principal = current_principal()
+    body = parse_body(ReleaseIn)
+    now = _now()
+    with get_engine().begin() as conn:
+        r = store.get(conn, rid, for_update=True)
+        if r is None:
+            raise not_found("requisition", rid)
+        if r.status != "approved":
+            raise _to_api(WrongStateError(f"only an approved requisition holds recordings; this one is {r.status}"))
+        subject = f"requisition {rid}"
+        done = register_store.iter_all(conn, register_store.Filter(procedure=r.procedure, kind="legal_hold_released"))
+        if any(e.subject == subject for e in done):
+            raise ApiError(409, "the hold of this requisition was already released")
+        for camera in r.cameras:
+            register_store.append(conn, "legal_hold_released", principal.username, camera=camera,
+                                  procedure=r.procedure, subject=subject, detail=body.note, at_ms=now)
+    _send_to_boxes(release_commands(rid, r.cameras), principal.username, now)
+    return jsonify(_out(r))
+
+
+def _send_to_boxes(commands: list[BoxCommand], requested_by: str, now: int) -> None:
+    """Store, then publish, each box's command; a box unknown to the registry is logged and skipped.
+
+    A broker outage leaves the commands pending: the periodic job publishes them later.
+    """
+    engine = get_engine()
+    ids = []
+    for c in commands:
+        try:
+            issued = command_service.issue(engine, addr=Address("device", c.site, c.device), name=c.name,
+                                           args=c.args, issuer=current_app.config["COORDINATOR_ID"],
+                                           requested_by=requested_by, now_ms=now, expires_ms=now + COMMAND_TTL_MS)
+        except command_service.NoTargetError as exc:
+            log.warning("%s for %s/%s not sent: %s", c.name, c.site, c.device, exc)
+            continue
+        ids.append(issued.command.cmd_id)
+    if ids:
+        command_service.publish_pending(engine, publisher(), _now(), ids)
 
 
 @bp.post("/requisitions/<id32:rid>/package")

@@ -93,6 +93,10 @@ export function eventDetail(type, b) {
     case "cabinet_fault":
       return t(body.active ? "evd.cabinet_fault_on" : "evd.cabinet_fault_off",
         { part: cabinetPart(body.part), fault: faultName(body.fault) });
+    case "recording":
+      return t(body.on ? "evd.recording_on" : "evd.recording_off", { camera: body.camera, reason: body.reason });
+    case "segment_destroyed":
+      return t("evd.segment_destroyed", { camera: body.camera, reason: body.reason });
     default:
       return t("evd.unknown", { code: body.type_code ?? type });
   }

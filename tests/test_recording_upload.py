@@ -1,0 +1,211 @@
+"""A requisition end to end: a box records the committed footage, a supervisor approves, the box holds and uploads
+the window through a connection that drops once (it resumes), the coordinator packages it, and the package verifies.
+
+Real parts: a private Mosquitto, the agent with its camera process, the coordinator's API on a real HTTP server,
+its ingest worker, and a TCP relay between box and coordinator that cuts the first upload mid-body.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import socket
+import threading
+import time
+import zipfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from sqlalchemy.engine import Engine
+
+from coordinator.cli import main as coordinator_main
+from coordinator.evidence import generate_key
+from coordinator.ingest.config import IngestSettings
+from coordinator.ingest.worker import IngestWorker
+from coordinator.ingest_hooks import default_hooks
+from coordinator.storage import register as register_store
+from coordinator.storage import requisitions as store
+from edge_agent.agent import Agent
+from edge_agent.recording.crypto import generate_key as generate_box_key
+from edge_agent.recording.recorder import open_store
+from tests.api_helpers import Caller, add_user, make_app
+from tests.boxes import write_box
+from tests.ingest_helpers import register
+from tests.mqtt_helpers import Mosquitto, wait_until
+from tests.web_helpers import serve
+from vigie_config import BoxConfig
+
+ROOT = Path(__file__).resolve().parents[1]
+VIDEO = ROOT / "tests" / "data" / "vtest_excerpt.avi"
+MODEL = ROOT / "models" / "nanodet-g-416.manifest.json"
+DEVICE = "rec-e2e-01"
+
+
+class CuttingRelay:
+    """A TCP relay to ``upstream`` that, once, closes both sides after ``cut_after`` bytes from the client.
+
+    The client sees its request die mid-body, as on a field uplink that drops; every later connection
+    is relayed whole.
+    """
+
+    def __init__(self, upstream: tuple[str, int], cut_after: int) -> None:
+        self._upstream = upstream
+        self._left: int | None = cut_after
+        self._lock = threading.Lock()
+        self.cuts = 0
+        self._server = socket.create_server(("127.0.0.1", 0))
+        self.port = self._server.getsockname()[1]
+        self._stop = threading.Event()
+        threading.Thread(target=self._accept, name="test-relay", daemon=True).start()
+
+    def _accept(self) -> None:
+        self._server.settimeout(0.2)
+        while not self._stop.is_set():
+            try:
+                client, _ = self._server.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            upstream = socket.create_connection(self._upstream)
+            threading.Thread(target=self._pump, args=(client, upstream, True), daemon=True).start()
+            threading.Thread(target=self._pump, args=(upstream, client, False), daemon=True).start()
+
+    def _pump(self, src: socket.socket, dst: socket.socket, from_client: bool) -> None:
+        try:
+            while data := src.recv(65536):
+                if from_client:
+                    with self._lock:
+                        if self._left is not None and len(data) >= self._left:
+                            dst.sendall(data[: self._left])
+                            self._left = None
+                            self.cuts += 1
+                            raise ConnectionAbortedError("cut")
+                        if self._left is not None:
+                            self._left -= len(data)
+                dst.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for s in (src, dst):
+                with contextlib.suppress(OSError):
+                    s.shutdown(socket.SHUT_RDWR)
+                s.close()
+
+    def close(self) -> None:
+        self._stop.set()
+        self._server.close()
+
+
+@pytest.fixture
+def coordinator(db_url: str, tmp_path: Path, broker: Mosquitto) -> Iterator[tuple[Flask, str]]:
+    generate_key(tmp_path / "centre.pem")
+    app = make_app(db_url, EVIDENCE_KEY_FILE=str(tmp_path / "centre.pem"), SEGMENTS_DIR=str(tmp_path / "segments"),
+                   EVIDENCE_DIR=str(tmp_path / "evidence"), MQTT_PORT=broker.port, VALIDATE_RESPONSES=False)
+    with serve(app) as base:
+        yield app, base
+
+
+def _box(tmp_path: Path, broker: Mosquitto, relay_port: int, token: str) -> tuple[BoxConfig, Path]:
+    """A camera box recording the footage (a privacy mask: re-encoded) that uploads through the relay."""
+    (tmp_path / "box-token").write_text(token + "\n")
+    generate_box_key(tmp_path / "recording.key")
+    return write_box(tmp_path, broker.port, DEVICE, cameras=[{
+        "name": "north", "source": str(VIDEO), "loop": True, "model": str(MODEL), "threads": 1, "detect_fps": 2,
+        "masks": [{"polygon": [[0.0, 0.0], [0.3, 0.0], [0.3, 0.3], [0.0, 0.3]]}],
+        "recording": {"enabled": True, "segment_s": 2}}],
+        recording={"dir": str(tmp_path / "rec"), "key_file": str(tmp_path / "recording.key"),
+                   "upload_url": f"http://127.0.0.1:{relay_port}/api/v1", "token_file": str(tmp_path / "box-token"),
+                   "upload_chunk_bytes": 65536, "purge_interval_s": 1})
+
+
+def _people(app: Flask, engine: Engine) -> tuple[Caller, Caller, tuple[int, str], str]:
+    """A designated agent, a supervisor, an authority (id, token), and the box's upload token."""
+    register(engine, (DEVICE, "dijon"))
+    agent_user, cheffe = add_user(app, "agent", "operator"), add_user(app, "cheffe", "supervisor")
+    with engine.begin() as conn:
+        assert store.designate(conn, "agent", "root", 1)
+        authority = store.add_authority(conn, "Parquet de Dijon", 1)
+        return agent_user, cheffe, authority, store.set_box_token(conn, DEVICE, 1)
+
+
+def _package_verifies(app: Flask, agent_user: Caller, rid: int, parquet_token: str, archive: Path) -> list[str]:
+    """The designated agent packages the requisition, its authority downloads it, ``evidence verify`` passes;
+    returns the SHA-256 of each clip in the package."""
+    pkg = agent_user.post(f"/requisitions/{rid}/package", json={})
+    assert pkg.status_code == 201, pkg.get_json()
+    download = app.test_client().get(pkg.get_json()["download_path"],
+                                     headers={"Authorization": f"Bearer {parquet_token}"})
+    assert download.status_code == 200
+    archive.write_bytes(download.data)
+    assert coordinator_main(["evidence", "verify", str(archive)]) == 0
+    with zipfile.ZipFile(archive) as zf:
+        return [hashlib.sha256(zf.read(n)).hexdigest() for n in sorted(zf.namelist()) if n.startswith("clips/")]
+
+
+def test_an_approved_requisition_is_uploaded_through_a_drop_packaged_and_verified(
+        coordinator: tuple[Flask, str], engine: Engine, db_url: str, tmp_path: Path, broker: Mosquitto) -> None:
+    app, base = coordinator
+    host, port = base.removeprefix("http://").split(":")
+    relay = CuttingRelay((host, int(port)), cut_after=150_000)  # inside the third 64 KiB chunk of the first file
+    agent_user, cheffe, (parquet, parquet_token), token = _people(app, engine)
+    cfg, path = _box(tmp_path, broker, relay.port, token)
+    assert cfg.recording is not None
+    box_store = open_store(cfg.recording)
+    worker = IngestWorker(IngestSettings(database_url=db_url, mqtt_port=broker.port,
+                                         client_id="ingest-rec", batch_ms=20), engine, default_hooks())
+    worker.start()
+    agent = Agent(cfg, path)
+    agent.start()
+    try:
+        wait_until(lambda: len(box_store.segments("north")) >= 3, 40, "three segments recorded on the box")
+        segs = box_store.segments("north")[:2]
+        body = {"authority_id": parquet, "procedure": "PV-2026-101", "legal_basis": "60-1",
+                "cameras": [f"dijon/{DEVICE}/north"], "start_ms": segs[0].start_ms, "end_ms": segs[1].end_ms,
+                "reason": "vol à la roulotte"}
+        wait_until(lambda: int(time.time() * 1000) > body["end_ms"], 5, "the window is in the past")
+        created = agent_user.post("/requisitions", json=body)
+        assert created.status_code == 201, created.get_json()
+        rid = created.get_json()["id"]
+        assert cheffe.post(f"/requisitions/{rid}/decision", json={"approve": True}).status_code == 200
+
+        final = tmp_path / "segments" / "dijon" / DEVICE / "north"
+        wait_until(lambda: len(list(final.glob("*.mp4"))) == 2, 40, "both segments uploaded")
+        assert relay.cuts == 1, "the first upload was cut once"
+        assert agent.recording is not None
+        wait_until(lambda: agent.recording is not None and agent.recording.uploader is not None
+                   and agent.recording.uploader.interruptions >= 1, 10, "the resumption counted")
+        for seg in segs:
+            uploaded = final / f"{seg.start_ms}-{seg.end_ms}.mp4"
+            assert uploaded.read_bytes() == b"".join(box_store.plain(seg)), "the clip is the recorded MP4, bit for bit"
+        assert [h.hold_id for h in box_store.holds()] == [f"requisition-{rid}"]
+        wait_until(lambda: (agent.metrics().get("rec.north.held"), agent.metrics().get("rec.uploaded_segments"))
+                   == (2, 2), 10, "the held and uploaded segments in telemetry")  # the box reads the last reply
+        metrics = agent.metrics()
+        assert (metrics["rec.north.retention_days"], metrics["rec.north.oldest_ms"], metrics["rec.uploaded_segments"],
+                metrics["cam.0.rec_mode"]) == (30, box_store.segments("north")[0].start_ms, 2, "encode")
+
+        assert _package_verifies(app, agent_user, rid, parquet_token, tmp_path / "package.zip") == [
+            hashlib.sha256(b"".join(box_store.plain(s))).hexdigest() for s in segs]
+
+        def kinds() -> list[tuple[str, str]]:
+            with engine.connect() as conn:
+                return [(e.kind, e.actor) for e in register_store.iter_all(conn)]
+
+        wait_until(lambda: ("recording_started", f"box:{DEVICE}") in kinds(), 20, "the recording in the register")
+        assert ("legal_hold_set", "cheffe") in kinds() and ("extraction", "agent") in kinds()
+
+        assert agent_user.post(f"/requisitions/{rid}/release", json={}).status_code == 403  # supervisors only
+        released = cheffe.post(f"/requisitions/{rid}/release", json={"note": "procédure close"})
+        assert released.status_code == 200, released.get_json()
+        wait_until(lambda: box_store.holds() == [], 20, "the box releasing its hold")
+        assert ("legal_hold_released", "cheffe") in kinds()
+        assert cheffe.post(f"/requisitions/{rid}/release", json={}).status_code == 409  # once
+        with engine.connect() as conn:
+            assert register_store.verify(conn)[1] is None
+    finally:
+        agent.shutdown(drain_s=1)
+        worker.stop()
+        relay.close()
