@@ -65,9 +65,13 @@ install: system-deps $(VENV)/.installed web-assets js-client
 demo: install
 	$(VENV)/bin/vigie-coordinator demo
 
+# Test files run two at a time (one per core; most tests wait on brokers, databases and child processes): a
+# file's tests stay together on one worker, so its module and session fixtures are built once.
+TEST_WORKERS ?= 2
+
 test: install
 	bash .ci/services
-	$(PY) -m pytest
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile
 
 lint: install
 	$(VENV)/bin/ruff check vigie_wire vigie_config edge_agent coordinator tests bench
