@@ -16,12 +16,13 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from coordinator.analytics.buckets import sql_bucket_ms
+from coordinator.cli import main as cli
 from coordinator.ingest.hooks import Hooks
 from coordinator.retention import enforce_retention, partitions_job
 from coordinator.storage import analytics as analytics_store
 from coordinator.storage import make_engine, schema_drift, upgrade
 from coordinator.storage.ingest import store_batch
-from coordinator.storage.migrate import current_revision, downgrade
+from coordinator.storage.migrate import current_revision
 from coordinator.storage.partition_plan import (
     COUNTS,
     DAY_MS,
@@ -229,7 +230,7 @@ def test_migration_0004_keeps_every_row_in_its_partition_and_goes_back(empty_eng
     assert store_batch(engine, batch, now + 1, Hooks()).duplicates["event"] == 2
     with engine.begin() as conn:
         conn.execute(events.delete().where(events.c.device_id == "cam-9"))
-    downgrade(engine, "0003")
+    assert cli(["db", "--database-url", engine.url.render_as_string(hide_password=False), "downgrade", "0003"]) == 0
     assert current_revision(engine) == "0003"
     with engine.connect() as conn:
         assert _snapshot(conn) == before
