@@ -80,6 +80,9 @@ def create_partition(conn: Connection, layout: TimeLayout, r: Range) -> str:
     _lock_timeout(conn)
     conn.exec_driver_sql(f"CREATE TABLE {_q(name)} (LIKE {t} INCLUDING DEFAULTS)")
     if any(p.range is None for p in partitions(conn, layout.table)):
+        # ATTACH will take this lock to check the default partition anyway; taking it first means no event can be
+        # routed there for ``r`` between the move and the check (which would fail the ATTACH).
+        conn.exec_driver_sql(f"LOCK TABLE {_q(layout.default)} IN ACCESS EXCLUSIVE MODE")
         conn.exec_driver_sql(
             f"WITH moved AS (DELETE FROM {_q(layout.default)} WHERE {col} >= {r[0]} AND {col} < {r[1]} RETURNING *) "
             f"INSERT INTO {_q(name)} SELECT * FROM moved")
