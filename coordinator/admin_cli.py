@@ -20,7 +20,16 @@ from dataclasses import asdict
 from sqlalchemy.engine import Engine
 
 from .auth.audit import KINDS, Actor
-from .storage import DEFAULT_URL, audit, current_revision, head_revision, make_engine, schema_drift, upgrade
+from .storage import (
+    DEFAULT_URL,
+    audit,
+    current_revision,
+    downgrade,
+    head_revision,
+    make_engine,
+    schema_drift,
+    upgrade,
+)
 from .storage import users as user_store
 
 
@@ -31,6 +40,14 @@ def _engine(args: argparse.Namespace) -> Engine:
 def cmd_db_upgrade(args: argparse.Namespace) -> int:
     engine = _engine(args)
     upgrade(engine)
+    print(f"database at revision {current_revision(engine)} (head {head_revision()})")
+    return 0
+
+
+def cmd_db_downgrade(args: argparse.Namespace) -> int:
+    """Back to an earlier revision, e.g. before a release is rolled back (each step keeps the data it can)."""
+    engine = _engine(args)
+    downgrade(engine, args.revision)
     print(f"database at revision {current_revision(engine)} (head {head_revision()})")
     return 0
 
@@ -150,6 +167,9 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-a
     dbsub = db.add_subparsers(dest="db_command", required=True)
     dbsub.add_parser("upgrade", help="apply the migrations").set_defaults(func=cmd_db_upgrade)
     dbsub.add_parser("check", help="exit 1 unless the schema is current").set_defaults(func=cmd_db_check)
+    down = dbsub.add_parser("downgrade", help="undo the migrations after a revision")
+    down.add_argument("revision", help="the revision to go back to, e.g. 0003")
+    down.set_defaults(func=cmd_db_downgrade)
     user = sub.add_parser("user", help="accounts")
     user.add_argument("--database-url")
     usub = user.add_subparsers(dest="user_command", required=True)

@@ -1,6 +1,6 @@
 """Periodic jobs of the coordinator (``vigie-coordinator jobs``): timers that no message triggers.
 
-SLA escalation, devices silent beyond a threshold, retention of raw events, re-sending
+SLA escalation, devices silent beyond a threshold, retention of raw events, time partitions made ahead, re-sending
 commands and notifications that could not be delivered, clean-up of authentication state. Each job is a plain function
 ``job(engine, now_ms) -> int`` (how much it did), registered with its period in :data:`JOBS`;
 the runner calls them in one named thread and logs failures without stopping.
@@ -19,7 +19,7 @@ from sqlalchemy.engine import Engine
 from coordinator.auth_cleanup import auth_cleanup_job
 from coordinator.dispatch import jobs as dispatch_jobs
 from coordinator.lighting import jobs as lighting_jobs
-from coordinator.retention import retention_job
+from coordinator.retention import partitions_job, retention_job
 
 log = logging.getLogger("vigie.jobs")
 
@@ -40,6 +40,7 @@ JOBS += [Periodic("interventions.sla", 15, dispatch_jobs.sla_job),
          Periodic("interventions.rules_tick", 10, dispatch_jobs.rules_tick_job)]
 JOBS += [Periodic("lighting.republish", 10, lighting_jobs.republish_job)]
 JOBS += [Periodic("events.retention", 3600, retention_job)]  # EVENT_RETENTION_DAYS, re-read at each run
+JOBS += [Periodic("storage.partitions", 3600, partitions_job)]  # PostgreSQL time partitions made ahead
 JOBS += [Periodic("auth.cleanup", 3600, auth_cleanup_job)]  # dead sessions, stale counters, old security events
 
 

@@ -76,6 +76,19 @@ class DatabaseFactory:
             self._created.append(name)
         return pg_url(name)
 
+    def new_empty_url(self) -> str:
+        """URL of a new database without any table, for a test that migrates it itself (released the same way)."""
+        if self.kind == "sqlite":
+            return f"sqlite:///{self.workdir / f'empty-{uuid.uuid4().hex[:12]}.sqlite3'}"
+        name = f"vigie_test_{uuid.uuid4().hex[:12]}"
+        admin = _pg_admin()
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+        admin.dispose()
+        with self._lock:
+            self._created.append(name)
+        return pg_url(name)
+
     def release(self, url: str) -> None:
         """The test using ``url`` is over: drop its PostgreSQL database in the background (SQLite: nothing)."""
         if self.kind != "postgresql":

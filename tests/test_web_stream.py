@@ -52,5 +52,10 @@ def test_stream_sends_only_the_callers_commune_and_resumes_after_the_last_id(db_
     everything = _messages(city.get("/events/stream?backlog=10&type=line_crossing").get_data(as_text=True))
     assert len(everything) == 3
     assert _messages(city.get("/events/stream?backlog=10&type=lamp_fault").get_data(as_text=True)) == []
+    # An event received now but timed an hour ago on its box (an outbox replay) is listed, not in the live backlog.
+    with engine.begin() as conn:
+        conn.execute(sa.insert(events), {**_event("cam-dijon-1", "dijon", 2, now - 50), "ts_ms": now - 3_600_000})
+    assert [m["key"] for _, m in _messages(city.get("/events/stream?backlog=10").get_data(as_text=True))] == [
+        "cam-dijon-1/1/1", "cam-chenove-1/1/1", "cam-chenove-1/1/2"]
     assert city.get("/events/stream?backlog=9999").status_code == 400
     assert app.test_client().get("/api/v1/events/stream").status_code == 401

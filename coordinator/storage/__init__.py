@@ -4,12 +4,13 @@ Domain modules take and return values; repositories in this package turn them in
 """
 
 from .engine import DEFAULT_URL, make_engine, normalise_url
-from .migrate import current_revision, head_revision, schema_drift, upgrade
+from .migrate import current_revision, downgrade, head_revision, schema_drift, upgrade
 from .schema import metadata
 
 __all__ = [
     "DEFAULT_URL",
     "current_revision",
+    "downgrade",
     "head_revision",
     "make_engine",
     "metadata",

@@ -470,8 +470,12 @@ _PG_STAGE = "vigie_ingest_events"
 _PG_CREATE = (f"CREATE TEMP TABLE IF NOT EXISTS {_PG_STAGE} (LIKE events INCLUDING DEFAULTS) "
               "ON COMMIT DELETE ROWS")
 _PG_COPY = f"COPY {_PG_STAGE} ({_COLUMNS}) FROM STDIN"
+#: No conflict target: the key is the only unique constraint of ``events``, and on PostgreSQL it is
+#: (device_id, boot, n, ts_ms) once the table is partitioned (migration 0004: the partition column must be in it),
+#: (device_id, boot, n) before. An event id comes with the same time every time its box sends it (both are kept
+#: in the box's outbox), so a retransmission conflicts on either key.
 _PG_INSERT = (f"INSERT INTO events ({_COLUMNS}) SELECT {_COLUMNS} FROM {_PG_STAGE} "
-              f"ON CONFLICT ({_KEY}) DO NOTHING RETURNING {_KEY}")
+              f"ON CONFLICT DO NOTHING RETURNING {_KEY}")
 
 
 def _insert_events(conn: Connection, rows: list[tuple[Any, ...]]) -> list[tuple[str, int, int]]:

@@ -16,6 +16,7 @@ from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Engine
 
+from .partition_plan import is_partition
 from .schema import metadata
 
 MIGRATIONS = Path(__file__).with_name("migrations")
@@ -46,8 +47,21 @@ def head_revision() -> str | None:
     return ScriptDirectory.from_config(alembic_config()).get_current_head()
 
 
+def include_name(name: str | None, type_: str, _parent: object) -> bool:
+    """Compare declared tables with their PostgreSQL parents, not with each time partition."""
+    return not (type_ == "table" and name is not None and is_partition(name))
+
+
 def schema_drift(engine: Engine) -> list[Any]:
     """Differences between the migrated database and the tables declared in code (empty = in sync)."""
     with engine.connect() as conn:
-        ctx = MigrationContext.configure(conn, opts={"compare_type": True})
+        ctx = MigrationContext.configure(conn, opts={"compare_type": True, "include_name": include_name})
         return list(compare_metadata(ctx, metadata))
+
+
+def downgrade(engine: Engine, revision: str) -> None:
+    """Take the database behind ``engine`` back to ``revision`` (each step's ``downgrade``), in one transaction."""
+    cfg = alembic_config(engine)
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, revision)

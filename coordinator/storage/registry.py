@@ -54,11 +54,18 @@ def upsert_devices(conn: Connection, seeds: Sequence[DeviceSeed], now_ms: int) -
     return created, len(seeds) - created
 
 
-def delete_events_before(conn: Connection, cutoff_ms: int, chunk: int = RETENTION_CHUNK) -> int:
-    """Delete at most ``chunk`` raw events older than ``cutoff_ms`` (event time); returns how many."""
-    e = events.c
-    old = sa.select(e.device_id, e.boot, e.n).where(e.ts_ms < cutoff_ms).limit(chunk)
-    result = conn.execute(events.delete().where(sa.tuple_(e.device_id, e.boot, e.n).in_(old)))
+def delete_events_before(conn: Connection, cutoff_ms: int, chunk: int = RETENTION_CHUNK,
+                         table: sa.TableClause | None = None) -> int:
+    """Delete at most ``chunk`` raw events older than ``cutoff_ms`` (event time); returns how many.
+
+    ``table`` narrows it to one partition of ``events`` (PostgreSQL's default one). The time is in the match so
+    that, on a partitioned table, each chunk only reads the partitions before the cutoff.
+    """
+    t = events if table is None else table
+    e = t.c
+    key = sa.tuple_(e.device_id, e.boot, e.n, e.ts_ms)
+    old = sa.select(e.device_id, e.boot, e.n, e.ts_ms).where(e.ts_ms < cutoff_ms).limit(chunk)
+    result = conn.execute(t.delete().where(e.ts_ms < cutoff_ms, key.in_(old)))
     return int(result.rowcount or 0)
 
 

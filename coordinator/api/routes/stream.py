@@ -11,7 +11,7 @@ Events have no serial id (their key is the wire's ``(device, boot, n)``), so the
 ``received_ms`` the ingest worker stamped. Batches commit out of order across workers, so each
 poll looks back ``EVENT_STREAM_LAG_MS`` and skips what it already sent. The query is bounded by
 box time (``ts_ms``, indexed) to the last ``EVENT_STREAM_WINDOW_S``: an event replayed from a box's
-outbox long after it happened is stored and listed, but not pushed live.
+outbox long after it happened is stored and listed, but not pushed live (nor sent in the backlog).
 
 Under gunicorn, each open stream holds one thread (``-k gthread --threads N``); a stream ends
 after ``EVENT_STREAM_MAX_S`` and the browser's EventSource reconnects by itself, so dead clients
@@ -98,8 +98,15 @@ def fetch_since(conn: Connection, since_ms: int, window_start_ms: int, site: str
     return [dict(r._mapping) for r in conn.execute(_scoped(query, site, types))]
 
 
-def fetch_latest(conn: Connection, count: int, site: str | None, types: Sequence[str]) -> list[dict[str, Any]]:
+def fetch_latest(conn: Connection, count: int, site: str | None, types: Sequence[str],
+                 window_start_ms: int) -> list[dict[str, Any]]:
+    """The backlog: the last ``count`` events received whose box time is in the live window, as the polls see.
+
+    The time bound is what keeps it an indexed read of the last minutes: ``received_ms`` has no index, and without
+    it the read sorted every raw event kept (all the retention's partitions on PostgreSQL).
+    """
     query = (sa.select(*_columns())
+             .where(events.c.ts_ms >= window_start_ms)
              .order_by(events.c.received_ms.desc(), events.c.device_id, events.c.boot, events.c.n)
              .limit(count))
     rows = [dict(r._mapping) for r in conn.execute(_scoped(query, site, types))]
@@ -196,7 +203,8 @@ def event_stream() -> ResponseReturnValue:
         cursor = Cursor(floor_ms=now_ms - lag_ms, lag_ms=lag_ms, high_ms=now_ms)
         if backlog_n:
             with engine.connect() as conn:
-                backlog = fetch_latest(conn, backlog_n, site, types)
+                backlog = fetch_latest(conn, backlog_n, site, types,
+                                       now_ms - int(cfg.get("EVENT_STREAM_WINDOW_S", 600)) * 1000)
             cursor.floor_ms = min([cursor.floor_ms, *(r["received_ms"] - 1 for r in backlog)])
     body = generate(engine, cursor, site, types, poll_s=int(cfg.get("EVENT_STREAM_POLL_MS", 250)) / 1000,
                     window_ms=int(cfg.get("EVENT_STREAM_WINDOW_S", 600)) * 1000,

@@ -6,6 +6,7 @@ from alembic import context
 from sqlalchemy.engine import Connection
 
 from coordinator.storage.engine import make_engine
+from coordinator.storage.migrate import include_name
 from coordinator.storage.schema import metadata
 
 config = context.config
@@ -14,7 +15,7 @@ connection = config.attributes.get("connection")
 
 def _run(conn: Connection) -> None:
     context.configure(connection=conn, target_metadata=metadata, render_as_batch=True,
-                      compare_type=True)
+                      compare_type=True, include_name=include_name)
     with context.begin_transaction():
         context.run_migrations()
 

@@ -1,7 +1,9 @@
 """Aggregates fed inside the ingest transaction: counts, occupancy, and energy per group and hour.
 
-Raw events are retention-limited; these tables are what dashboards and open data read, and they stay small:
-one row per (camera target, class, minute) with traffic, one per (group, hour) for energy.
+Raw events are retention-limited; these tables are what dashboards and open data read, and they are kept: one row
+per (camera target, class, minute) with traffic (for the city's 115 cameras, a few hundred million a year), one
+per (group, hour) for energy. On PostgreSQL the counts and occupancy tables are partitioned by month of
+``minute_ms`` (migration 0004; ``docs/storage.md``).
 """
 
 from __future__ import annotations

@@ -6,7 +6,9 @@ import sqlalchemy as sa
 
 from .base import Ident, Millis, metadata
 
-#: Primary key (device, boot, n) is the wire's event id: storing is idempotent by construction.
+#: Primary key (device, boot, n) is the wire's event id: storing is idempotent by construction. On PostgreSQL the
+#: table is partitioned by day of ``ts_ms`` (migration 0004, :mod:`coordinator.storage.partition_plan`) and its key
+#: is (device, boot, n, ts_ms), the partition column being required in it; an id always comes with its time.
 events = sa.Table(
     "events", metadata,
     sa.Column("device_id", Ident, primary_key=True),
