@@ -16,6 +16,12 @@ a box that trembles on a boundary from producing a burst of events:
 Margins are fractions of the track's box height, so they mean the same for a pedestrian
 near the camera and one far down the street.
 
+Occupancy counts the objects in a zone that move: a stationary track (a parked vehicle, see
+:class:`.tracker.TrackerConfig`) leaves the count when it settles and comes back when it drives
+off, so that a parked van neither keeps a street's lights boosted nor inflates a crowd count.
+Its enter and leave events still happen (it did arrive and will leave); the camera's telemetry
+counts stationary tracks apart (``cam.N.stationary``).
+
 Only observed positions (``Track.missed == 0``) move the state: a coasting track keeps its
 zones (occupancy does not blink during a short occlusion) but never crosses a line on a
 prediction alone.
@@ -224,6 +230,7 @@ class _TrackState:
     last_point: Point | None = None
     visits: dict[str, _Visit] = field(default_factory=dict)
     lines: dict[str, LineSide] = field(default_factory=dict)
+    stationary: bool = False
 
 
 class Analytics:
@@ -243,7 +250,7 @@ class Analytics:
         self._crossings: Counter[tuple[str, int, Direction]] = Counter()
 
     def occupancy(self, zone: str) -> tuple[tuple[int, int], ...]:
-        """Current ``(class_id, n)`` counts of a zone, as last emitted."""
+        """Current ``(class_id, n)`` counts of a zone, as last emitted (stationary tracks left out)."""
         return self._occupancy[zone]
 
     def tick(self, t: float) -> tuple[AnalyticsEvent, ...]:
@@ -304,6 +311,7 @@ class Analytics:
         st = self._tracks.get(tr.track_id)
         if st is None:  # not built ahead for the lookup: this runs per track and frame
             st = self._tracks[tr.track_id] = _TrackState(tr.class_id)
+        st.stationary = tr.stationary
         p = foot_point(tr)
         height = max(tr.y1 - tr.y0, 1.0)
         events: list[AnalyticsEvent] = []
@@ -363,7 +371,7 @@ class Analytics:
             per_class: Counter[int] = Counter(
                 st.class_id
                 for st in self._tracks.values()
-                if (v := st.visits.get(zone.name)) is not None and v.membership.inside
+                if (v := st.visits.get(zone.name)) is not None and v.membership.inside and not st.stationary
             )
             counts = tuple(sorted(per_class.items()))
             if counts != self._occupancy[zone.name]:

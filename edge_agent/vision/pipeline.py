@@ -28,6 +28,7 @@ from .analytics import Analytics, AnalyticsConfig, Line, Zone
 from .detectors.base import Detection, Detector
 from .geometry import BoxLike
 from .motion import MotionConfig, MotionGate, MotionResult, Region
+from .plausibility import SizeRule, size_rules, split_plausible
 from .privacy import blank, blur_boxes, polygon_mask
 from .tracker import Track, Tracker, TrackerConfig
 from .wire_map import event_time, to_wire
@@ -65,6 +66,8 @@ class CameraStats:
     motion_ratio: float = 0.0
     lighting_changes: int = 0
     events: int = 0
+    implausible: int = 0  # detections rejected by the size rules of their zone
+    stationary: int = 0  # confirmed tracks stationary after the last detector run
 
 
 def _near_any(box: BoxLike, others: Iterable[BoxLike | Region], slack: float = 0.25) -> bool:
@@ -98,6 +101,7 @@ class CameraPipeline:
         self._size: tuple[int, int] | None = None
         self._mask: npt.NDArray[np.bool_] | None = None
         self._analytics: Analytics | None = None
+        self._sizes: tuple[SizeRule, ...] = ()
         #: Tracks after the last detector run (diagnostics, tests, snapshots).
         self.tracks: tuple[Track, ...] = ()
         self._last_snapshot: float | None = None
@@ -120,6 +124,7 @@ class CameraPipeline:
         self._mask = (
             polygon_mask((height, width), [tuple(px(p) for p in m.polygon) for m in c.masks]) if c.masks else None
         )
+        self._sizes = size_rules(c.zones, self._class_ids, width, height)
         self._size = (width, height)
 
     def masked(self, image: Image) -> Image:
@@ -156,6 +161,8 @@ class CameraPipeline:
         if p.tensor is not None:
             started = time.perf_counter()
             detections = [d for d in self.detector.detect_prepared(p.tensor) if d.class_id in self._wanted]
+            detections, rejected = split_plausible(detections, self._sizes)
+            s.implausible += len(rejected)
             if p.motion.motion:  # keep what moves, or what is already followed; refresh runs keep all
                 detections = [d for d in detections if _near_any(d, p.motion.regions) or _near_any(d, self.tracks)]
             elapsed_ms = (time.perf_counter() - started) * 1000
@@ -163,6 +170,7 @@ class CameraPipeline:
             s.detections_run += 1
             update = self._tracker.update(detections, p.t)
             self.tracks = update.tracks
+            s.stationary = sum(tr.stationary for tr in update.tracks)
             observed = p.analytics.update(update)
         else:
             observed = p.analytics.tick(p.t)
@@ -220,6 +228,8 @@ class CameraPipeline:
             p + "motion_ratio": round(s.motion_ratio, 4),
             p + "lighting_changes": s.lighting_changes,
             p + "events": s.events,
+            p + "implausible": s.implausible,
+            p + "stationary": s.stationary,
         }
 
 
