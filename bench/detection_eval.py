@@ -120,7 +120,9 @@ def main() -> None:
         "- Zone size rules (`box_height` per zone, `edge_agent/vision/plausibility.py`): the scene's three bands "
         "of foot row with person box heights (`bench/detection_eval/plausible.py`). They must not lower person "
         "recall; they raise precision where the score threshold lets cones and other small objects through "
-        "(compare the 0.35 rows), and have nothing left to remove at the calibrated thresholds.",
+        "(compare the 0.35 rows), and have nothing left to remove at the calibrated thresholds. The bands were read "
+        "off these labels (widened): the rows show what the rule keeps and removes, not how well hand-set bounds "
+        "generalise.",
         "- The vehicle figures come from the two parked vehicles only (24 boxes): they show the van's double "
         "detection gone, not how moving traffic is detected.",
         "- Not measured here: MOTA/IDF1 (no track labels exist: the excerpt has boxes on 5 frames and "

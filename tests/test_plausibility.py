@@ -145,3 +145,12 @@ def test_the_pipeline_rejects_implausible_detections_and_counts_them() -> None:
     cap.release()
     assert PERSON not in tracked
     assert pipe.health()["cam.0.implausible"] >= 4  # several persons a frame, none silently dropped
+
+
+def test_the_camera_config_sets_the_stationary_marking_of_its_tracker() -> None:
+    cfg = CameraConfig.model_validate({"name": "c", "source": "x.avi", "model": str(ROOT / "models" /
+                                       "nanodet-g-416.manifest.json"), "stationary_s": 0, "stationary_move": 0.5})
+    pipe = CameraPipeline(0, cfg, load_detector(cfg.model, 1))
+    assert (pipe._tracker.config.stationary_s, pipe._tracker.config.stationary_move) == (0.0, 0.5)
+    with pytest.raises(ValidationError, match="stationary_move"):
+        CameraConfig.model_validate({"name": "c", "source": "x.avi", "stationary_move": 0})

@@ -213,6 +213,16 @@ class CameraConfig(_Section):
     refresh_s: float = Field(
         5.0, gt=0, le=3600, description="Detection refresh without motion, so stationary objects are re-checked."
     )
+    stationary_s: float = Field(
+        10.0, ge=0, le=86_400,
+        description="Seconds a track's box centre must stay within stationary_move of one place to be stationary "
+        "(a parked vehicle, someone waiting): left out of occupancy until it moves. 0 disables the marking.",
+    )
+    stationary_move: float = Field(
+        0.25, gt=0, le=5,
+        description="How far a stationary track's box centre may wander, in box heights (detector jitter is a few "
+        "hundredths; a walker covers about one height per second).",
+    )
     snapshots: SnapshotConfig = Field(SnapshotConfig(), description="Images illustrating events; off by default.")
     recording: CameraRecordingConfig = Field(CameraRecordingConfig(), description="Video recording; off by default.")
 

@@ -96,7 +96,9 @@ class CameraPipeline:
             raise ConfigError(f"camera {config.name}: classes not in the model: {', '.join(unknown)}")
         self._class_ids = {n: names.index(n) for n in config.classes}
         self._wanted = frozenset(self._class_ids.values())
-        self._tracker = Tracker(tracker or TrackerConfig())
+        self._tracker = Tracker(
+            tracker or TrackerConfig(stationary_s=config.stationary_s, stationary_move=config.stationary_move)
+        )
         self._gate = MotionGate(MotionConfig(refresh_s=config.refresh_s))
         self._size: tuple[int, int] | None = None
         self._mask: npt.NDArray[np.bool_] | None = None
