@@ -439,3 +439,17 @@ def test_a_parked_car_leaves_the_occupancy_once_stationary_and_comes_back_when_i
     assert occupancy[2][1] == ((CAR, 1),) and 3.0 <= occupancy[2][0] <= 3.3  # it moves: moving again
     assert occupancy[-1][1] == ()  # and gone
     assert [e.zone for e in of(events, ZoneEnter)] == ["square"] and len(of(events, ZoneLeave)) == 1
+
+
+def test_a_person_standing_still_keeps_counting_where_parked_classes_are_vehicles() -> None:
+    tracker = Tracker(TrackerConfig(min_hits=2, stationary_s=1.0))
+    a = Analytics(AnalyticsConfig(zones=(SQUARE,), zone_confirm_frames=1, parked=frozenset({CAR})))
+    events: list[AnalyticsEvent] = []
+    for i in range(30):  # 3 s: the car is parked from 1 s on, the person waits beside it
+        dets = [Track(0, CAR, 110, 150, 190, 250, 0.8, 0, 0, 0, 0, 0, 0), Track(0, PERSON, 230, 150, 270, 250, 0.8,
+                                                                              0, 0, 0, 0, 0, 0)]
+        events += a.update(tracker.update(dets, 0.1 * i))
+    assert [(round(o.t, 1), o.counts) for o in of(events, Occupancy)] == [
+        (0.1, ((PERSON, 1), (CAR, 1))),
+        (1.0, ((PERSON, 1),)),
+    ]

@@ -216,7 +216,8 @@ class CameraConfig(_Section):
     stationary_s: float = Field(
         10.0, ge=0, le=86_400,
         description="Seconds a track's box centre must stay within stationary_move of one place to be stationary "
-        "(a parked vehicle, someone waiting): left out of occupancy until it moves. 0 disables the marking.",
+        "(a parked vehicle, someone waiting); stationary vehicles are left out of occupancy until they move. "
+        "0 disables the marking.",
     )
     stationary_move: float = Field(
         0.25, gt=0, le=5,

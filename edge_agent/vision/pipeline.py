@@ -36,6 +36,8 @@ from .wire_map import event_time, to_wire
 Image = npt.NDArray[np.uint8]
 
 _IDENTIFYING = frozenset({"person"})
+#: Classes whose stationary tracks are parked, out of occupancy: vehicles (a still person still counts).
+_PARKABLE = frozenset({"bicycle", "car", "motorcycle", "bus", "truck"})
 _SNAPSHOT_KINDS: dict[str, type[wire.Event]] = {
     "detection": wire.Detection,
     "zone_enter": wire.ZoneEnter,
@@ -67,7 +69,7 @@ class CameraStats:
     lighting_changes: int = 0
     events: int = 0
     implausible: int = 0  # detections rejected by the size rules of their zone
-    stationary: int = 0  # confirmed tracks stationary after the last detector run
+    stationary: int = 0  # vehicle tracks stationary (parked) after the last detector run
 
 
 def _near_any(box: BoxLike, others: Iterable[BoxLike | Region], slack: float = 0.25) -> bool:
@@ -96,6 +98,7 @@ class CameraPipeline:
             raise ConfigError(f"camera {config.name}: classes not in the model: {', '.join(unknown)}")
         self._class_ids = {n: names.index(n) for n in config.classes}
         self._wanted = frozenset(self._class_ids.values())
+        self._parkable = frozenset(i for n, i in self._class_ids.items() if n in _PARKABLE)
         self._tracker = Tracker(
             tracker or TrackerConfig(stationary_s=config.stationary_s, stationary_move=config.stationary_move)
         )
@@ -122,7 +125,8 @@ class CameraPipeline:
         c = self.config
         zones = tuple(Zone(z.id, tuple(px(p) for p in z.polygon), self._ids(z.classes), z.loiter_s) for z in c.zones)
         lines = tuple(Line(ln.id, px(ln.a), px(ln.b), ln.direction, self._ids(ln.classes)) for ln in c.lines)
-        self._analytics = Analytics(AnalyticsConfig(zones=zones, lines=lines, interval_s=float(c.count_interval_s)))
+        self._analytics = Analytics(AnalyticsConfig(zones=zones, lines=lines, interval_s=float(c.count_interval_s),
+                                                    parked=self._parkable))
         self._mask = (
             polygon_mask((height, width), [tuple(px(p) for p in m.polygon) for m in c.masks]) if c.masks else None
         )
@@ -172,7 +176,7 @@ class CameraPipeline:
             s.detections_run += 1
             update = self._tracker.update(detections, p.t)
             self.tracks = update.tracks
-            s.stationary = sum(tr.stationary for tr in update.tracks)
+            s.stationary = sum(tr.stationary and tr.class_id in self._parkable for tr in update.tracks)
             observed = p.analytics.update(update)
         else:
             observed = p.analytics.tick(p.t)
