@@ -416,3 +416,40 @@ def test_point_in_concave_polygon() -> None:
     assert point_in_polygon((5.0, 20.0), u_shape)
     assert not point_in_polygon((15.0, 20.0), u_shape)
     assert point_in_polygon((15.0, 5.0), u_shape)
+
+
+def test_a_parked_car_leaves_the_occupancy_once_stationary_and_comes_back_when_it_drives_off() -> None:
+    @dataclass(frozen=True)
+    class Det:
+        x0: float
+        y0: float
+        x1: float
+        y1: float
+        score: float = 0.8
+        class_id: int = CAR
+
+    tracker = Tracker(TrackerConfig(min_hits=2, stationary_s=2.0))
+    a = Analytics(AnalyticsConfig(zones=(SQUARE,), zone_confirm_frames=1))
+    events: list[AnalyticsEvent] = []
+    for i in range(50):  # 3 s parked at x 200 (with a pixel of jitter), then 2 s driving right, out of the square
+        x = 200.0 + (i % 2) if i < 30 else 200.0 + 15.0 * (i - 30)
+        events += a.update(tracker.update([Det(x - 40, 150, x + 40, 250)], 0.1 * i))
+    occupancy = [(round(o.t, 1), o.counts) for o in of(events, Occupancy)]
+    assert occupancy[:2] == [(0.1, ((CAR, 1),)), (2.0, ())], occupancy  # stationary 2 s after it was first seen
+    assert occupancy[2][1] == ((CAR, 1),) and 3.0 <= occupancy[2][0] <= 3.3  # it moves: moving again
+    assert occupancy[-1][1] == ()  # and gone
+    assert [e.zone for e in of(events, ZoneEnter)] == ["square"] and len(of(events, ZoneLeave)) == 1
+
+
+def test_a_person_standing_still_keeps_counting_where_parked_classes_are_vehicles() -> None:
+    tracker = Tracker(TrackerConfig(min_hits=2, stationary_s=1.0))
+    a = Analytics(AnalyticsConfig(zones=(SQUARE,), zone_confirm_frames=1, parked=frozenset({CAR})))
+    events: list[AnalyticsEvent] = []
+    for i in range(30):  # 3 s: the car is parked from 1 s on, the person waits beside it
+        dets = [Track(0, CAR, 110, 150, 190, 250, 0.8, 0, 0, 0, 0, 0, 0), Track(0, PERSON, 230, 150, 270, 250, 0.8,
+                                                                              0, 0, 0, 0, 0, 0)]
+        events += a.update(tracker.update(dets, 0.1 * i))
+    assert [(round(o.t, 1), o.counts) for o in of(events, Occupancy)] == [
+        (0.1, ((PERSON, 1), (CAR, 1))),
+        (1.0, ((PERSON, 1),)),
+    ]

@@ -27,8 +27,10 @@ from bench.detection_eval.metrics import (
     operating_point,
     score_at,
 )
+from bench.detection_eval.plausible import vtest_rules
 from bench.detection_eval.run import score_shipped
 from edge_agent.vision.detectors import Detector, DetectorError, load_detector
+from edge_agent.vision.plausibility import split_plausible
 from tests.vision_data import NANODET_MANIFEST
 
 #: The guard's subset (source frames) and the values measured on it at calibration (person, calibrated model,
@@ -200,3 +202,18 @@ def test_crossing_error_sums_both_directions() -> None:
     err = crossing_error({"right_to_left": 4, "left_to_right": 3}, {"right_to_left": 5, "left_to_right": 2})
     assert err.absolute == 2
     assert crossing_error({}, {"right_to_left": 1}).counted == {"right_to_left": 0, "left_to_right": 0}
+
+
+# --- zone size rules on the labelled frames ---------------------------------------------------------------------
+
+
+def test_the_scene_size_rules_reject_the_cone_and_keep_every_person_found() -> None:
+    frames = load_labels(only=frozenset({30}))
+    bare = load_detector(NANODET_MANIFEST, 1, score_threshold=0.35, class_thresholds=False, cross_class=False)
+    rules = vtest_rules(bare)
+    found = bare.detect(frames[0].image())
+    _, rejected = split_plausible(found, rules)
+    assert any(abs(d.x0 - CONE[0]) < 5 and abs(d.y1 - CONE[3]) < 5 for d in rejected), "the cone is rejected"
+    without, with_rules = score_shipped(bare, frames), score_shipped(bare, frames, rules)
+    assert with_rules.scores["person"].recall == without.scores["person"].recall
+    assert with_rules.scores["person"].false_positives < without.scores["person"].false_positives

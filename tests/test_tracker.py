@@ -4,14 +4,26 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from edge_agent.vision.detectors import load_detector
 from edge_agent.vision.geometry import BoxLike, boxes_to_array, foot_point, iou_matrix
-from edge_agent.vision.tracker import Track, Tracker, TrackerConfig, TrackEventKind, TrackUpdate, greedy_match
+from edge_agent.vision.tracker import (
+    Track,
+    Tracker,
+    TrackerConfig,
+    TrackEventKind,
+    TrackUpdate,
+    greedy_match,
+    stationary_step,
+)
+from tests.vision_data import NANODET_MANIFEST
 
 PERSON, CAR = 0, 2
 
@@ -202,3 +214,60 @@ def test_iou_matrix_is_symmetric_bounded_and_one_on_identical_boxes(
     assert np.all((m >= 0.0) & (m <= 1.0 + 1e-12))
     assert np.allclose(m, iou_matrix(bb, aa).T)
     assert np.allclose(np.diag(iou_matrix(aa, aa)), 1.0)
+
+
+# --- stationary tracks --------------------------------------------------------------------------------------------
+
+
+def test_the_anchor_stays_within_the_bound_and_moves_beyond_it() -> None:
+    a = stationary_step(None, 100.0, 100.0, 40.0, 0.0, 0.25)
+    assert stationary_step(a, 109.0, 100.0, 40.0, 5.0, 0.25) is a  # 9 px < 10 px (a quarter of 40)
+    moved = stationary_step(a, 111.0, 100.0, 40.0, 5.0, 0.25)
+    assert (moved.cx, moved.since) == (111.0, 5.0)
+
+
+def test_a_slow_walker_never_becomes_stationary_though_each_step_is_small() -> None:
+    tracker = Tracker(TrackerConfig(stationary_s=2.0))
+    updates = run(tracker, [[person(10.0 + 2.0 * i)] for i in range(60)])  # 2 px per 0.1 s, box 100 high
+    assert updates[-1].tracks and not any(tr.stationary for u in updates for tr in u.tracks)
+
+
+def test_a_still_box_becomes_stationary_after_the_configured_time_and_zero_disables_it() -> None:
+    still = [[person(100.0 + (i % 3))] for i in range(40)]
+    updates = run(Tracker(TrackerConfig(stationary_s=2.0)), still)
+    first = next(i for i, u in enumerate(updates) if u.tracks and u.tracks[0].stationary)
+    assert first == 20  # 2.0 s after its first detection at 0.0
+    assert not any(tr.stationary for u in run(Tracker(TrackerConfig(stationary_s=0.0)), still) for tr in u.tracks)
+    with pytest.raises(ValueError, match="stationary"):
+        TrackerConfig(stationary_move=0.0)
+
+
+@pytest.fixture(scope="module")
+def excerpt_tracks() -> dict[int, tuple[str, bool]]:
+    """The tracker on the detector's output for every 5th frame of the excerpt (15 s): class and last stationary."""
+    detector = load_detector(NANODET_MANIFEST, 1, score_threshold=0.4)
+    wanted = {"person", "car", "truck", "bus"}
+    tracker = Tracker()
+    cap = cv2.VideoCapture(str(Path(__file__).parent / "data" / "vtest_excerpt.avi"))
+    last: dict[int, tuple[str, bool]] = {}
+    index = 0
+    while True:
+        ok, image = cap.read()
+        if not ok:
+            break
+        if index % 5 == 0:
+            found = [d for d in detector.detect(image) if d.class_name in wanted]
+            for tr in tracker.update(found, index / 10).tracks:
+                last[tr.track_id] = (detector.class_names[tr.class_id], tr.stationary)
+        index += 1
+    cap.release()
+    return last
+
+
+def test_on_the_footage_the_parked_vehicles_end_stationary_and_the_walkers_do_not(
+    excerpt_tracks: dict[int, tuple[str, bool]],
+) -> None:
+    vehicles = [stationary for name, stationary in excerpt_tracks.values() if name != "person"]
+    persons = [stationary for name, stationary in excerpt_tracks.values() if name == "person"]
+    assert len(vehicles) >= 2 and sum(vehicles) >= 2  # the white van and the car parked at the back
+    assert len(persons) >= 10 and not any(persons)

@@ -46,6 +46,18 @@ class ZoneConfig(_Section):
     loiter_s: float | None = Field(
         None, gt=0, le=86_400, description="Seconds after which an object still in the zone raises a loitering event."
     )
+    box_height: dict[str, tuple[float, float]] | None = Field(
+        None,
+        description="Plausible box heights per class for objects standing in this zone (foot point inside): "
+        "[min, max] as fractions of the frame height. A detection of that class outside the range is rejected "
+        "(and counted in telemetry as cam.N.implausible), e.g. a cone-sized person at the back of the scene.",
+    )
+    box_height_from_ground: bool = Field(
+        False,
+        description="Derive plausible person box heights from the ground plane: needs ``geo`` with one corner per "
+        "polygon vertex (4 or more, in the same order); a person must measure 1.0-2.1 m there, with a margin of "
+        "x1.5 either way. ``box_height`` of the class, if given, wins.",
+    )
     geo: list[LonLat] | None = Field(
         None, min_length=4, max_length=65,
         description="The ground the zone covers: a closed ring of WGS84 [lon, lat] positions (GeoJSON order, the "
@@ -54,12 +66,31 @@ class ZoneConfig(_Section):
 
     _points = field_validator("polygon")(_check_points)
 
+    @field_validator("box_height")
+    @classmethod
+    def _heights(cls, bounds: dict[str, tuple[float, float]] | None) -> dict[str, tuple[float, float]] | None:
+        for name, (lo, hi) in (bounds or {}).items():
+            if not 0.0 <= lo < hi <= 1.0:
+                raise ValueError(f"box_height of {name!r}: [min, max] needs 0 <= min < max <= 1 (fractions of "
+                                 f"the frame height), got [{lo}, {hi}]")
+        return bounds
+
     @field_validator("geo")
     @classmethod
     def _ring(cls, ring: list[LonLat] | None) -> list[LonLat] | None:
         if ring is not None:
             check_ring(ring)
         return ring
+
+
+    @model_validator(mode="after")
+    def _ground(self) -> ZoneConfig:
+        if self.box_height_from_ground and (self.geo is None or len(self.geo) - 1 != len(self.polygon)
+                                            or len(self.polygon) < 4):
+            raise ValueError("box_height_from_ground needs geo with one corner per polygon vertex, 4 or more "
+                             f"(polygon: {len(self.polygon)} vertices, geo: "
+                             f"{'none' if self.geo is None else len(self.geo) - 1} corners)")
+        return self
 
 
 #: The side of a line that is "in" for each ``direction``: ``a_to_b`` counts crossings from the left of A→B to its
@@ -182,6 +213,17 @@ class CameraConfig(_Section):
     refresh_s: float = Field(
         5.0, gt=0, le=3600, description="Detection refresh without motion, so stationary objects are re-checked."
     )
+    stationary_s: float = Field(
+        10.0, ge=0, le=86_400,
+        description="Seconds a track's box centre must stay within stationary_move of one place to be stationary "
+        "(a parked vehicle, someone waiting); stationary vehicles are left out of occupancy until they move. "
+        "0 disables the marking.",
+    )
+    stationary_move: float = Field(
+        0.25, gt=0, le=5,
+        description="How far a stationary track's box centre may wander, in box heights (detector jitter is a few "
+        "hundredths; a walker covers about one height per second).",
+    )
     snapshots: SnapshotConfig = Field(SnapshotConfig(), description="Images illustrating events; off by default.")
     recording: CameraRecordingConfig = Field(CameraRecordingConfig(), description="Video recording; off by default.")
 
@@ -208,6 +250,8 @@ class CameraConfig(_Section):
         if dupes:
             raise ValueError(f"zone and line ids must be unique within a camera: {', '.join(dupes)}")
         for owner, classes in [("zone " + z.id, z.classes) for z in self.zones] + [
+            ("zone " + z.id + " box_height", list(z.box_height)) for z in self.zones if z.box_height
+        ] + [
             ("line " + ln.id, ln.classes) for ln in self.lines
         ]:
             unknown = sorted(set(classes or []) - set(self.classes))

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from edge_agent.vision.detectors import Detector
+from edge_agent.vision.plausibility import SizeRule, split_plausible
 
 from .labels import EVAL_CLASS, EVAL_CLASSES, LabelledFrame
 from .metrics import ClassScore, CountError, Scored, average_precision, count_error, match, score_at, sweep
@@ -16,11 +17,13 @@ MIN_IOU = 0.5
 THRESHOLDS = tuple(round(0.15 + 0.05 * i, 2) for i in range(14))  # 0.15 .. 0.80
 
 
-def detect_all(detector: Detector, frames: Sequence[LabelledFrame]) -> dict[str, list[Scored]]:
-    """Every detection of a tracked class on every frame, by evaluation class."""
+def detect_all(
+    detector: Detector, frames: Sequence[LabelledFrame], rules: Sequence[SizeRule] = ()
+) -> dict[str, list[Scored]]:
+    """Every detection of a tracked class on every frame, by evaluation class, after the size ``rules`` if any."""
     found: dict[str, list[Scored]] = {name: [] for name in EVAL_CLASSES}
     for frame in frames:
-        for det in detector.detect(frame.image()):
+        for det in split_plausible(detector.detect(frame.image()), rules)[0]:
             eval_class = EVAL_CLASS.get(det.class_name)
             if eval_class is not None:
                 found[eval_class].append(Scored(frame.name, (det.x0, det.y0, det.x1, det.y1), det.score))

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from edge_agent.vision.detectors import Detector
+from edge_agent.vision.plausibility import SizeRule
 
 from .evaluate import THRESHOLDS, ClassReport, class_score, counts, detect_all, score_classes
 from .labels import EVAL_CLASSES, LabelledFrame
@@ -48,9 +49,9 @@ class Shipped:
     counts: dict[str, CountError]
 
 
-def score_shipped(detector: Detector, frames: Sequence[LabelledFrame]) -> Shipped:
+def score_shipped(detector: Detector, frames: Sequence[LabelledFrame], rules: Sequence[SizeRule] = ()) -> Shipped:
     """Precision/recall/F1 and count error of everything the detector returns (its own thresholds applied)."""
-    found = detect_all(detector, frames)
+    found = detect_all(detector, frames, rules)
     return Shipped(
         scores={n: class_score(frames, found, n) for n in EVAL_CLASSES},
         counts={n: counts(frames, found, n, 0.0) for n in EVAL_CLASSES},

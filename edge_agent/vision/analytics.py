@@ -16,6 +16,13 @@ a box that trembles on a boundary from producing a burst of events:
 Margins are fractions of the track's box height, so they mean the same for a pedestrian
 near the camera and one far down the street.
 
+Occupancy leaves parked objects out: a stationary track (see :class:`.tracker.TrackerConfig`) of a
+class in ``AnalyticsConfig.parked`` (vehicles, in the pipeline) leaves the count when it settles
+and comes back when it drives off, so that a parked van neither keeps a street's lights boosted
+nor inflates a count, while a person standing still still counts.
+Its enter and leave events still happen (it did arrive and will leave); the camera's telemetry
+counts them apart (``cam.N.stationary``).
+
 Only observed positions (``Track.missed == 0``) move the state: a coasting track keeps its
 zones (occupancy does not blink during a short occlusion) but never crosses a line on a
 prediction alone.
@@ -121,6 +128,9 @@ class AnalyticsConfig:
             in box heights.
         interval_s: Length of a counting interval; intervals are aligned on multiples of it
             (``60`` → whole minutes), so counts from several boxes line up.
+        parked: Class ids whose stationary tracks leave the occupancy (``None``: every class).
+            Vehicles, in the pipeline: a parked car is not traffic, while a person waiting
+            under a light is still someone the light and a crowd count are for.
     """
 
     zones: tuple[Zone, ...] = ()
@@ -129,6 +139,7 @@ class AnalyticsConfig:
     zone_margin: float = 0.0
     line_margin: float = 0.1
     interval_s: float = 60.0
+    parked: frozenset[int] | None = None
 
     def __post_init__(self) -> None:
         for kind, names in (("zone", [z.name for z in self.zones]), ("line", [ln.name for ln in self.lines])):
@@ -224,6 +235,7 @@ class _TrackState:
     last_point: Point | None = None
     visits: dict[str, _Visit] = field(default_factory=dict)
     lines: dict[str, LineSide] = field(default_factory=dict)
+    parked: bool = False
 
 
 class Analytics:
@@ -243,7 +255,7 @@ class Analytics:
         self._crossings: Counter[tuple[str, int, Direction]] = Counter()
 
     def occupancy(self, zone: str) -> tuple[tuple[int, int], ...]:
-        """Current ``(class_id, n)`` counts of a zone, as last emitted."""
+        """Current ``(class_id, n)`` counts of a zone, as last emitted (parked tracks left out)."""
         return self._occupancy[zone]
 
     def tick(self, t: float) -> tuple[AnalyticsEvent, ...]:
@@ -304,6 +316,7 @@ class Analytics:
         st = self._tracks.get(tr.track_id)
         if st is None:  # not built ahead for the lookup: this runs per track and frame
             st = self._tracks[tr.track_id] = _TrackState(tr.class_id)
+        st.parked = tr.stationary and (cfg.parked is None or tr.class_id in cfg.parked)
         p = foot_point(tr)
         height = max(tr.y1 - tr.y0, 1.0)
         events: list[AnalyticsEvent] = []
@@ -363,7 +376,7 @@ class Analytics:
             per_class: Counter[int] = Counter(
                 st.class_id
                 for st in self._tracks.values()
-                if (v := st.visits.get(zone.name)) is not None and v.membership.inside
+                if (v := st.visits.get(zone.name)) is not None and v.membership.inside and not st.parked
             )
             counts = tuple(sorted(per_class.items()))
             if counts != self._occupancy[zone.name]:

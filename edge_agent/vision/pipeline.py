@@ -28,6 +28,7 @@ from .analytics import Analytics, AnalyticsConfig, Line, Zone
 from .detectors.base import Detection, Detector
 from .geometry import BoxLike
 from .motion import MotionConfig, MotionGate, MotionResult, Region
+from .plausibility import SizeRule, size_rules, split_plausible
 from .privacy import blank, blur_boxes, polygon_mask
 from .tracker import Track, Tracker, TrackerConfig
 from .wire_map import event_time, to_wire
@@ -35,6 +36,8 @@ from .wire_map import event_time, to_wire
 Image = npt.NDArray[np.uint8]
 
 _IDENTIFYING = frozenset({"person"})
+#: Classes whose stationary tracks are parked, out of occupancy: vehicles (a still person still counts).
+_PARKABLE = frozenset({"bicycle", "car", "motorcycle", "bus", "truck"})
 _SNAPSHOT_KINDS: dict[str, type[wire.Event]] = {
     "detection": wire.Detection,
     "zone_enter": wire.ZoneEnter,
@@ -65,6 +68,8 @@ class CameraStats:
     motion_ratio: float = 0.0
     lighting_changes: int = 0
     events: int = 0
+    implausible: int = 0  # detections rejected by the size rules of their zone
+    stationary: int = 0  # vehicle tracks stationary (parked) after the last detector run
 
 
 def _near_any(box: BoxLike, others: Iterable[BoxLike | Region], slack: float = 0.25) -> bool:
@@ -93,11 +98,15 @@ class CameraPipeline:
             raise ConfigError(f"camera {config.name}: classes not in the model: {', '.join(unknown)}")
         self._class_ids = {n: names.index(n) for n in config.classes}
         self._wanted = frozenset(self._class_ids.values())
-        self._tracker = Tracker(tracker or TrackerConfig())
+        self._parkable = frozenset(i for n, i in self._class_ids.items() if n in _PARKABLE)
+        self._tracker = Tracker(
+            tracker or TrackerConfig(stationary_s=config.stationary_s, stationary_move=config.stationary_move)
+        )
         self._gate = MotionGate(MotionConfig(refresh_s=config.refresh_s))
         self._size: tuple[int, int] | None = None
         self._mask: npt.NDArray[np.bool_] | None = None
         self._analytics: Analytics | None = None
+        self._sizes: tuple[SizeRule, ...] = ()
         #: Tracks after the last detector run (diagnostics, tests, snapshots).
         self.tracks: tuple[Track, ...] = ()
         self._last_snapshot: float | None = None
@@ -116,10 +125,12 @@ class CameraPipeline:
         c = self.config
         zones = tuple(Zone(z.id, tuple(px(p) for p in z.polygon), self._ids(z.classes), z.loiter_s) for z in c.zones)
         lines = tuple(Line(ln.id, px(ln.a), px(ln.b), ln.direction, self._ids(ln.classes)) for ln in c.lines)
-        self._analytics = Analytics(AnalyticsConfig(zones=zones, lines=lines, interval_s=float(c.count_interval_s)))
+        self._analytics = Analytics(AnalyticsConfig(zones=zones, lines=lines, interval_s=float(c.count_interval_s),
+                                                    parked=self._parkable))
         self._mask = (
             polygon_mask((height, width), [tuple(px(p) for p in m.polygon) for m in c.masks]) if c.masks else None
         )
+        self._sizes = size_rules(c.zones, self._class_ids, width, height)
         self._size = (width, height)
 
     def masked(self, image: Image) -> Image:
@@ -156,6 +167,8 @@ class CameraPipeline:
         if p.tensor is not None:
             started = time.perf_counter()
             detections = [d for d in self.detector.detect_prepared(p.tensor) if d.class_id in self._wanted]
+            detections, rejected = split_plausible(detections, self._sizes)
+            s.implausible += len(rejected)
             if p.motion.motion:  # keep what moves, or what is already followed; refresh runs keep all
                 detections = [d for d in detections if _near_any(d, p.motion.regions) or _near_any(d, self.tracks)]
             elapsed_ms = (time.perf_counter() - started) * 1000
@@ -163,6 +176,7 @@ class CameraPipeline:
             s.detections_run += 1
             update = self._tracker.update(detections, p.t)
             self.tracks = update.tracks
+            s.stationary = sum(tr.stationary and tr.class_id in self._parkable for tr in update.tracks)
             observed = p.analytics.update(update)
         else:
             observed = p.analytics.tick(p.t)
@@ -220,6 +234,8 @@ class CameraPipeline:
             p + "motion_ratio": round(s.motion_ratio, 4),
             p + "lighting_changes": s.lighting_changes,
             p + "events": s.events,
+            p + "implausible": s.implausible,
+            p + "stationary": s.stationary,
         }
 
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import enum
 import functools
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -44,6 +45,11 @@ class TrackerConfig:
         accel_noise: Unmodelled acceleration, in box heights per s² (std dev); scaling by
             the box height makes the filter equally stiff for a near bus and a far pedestrian.
         init_vel_std: Initial velocity uncertainty, in box heights per second.
+        stationary_s: A track whose box centre stays within ``stationary_move`` of where it
+            was for this many seconds is stationary (a parked vehicle, someone waiting);
+            ``0`` disables the marking.
+        stationary_move: The bound on that displacement, in box heights (the box's own
+            jitter is a few hundredths; a walker covers about one height per second).
     """
 
     iou_threshold: float = 0.2
@@ -54,6 +60,8 @@ class TrackerConfig:
     meas_noise: float = 0.05
     accel_noise: float = 2.0
     init_vel_std: float = 2.0
+    stationary_s: float = 10.0
+    stationary_move: float = 0.25
 
     def __post_init__(self) -> None:
         if not 0.0 < self.iou_threshold <= 1.0:
@@ -64,6 +72,8 @@ class TrackerConfig:
             raise ValueError("min_hits must be >= 1")
         if self.meas_noise <= 0.0 or self.accel_noise <= 0.0 or self.init_vel_std <= 0.0:
             raise ValueError("noise parameters must be > 0")
+        if self.stationary_s < 0.0 or self.stationary_move <= 0.0:
+            raise ValueError("stationary_s must be >= 0 and stationary_move > 0")
 
 
 @dataclass(frozen=True)
@@ -81,6 +91,8 @@ class Track:
         missed: Consecutive updates without a match; ``0`` means observed at ``last_seen``.
         first_seen: Time of the first detection of the track.
         last_seen: Time of the last matched detection.
+        stationary: The box centre has stayed within ``stationary_move`` box heights of one
+            place for ``stationary_s`` seconds of observations (see :func:`stationary_step`).
     """
 
     track_id: int
@@ -96,6 +108,30 @@ class Track:
     missed: int
     first_seen: float
     last_seen: float
+    stationary: bool = False
+
+
+@dataclass(frozen=True)
+class Anchor:
+    """Where a track was last seen to settle: a centre and the time it got there."""
+
+    cx: float
+    cy: float
+    since: float
+
+
+def stationary_step(anchor: Anchor | None, cx: float, cy: float, h: float, t: float, move: float
+                    ) -> Anchor:
+    """The anchor after an observed centre ``(cx, cy)`` of a box ``h`` high at ``t``.
+
+    The anchor stays while the centre is within ``move * h`` of it, and moves to the centre (time reset)
+    as soon as it leaves: a track is stationary when ``t - anchor.since`` reaches the configured time.
+    Measuring from a fixed anchor, not frame to frame, keeps a slow walker (a few pixels per frame) from
+    ever counting as stationary, and box jitter from ever resetting a parked car.
+    """
+    if anchor is not None and math.hypot(cx - anchor.cx, cy - anchor.cy) <= move * max(h, 1.0):
+        return anchor
+    return Anchor(cx, cy, t)
 
 
 class TrackEventKind(enum.StrEnum):
@@ -251,7 +287,8 @@ class KalmanBox:
 class _State:
     """Mutable per-track bookkeeping, private to the tracker."""
 
-    __slots__ = ("class_id", "first_seen", "hits", "kf", "last_seen", "missed", "score", "track_id")
+    __slots__ = ("anchor", "class_id", "first_seen", "hits", "kf", "last_seen", "missed", "score", "stationary",
+                 "track_id")
 
     def __init__(self, det_box: FloatArray, class_id: int, score: float, t: float, config: TrackerConfig) -> None:
         self.kf = KalmanBox(det_box, config)
@@ -262,6 +299,16 @@ class _State:
         self.first_seen = t
         self.last_seen = t
         self.track_id: int | None = None
+        self.anchor: Anchor | None = None
+        self.stationary = False
+
+    def settle(self, box: FloatArray, t: float, config: TrackerConfig) -> None:
+        """Follow the observed box's centre for the stationary marking (measured, not filtered, positions)."""
+        if config.stationary_s <= 0.0:
+            return
+        x0, y0, x1, y1 = box.tolist()
+        self.anchor = stationary_step(self.anchor, (x0 + x1) / 2, (y0 + y1) / 2, y1 - y0, t, config.stationary_move)
+        self.stationary = t - self.anchor.since >= config.stationary_s
 
     def snapshot(self) -> Track:
         assert self.track_id is not None
@@ -282,6 +329,7 @@ class _State:
             missed=self.missed,
             first_seen=self.first_seen,
             last_seen=self.last_seen,
+            stationary=self.stationary,
         )
 
 
@@ -326,6 +374,7 @@ class Tracker:
         for (r, c), k in zip(pairs, _gains([self._states[r].kf for r, _ in pairs]), strict=True):
             s = self._states[r]
             s.kf.correct(det_boxes[c], k)
+            s.settle(det_boxes[c], t, cfg)
             s.hits += 1
             s.missed = 0
             s.last_seen = t
@@ -351,6 +400,7 @@ class Tracker:
         for c in fresh:
             d = dets[c]
             s = _State(det_boxes[c], d.class_id, float(d.score), t, cfg)
+            s.settle(det_boxes[c], t, cfg)
             self._states.append(s)
             if cfg.min_hits <= 1:
                 s.track_id = self._take_id()
