@@ -84,7 +84,14 @@ class LinkStats:
 
 
 class Link:
-    """Reliable, ordered event delivery for one box (see module docstring)."""
+    """Reliable, ordered event delivery for one box (see module docstring).
+
+    ``idle_wait_s``: how long the io thread sleeps with nothing to send before it looks at the outbox again (an
+    append in this process, another process's wake datagram, or the broker's traffic wake it sooner). A process
+    hosting hundreds of boxes (the city simulation) raises it, and the command thread's, to spare idle wake-ups.
+    """
+
+    idle_wait_s = 0.25
 
     def __init__(
         self,
@@ -165,6 +172,11 @@ class Link:
     def set_listener(self, listener: Callable[[wire.Message], None]) -> None:
         """Receive the decoded messages of the ``listen`` subscriptions (in the command thread)."""
         self._inbox.listener = listener
+
+    def set_idle_waits(self, io_s: float, commands_s: float) -> None:
+        """Longer idle waits for the io and command threads (see the class docstring); the box answers as fast."""
+        self.idle_wait_s = io_s
+        self._inbox.poll_s = commands_s
 
     def set_command_handler(self, handler: CommandHandler) -> None:
         """Route decoded commands to ``handler``; its result is sent back as the ack."""
@@ -253,6 +265,7 @@ class Link:
         """Stop the threads; a connected link leaves with its will (the death) published."""
         self._stop.set()
         self._notify()
+        self._inbox.wake()
         for t in self._threads:
             t.join(timeout)
         self._threads.clear()
@@ -505,13 +518,13 @@ class Link:
     def _send_one(self) -> float:
         """Publish the next batch if one is due; returns 0, or how long until one may be."""
         if not self.connected.is_set() or len(self._inflight) >= self.config.batch.queued:
-            return 0.25
+            return self.idle_wait_s
         batch = self.config.batch
         rows = self._feed.next_rows(batch.max_events)
         if not rows:
             with self._ack_lock:
                 self._flush_deletes(force=True)
-            return 0.25
+            return self.idle_wait_s
         if len(rows) < batch.max_events and batch.window_ms > 0:
             if rows[0].id != self._window_head:
                 self._window_head, self._window_start = rows[0].id, time.monotonic()
