@@ -21,6 +21,7 @@ from .evidence import cli as evidence_cli
 from .legal import cli as legal_cli
 from .lighting import cli as lighting_cli
 from .register import cli as register_cli
+from .sim import run as simulate_cli
 from .watch import watch
 
 
@@ -80,6 +81,7 @@ def build_parser() -> argparse.ArgumentParser:
     evidence_cli.add_parsers(sub)
     legal_cli.add_parsers(sub)
     add_broker_config_parser(sub)
+    simulate_cli.add_parser(sub)
     return p
 
 

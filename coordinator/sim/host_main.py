@@ -1,0 +1,80 @@
+"""Entry point of one box-hosting process of ``vigie-coordinator simulate city`` (a slice of the city's boxes).
+
+Signals: SIGTERM/SIGINT stop it (every box leaves with its death); SIGUSR1 takes ``--offline-share`` of its light
+cabinets off the network, SIGUSR2 brings them back (new boots on their persistent sessions).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import logging
+import signal
+import threading
+from pathlib import Path
+
+from .city import City, generate_city
+from .host import Burst, CityHost
+
+
+def add_city_arguments(p: argparse.ArgumentParser) -> None:
+    """The city's shape and its field's behaviour: the same for the runner and each of its hosts."""
+    p.add_argument("--seed", type=int, default=2026)
+    p.add_argument("--cabinets", type=int, default=340)
+    p.add_argument("--cameras", type=int, default=115)
+    p.add_argument("--luminaires", type=int, default=100, help="luminaires per cabinet")
+    p.add_argument("--sensor-share", type=float, default=0.1, help="share of streets with a presence sensor")
+    p.add_argument("--communes", default="", help="comma-separated slugs (default: the 23 communes)")
+    p.add_argument("--fault-acceleration", type=float, default=100.0,
+                   help="lamp failures arrive this many times faster than their yearly rate")
+    p.add_argument("--burst-cameras", type=int, default=20)
+    p.add_argument("--burst-factor", type=float, default=10.0)
+    p.add_argument("--burst-at-s", type=float, default=0.0, help="burst start, s after the boxes start")
+    p.add_argument("--burst-s", type=float, default=0.0, help="burst length, s (0: no burst)")
+    p.add_argument("--offline-share", type=float, default=0.05, help="cabinets SIGUSR1 takes offline")
+
+
+def city_from(args: argparse.Namespace) -> City:
+    sites = [s for s in args.communes.split(",") if s] or None
+    return generate_city(args.seed, args.cabinets, args.cameras, args.luminaires, args.sensor_share, sites)
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description="host a slice of the simulated city's boxes")
+    p.add_argument("--dir", required=True, type=Path, help="the box configs written by the runner")
+    p.add_argument("--index", type=int, default=0)
+    p.add_argument("--count", type=int, default=1)
+    p.add_argument("--clock-offset-s", type=float, default=0.0)
+    add_city_arguments(p)
+    args = p.parse_args()
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    city = city_from(args)
+    configs = {path.stem: path for path in args.dir.glob("*.yaml")}
+    host = CityHost(city, configs, index=args.index, count=args.count, seed=args.seed,
+                    clock_offset=dt.timedelta(seconds=args.clock_offset_s), fault_acceleration=args.fault_acceleration,
+                    burst=Burst(args.burst_cameras, args.burst_factor, args.burst_at_s, args.burst_s))
+    stop = threading.Event()
+    wanted: list[float] = []
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGUSR1, lambda *_: wanted.append(args.offline_share))
+    signal.signal(signal.SIGUSR2, lambda *_: wanted.append(0.0))
+
+    def on_tick(h: CityHost) -> None:
+        while wanted:
+            share = wanted.pop(0)
+            changed = h.set_offline(share)
+            print(f"host {args.index}: {len(changed)} cabinets {'offline' if share else 'back online'}: "
+                  f"{','.join(changed)}", flush=True)
+
+    n = host.start()
+    print(f"host {args.index}: {n} boxes running", flush=True)
+    try:
+        host.run(stop, on_tick)
+    finally:
+        host.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
