@@ -4,7 +4,9 @@ Like the demo's district (:mod:`coordinator.demo.fleet_sim`), every box is an :c
 built from a box config file; only the field is simulated: the luminaires (the simulated driver, whose lamps fail
 on the city's schedule), the presence sensors' passers-by (the demo's :class:`SensorSim`) and the cameras' events
 (:class:`~.camera_replay.CameraReplay`, instead of the camera process a real box runs). One loop per process
-steps them once a second; the boxes' own threads do the rest as on the field.
+steps them once a second; the boxes' own threads do the rest as on the field. The light clocks are real (commands
+carry real expiry times); the traffic may follow another hour of the day (``traffic_offset``: an evening's rate
+whenever the benchmark runs).
 
 A host takes a slice of the city (``index`` of ``count`` hosts), so a city spreads over processes (and cores).
 ``set_offline`` stops a share of its light cabinets as a power cut at their cabinets would, and brings them back
@@ -20,9 +22,11 @@ import random
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import yaml
 
@@ -35,6 +39,7 @@ from .camera_replay import CameraReplay
 from .city import City, LampFailure, lamp_failures
 
 log = logging.getLogger("vigie.sim.city")
+PARIS = ZoneInfo("Europe/Paris")
 
 ROOT = Path(__file__).resolve().parents[2]
 FOOTAGE = ROOT / "tests" / "data" / "vtest_excerpt.avi"
@@ -144,9 +149,9 @@ class CityHost:
     """The slice ``index`` of ``count`` of the city's boxes, run in this process (see the module docstring)."""
 
     def __init__(self, city: City, configs: dict[str, Path], *, index: int = 0, count: int = 1, seed: int = 7,
-                 clock_offset: dt.timedelta = dt.timedelta(0), fault_acceleration: float = 100.0,
+                 traffic_offset: dt.timedelta = dt.timedelta(0), fault_acceleration: float = 100.0,
                  burst: Burst | None = None, duration_s: float = 7 * 86_400.0) -> None:
-        self.city, self.configs, self.offset = city, configs, clock_offset
+        self.city, self.configs, self.offset = city, configs, traffic_offset
         self.burst = burst or Burst()
         self.started = time.monotonic()
         self.lights = _slice([b["device_id"] for b in city.light_boxes], index, count)
@@ -165,15 +170,14 @@ class CityHost:
         self.faults_injected = 0
         self._lock = threading.Lock()
 
-    def light_clock(self) -> dt.datetime:
+    def traffic_clock(self) -> dt.datetime:
+        """The time whose hour the cameras' and sensors' traffic follows (``traffic_offset`` from now)."""
         return dt.datetime.now(dt.UTC) + self.offset
 
     def _agent(self, device: str) -> Agent:
         path = self.configs[device]
         cfg: BoxConfig = load_config(path)
-        if cfg.lighting is not None:
-            return HostedBox(cfg, path, light_clock=self.light_clock)
-        return HostedBox(cfg, path, presence=not cfg.cameras)
+        return HostedBox(cfg, path, presence=not cfg.cameras and cfg.lighting is None)
 
     def start(self) -> int:
         """Build and start every box of the slice; returns how many."""
@@ -185,7 +189,7 @@ class CityHost:
         for sn in self.sensors:
             agent = self._agent(sn.device_id)
             self.agents[sn.device_id] = agent
-            self.sims.append(SensorSim(sn, agent, random.Random(self.rng.random()), self.light_clock))
+            self.sims.append(SensorSim(sn, agent, random.Random(self.rng.random()), self.traffic_clock))
         for agent in self.agents.values():
             agent.start()
         self.started = time.monotonic()
@@ -204,18 +208,15 @@ class CityHost:
                 return back
             n = max(1, round(len(self.lights) * share))
             chosen = sorted(random.Random(len(self.lights)).sample(self.lights, n))
-            for device in chosen:
-                if device not in self.offline:
-                    agent = self.agents[device]
-                    agent.request_stop()
-                    agent.shutdown(drain_s=0.2)
-                    self.offline.add(device)
+            leaving = [d for d in chosen if d not in self.offline]
+            _shutdown([self.agents[d] for d in leaving], drain_s=0.2)
+            self.offline.update(leaving)
             return chosen
 
     def step(self, now: float, dt_s: float) -> None:
         """One second of the field: cameras' and sensors' events, lamp failures and repairs."""
         t_s = now - self.started
-        hour = self.light_clock().astimezone().hour
+        hour = self.traffic_clock().astimezone(PARIS).hour
         for device, (i, replay) in self.replays.items():
             events = replay.step(dt_s, hour, self.burst.factor_at(i, t_s))
             if events:
@@ -261,7 +262,12 @@ class CityHost:
                 on_tick(self)
 
     def stop(self) -> None:
-        for device, agent in self.agents.items():
-            if device not in self.offline:
-                agent.request_stop()
-                agent.shutdown(drain_s=0.5)
+        _shutdown([a for d, a in self.agents.items() if d not in self.offline], drain_s=0.5)
+
+
+def _shutdown(agents: list[Agent], drain_s: float) -> None:
+    """Stop boxes side by side: each waits a moment for its last acknowledgements, hundreds need not queue."""
+    for agent in agents:
+        agent.request_stop()
+    with ThreadPoolExecutor(max_workers=32, thread_name_prefix="vigie-sim-stop") as pool:
+        list(pool.map(lambda a: a.shutdown(drain_s=drain_s), agents))

@@ -44,14 +44,15 @@ def main() -> int:
     p.add_argument("--dir", required=True, type=Path, help="the box configs written by the runner")
     p.add_argument("--index", type=int, default=0)
     p.add_argument("--count", type=int, default=1)
-    p.add_argument("--clock-offset-s", type=float, default=0.0)
+    p.add_argument("--traffic-offset-s", type=float, default=0.0)
     add_city_arguments(p)
     args = p.parse_args()
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     city = city_from(args)
     configs = {path.stem: path for path in args.dir.glob("*.yaml")}
     host = CityHost(city, configs, index=args.index, count=args.count, seed=args.seed,
-                    clock_offset=dt.timedelta(seconds=args.clock_offset_s), fault_acceleration=args.fault_acceleration,
+                    traffic_offset=dt.timedelta(seconds=args.traffic_offset_s),
+                    fault_acceleration=args.fault_acceleration,
                     burst=Burst(args.burst_cameras, args.burst_factor, args.burst_at_s, args.burst_s))
     stop = threading.Event()
     wanted: list[float] = []

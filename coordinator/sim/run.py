@@ -31,6 +31,7 @@ import urllib.request
 import uuid
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 
@@ -48,6 +49,7 @@ from .host_main import add_city_arguments, city_from
 ROOT = Path(__file__).resolve().parents[2]
 PG_ADMIN_URL = "postgresql+psycopg://vigie_test:vigie_test@127.0.0.1:5432/postgres"
 ADMIN_USER = "admin"
+PARIS = ZoneInfo("Europe/Paris")
 
 
 def add_parser(sub: Any) -> None:
@@ -64,7 +66,8 @@ def add_parser(sub: Any) -> None:
     c.add_argument("--ingest-workers", type=int, default=2)
     c.add_argument("--web-workers", type=int, default=2)
     c.add_argument("--hosts", type=int, default=2, help="processes hosting the boxes")
-    c.add_argument("--at", default="20:30", help="local time the light clocks show at start (HH:MM, or 'now')")
+    c.add_argument("--traffic-at", default="now",
+                   help="local hour (HH:MM) whose traffic the cameras and sensors follow from the start (default: now)")
     c.add_argument("--decision-interval-s", type=float, default=5.0,
                    help="light nodes' decision interval (a field box: 1 s; commands and presence act at once)")
     c.add_argument("--telemetry-s", type=float, default=60.0)
@@ -73,10 +76,10 @@ def add_parser(sub: Any) -> None:
 
 
 def clock_offset(at: str, now: dt.datetime | None = None) -> dt.timedelta:
-    """How far the light clocks run ahead so that local time reads ``at`` (HH:MM) now; ``now``: no shift."""
+    """How far the traffic's clock runs ahead so that Paris time reads ``at`` (HH:MM) now; ``now``: no shift."""
     if at == "now":
         return dt.timedelta(0)
-    now = now or dt.datetime.now().astimezone()
+    now = now or dt.datetime.now(PARIS)
     hour, minute = (int(x) for x in at.split(":"))
     target = now.replace(hour=hour, minute=minute, second=0, microsecond=0)
     if target < now:
@@ -200,22 +203,22 @@ def run_city(args: argparse.Namespace) -> int:
                "VIGIE_MQTT_HOST": "127.0.0.1", "VIGIE_MQTT_PORT": str(port), "PYTHONUNBUFFERED": "1"}
         exe = [sys.executable, "-m"]
         pids, metrics_ports = _start_coordinator(children, args, env)
-        if not _wait_http(args.web_port, 90):
-            print(f"web app did not answer on port {args.web_port}: {children.dead()}", file=sys.stderr)
-            return 1
-        offset = clock_offset(args.at)
+        offset = clock_offset(args.traffic_at)
         hosts = []
         for i in range(args.hosts):
             proc = children.start(f"host-{i}", [*exe, "coordinator.sim.host_main", "--dir", str(boxes), "--index",
-                                                str(i), "--count", str(args.hosts), "--clock-offset-s",
+                                                str(i), "--count", str(args.hosts), "--traffic-offset-s",
                                                 str(offset.total_seconds()), *_host_args(args)], env)
             pids[f"host-{i}"] = proc.pid
             hosts.append(proc)
+        if not _wait_http(args.web_port, 120):
+            print(f"web app did not answer on port {args.web_port}: {children.dead()}", file=sys.stderr)
+            return 1
         status = {"broker_port": port, "web_port": args.web_port, "database_url": db_url,
                   "token_file": str(root / "api-token.txt"), "pids": pids, "ingest_metrics_ports": metrics_ports,
                   "boxes": city.box_count, "cabinets": len(city.light_boxes), "luminaires": city.luminaire_count,
-                  "cameras": len(city.cameras), "sensors": len(city.sensors), "clock_offset_s": offset.total_seconds(),
-                  "logs": str(root / "logs")}
+                  "cameras": len(city.cameras), "sensors": len(city.sensors),
+                  "traffic_offset_s": offset.total_seconds(), "logs": str(root / "logs")}
         (root / "city.json").write_text(json.dumps(status, indent=2), encoding="utf-8")
         print(f"ready: http://127.0.0.1:{args.web_port}/ ({city.box_count} boxes in {args.hosts} processes; "
               f"status in {root / 'city.json'})", flush=True)
