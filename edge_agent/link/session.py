@@ -7,7 +7,7 @@ Threads (named, so ``py-spy``/``top -H`` show who does what):
   (rows of producers in this process and in others, woken by a datagram: see :mod:`.outbox`),
   closes batches (``batch.window_ms``), hands at most ``batch.queued`` messages to paho
   (which keeps ``batch.inflight`` on the wire), deletes rows once acked. It runs paho as an
-  external event loop (``loop_read``/``loop_write``/``loop_misc`` on its own ``select``), so
+  external event loop (``loop_read``/``loop_write``/``loop_misc`` on its own ``poll``), so
   only this thread ever writes to the socket and no lock is contended on the hot path.
 * ``vigie-link-cmd`` decodes commands and runs the command handler, then acknowledges.
 
@@ -440,7 +440,7 @@ class Link:
                 timeout = 0.0
         wakers = [self._wake_r] if self._wake_ext is None else [self._wake_r, self._wake_ext]
         try:
-            readable, writable, _ = select.select([sock, *wakers], wlist, [], timeout)
+            readable, writable = _wait([sock, *wakers], wlist, timeout)
         except (OSError, ValueError, TypeError):
             return mqtt.MQTT_ERR_CONN_LOST
         finally:
@@ -568,6 +568,34 @@ class Link:
         with self._session_lock:
             ack = wire.CommandAck(self._header(), cmd.cmd_id, result, detail[:512], applied or {})
         self._client.publish(self._topic[wire.Kind.ACK], wire.encode(ack), qos=1, properties=_PUBLISH)
+
+
+def _wait(rlist: Sequence[Any], wlist: Sequence[Any], timeout: float) -> tuple[list[Any], list[Any]]:
+    """``select()`` over ``poll()``: the same answer, for any descriptor number.
+
+    ``select()`` refuses descriptors past ``FD_SETSIZE`` (1024), which a process reaches when it holds hundreds of
+    links (the city simulation) or many files besides its link; ``poll()`` has no such bound.
+    """
+    poller = select.poll()
+    by_fd: dict[int, Any] = {}
+    for obj in rlist:
+        by_fd[obj.fileno()] = obj
+        poller.register(obj, select.POLLIN)
+    for obj in wlist:
+        fd = obj.fileno()
+        by_fd[fd] = obj
+        poller.register(obj, select.POLLOUT | (select.POLLIN if obj in rlist else 0))
+    readable: list[Any] = []
+    writable: list[Any] = []
+    for fd, mask in poller.poll(max(0, int(timeout * 1000 + 0.999))):
+        obj = by_fd[fd]
+        if mask & select.POLLNVAL:
+            raise OSError(f"descriptor {fd} is not open")
+        if mask & (select.POLLIN | select.POLLHUP | select.POLLERR) and obj in rlist:
+            readable.append(obj)  # a hung-up or failed socket reads as closed, as select() reports it
+        if mask & (select.POLLOUT | select.POLLERR) and obj in wlist:
+            writable.append(obj)
+    return readable, writable
 
 
 def _bind_wake(path: Path) -> socket.socket | None:
