@@ -16,6 +16,7 @@ reaches them on reconnection.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import logging
 import random
@@ -194,6 +195,10 @@ class CityHost:
             agent.start()
         self.started = time.monotonic()
         return len(self.agents)
+
+    def start_burst(self) -> None:
+        """Start the burst now (for its configured length)."""
+        self.burst = dataclasses.replace(self.burst, at_s=time.monotonic() - self.started)
 
     def set_offline(self, share: float) -> list[str]:
         """Stop ``share`` of this host's light cabinets (chosen by the seed), or bring them all back with 0."""

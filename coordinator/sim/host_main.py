@@ -1,7 +1,8 @@
 """Entry point of one box-hosting process of ``vigie-coordinator simulate city`` (a slice of the city's boxes).
 
 Signals: SIGTERM/SIGINT stop it (every box leaves with its death); SIGUSR1 takes ``--offline-share`` of its light
-cabinets off the network, SIGUSR2 brings them back (new boots on their persistent sessions).
+cabinets off the network, SIGUSR2 brings them back (new boots on their persistent sessions); SIGHUP starts the
+burst (``--burst-s`` long) now.
 """
 
 from __future__ import annotations
@@ -60,8 +61,15 @@ def main() -> int:
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGUSR1, lambda *_: wanted.append(args.offline_share))
     signal.signal(signal.SIGUSR2, lambda *_: wanted.append(0.0))
+    burst_now: list[bool] = []
+    signal.signal(signal.SIGHUP, lambda *_: burst_now.append(True))
 
     def on_tick(h: CityHost) -> None:
+        if burst_now:
+            burst_now.clear()
+            h.start_burst()
+            print(f"host {args.index}: burst of {h.burst.duration_s:g} s on {h.burst.cameras} cameras "
+                  f"x{h.burst.factor:g}", flush=True)
         while wanted:
             share = wanted.pop(0)
             changed = h.set_offline(share)

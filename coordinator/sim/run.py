@@ -13,7 +13,8 @@ What it starts, in order (each a real process, stopped in reverse on Ctrl-C/SIGT
 5. ``--hosts`` processes hosting the boxes (:mod:`.host_main`), a slice of the city each.
 
 ``<dir>/city.json`` then says where everything is (ports, database, token file, process ids by name), for a
-benchmark to drive and measure. SIGUSR1 takes ``--offline-share`` of the cabinets offline, SIGUSR2 brings them back.
+benchmark to drive and measure. SIGUSR1 takes ``--offline-share`` of the cabinets offline, SIGUSR2 brings them back,
+SIGHUP starts the cameras' burst (``--burst-s`` long).
 """
 
 from __future__ import annotations
@@ -164,13 +165,14 @@ def _start_coordinator(children: Children, args: argparse.Namespace,
 
 
 def _signals() -> tuple[threading.Event, list[int]]:
-    """Stop on SIGINT/SIGTERM; SIGUSR1/SIGUSR2 are queued to be passed on to the hosts."""
+    """Stop on SIGINT/SIGTERM; SIGUSR1/SIGUSR2/SIGHUP are queued to be passed on to the hosts."""
     stop = threading.Event()
     signals: list[int] = []
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGUSR1, lambda *_: signals.append(signal.SIGUSR1))
     signal.signal(signal.SIGUSR2, lambda *_: signals.append(signal.SIGUSR2))
+    signal.signal(signal.SIGHUP, lambda *_: signals.append(signal.SIGHUP))
     return stop, signals
 
 
