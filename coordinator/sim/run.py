@@ -216,6 +216,8 @@ def run_city(args: argparse.Namespace) -> int:
         if not _wait_http(args.web_port, 120):
             print(f"web app did not answer on port {args.web_port}: {children.dead()}", file=sys.stderr)
             return 1
+        if broker is not None and broker.proc is not None:
+            pids["broker"] = broker.proc.pid
         status = {"broker_port": port, "web_port": args.web_port, "database_url": db_url,
                   "token_file": str(root / "api-token.txt"), "pids": pids, "ingest_metrics_ports": metrics_ports,
                   "boxes": city.box_count, "cabinets": len(city.light_boxes), "luminaires": city.luminaire_count,

@@ -359,7 +359,7 @@ class LightingEngine:
         """``memo``: decisions of this round by groups; only those of a program without a per-luminaire boost
         are kept there, since nothing else of the luminaire enters them."""
         if memo is not None and (known := memo.get(groups)) is not None:
-            return replace(known, lum_id=lum_id)
+            return Decision(lum_id, known.level, known.ramp_s, known.source, known.next_change, known.detail)
         calendar = self._state.calendar
         if calendar is None:
             raise _NoScheduleError("no-calendar", "no calendar accepted yet")
