@@ -16,7 +16,7 @@ from coordinator.demo.district import METRES_PER_DEGREE
 from coordinator.sim import city as city_mod
 from coordinator.sim.camera_replay import CameraReplay, hour_factor, load_mix, poisson
 from coordinator.sim.city import generate_city, lamp_failures, populations, share
-from coordinator.sim.host import write_city_configs
+from coordinator.sim.host import CityHost, write_city_configs
 from coordinator.sim.run import clock_offset
 from edge_agent.config import load_config
 
@@ -174,3 +174,25 @@ def test_clock_offset_shows_the_asked_local_time() -> None:
     assert clock_offset("20:30", now) == dt.timedelta(hours=6, minutes=30)
     assert clock_offset("09:00", now) == dt.timedelta(hours=19)
     assert clock_offset("now", now) == dt.timedelta(0)
+
+
+def test_the_host_fails_lamps_on_schedule_and_repairs_them(tmp_path: Path) -> None:
+    """The city's failure schedule reaches the simulated gear of the hosted cabinets (built, not connected)."""
+    from edge_agent.lighting.drivers import LampFault, SimulatedDriver
+
+    small = generate_city(cabinets=2, cameras=0, sensor_share=0, sites=["dijon"])
+    configs = write_city_configs(small, tmp_path, 1)
+    host = CityHost(small, configs, seed=3, fault_acceleration=5e6, duration_s=60)
+    assert host.failures, "x5,000,000 gives a few failures a minute on 200 luminaires"
+    for device in host.lights:
+        host.agents[device] = host._agent(device)
+    first = host.failures[0]
+    host.step(host.started + first.at_s, 1.0)
+    driver = host.agents[first.device_id].light.driver  # type: ignore[union-attr]
+    assert isinstance(driver, SimulatedDriver)
+    assert LampFault.LAMP_FAILURE in driver._lamp(first.lum_id).faults
+    assert host.faults_injected >= 1
+    host.step(host.started + first.repair_s, 1.0)
+    assert LampFault.LAMP_FAILURE not in driver._lamp(first.lum_id).faults
+    for agent in host.agents.values():
+        agent.outbox.close()
