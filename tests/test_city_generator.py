@@ -19,6 +19,7 @@ from coordinator.sim.city import generate_city, lamp_failures, populations, shar
 from coordinator.sim.host import CityHost, write_city_configs
 from coordinator.sim.run import clock_offset
 from edge_agent.config import load_config
+from edge_agent.lighting.drivers import LampFault, SimulatedDriver
 
 
 def _metres(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
@@ -178,8 +179,6 @@ def test_clock_offset_shows_the_asked_local_time() -> None:
 
 def test_the_host_fails_lamps_on_schedule_and_repairs_them(tmp_path: Path) -> None:
     """The city's failure schedule reaches the simulated gear of the hosted cabinets (built, not connected)."""
-    from edge_agent.lighting.drivers import LampFault, SimulatedDriver
-
     small = generate_city(cabinets=2, cameras=0, sensor_share=0, sites=["dijon"])
     configs = write_city_configs(small, tmp_path, 1)
     host = CityHost(small, configs, seed=3, fault_acceleration=5e6, duration_s=60)
