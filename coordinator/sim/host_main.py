@@ -30,7 +30,8 @@ def add_city_arguments(p: argparse.ArgumentParser) -> None:
                    help="lamp failures arrive this many times faster than their yearly rate")
     p.add_argument("--burst-cameras", type=int, default=20)
     p.add_argument("--burst-factor", type=float, default=10.0)
-    p.add_argument("--burst-at-s", type=float, default=0.0, help="burst start, s after the boxes start")
+    p.add_argument("--burst-at-s", type=float, default=-1.0,
+                   help="burst start, s after the boxes start (default: only when SIGHUP starts it)")
     p.add_argument("--burst-s", type=float, default=0.0, help="burst length, s (0: no burst)")
     p.add_argument("--offline-share", type=float, default=0.05, help="cabinets SIGUSR1 takes offline")
 
@@ -54,7 +55,8 @@ def main() -> int:
     host = CityHost(city, configs, index=args.index, count=args.count, seed=args.seed,
                     traffic_offset=dt.timedelta(seconds=args.traffic_offset_s),
                     fault_acceleration=args.fault_acceleration,
-                    burst=Burst(args.burst_cameras, args.burst_factor, args.burst_at_s, args.burst_s))
+                    burst=Burst(args.burst_cameras, args.burst_factor,
+                                args.burst_at_s if args.burst_at_s >= 0 else float("inf"), args.burst_s))
     stop = threading.Event()
     wanted: list[float] = []
     signal.signal(signal.SIGINT, lambda *_: stop.set())
