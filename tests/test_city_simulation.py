@@ -63,7 +63,7 @@ def city(tmp_path_factory: pytest.TempPathFactory) -> Iterator[City]:
                                 env={**os.environ, "PYTHONUNBUFFERED": "1"})
     status_file = root / "city.json"
     try:
-        wait_until(lambda: status_file.exists() or proc.poll() is not None, 60, "the city to start")
+        wait_until(lambda: status_file.exists() or proc.poll() is not None, 240, "the city to start")
         assert proc.poll() is None, (root / "simulate.log").read_text()
         c = City(proc, root, json.loads(status_file.read_text(encoding="utf-8")))
         yield c
