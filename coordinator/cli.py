@@ -21,6 +21,7 @@ from .json_bridge import cli as bridge_cli
 from .legal import cli as legal_cli
 from .lighting import cli as lighting_cli
 from .register import cli as register_cli
+from .sim import options as simulate_cli
 from .watch import watch
 
 
@@ -51,7 +52,7 @@ def _cmd_broker(args: argparse.Namespace) -> int:
 def _cmd_demo(args: argparse.Namespace) -> int:
     # The demo hosts real boxes in this process (edge agents, simulated gear): loaded for this command only, so
     # that every other command (and every web or ingest worker) runs without the edge agent, ONNX Runtime or DALI.
-    from .demo import run_demo  # noqa: PLC0415
+    from .demo.run import run_demo  # noqa: PLC0415
 
     return run_demo(Path(args.dir), args.port, args.web_port, night=not args.real_time)
 
@@ -85,6 +86,7 @@ def build_parser() -> argparse.ArgumentParser:
     legal_cli.add_parsers(sub)
     add_broker_config_parser(sub)
     bridge_cli.add_parsers(sub)
+    simulate_cli.add_parser(sub)
     return p
 
 

@@ -742,3 +742,20 @@ def test_night_across_the_noon_handover_stays_lit_by_the_failsafe() -> None:
         d = eng.decide("l1", t)
         assert (d.level, d.source) == (100.0, "failsafe:sun-error"), t
     assert eng.decide("l1", at(2025, 1, 15, 13, 30)).level == 0.0
+
+
+def test_a_round_decides_each_luminaire_as_deciding_it_alone() -> None:
+    """level_at works a calendar decision out once per set of groups: it must equal each luminaire's own decision,
+    sensor boosts (per luminaire), overrides (per luminaire) and plain program luminaires alike."""
+    lums = {f"s{i}": {"rue-s", "sector-n"} for i in range(5)} | {f"p{i}": {"rue-p"} for i in range(5)}
+    sensor = SensorProgram(base=AstroProgram(on_level=30), boost_level=100, hold_s=120)
+    eng = LightingEngine(lums, fixed_sun(), PARIS, presence_sources={"pir-7": ["sector-n"]})
+    eng.set_calendar(calendar(CalendarEntry(name="sensor", groups=frozenset({"sector-n"}), program=sensor),
+                              ("dijon", DIJON)))
+    assert isinstance(eng.command(cmd("ovr-1", 1, 55, target="p3"), at(2025, 1, 14, 21)), Accepted)
+    eng.presence("pir-7", at(2025, 1, 14, 23))
+    for hour, minute in ((12, 0), (18, 0), (22, 30), (23, 1), (23, 5), (5, 30)):
+        now = at(2025, 1, 15 if hour < 12 else 14, hour, minute)
+        assert eng.level_at(now) == {lum: eng.decide(lum, now) for lum in lums}
+    night = eng.level_at(at(2025, 1, 14, 23, 1))
+    assert night["s0"].level == 100.0 and night["p0"].level == 70.0 and night["p3"].level == 55.0

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import gc
+import os
+import resource
 import signal
 import subprocess
 import sys
@@ -210,3 +213,31 @@ def test_every_command_is_acknowledged_with_its_result(broker: Mosquitto, tmp_pa
     ops.disconnect()
     link.stop()
     rec.close()
+
+
+def test_a_link_works_with_descriptors_past_1024(broker: Mosquitto, tmp_path: Path) -> None:
+    """A process holding many files or links (the city simulation hosts hundreds) gets socket numbers past
+    select()'s FD_SETSIZE: the link still connects, sends and hears commands' topics."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and hard < 1300:
+        pytest.skip(f"the open-file limit ({hard}) is below 1300")
+    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, 1300), hard))
+    rec = Recorder(broker.port, topic="vigie/v1/+/+/event")  # paho's own loop selects: its socket stays low
+    wait_until(rec.subscribed.is_set, 10, "recorder subscribed")
+    gc.collect()  # a socket of an earlier test closed by the collector later would free a low number
+    held = [os.open(os.devnull, os.O_RDONLY)]
+    while held[-1] < 1100:  # every number below is taken, whatever holes the process had
+        held.append(os.open(os.devnull, os.O_RDONLY))
+    try:
+        link = _start_link(tmp_path, broker.port)
+        wait_until(link.connected.is_set, 10, "link connected")
+        assert link._client.socket().fileno() > 1024  # type: ignore[union-attr]
+        link.emit(wire.ZoneEnter(0, "crossing", 1, 0))
+        wait_until(lambda: len(rec.decoded()) >= 1, 10, "the event delivered")
+        assert isinstance(rec.decoded()[0], wire.EventBatch)
+        link.stop()
+    finally:
+        rec.close()
+        for fd in held:
+            os.close(fd)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))

@@ -1,5 +1,5 @@
-"""``vigie-coordinator demo``: the whole product on one machine, in one command."""
+"""``vigie-coordinator demo``: the whole product on one machine, in one command.
 
-from .run import DEMO_PORT, run_demo
-
-__all__ = ["DEMO_PORT", "run_demo"]
+The runner (:mod:`coordinator.demo.run`) hosts real boxes, so it is not imported here: the pure district
+generator (:mod:`coordinator.demo.district`) stays importable without loading any box code.
+"""

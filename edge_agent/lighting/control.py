@@ -297,9 +297,13 @@ class LightingEngine:
     def level_at(self, now: dt.datetime, current: Mapping[str, float] | None = None) -> dict[str, Decision]:
         """A decision for every luminaire; never raises (see :meth:`decide`)."""
         current = current or {}
-        return {lum: self.decide(lum, now, current.get(lum)) for lum in self._luminaires}
+        # Luminaires of the same groups get the same calendar decision (outside a sensor program, whose boost is
+        # per luminaire): it is worked out once per set of groups, not once per luminaire (a cabinet has 100).
+        memo: dict[frozenset[str], Decision] = {}
+        return {lum: self.decide(lum, now, current.get(lum), memo) for lum in self._luminaires}
 
-    def decide(self, lum_id: str, now: dt.datetime, current: float | None = None) -> Decision:
+    def decide(self, lum_id: str, now: dt.datetime, current: float | None = None,
+               memo: dict[frozenset[str], Decision] | None = None) -> Decision:
         """The decision for one luminaire at ``now``.
 
         Never raises for a known luminaire: any failure ends in the fail-safe, reported in ``source``.
@@ -309,33 +313,37 @@ class LightingEngine:
             now: Aware current time.
             current: The gear's present level, if known: it tells whether an override goes up or down, hence
                 which of its ramps applies. Without it, the level the program would give is used.
+            memo: Calendar decisions already made at ``now`` by groups, shared by the luminaires of one round.
         """
         groups = self._luminaires[lum_id]
         try:
-            return self._decide(lum_id, groups, now, current)
+            return self._decide(lum_id, groups, now, current, memo)
         except Exception as exc:  # the last net: a bug on the override path must not darken a street
             return self._failsafe(lum_id, now, "engine-error", describe(exc))
 
     # ------------------------------------------------------------------------------------------------ internals
 
-    def _decide(self, lum_id: str, groups: frozenset[str], now: dt.datetime, current: float | None) -> Decision:
+    def _decide(self, lum_id: str, groups: frozenset[str], now: dt.datetime, current: float | None,
+                memo: dict[frozenset[str], Decision] | None = None) -> Decision:
         mine = relevant(self._state.overrides, lum_id, groups)
-        base = self._scheduled(lum_id, groups, now, current)
+        base = self._scheduled(lum_id, groups, now, current, memo)
         held = winner(mine, now)
         times = upcoming(mine, now)
         if held is None or held.level is None:
-            return replace(base, next_change=min([base.next_change, *times]))
+            nearest = min([base.next_change, *times])
+            return base if nearest == base.next_change else replace(base, next_change=nearest)
         reference = base.level if current is None else current
         ramp = held.ramp_up_s if held.level >= reference else held.ramp_down_s
         hidden = f"program meanwhile: {base.source} {base.detail}".strip()
         return Decision(lum_id, held.level, ramp, f"override:{held.cmd_id}", min(times), hidden)
 
     def _scheduled(
-        self, lum_id: str, groups: frozenset[str], now: dt.datetime, current: float | None = None
+        self, lum_id: str, groups: frozenset[str], now: dt.datetime, current: float | None = None,
+        memo: dict[frozenset[str], Decision] | None = None,
     ) -> Decision:
         """The calendar's decision, or the fail-safe with the reason the calendar could not decide."""
         try:
-            return self._from_calendar(lum_id, groups, now, current)
+            return self._from_calendar(lum_id, groups, now, current, memo)
         except _NoScheduleError as fb:
             return self._failsafe(lum_id, now, fb.reason, fb.detail)
         except SunError as exc:
@@ -346,8 +354,13 @@ class LightingEngine:
             return self._failsafe(lum_id, now, "program-error", describe(exc))
 
     def _from_calendar(
-        self, lum_id: str, groups: frozenset[str], now: dt.datetime, current: float | None = None
+        self, lum_id: str, groups: frozenset[str], now: dt.datetime, current: float | None = None,
+        memo: dict[frozenset[str], Decision] | None = None,
     ) -> Decision:
+        """``memo``: decisions of this round by groups; only those of a program without a per-luminaire boost
+        are kept there, since nothing else of the luminaire enters them."""
+        if memo is not None and (known := memo.get(groups)) is not None:
+            return Decision(lum_id, known.level, known.ramp_s, known.source, known.next_change, known.detail)
         calendar = self._state.calendar
         if calendar is None:
             raise _NoScheduleError("no-calendar", "no calendar accepted yet")
@@ -388,7 +401,9 @@ class LightingEngine:
                         began, before = t, level(t)
                 return began
 
-            decision = self._boosted(decision, program, today, now, nights, current, since)
+            return self._boosted(decision, program, today, now, nights, current, since)
+        if memo is not None:
+            memo[groups] = decision
         return decision
 
     def _floored(self, level: float, t: dt.datetime, nights: list[tuple[dt.datetime, dt.datetime]]) -> float:

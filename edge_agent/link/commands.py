@@ -10,6 +10,7 @@ kind per minute (:class:`vigie_wire.rejects.RejectLog`, as the coordinator's ing
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import queue
 import threading
@@ -33,7 +34,13 @@ AckSender = Callable[[wire.Command, str, str, dict[str, Any]], None]
 
 
 class CommandInbox:
-    """A bounded queue of raw command messages and the thread that serves it."""
+    """A bounded queue of raw command messages and the thread that serves it.
+
+    ``poll_s``: the longest the thread waits for a message before it logs the counted refusals (see
+    :class:`~.session.Link` for why a host of many boxes raises it).
+    """
+
+    poll_s = 0.2
 
     def __init__(self, send_ack: AckSender, maxsize: int = 1000) -> None:
         self.handler: CommandHandler | None = None
@@ -43,7 +50,7 @@ class CommandInbox:
         #: Refused messages by kind: the decoder's reasons, :data:`QUEUE_FULL`, and handler or listener failures.
         self.rejects = RejectLog(log, "message refused")
         self._send_ack = send_ack
-        self._queue: queue.Queue[tuple[str, bytes]] = queue.Queue(maxsize=maxsize)
+        self._queue: queue.Queue[tuple[str, bytes] | None] = queue.Queue(maxsize=maxsize)
 
     @property
     def invalid(self) -> int:
@@ -59,14 +66,21 @@ class CommandInbox:
             self.rejects.note(QUEUE_FULL, f"dropped a command on {topic}")
 
     def serve(self, stop: threading.Event) -> None:
-        """Thread body: handle commands until ``stop`` is set; a quiet moment logs what was only counted."""
+        """Thread body: handle commands until ``stop`` is set (and :meth:`wake` called); a quiet moment logs what
+        was only counted."""
         while not stop.is_set():
             try:
-                topic, payload = self._queue.get(timeout=0.2)
+                item = self._queue.get(timeout=self.poll_s)
             except queue.Empty:
                 self.rejects.flush()
                 continue
-            self.handle(topic, payload)
+            if item is not None:
+                self.handle(*item)
+
+    def wake(self) -> None:
+        """Make :meth:`serve` look at its stop event now rather than at the end of its wait."""
+        with contextlib.suppress(queue.Full):  # a full queue wakes it anyway
+            self._queue.put_nowait(None)
 
     def handle(self, topic: str, payload: bytes) -> None:
         """Decode one command, run the handler, acknowledge with its result."""

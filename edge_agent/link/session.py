@@ -7,7 +7,7 @@ Threads (named, so ``py-spy``/``top -H`` show who does what):
   (rows of producers in this process and in others, woken by a datagram: see :mod:`.outbox`),
   closes batches (``batch.window_ms``), hands at most ``batch.queued`` messages to paho
   (which keeps ``batch.inflight`` on the wire), deletes rows once acked. It runs paho as an
-  external event loop (``loop_read``/``loop_write``/``loop_misc`` on its own ``select``), so
+  external event loop (``loop_read``/``loop_write``/``loop_misc`` on its own ``poll``), so
   only this thread ever writes to the socket and no lock is contended on the hot path.
 * ``vigie-link-cmd`` decodes commands and runs the command handler, then acknowledges.
 
@@ -84,7 +84,14 @@ class LinkStats:
 
 
 class Link:
-    """Reliable, ordered event delivery for one box (see module docstring)."""
+    """Reliable, ordered event delivery for one box (see module docstring).
+
+    ``idle_wait_s``: how long the io thread sleeps with nothing to send before it looks at the outbox again (an
+    append in this process, another process's wake datagram, or the broker's traffic wake it sooner). A process
+    hosting hundreds of boxes (the city simulation) raises it, and the command thread's, to spare idle wake-ups.
+    """
+
+    idle_wait_s = 0.25
 
     def __init__(
         self,
@@ -165,6 +172,11 @@ class Link:
     def set_listener(self, listener: Callable[[wire.Message], None]) -> None:
         """Receive the decoded messages of the ``listen`` subscriptions (in the command thread)."""
         self._inbox.listener = listener
+
+    def set_idle_waits(self, io_s: float, commands_s: float) -> None:
+        """Longer idle waits for the io and command threads (see the class docstring); the box answers as fast."""
+        self.idle_wait_s = io_s
+        self._inbox.poll_s = commands_s
 
     def set_command_handler(self, handler: CommandHandler) -> None:
         """Route decoded commands to ``handler``; its result is sent back as the ack."""
@@ -253,6 +265,7 @@ class Link:
         """Stop the threads; a connected link leaves with its will (the death) published."""
         self._stop.set()
         self._notify()
+        self._inbox.wake()
         for t in self._threads:
             t.join(timeout)
         self._threads.clear()
@@ -427,7 +440,7 @@ class Link:
                 timeout = 0.0
         wakers = [self._wake_r] if self._wake_ext is None else [self._wake_r, self._wake_ext]
         try:
-            readable, writable, _ = select.select([sock, *wakers], wlist, [], timeout)
+            readable, writable = _wait([sock, *wakers], wlist, timeout)
         except (OSError, ValueError, TypeError):
             return mqtt.MQTT_ERR_CONN_LOST
         finally:
@@ -505,13 +518,13 @@ class Link:
     def _send_one(self) -> float:
         """Publish the next batch if one is due; returns 0, or how long until one may be."""
         if not self.connected.is_set() or len(self._inflight) >= self.config.batch.queued:
-            return 0.25
+            return self.idle_wait_s
         batch = self.config.batch
         rows = self._feed.next_rows(batch.max_events)
         if not rows:
             with self._ack_lock:
                 self._flush_deletes(force=True)
-            return 0.25
+            return self.idle_wait_s
         if len(rows) < batch.max_events and batch.window_ms > 0:
             if rows[0].id != self._window_head:
                 self._window_head, self._window_start = rows[0].id, time.monotonic()
@@ -555,6 +568,34 @@ class Link:
         with self._session_lock:
             ack = wire.CommandAck(self._header(), cmd.cmd_id, result, detail[:512], applied or {})
         self._client.publish(self._topic[wire.Kind.ACK], wire.encode(ack), qos=1, properties=_PUBLISH)
+
+
+def _wait(rlist: Sequence[Any], wlist: Sequence[Any], timeout: float) -> tuple[list[Any], list[Any]]:
+    """``select()`` over ``poll()``: the same answer, for any descriptor number.
+
+    ``select()`` refuses descriptors past ``FD_SETSIZE`` (1024), which a process reaches when it holds hundreds of
+    links (the city simulation) or many files besides its link; ``poll()`` has no such bound.
+    """
+    poller = select.poll()
+    by_fd: dict[int, Any] = {}
+    for obj in rlist:
+        by_fd[obj.fileno()] = obj
+        poller.register(obj, select.POLLIN)
+    for obj in wlist:
+        fd = obj.fileno()
+        by_fd[fd] = obj
+        poller.register(obj, select.POLLOUT | (select.POLLIN if obj in rlist else 0))
+    readable: list[Any] = []
+    writable: list[Any] = []
+    for fd, mask in poller.poll(max(0, int(timeout * 1000 + 0.999))):
+        obj = by_fd[fd]
+        if mask & select.POLLNVAL:
+            raise OSError(f"descriptor {fd} is not open")
+        if mask & (select.POLLIN | select.POLLHUP | select.POLLERR) and obj in rlist:
+            readable.append(obj)  # a hung-up or failed socket reads as closed, as select() reports it
+        if mask & (select.POLLOUT | select.POLLERR) and obj in wlist:
+            writable.append(obj)
+    return readable, writable
 
 
 def _bind_wake(path: Path) -> socket.socket | None:
