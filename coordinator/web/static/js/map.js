@@ -4,6 +4,7 @@
 
 import { api, apiHas, boot, el, fmtDate, notify, showError, statusLabel, t } from "./common.js";
 import { cachedLayer, decodeLayer, fetchLayer } from "./devices.js";
+import { fillCameraCard } from "./map_cards.js";
 import { setupLayers } from "./map_layers.js";
 
 const L = window.L;
@@ -307,6 +308,9 @@ async function showDevice(d) {
   details.hidden = false;
   details.dataset.device = d.id;
   details.focus();
+  const activity = document.getElementById("device-activity");
+  activity.hidden = !(d.roles || []).includes("camera");
+  if (!activity.hidden) fillCameraCard(document.getElementById("device-activity-body"), d.id).catch(showError);
   if (await apiHas("/devices/{device_id}")) {
     try {
       const full = await api("GET", `/devices/${encodeURIComponent(d.id)}`);

@@ -3,6 +3,7 @@
 // event stream (a lamp fault turns its luminaire red as soon as it is stored).
 
 import { api, boot, communeName, el, fmtDate, fmtTime, showError, t } from "./common.js";
+import { luminaireRows } from "./map_cards.js";
 import { faultName, form as plural, interventionTitle } from "./wording.js";
 
 const L = window.L;
@@ -33,7 +34,20 @@ function lumPopup(l) {
   ];
   return el("div", { class: "popup", dataset: { lum: `${l.device_id}/${l.lum_id}` } },
     el("strong", { text: `${t("light.luminaire")} ${l.lum_id}` }),
-    el("dl", {}, ...rows.flatMap(([k, v]) => [el("dt", { text: k }), el("dd", { text: v })])));
+    el("dl", {}, ...rows.flatMap(([k, v]) => [el("dt", { text: k }), el("dd", { text: v })])),
+    el("dl", { class: "lum-card", dataset: { state: "loading" } }, el("dt", { text: t("card.loading") }), el("dd")));
+}
+
+/** Once its popup is open, a luminaire's card gets its cabinet, meter and energy of the day (one call). */
+async function completeLumPopup(popup, l) {
+  const rows = await luminaireRows(l.device_id, l.lum_id);
+  const box = popup.getElement()?.querySelector(".lum-card");
+  if (!box) return;
+  box.replaceChildren(...rows.flatMap(([k, v]) => [el("dt", { text: k }), el("dd", { text: v })]));
+  box.dataset.state = "ready";
+  // The popup's content becomes this very node, so the re-layout (size, pan into view) keeps the card instead of
+  // calling the content function again; closing the popup gives the function back for the next opening.
+  popup.setContent(box.closest(".popup"));
 }
 
 /** An intervention's SLA standing from its deadlines alone: overdue when a milestone it has not reached is past. */
@@ -126,9 +140,13 @@ export function setupLayers(map) {
       known.data = l;
       known.marker.setStyle(styleLum(l));
       known.marker.setPopupContent(() => lumPopup(known.data));
+      if (known.marker.isPopupOpen()) completeLumPopup(known.marker.getPopup(), l).catch(showError);
       return;
     }
-    const marker = L.circleMarker([l.lat, l.lon], { renderer, ...styleLum(l) }).bindPopup(() => lumPopup(lums.get(key).data));
+    const marker = L.circleMarker([l.lat, l.lon], { renderer, ...styleLum(l) }).bindPopup(() => lumPopup(lums.get(key).data),
+      { minWidth: 280, maxWidth: 340 });
+    marker.on("popupopen", (ev) => completeLumPopup(ev.popup, lums.get(key).data).catch(showError));
+    marker.on("popupclose", () => marker.setPopupContent(() => lumPopup(lums.get(key).data)));
     lums.set(key, { data: l, marker });
     marker.addTo(lumLayer);
   }
