@@ -41,7 +41,6 @@ from tests.lighting_helpers import register as register_box
 from tests.mqtt_helpers import Mosquitto, wait_until
 from tests.tile_server import TILE_PATH, tile_server
 from tests.web_helpers import (
-    ARTIFACTS,
     CHROMIUM,
     CHROMIUM_ARGS,
     accessibility_violations,
@@ -50,6 +49,7 @@ from tests.web_helpers import (
     fleet_rows,
     seed_fleet,
     serve,
+    shot,
 )
 
 
@@ -89,20 +89,6 @@ def page(browser: Browser, request: pytest.FixtureRequest) -> Iterator[Page]:
 
 def t_fr(key: str) -> str:
     return i18n.translate("fr", key)
-
-
-def shot(page: Page, name: str) -> Path:
-    """Save a screenshot of the page, after an accessibility audit of it: 0 serious or critical violations.
-
-    The audit waits for running CSS transitions to end: a popup fading in has not reached its colours yet.
-    """
-    page.wait_for_function("() => document.getAnimations().every((a) => a.playState !== 'running')", timeout=5000)
-    violations = accessibility_violations(page)
-    assert not violations, f"{name}: {violations}"
-    ARTIFACTS.mkdir(exist_ok=True)
-    path = ARTIFACTS / f"{name}.png"
-    page.screenshot(path=str(path), full_page=False)
-    return path
 
 
 def login(page: Page, base_url: str, username: str, next_path: str = "/map") -> None:
@@ -735,11 +721,15 @@ def test_the_map_shows_luminaires_by_measured_state_and_a_fault_turns_red_live(
     assert states == {"light-liberte-01/l01": "dimmed", "light-liberte-01/l02": "on"}
     expect(page.locator('[data-layer-count="lum-dimmed"]')).to_have_text("1")
     expect(page.locator('[data-layer-count="lum-on"]')).to_have_text("1")
+    # At city scale only faults are drawn over the device clusters; every luminaire from zoom 14.
+    assert int(page.locator("body").get_attribute("data-map-zoom") or 99) < 14
+    assert page.evaluate("window.vigieMap.layers.luminairesDrawn()") == 0
     t0 = time.monotonic()
     _publish(broker.port, "dijon", _events("light-liberte-01", 2, now_ms(), wire.LampFault("l02", "lampFailure", True)))
     page.wait_for_function("() => window.vigieMap.layers.luminaires().some((l) => l.state === 'fault')", timeout=2000)
     assert time.monotonic() - t0 < 2.0
     expect(page.locator('[data-layer-count="lum-fault"]')).to_have_text("1")
+    assert page.evaluate("window.vigieMap.layers.luminairesDrawn()") == 1
     # The rule opened an intervention: it is on the map, worded in French, by its priority.
     expect(page.locator('[data-layer-count="iv-normal"]')).to_have_text("1", timeout=5000)
     ivs = page.evaluate("window.vigieMap.layers.interventions()")
@@ -749,6 +739,8 @@ def test_the_map_shows_luminaires_by_measured_state_and_a_fault_turns_red_live(
     expect(popup).to_contain_text("Luminaire l02")
     expect(popup).to_contain_text("en défaut")
     expect(popup).to_contain_text("lampe en panne")
+    assert int(page.locator("body").get_attribute("data-map-zoom") or 0) >= 14
+    assert page.evaluate("window.vigieMap.layers.luminairesDrawn()") == 2
     shot(page, "map-layers-fault")
     page.evaluate(f"window.vigieMap.layers.openIntervention({ivs[0]['id']})")
     card = page.locator(f'.leaflet-popup-content .popup[data-intervention="{ivs[0]["id"]}"]')

@@ -264,6 +264,17 @@ map.on("click", (ev) => {
   const item = hit(ev.containerPoint);
   if (item) open(item);
 });
+// A cluster wins a click over the layers' markers drawn above it (luminaires, interventions): its ring and count
+// are what the operator aims at, and a marker's card would otherwise open instead of the zoom. Captured on the
+// map's container, before Leaflet's own canvas sees it.
+map.getContainer().addEventListener("click", (ev) => {
+  if (map.dragging?.moved()) return;
+  const rect = map.getContainer().getBoundingClientRect();
+  const item = hit({ x: ev.clientX - rect.left, y: ev.clientY - rect.top }, 0);
+  if (!item || !item.feature.properties.cluster) return;
+  ev.stopPropagation();
+  open(item);
+}, true);
 map.on("mousemove", (ev) => {
   map.getContainer().style.cursor = hit(ev.containerPoint) ? "pointer" : "";
 });
@@ -417,7 +428,7 @@ window.vigieMap = {
     .map((d) => ({ x: d.x, y: d.y, id: state.devices[d.feature.properties.i].id })),
   clusterCircles: () => state.drawn.filter((d) => d.feature.properties.cluster).map((d) => ({ x: d.x, y: d.y, r: d.r })),
   labels: () => state.labels.map((l) => ({ name: l.name, slug: l.slug, ...l.box })),
-  layers: setupLayers(map),
+  layers: setupLayers(map, marks),
 };
 
 start();

@@ -13,6 +13,9 @@ export const PRIORITIES = ["urgent", "high", "normal", "low"];
 export const PRIORITY_COLOURS = { urgent: "#b91c1c", high: "#c2410c", normal: "#1d4ed8", low: "#4b5563" };
 const OPEN = ["new", "acknowledged", "assigned", "en_route", "on_site", "resolved"];
 const PAGE = 1000;
+/** From this zoom every luminaire is drawn; below it only those at fault, over the device clusters (35,000 dots
+ * at city scale would hide the clusters and take their clicks, while a fault must show at any scale). */
+export const LUM_ALL_ZOOM = 14;
 const REFRESH_MS = 30_000;
 
 const lums = new Map(); // "device/lum" -> {data, marker}
@@ -126,9 +129,18 @@ function countIvs() {
   document.body.dataset.mapInterventions = String(ivs.size);
 }
 
-export function setupLayers(map) {
+export function setupLayers(map, marks = {}) {
   const renderer = L.canvas({ padding: 0.3 });
-  const lumLayer = L.layerGroup();
+  const faultGroup = L.layerGroup();
+  const okGroup = L.layerGroup();
+  const lumLayer = L.layerGroup([faultGroup]); // the legend's toggle; okGroup joins it from LUM_ALL_ZOOM
+  const groupOf = (l) => (l.state === "fault" ? faultGroup : okGroup);
+  const syncZoom = () => {
+    if (map.getZoom() >= LUM_ALL_ZOOM) lumLayer.addLayer(okGroup);
+    else lumLayer.removeLayer(okGroup);
+  };
+  map.on("zoomend", syncZoom);
+  syncZoom();
   const ivLayer = L.layerGroup();
   const teamLayer = L.layerGroup();
 
@@ -137,6 +149,10 @@ export function setupLayers(map) {
     const known = lums.get(key);
     if (l.lat === null || l.lon === null) return;
     if (known) {
+      if (groupOf(known.data) !== groupOf(l)) {
+        groupOf(known.data).removeLayer(known.marker);
+        groupOf(l).addLayer(known.marker);
+      }
       known.data = l;
       known.marker.setStyle(styleLum(l));
       known.marker.setPopupContent(() => lumPopup(known.data));
@@ -148,7 +164,7 @@ export function setupLayers(map) {
     marker.on("popupopen", (ev) => completeLumPopup(ev.popup, lums.get(key).data).catch(showError));
     marker.on("popupclose", () => marker.setPopupContent(() => lumPopup(lums.get(key).data)));
     lums.set(key, { data: l, marker });
-    marker.addTo(lumLayer);
+    groupOf(l).addLayer(marker);
   }
 
   /** The luminaires of the layer's columns (`/lighting/map`) as the objects `/lighting/luminaires` returns. */
@@ -280,6 +296,7 @@ export function setupLayers(map) {
   const loadAll = () => Promise.all([loadLums(), loadIvs(), loadTeams()]).then(() => {
     if (linked) focusOn(ivs.get(Number(linked[1]))?.marker);
     linked = null;
+    if (!marks.layersReady) marks.layersReady = performance.now();
     document.body.dataset.layersReady = "1";
   }).catch(showError);
   loadAll();
@@ -294,8 +311,14 @@ export function setupLayers(map) {
       title: interventionTitle(data) })),
     openLuminaire: (id) => {
       map.closePopup();
-      lums.get(id)?.marker.openPopup();
+      const marker = lums.get(id)?.marker;
+      if (!marker) return;
+      map.setView(marker.getLatLng(), Math.max(map.getZoom(), LUM_ALL_ZOOM), { animate: false });
+      marker.openPopup();
     },
+    /** How many luminaire markers are on the map now (faults only below LUM_ALL_ZOOM). */
+    luminairesDrawn: () => (map.hasLayer(lumLayer) ? faultGroup.getLayers().length
+      + (lumLayer.hasLayer(okGroup) ? okGroup.getLayers().length : 0) : 0),
     openIntervention: (id) => {
       map.closePopup();
       ivs.get(id)?.marker.openPopup();
