@@ -113,7 +113,7 @@ export async function luminaireRows(deviceId, lumId) {
     [t("card.power"), l.power_w === null ? "—" : `${fmtNumber(l.power_w, 1)} W`],
     [t("card.meter_lum"), l.energy_wh === null ? "—" : `${kwh(l.energy_wh)} kWh`],
     [t("card.energy_today"), energy.join(" ; ") || "—"],
-    [t("card.cabinet_meter"), meterText(cab.meter) || t("card.none")],
+    [t("card.cabinet_meter"), meterText(cab.meter) || t("card.no_meter")],
   ];
   if (cab.door_open !== null) rows.push([t("card.cabinet_door"), t(cab.door_open ? "card.door_open" : "card.door_shut")]);
   if (cab.circuits.length) {
