@@ -102,6 +102,7 @@ def one_run(context: BrowserContext, base: str, luminaires: int, interventions: 
         raise RuntimeError(f"the map shows {shown} luminaires and interventions, expected {luminaires, interventions}")
     marks: dict[str, float] = page.evaluate("window.vigieMap.marks")
     page.close()
+    print(f"  luminaires fetched {marks['lumsFetched']:.0f} ms, built {marks['lumsBuilt']:.0f} ms", flush=True)
     return {"clusters": marks["clusterDrawn"], "layers": marks["layersReady"],
             "interactive": max(marks["clusterDrawn"], marks["layersReady"])}
 

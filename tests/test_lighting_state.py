@@ -322,8 +322,10 @@ def test_a_luminaires_card_has_its_state_its_cabinets_meter_and_its_groups_energ
     assert today["day_start_ms"] == local_day_start(body["as_of_ms"])
     by_group = {g["group"]: g for g in today["groups"]}
     assert list(by_group) == ["commune-dijon", "place-rude", "rue-liberte"]
-    # Only today's hours count (yesterday's 999 Wh do not); reference and savings come along.
-    assert by_group["rue-liberte"]["energy_wh"] == 550.0 and by_group["rue-liberte"]["reference_wh"] == 1100.0
+    # Only today's hours so far count (yesterday's 999 Wh do not, nor the 250 Wh of 01:00 before it is 01:00);
+    # reference and savings come along.
+    wh = 300.0 + (250.0 if today["day_start_ms"] + 3_600_000 <= body["as_of_ms"] else 0.0)
+    assert by_group["rue-liberte"]["energy_wh"] == wh and by_group["rue-liberte"]["reference_wh"] == 2 * wh
     assert by_group["rue-liberte"]["savings_pct"] == 50.0
     assert by_group["commune-dijon"] == {"group": "commune-dijon", "energy_wh": 0, "reference_wh": 0,
                                          "savings_pct": None}

@@ -179,8 +179,11 @@ export function setupLayers(map, marks = {}) {
   /** Every luminaire in one compact response; one cabinet's, page by page, after a change there. */
   async function loadLums(device = null) {
     if (!device) {
-      for (const l of fromColumns(await api("GET", "/lighting/map"))) putLum(l);
+      const layer = await api("GET", "/lighting/map");
+      if (!marks.lumsFetched) marks.lumsFetched = performance.now();
+      for (const l of fromColumns(layer)) putLum(l);
       countLums();
+      if (!marks.lumsBuilt) marks.lumsBuilt = performance.now();
       return;
     }
     const base = new URLSearchParams({ limit: String(PAGE), device });
