@@ -66,7 +66,7 @@ def one_run(context: BrowserContext, base: str, expected: int) -> dict[str, floa
     clusters: list[dict[str, Any]] = page.evaluate("window.vigieMap.clusters()")
     big = max(clusters, key=lambda c: c["count"])
     page.locator("#map").click(position={"x": big["x"], "y": big["y"]})
-    page.wait_for_function(f'document.body.dataset.mapZoom !== "{zoom}"', timeout=10_000)
+    page.wait_for_function(f'() => document.body.dataset.mapZoom !== "{zoom}"', timeout=10_000)
     page.wait_for_selector('body[data-map-fresh="1"]', timeout=30_000)
     marks: dict[str, float] = page.evaluate("window.vigieMap.marks")
     # An operator stays on the map: let the page keep the layer for the next visit before it closes.

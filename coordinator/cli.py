@@ -54,7 +54,8 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     # that every other command (and every web or ingest worker) runs without the edge agent, ONNX Runtime or DALI.
     from .demo.run import run_demo  # noqa: PLC0415
 
-    return run_demo(Path(args.dir), args.port, args.web_port, night=not args.real_time)
+    return run_demo(Path(args.dir), args.port, args.web_port, night=not args.real_time, telemetry_s=args.telemetry_s,
+                    first_lamp_fault_s=args.first_lamp_fault_s)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -76,6 +77,10 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--web-port", type=int, default=8080)
     d.add_argument("--real-time", action="store_true",
                    help="run the simulated cabinets on the real clock (by default a daytime demo shows 21:30)")
+    d.add_argument("--telemetry-s", type=int, default=None,
+                   help="every box's telemetry interval (default: 15 s for the field boxes, 30 s for the district)")
+    d.add_argument("--first-lamp-fault-s", type=float, default=None,
+                   help="when the district's first lamp fails (default: 30 to 90 s after start, at random)")
     d.set_defaults(func=_cmd_demo)
     admin_cli.add_parsers(sub)
     dispatch_cli.add_parsers(sub)

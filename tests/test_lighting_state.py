@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from sqlalchemy.engine import Engine
 
 from coordinator.analytics.buckets import local_day_start
+from coordinator.lighting import card as card_mod
 from coordinator.lighting.measured import STATES, Reading, active_faults, classify, lum_levels, lum_table, spread
 from coordinator.storage import make_engine
 from coordinator.storage.schema import energy_hourly, events, light_group_members, telemetry
@@ -277,3 +278,70 @@ def test_group_figures_agree_with_the_luminaires_they_list(app: Flask, db_url: s
     rude = groups[2]
     assert [c["device_id"] for c in rude["cabinets"]] == ["light-darcy-01", "light-liberte-02"]
     assert rude["cabinets"][0]["luminaires"] == 1 and groups[0]["cabinets"][0]["luminaires"] == 2
+
+
+# ------------------------------------------------------------------------------------------- the card
+
+
+def test_cabinet_readings_take_the_meter_contacts_and_circuits_and_leave_out_what_is_malformed() -> None:
+    metrics = {"cabinet.meter.energy_import_wh": 12345.5, "cabinet.meter.power_l1": 812.0,
+               "cabinet.meter.voltage_l1": None, "cabinet.meter.odd": {"nested": 1}, "cabinet.door_open": False,
+               "cabinet.dark": True, "cabinet.circuits": {"ids": [1, 2], "on": [True, False], "tripped": [False, 3]},
+               "light.n": 4, "light.power_w": 160.5, "light.lum": {"ids": []}}
+    got = card_mod.cabinet_readings(metrics)
+    assert got["meter"] == {"energy_import_wh": 12345.5, "odd": None, "power_l1": 812.0, "voltage_l1": None}
+    assert got["door_open"] is False and got["dark"] is True
+    assert got["circuits"] == [{"id": 1, "on": True, "tripped": False}, {"id": 2, "on": False, "tripped": None}]
+    assert got["node"] == {"n": 4, "power_w": 160.5}
+    # Columns of unequal length, contacts of the wrong type: nothing invented.
+    bad = card_mod.cabinet_readings({"cabinet.circuits": {"ids": [1], "on": [], "tripped": []},
+                                     "cabinet.door_open": "yes"})
+    assert bad == {"meter": {}, "circuits": [], "door_open": None, "dark": None, "node": {}}
+
+
+def test_a_luminaires_card_has_its_state_its_cabinets_meter_and_its_groups_energy_today(
+        app: Flask, db_url: str, tmp_path: Path) -> None:
+    db = make_engine(db_url)
+    now = _district(tmp_path, db)
+    with db.begin() as conn:
+        metrics = {**_lum_metrics([100, 100, 0, 100], [100, 100, 100, 100]), "cabinet.meter.energy_import_wh": 5120.0,
+                   "cabinet.meter.power_total": 231.5, "cabinet.door_open": True, "cabinet.dark": True,
+                   "cabinet.circuits": {"ids": [1], "on": [True], "tripped": [False]}}
+        conn.execute(sa.update(telemetry).where(telemetry.c.device_id == "light-liberte-02").values(metrics=metrics))
+    db.dispose()
+    viewer = add_user(app, "lecteur", "viewer")
+    body = viewer.get("/lighting/luminaires/light-liberte-02/l03").get_json()
+    lum = body["luminaire"]
+    assert (lum["state"], lum["level"], lum["target"], lum["faults"]) == ("fault", 0, 100, ["lampFailure"])
+    cab = body["cabinet"]
+    assert cab["device_id"] == "light-liberte-02" and cab["telemetry_ms"] == now - 20_000 and cab["stale"] is False
+    assert cab["meter"] == {"energy_import_wh": 5120.0, "power_total": 231.5}
+    assert cab["door_open"] is True and cab["circuits"] == [{"id": 1, "on": True, "tripped": False}]
+    assert cab["node"]["n"] == 4
+    today = body["energy_today"]
+    assert today["day_start_ms"] == local_day_start(body["as_of_ms"])
+    by_group = {g["group"]: g for g in today["groups"]}
+    assert list(by_group) == ["commune-dijon", "place-rude", "rue-liberte"]
+    # Only today's hours so far count (yesterday's 999 Wh do not, nor the 250 Wh of 01:00 before it is 01:00);
+    # reference and savings come along.
+    wh = 300.0 + (250.0 if today["day_start_ms"] + 3_600_000 <= body["as_of_ms"] else 0.0)
+    assert by_group["rue-liberte"]["energy_wh"] == wh and by_group["rue-liberte"]["reference_wh"] == 2 * wh
+    assert by_group["rue-liberte"]["savings_pct"] == 50.0
+    assert by_group["commune-dijon"] == {"group": "commune-dijon", "energy_wh": 0, "reference_wh": 0,
+                                         "savings_pct": None}
+    # A cabinet that never sent telemetry: its readings are empty, not an error.
+    quiet = viewer.get("/lighting/luminaires/light-darcy-01/l01").get_json()
+    assert quiet["cabinet"]["meter"] == {} and quiet["luminaire"]["state"] == "no_data"
+
+
+def test_a_luminaires_card_is_commune_scoped_and_unknown_ones_are_404(app: Flask, db_url: str, tmp_path: Path) -> None:
+    db = make_engine(db_url)
+    _district(tmp_path, db)
+    db.dispose()
+    talant = add_user(app, "agent.talant", "viewer", commune="talant")
+    assert talant.get("/lighting/luminaires/light-talant-01/l01").status_code == 200
+    assert talant.get("/lighting/luminaires/light-liberte-02/l03").status_code == 403
+    for path in ("light-liberte-02/l99", "nobody/l01", "Light-X/l01", "light-liberte-02/L%20"):
+        resp = talant.get(f"/lighting/luminaires/{path}")
+        assert resp.status_code == 404, path
+        assert resp.get_json()["error"]["message"], path

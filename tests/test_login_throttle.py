@@ -157,7 +157,10 @@ def test_an_unknown_name_costs_the_time_of_a_known_one(db_url: str) -> None:
         times["unknown"].append(_timed(c, f"inconnu{i}", WRONG, 401))
         times["known_right"].append(_timed(c, "chef", PASSWORD, 200))
         times["deactivated"].append(_timed(c, "parti", PASSWORD, 401))
+    # The leak this guards against is a factor of 30 (0.02 s for an unknown name against 0.6 s for a password
+    # hash); the band leaves room for what the known paths write (a failure counted, an audit entry), which a
+    # busy disk slows.
     unknown = min(times["unknown"])
     for other in ("known_wrong", "known_right", "deactivated"):
         ratio = unknown / min(times[other])
-        assert 0.7 <= ratio <= 1.4, (other, ratio, times)
+        assert 0.5 <= ratio <= 2.0, (other, ratio, times)

@@ -21,6 +21,7 @@ from flask import Flask
 from playwright.sync_api import Browser, Locator, Page, Playwright, expect, sync_playwright
 
 import vigie_wire as wire
+from coordinator.analytics.buckets import local_day_start
 from coordinator.dispatch import service as dispatch_service
 from coordinator.ingest.config import IngestSettings
 from coordinator.ingest.hooks import Hooks
@@ -31,7 +32,7 @@ from coordinator.lighting import hooks as lighting_hooks
 from coordinator.storage import interventions as intervention_store
 from coordinator.storage import make_engine
 from coordinator.storage import teams as team_store
-from coordinator.storage.schema import analytics_counts, energy_hourly, interventions
+from coordinator.storage.schema import analytics_counts, energy_hourly, events, interventions, telemetry
 from coordinator.web import i18n
 from edge_agent.agent import Agent
 from tests.api_helpers import PASSWORD, add_user, make_app
@@ -41,7 +42,6 @@ from tests.lighting_helpers import register as register_box
 from tests.mqtt_helpers import Mosquitto, wait_until
 from tests.tile_server import TILE_PATH, tile_server
 from tests.web_helpers import (
-    ARTIFACTS,
     CHROMIUM,
     CHROMIUM_ARGS,
     accessibility_violations,
@@ -50,6 +50,7 @@ from tests.web_helpers import (
     fleet_rows,
     seed_fleet,
     serve,
+    shot,
 )
 
 
@@ -89,20 +90,6 @@ def page(browser: Browser, request: pytest.FixtureRequest) -> Iterator[Page]:
 
 def t_fr(key: str) -> str:
     return i18n.translate("fr", key)
-
-
-def shot(page: Page, name: str) -> Path:
-    """Save a screenshot of the page, after an accessibility audit of it: 0 serious or critical violations.
-
-    The audit waits for running CSS transitions to end: a popup fading in has not reached its colours yet.
-    """
-    page.wait_for_function("() => document.getAnimations().every((a) => a.playState !== 'running')", timeout=5000)
-    violations = accessibility_violations(page)
-    assert not violations, f"{name}: {violations}"
-    ARTIFACTS.mkdir(exist_ok=True)
-    path = ARTIFACTS / f"{name}.png"
-    page.screenshot(path=str(path), full_page=False)
-    return path
 
 
 def login(page: Page, base_url: str, username: str, next_path: str = "/map") -> None:
@@ -735,11 +722,15 @@ def test_the_map_shows_luminaires_by_measured_state_and_a_fault_turns_red_live(
     assert states == {"light-liberte-01/l01": "dimmed", "light-liberte-01/l02": "on"}
     expect(page.locator('[data-layer-count="lum-dimmed"]')).to_have_text("1")
     expect(page.locator('[data-layer-count="lum-on"]')).to_have_text("1")
+    # At city scale only faults are drawn over the device clusters; every luminaire from zoom 14.
+    assert int(page.locator("body").get_attribute("data-map-zoom") or 99) < 14
+    assert page.evaluate("window.vigieMap.layers.luminairesDrawn()") == 0
     t0 = time.monotonic()
     _publish(broker.port, "dijon", _events("light-liberte-01", 2, now_ms(), wire.LampFault("l02", "lampFailure", True)))
     page.wait_for_function("() => window.vigieMap.layers.luminaires().some((l) => l.state === 'fault')", timeout=2000)
     assert time.monotonic() - t0 < 2.0
     expect(page.locator('[data-layer-count="lum-fault"]')).to_have_text("1")
+    assert page.evaluate("window.vigieMap.layers.luminairesDrawn()") == 1
     # The rule opened an intervention: it is on the map, worded in French, by its priority.
     expect(page.locator('[data-layer-count="iv-normal"]')).to_have_text("1", timeout=5000)
     ivs = page.evaluate("window.vigieMap.layers.interventions()")
@@ -749,6 +740,8 @@ def test_the_map_shows_luminaires_by_measured_state_and_a_fault_turns_red_live(
     expect(popup).to_contain_text("Luminaire l02")
     expect(popup).to_contain_text("en défaut")
     expect(popup).to_contain_text("lampe en panne")
+    assert int(page.locator("body").get_attribute("data-map-zoom") or 0) >= 14
+    assert page.evaluate("window.vigieMap.layers.luminairesDrawn()") == 2
     shot(page, "map-layers-fault")
     page.evaluate(f"window.vigieMap.layers.openIntervention({ivs[0]['id']})")
     card = page.locator(f'.leaflet-popup-content .popup[data-intervention="{ivs[0]["id"]}"]')
@@ -817,3 +810,70 @@ def test_the_map_is_operated_from_the_keyboard_with_teams_at_their_last_position
     expect(page.locator(f'.leaflet-popup-content .popup[data-intervention="{iv["id"]}"]')).to_contain_text(
         "Chaussée effondrée")
     shot(page, "map-keyboard-teams")
+
+
+def test_a_camera_shows_its_last_hour_and_a_luminaire_its_cabinet_and_energy_of_the_day(
+        app: Flask, db_url: str, base_url: str, page: Page, tmp_path: Path) -> None:
+    """Click a camera: counts per zone and line over the last hour as sparklines, its latest events in French, and
+    why there is no image. Open a luminaire: its power, its groups' energy today and its cabinet's meter."""
+    cfg, _ = light_box(tmp_path, 1883, "light-liberte-01", site="dijon", groups=("rue-liberte",))
+    engine = make_engine(db_url)
+    register(engine, ("cam-darcy-01", "dijon"))
+    register_box(engine, cfg)
+    now = now_ms()
+    minute = now // 60_000 * 60_000
+    with engine.begin() as conn:
+        for n, (ago, typ, target, body) in enumerate((
+                (9 * 60_000, "line_crossing", "liberte-west", {"cam": 0, "line": "liberte-west", "track": 4, "cls": 1,
+                                                               "inbound": False}),
+                (2 * 60_000, "zone_enter", "crossing", {"cam": 0, "zone": "crossing", "track": 5, "cls": 0})), start=1):
+            conn.execute(sa.insert(events).values(device_id="cam-darcy-01", boot=1, n=n, site="dijon", ts_ms=now - ago,
+                                                  received_ms=now - ago, type=typ, cam=0, target=target,
+                                                  cls=body["cls"], historical=False, stale=False, body=body))
+        for ago, target, inbound, outbound in ((50, "liberte-west", 6, 2), (20, "liberte-west", 3, 5),
+                                               (5, "crossing", 4, 0)):
+            conn.execute(sa.insert(analytics_counts).values(site="dijon", device_id="cam-darcy-01", cam=0,
+                                                            target=target, cls=0, minute_ms=minute - ago * 60_000,
+                                                            inbound=inbound, outbound=outbound))
+        conn.execute(sa.insert(telemetry).values(device_id="light-liberte-01", ts_ms=now - 5000, stale=False, metrics={
+            "light.n": 2, "light.lum": {"ids": ["l01", "l02"], "level": [70, 100], "target": [70, 100],
+                                        "power_w": [42.5, 60], "energy_wh": [9000, 9500], "hours": [3, 3],
+                                        "switch_ons": [1, 1]},
+            "cabinet.meter.power_total": 231.5, "cabinet.meter.import_energy": 5120.25,
+            "cabinet.meter.voltage_l1": 231.0,
+            "cabinet.door_open": False, "cabinet.circuits": {"ids": [1], "on": [True], "tripped": [False]}}))
+        conn.execute(sa.insert(energy_hourly).values(site="dijon", group_name="rue-liberte",
+                                                     hour_ms=local_day_start(now), energy_wh=1250.0,
+                                                     rated_energy_wh=1250.0, reference_wh=2500.0, lit_h=2.0))
+    engine.dispose()
+    add_user(app, "operateur", "operator")
+    login(page, base_url, "operateur", "/map")
+    expect(page.locator("body")).to_have_attribute("data-layers-ready", "1", timeout=10_000)
+    page.get_by_label("Trouver un équipement").fill("cam-darcy-01")
+    page.get_by_role("button", name="Chercher").click()
+    card = page.locator("#device-activity-body")
+    expect(card).to_have_attribute("data-state", "ready", timeout=5000)
+    west = card.locator('.sparks li[data-target="liberte-west"]')
+    expect(west).to_contain_text("9 vers l'intérieur, 7 vers l'extérieur")
+    expect(west.locator("svg.spark")).to_have_attribute("aria-label", re.compile(r"^liberte-west, par tranche de 5 "
+                                                                                  r"minutes sur la dernière heure : "))
+    expect(card.locator('.sparks li[data-target="crossing"]')).to_contain_text("4 entrées")
+    expect(card.locator(".recent-events li")).to_have_count(2)
+    expect(card.locator(".recent-events li").first).to_contain_text(
+        "Entrée en zone — Zone crossing : personne, caméra 1")
+    expect(card.locator(".recent-events li").nth(1)).to_contain_text("liberte-west")
+    expect(card).to_contain_text("Pas d'image : le centre ne conserve pas les instantanés des boîtiers.")
+    expect(card.locator('.sparks li[data-target="liberte-west"]')).to_contain_text("16 personnes")
+    text = card.text_content() or ""
+    assert "[[" not in text and "null" not in text and "undefined" not in text
+    card.scroll_into_view_if_needed()
+    shot(page, "map-camera-card")
+    page.evaluate("window.vigieMap.layers.openLuminaire('light-liberte-01/l01')")
+    lum = page.locator('.leaflet-popup-content .popup[data-lum="light-liberte-01/l01"] .lum-card')
+    expect(lum).to_have_attribute("data-state", "ready", timeout=5000)
+    expect(lum).to_contain_text("42,5 W")
+    expect(lum).to_contain_text("rue-liberte : 1,25 kWh (pleine puissance : 2,50 kWh)")
+    expect(lum).to_contain_text("puissance 231,5 W, énergie importée 5\u202f120,3 kWh, tension 231 V")
+    expect(lum).to_contain_text("fermée")
+    expect(lum).to_contain_text("1 sous tension sur 1, 0 disjoncté(s)")
+    shot(page, "map-luminaire-card")

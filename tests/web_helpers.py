@@ -116,3 +116,17 @@ def serve(app: Flask) -> Iterator[str]:
         server.shutdown()
         thread.join(10)
         server.server_close()
+
+
+def shot(page: Page, name: str) -> Path:
+    """Save a screenshot of the page, after an accessibility audit of it: 0 serious or critical violations.
+
+    The audit waits for running CSS transitions to end: a popup fading in has not reached its colours yet.
+    """
+    page.wait_for_function("() => document.getAnimations().every((a) => a.playState !== 'running')", timeout=5000)
+    violations = accessibility_violations(page)
+    assert not violations, f"{name}: {violations}"
+    ARTIFACTS.mkdir(exist_ok=True)
+    path = ARTIFACTS / f"{name}.png"
+    page.screenshot(path=str(path), full_page=False)
+    return path

@@ -30,14 +30,15 @@ from .presence import arrivals
 log = logging.getLogger("vigie.demo.district")
 
 
-def write_configs(district: District, root: Path, port: int) -> tuple[list[Path], list[Path]]:
-    """Box config files for every light cabinet and sensor, pointed at the demo broker."""
+def write_configs(district: District, root: Path, port: int, telemetry_s: int = 30) -> tuple[list[Path], list[Path]]:
+    """Box config files for every light cabinet and sensor, pointed at the demo broker; cabinets send telemetry every
+    ``telemetry_s`` (sensors every minute, or as often as the cabinets when that is shorter)."""
     root.mkdir(parents=True, exist_ok=True)
     lights, sensors = [], []
     for box in district.light_boxes:
         raw: dict[str, Any] = {**box, "mqtt": {"host": "127.0.0.1", "port": port},
                                "outbox": {"path": str(root / f"{box['device_id']}-outbox.sqlite3")},
-                               "telemetry_interval_s": 30}
+                               "telemetry_interval_s": telemetry_s}
         raw["lighting"] = {**box["lighting"], "state_file": str(root / f"{box['device_id']}-lighting.json")}
         path = root / f"{box['device_id']}.yaml"
         path.write_text(yaml.safe_dump(raw, sort_keys=False), encoding="utf-8")
@@ -45,7 +46,8 @@ def write_configs(district: District, root: Path, port: int) -> tuple[list[Path]
     for sn in district.sensors:
         raw = {"device_id": sn.device_id, "site": sn.site, "lat": sn.lat, "lon": sn.lon,
                "mqtt": {"host": "127.0.0.1", "port": port},
-               "outbox": {"path": str(root / f"{sn.device_id}-outbox.sqlite3")}, "telemetry_interval_s": 60}
+               "outbox": {"path": str(root / f"{sn.device_id}-outbox.sqlite3")},
+               "telemetry_interval_s": min(60, telemetry_s)}
         path = root / f"{sn.device_id}.yaml"
         path.write_text(yaml.safe_dump(raw, sort_keys=False), encoding="utf-8")
         sensors.append(path)
@@ -91,11 +93,11 @@ class FaultSim:
     """
 
     def __init__(self, agents: list[Agent], rng: random.Random, every_s: float = 300.0,
-                 repair_after_s: float = 900.0) -> None:
+                 repair_after_s: float = 900.0, first_after_s: float | None = None) -> None:
         self.gear = [a.light.driver for a in agents
                      if a.light is not None and isinstance(a.light.driver, SimulatedDriver)]
         self.rng, self.every_s, self.repair_after_s = rng, every_s, repair_after_s
-        self.next_at = time.monotonic() + rng.uniform(30, 90)
+        self.next_at = time.monotonic() + (rng.uniform(30, 90) if first_after_s is None else first_after_s)
         self.broken: list[tuple[float, SimulatedDriver, str]] = []
 
     def step(self, now: float) -> None:
@@ -114,9 +116,11 @@ class FaultSim:
 
 def run_district(district: District, root: Path, port: int, stop: threading.Event,
                  clock_offset: dt.timedelta = dt.timedelta(0), seed: int = 7,
-                 on_ready: Callable[[int], None] | None = None) -> None:
-    """Run every box of ``district`` until ``stop``; telemetry at each box's interval."""
-    light_paths, sensor_paths = write_configs(district, root, port)
+                 on_ready: Callable[[int], None] | None = None, telemetry_s: int = 30,
+                 first_fault_after_s: float | None = None) -> None:
+    """Run every box of ``district`` until ``stop``; telemetry at each box's interval; the first lamp fails after
+    ``first_fault_after_s`` (30 to 90 s at random by default)."""
+    light_paths, sensor_paths = write_configs(district, root, port, telemetry_s)
 
     def light_clock() -> dt.datetime:
         return dt.datetime.now(dt.UTC) + clock_offset
@@ -132,7 +136,7 @@ def run_district(district: District, root: Path, port: int, stop: threading.Even
         sims.append(SensorSim(sensor, agent, random.Random(rng.random()), light_clock))
     for agent in agents:
         agent.start()
-    faults = FaultSim(agents, random.Random(seed + 1))
+    faults = FaultSim(agents, random.Random(seed + 1), first_after_s=first_fault_after_s)
     if on_ready:
         on_ready(len(agents))
     next_tel = {id(a): time.monotonic() + random.uniform(1, 5) for a in agents}

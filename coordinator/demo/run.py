@@ -44,13 +44,13 @@ MODEL = ROOT / "models" / "nanodet-g-416.manifest.json"
 DEMO_USER = "demo"
 
 
-def field_config(root: Path, port: int, src: Path) -> Path:
+def field_config(root: Path, port: int, src: Path, telemetry_s: int = 15) -> Path:
     """A committed field config pointed at the local broker (no TLS, no password: demo only)."""
     raw: dict[str, Any] = yaml.safe_load(src.read_text(encoding="utf-8"))
     device = raw["device_id"]
     raw["mqtt"] = {"host": "127.0.0.1", "port": port}
     raw["outbox"] = {**raw.get("outbox", {}), "path": str(root / f"{device}-outbox.sqlite3")}
-    raw["telemetry_interval_s"] = 15
+    raw["telemetry_interval_s"] = telemetry_s
     # Pole cameras are replaced by the committed street footage, looped at its real pace, at a
     # detection rate two boxes can share on a small machine.
     for cam in raw.get("cameras", []):
@@ -205,7 +205,13 @@ def _prepare_database(root: Path, db_url: str) -> str:
 
 
 def run_demo(root: Path = Path("var/demo"), port: int = DEMO_PORT, web_port: int = WEB_PORT,
-             night: bool = True) -> int:
+             night: bool = True, telemetry_s: int | None = None, first_lamp_fault_s: float | None = None) -> int:
+    """Run the demo until Ctrl-C (or SIGTERM).
+
+    ``telemetry_s`` shortens every box's telemetry interval (15 s for the field boxes, 30 s for the district by
+    default) and ``first_lamp_fault_s`` sets when the district's first lamp fails (30 to 90 s at random by
+    default): the browser tests drive the demo's real processes and cannot wait a minute for either.
+    """
     root = root.resolve()
     root.mkdir(parents=True, exist_ok=True)
     boxes_dir = root / "boxes"
@@ -231,8 +237,8 @@ def run_demo(root: Path = Path("var/demo"), port: int = DEMO_PORT, web_port: int
         _step(3, total, "box configs: the committed Dijon district + a simulated district of 20 cabinets")
         district = district_mod.generate()
         committed = sorted(p for p in FIRMWARE_CONFIGS.glob("*.yaml"))
-        field_paths = [field_config(boxes_dir, port, p) for p in committed]
-        light_paths, sensor_paths = write_configs(district, boxes_dir / "district", port)
+        field_paths = [field_config(boxes_dir, port, p, telemetry_s or 15) for p in committed]
+        light_paths, sensor_paths = write_configs(district, boxes_dir / "district", port, telemetry_s or 30)
         print(f"      {len(field_paths)} field boxes, {len(light_paths)} light cabinets "
               f"({district.luminaire_count} luminaires), {len(sensor_paths)} presence sensors", flush=True)
         for configs in (boxes_dir, boxes_dir / "district"):
@@ -260,7 +266,8 @@ def run_demo(root: Path = Path("var/demo"), port: int = DEMO_PORT, web_port: int
         _step(6, total, "simulated district: 20 cabinets, 2,000 luminaires, presence sensors"
               + (f" (light clocks shifted {offset} to show the night)" if offset else ""))
         children.start("district", [*exe, "coordinator.demo.district_main", "--dir", str(boxes_dir / "district"),
-                                    "--port", str(port), "--clock-offset-s", str(int(offset.total_seconds()))], env)
+                                    "--port", str(port), "--clock-offset-s", str(int(offset.total_seconds())),
+                                    *_pace(telemetry_s, first_lamp_fault_s)], env)
 
         _step(7, total, "ready")
         print(f"\n  Vigie UI:  http://127.0.0.1:{web_port}/\n  login:     {DEMO_USER}\n"
@@ -276,6 +283,12 @@ def run_demo(root: Path = Path("var/demo"), port: int = DEMO_PORT, web_port: int
         broker.stop()
         print("demo stopped", flush=True)
     return 0
+
+
+def _pace(telemetry_s: int | None, first_lamp_fault_s: float | None) -> list[str]:
+    """The district process's options for a faster pace than the demo's own (tests)."""
+    out = [] if telemetry_s is None else ["--telemetry-s", str(telemetry_s)]
+    return out if first_lamp_fault_s is None else [*out, "--first-lamp-fault-s", str(first_lamp_fault_s)]
 
 
 def _night_offset(now: dt.datetime | None = None) -> dt.timedelta:

@@ -64,7 +64,7 @@ def _spread_json(s: Spread) -> dict[str, Any]:
     return {"n": s.n, "median": s.median, "q1": s.q1, "q3": s.q3, "min": s.low, "max": s.high}
 
 
-def _states(conn: Connection, rows: list[store.InventoryRow], now_ms: int) -> list[LuminaireState]:
+def states(conn: Connection, rows: list[store.InventoryRow], now_ms: int) -> list[LuminaireState]:
     devices = {r.device_id for r in rows}
     tele = store.node_telemetry(conn, devices)
     faults = active_faults(store.fault_changes(conn, devices))
@@ -89,7 +89,7 @@ def luminaire_page(conn: Connection, site: str | None, device: str | None, group
     """One page of luminaires with their measured state, and how many match in all."""
     total = store.count_luminaires(conn, site, device, group)
     rows = store.luminaires(conn, site, device, group, limit, offset)
-    return total, _states(conn, rows, now_ms)
+    return total, states(conn, rows, now_ms)
 
 
 def _override(commands: list[StoredCommand], site: str, group: str) -> dict[str, Any] | None:
@@ -122,7 +122,7 @@ _Entry = tuple[State, float | None, float | None]
 
 def _cabinet_entries(tele: store.NodeTelemetry | None, lum_ids: tuple[str, ...],
                      faults: dict[tuple[str, str], list[str]], device: str, now_ms: int) -> list[_Entry]:
-    """The entries of a cabinet's luminaires, classified exactly as :func:`_states` classifies them."""
+    """The entries of a cabinet's luminaires, classified exactly as :func:`states` classifies them."""
     fresh = tele is not None and not tele.stale and now_ms - tele.ts_ms <= FRESH_MS
     table = lum_levels(None if tele is None else tele.metrics)
     out: list[_Entry] = []
@@ -150,7 +150,7 @@ def group_states(conn: Connection, site: str | None, now_ms: int) -> list[dict[s
 
     Works per cabinet, not per luminaire: the database hands over each group's cabinets with their luminaire
     ids, each node's telemetry table is read once (level and target only), and a luminaire is a plain tuple.
-    Each luminaire's state is the one :func:`_states` gives the list and the map, at a fraction of the cost.
+    Each luminaire's state is the one :func:`states` gives the list and the map, at a fraction of the cost.
     """
     rows = store.group_cabinets(conn, site)
     devices = {device for _, _, device, _ in rows}
@@ -203,7 +203,7 @@ def _ts(tele: store.NodeTelemetry | None) -> int | None:
 def luminaire_layer(conn: Connection, site: str | None, now_ms: int) -> dict[str, Any]:
     """Every luminaire of the scope for the map, by columns: each device, commune and state name is written
     once and referred to by its index, so 35,000 luminaires travel in one compact response."""
-    lums = _states(conn, store.luminaires(conn, site, None, None), now_ms)
+    lums = states(conn, store.luminaires(conn, site, None, None), now_ms)
     devices: dict[str, int] = {}
     sites: dict[str, int] = {}
     telemetry: list[int | None] = []

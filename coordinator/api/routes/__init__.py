@@ -4,6 +4,7 @@ from . import (
     analytics,
     analytics_mode,
     auth,
+    device_activity,
     fleet,
     intervention_context,
     interventions,
@@ -21,6 +22,6 @@ from . import (
     users,
 )
 
-ROUTE_MODULES = (auth, users, stream, fleet, lighting, lighting_state, analytics, interventions, intervention_context,
-                 teams, rules, open311, security_events, register, requisitions, analytics_mode, segments,
-                 recording)
+ROUTE_MODULES = (auth, users, stream, fleet, device_activity, lighting, lighting_state, analytics, interventions,
+                 intervention_context, teams, rules, open311, security_events, register, requisitions, analytics_mode,
+                 segments, recording)

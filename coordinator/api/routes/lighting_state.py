@@ -7,18 +7,20 @@ has tens of thousands; the group summary is computed over every luminaire of the
 
 from __future__ import annotations
 
+import re
 import time
 
 from flask import jsonify
 from flask.typing import ResponseReturnValue
 from pydantic import BaseModel, ConfigDict, Field
 
-from coordinator.lighting import state
+from coordinator.lighting import card, state
 from coordinator.storage.flask import get_read_engine
 
 from ..blueprint import bp
 from ..bodies import parse_query
-from ..security import require
+from ..errors import not_found
+from ..security import check_commune, current_principal, require
 from ..vocab import Commune
 from .fleet import scoped_site
 
@@ -75,3 +77,22 @@ def luminaire_map() -> ResponseReturnValue:
     with get_read_engine().connect() as conn:
         layer = state.luminaire_layer(conn, site, _now_ms())
     return jsonify(layer)
+
+
+_ID_RE = re.compile(_ID)
+
+
+@bp.get("/lighting/luminaires/<device_id>/<lum_id>")
+@require("viewer")
+def luminaire_card(device_id: str, lum_id: str) -> ResponseReturnValue:
+    """One luminaire for its card on the map: measured state, its cabinet's readings, its groups' energy today."""
+    if not _ID_RE.match(device_id) or not _ID_RE.match(lum_id):
+        raise not_found("luminaire", f"{device_id}/{lum_id}")
+    now = _now_ms()
+    with get_read_engine().connect() as conn:
+        lum = card.luminaire(conn, device_id, lum_id, now)
+        if lum is None:
+            raise not_found("luminaire", f"{device_id}/{lum_id}")
+        check_commune(current_principal(), lum.site)
+        body = card.card(conn, lum, now)
+    return jsonify({"as_of_ms": now, **body})

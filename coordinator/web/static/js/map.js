@@ -4,6 +4,7 @@
 
 import { api, apiHas, boot, el, fmtDate, notify, showError, statusLabel, t } from "./common.js";
 import { cachedLayer, decodeLayer, fetchLayer } from "./devices.js";
+import { fillCameraCard } from "./map_cards.js";
 import { setupLayers } from "./map_layers.js";
 
 const L = window.L;
@@ -263,6 +264,17 @@ map.on("click", (ev) => {
   const item = hit(ev.containerPoint);
   if (item) open(item);
 });
+// A cluster wins a click over the layers' markers drawn above it (luminaires, interventions): its ring and count
+// are what the operator aims at, and a marker's card would otherwise open instead of the zoom. Captured on the
+// map's container, before Leaflet's own canvas sees it.
+map.getContainer().addEventListener("click", (ev) => {
+  if (map.dragging?.moved()) return;
+  const rect = map.getContainer().getBoundingClientRect();
+  const item = hit({ x: ev.clientX - rect.left, y: ev.clientY - rect.top }, 0);
+  if (!item || !item.feature.properties.cluster) return;
+  ev.stopPropagation();
+  open(item);
+}, true);
 map.on("mousemove", (ev) => {
   map.getContainer().style.cursor = hit(ev.containerPoint) ? "pointer" : "";
 });
@@ -307,6 +319,9 @@ async function showDevice(d) {
   details.hidden = false;
   details.dataset.device = d.id;
   details.focus();
+  const activity = document.getElementById("device-activity");
+  activity.hidden = !(d.roles || []).includes("camera");
+  if (!activity.hidden) fillCameraCard(document.getElementById("device-activity-body"), d.id).catch(showError);
   if (await apiHas("/devices/{device_id}")) {
     try {
       const full = await api("GET", `/devices/${encodeURIComponent(d.id)}`);
@@ -413,7 +428,7 @@ window.vigieMap = {
     .map((d) => ({ x: d.x, y: d.y, id: state.devices[d.feature.properties.i].id })),
   clusterCircles: () => state.drawn.filter((d) => d.feature.properties.cluster).map((d) => ({ x: d.x, y: d.y, r: d.r })),
   labels: () => state.labels.map((l) => ({ name: l.name, slug: l.slug, ...l.box })),
-  layers: setupLayers(map),
+  layers: setupLayers(map, marks),
 };
 
 start();

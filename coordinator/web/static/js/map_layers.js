@@ -3,6 +3,7 @@
 // event stream (a lamp fault turns its luminaire red as soon as it is stored).
 
 import { api, boot, communeName, el, fmtDate, fmtTime, showError, t } from "./common.js";
+import { luminaireRows } from "./map_cards.js";
 import { faultName, form as plural, interventionTitle } from "./wording.js";
 
 const L = window.L;
@@ -12,6 +13,9 @@ export const PRIORITIES = ["urgent", "high", "normal", "low"];
 export const PRIORITY_COLOURS = { urgent: "#b91c1c", high: "#c2410c", normal: "#1d4ed8", low: "#4b5563" };
 const OPEN = ["new", "acknowledged", "assigned", "en_route", "on_site", "resolved"];
 const PAGE = 1000;
+/** From this zoom every luminaire is drawn; below it only those at fault, over the device clusters (35,000 dots
+ * at city scale would hide the clusters and take their clicks, while a fault must show at any scale). */
+export const LUM_ALL_ZOOM = 14;
 const REFRESH_MS = 30_000;
 
 const lums = new Map(); // "device/lum" -> {data, marker}
@@ -33,7 +37,20 @@ function lumPopup(l) {
   ];
   return el("div", { class: "popup", dataset: { lum: `${l.device_id}/${l.lum_id}` } },
     el("strong", { text: `${t("light.luminaire")} ${l.lum_id}` }),
-    el("dl", {}, ...rows.flatMap(([k, v]) => [el("dt", { text: k }), el("dd", { text: v })])));
+    el("dl", {}, ...rows.flatMap(([k, v]) => [el("dt", { text: k }), el("dd", { text: v })])),
+    el("dl", { class: "lum-card", dataset: { state: "loading" } }, el("dt", { text: t("card.loading") }), el("dd")));
+}
+
+/** Once its popup is open, a luminaire's card gets its cabinet, meter and energy of the day (one call). */
+async function completeLumPopup(popup, l) {
+  const rows = await luminaireRows(l.device_id, l.lum_id);
+  const box = popup.getElement()?.querySelector(".lum-card");
+  if (!box) return;
+  box.replaceChildren(...rows.flatMap(([k, v]) => [el("dt", { text: k }), el("dd", { text: v })]));
+  box.dataset.state = "ready";
+  // The popup's content becomes this very node, so the re-layout (size, pan into view) keeps the card instead of
+  // calling the content function again; closing the popup gives the function back for the next opening.
+  popup.setContent(box.closest(".popup"));
 }
 
 /** An intervention's SLA standing from its deadlines alone: overdue when a milestone it has not reached is past. */
@@ -112,9 +129,18 @@ function countIvs() {
   document.body.dataset.mapInterventions = String(ivs.size);
 }
 
-export function setupLayers(map) {
+export function setupLayers(map, marks = {}) {
   const renderer = L.canvas({ padding: 0.3 });
-  const lumLayer = L.layerGroup();
+  const faultGroup = L.layerGroup();
+  const okGroup = L.layerGroup();
+  const lumLayer = L.layerGroup([faultGroup]); // the legend's toggle; okGroup joins it from LUM_ALL_ZOOM
+  const groupOf = (l) => (l.state === "fault" ? faultGroup : okGroup);
+  const syncZoom = () => {
+    if (map.getZoom() >= LUM_ALL_ZOOM) lumLayer.addLayer(okGroup);
+    else lumLayer.removeLayer(okGroup);
+  };
+  map.on("zoomend", syncZoom);
+  syncZoom();
   const ivLayer = L.layerGroup();
   const teamLayer = L.layerGroup();
 
@@ -123,14 +149,22 @@ export function setupLayers(map) {
     const known = lums.get(key);
     if (l.lat === null || l.lon === null) return;
     if (known) {
+      if (groupOf(known.data) !== groupOf(l)) {
+        groupOf(known.data).removeLayer(known.marker);
+        groupOf(l).addLayer(known.marker);
+      }
       known.data = l;
       known.marker.setStyle(styleLum(l));
       known.marker.setPopupContent(() => lumPopup(known.data));
+      if (known.marker.isPopupOpen()) completeLumPopup(known.marker.getPopup(), l).catch(showError);
       return;
     }
-    const marker = L.circleMarker([l.lat, l.lon], { renderer, ...styleLum(l) }).bindPopup(() => lumPopup(lums.get(key).data));
+    const marker = L.circleMarker([l.lat, l.lon], { renderer, ...styleLum(l) }).bindPopup(() => lumPopup(lums.get(key).data),
+      { minWidth: 280, maxWidth: 340 });
+    marker.on("popupopen", (ev) => completeLumPopup(ev.popup, lums.get(key).data).catch(showError));
+    marker.on("popupclose", () => marker.setPopupContent(() => lumPopup(lums.get(key).data)));
     lums.set(key, { data: l, marker });
-    marker.addTo(lumLayer);
+    groupOf(l).addLayer(marker);
   }
 
   /** The luminaires of the layer's columns (`/lighting/map`) as the objects `/lighting/luminaires` returns. */
@@ -145,8 +179,11 @@ export function setupLayers(map) {
   /** Every luminaire in one compact response; one cabinet's, page by page, after a change there. */
   async function loadLums(device = null) {
     if (!device) {
-      for (const l of fromColumns(await api("GET", "/lighting/map"))) putLum(l);
+      const layer = await api("GET", "/lighting/map");
+      if (!marks.lumsFetched) marks.lumsFetched = performance.now();
+      for (const l of fromColumns(layer)) putLum(l);
       countLums();
+      if (!marks.lumsBuilt) marks.lumsBuilt = performance.now();
       return;
     }
     const base = new URLSearchParams({ limit: String(PAGE), device });
@@ -262,6 +299,7 @@ export function setupLayers(map) {
   const loadAll = () => Promise.all([loadLums(), loadIvs(), loadTeams()]).then(() => {
     if (linked) focusOn(ivs.get(Number(linked[1]))?.marker);
     linked = null;
+    if (!marks.layersReady) marks.layersReady = performance.now();
     document.body.dataset.layersReady = "1";
   }).catch(showError);
   loadAll();
@@ -276,8 +314,14 @@ export function setupLayers(map) {
       title: interventionTitle(data) })),
     openLuminaire: (id) => {
       map.closePopup();
-      lums.get(id)?.marker.openPopup();
+      const marker = lums.get(id)?.marker;
+      if (!marker) return;
+      map.setView(marker.getLatLng(), Math.max(map.getZoom(), LUM_ALL_ZOOM), { animate: false });
+      marker.openPopup();
     },
+    /** How many luminaire markers are on the map now (faults only below LUM_ALL_ZOOM). */
+    luminairesDrawn: () => (map.hasLayer(lumLayer) ? faultGroup.getLayers().length
+      + (lumLayer.hasLayer(okGroup) ? okGroup.getLayers().length : 0) : 0),
     openIntervention: (id) => {
       map.closePopup();
       ivs.get(id)?.marker.openPopup();
