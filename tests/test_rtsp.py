@@ -87,7 +87,10 @@ def test_a_camera_box_on_rtsp_counts_the_same_line_crossings_as_on_the_file(
                 return [t.metrics for t in rec.decoded(wire.Kind.TELEMETRY)]
 
             def pass_done() -> bool:  # the stream ended, the mount is gone, everything is delivered
-                return any(m.get("cam.0.frames", 0) >= 140 and m.get("cam.0.source.connected") is False
+                # Frames read = analysed + skipped: at connect FFmpeg's stream probe hands over its ~2.5 s of
+                # buffered frames at once, and the 60 fps cap (on arrival time) skips some of that burst.
+                return any(m.get("cam.0.frames", 0) + m.get("cam.0.source.dropped", 0) >= 140
+                           and m.get("cam.0.source.connected") is False
                            and m.get("cam.0.source.reconnects", 0) >= 1 and m.get("link.outbox_depth") == 0
                            for m in telemetry())
 
@@ -100,7 +103,7 @@ def test_a_camera_box_on_rtsp_counts_the_same_line_crossings_as_on_the_file(
             proc.terminate()
             proc.wait(20)
             rec.close()
-    assert last["cam.0.frames"] <= 150
+    assert 110 <= last["cam.0.frames"] <= 150
     crossings = Counter("right_to_left" if e.inbound else "left_to_right"
                         for e in got if isinstance(e, wire.LineCrossing))
     want = CROSSINGS["totals"]
