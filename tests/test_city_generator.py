@@ -186,12 +186,15 @@ def test_the_host_fails_lamps_on_schedule_and_repairs_them(tmp_path: Path) -> No
     for device in host.lights:
         host.agents[device] = host._agent(device)
     first = host.failures[0]
-    host.step(host.started + first.at_s, 1.0)
+    # Steps fall between the failure and its repair, and after the repair: ``started + at_s - started`` is not
+    # ``at_s`` to the last bit (the epoch's magnitude rounds it), so a step exactly on a due time may miss it.
+    failed_at, repaired_at = first.at_s, first.repair_s
+    host.step(host.started + (failed_at + repaired_at) / 2, 1.0)
     driver = host.agents[first.device_id].light.driver  # type: ignore[union-attr]
     assert isinstance(driver, SimulatedDriver)
     assert LampFault.LAMP_FAILURE in driver._lamp(first.lum_id).faults
     assert host.faults_injected >= 1
-    host.step(host.started + first.repair_s, 1.0)
+    host.step(host.started + repaired_at + (repaired_at - failed_at) / 2, 1.0)
     assert LampFault.LAMP_FAILURE not in driver._lamp(first.lum_id).faults
     for agent in host.agents.values():
         agent.outbox.close()
