@@ -29,6 +29,14 @@ from bench.detection_eval.metrics import (
 )
 from bench.detection_eval.plausible import vtest_rules
 from bench.detection_eval.run import score_shipped
+from bench.detection_eval.tracks import (
+    Hypothesis,
+    Labelled,
+    excerpt_tracking_camera,
+    load_tracks,
+    run_pipeline,
+    score_tracks,
+)
 from edge_agent.vision.detectors import Detector, DetectorError, load_detector
 from edge_agent.vision.plausibility import split_plausible
 from tests.vision_data import NANODET_MANIFEST
@@ -39,6 +47,11 @@ GUARD_FRAMES = frozenset({30, 160, 290, 420, 550, 680})
 GUARD_PERSON_F1 = 0.968
 GUARD_WITHIN_ONE = 1.0
 CAMERA_FLOOR = 0.4  # vigie_config.vision's default score_threshold
+#: The tracking guard's subset: the labelled identities of excerpt frames 20-48 (15 analysed frames, the pipeline
+#: run from frame 0), and what the shipped pipeline measured on it: person MOTA 0.786, IDF1 0.841, 2 switches.
+TRACK_GUARD_UNTIL = 48
+TRACK_GUARD_MOTA = 0.78
+TRACK_GUARD_IDF1 = 0.84
 CONE: Box = (163, 187, 180, 208)  # a traffic cone the bare model calls a person at 0.35-0.47
 VAN: Box = (651, 44, 725, 101)
 
@@ -217,3 +230,59 @@ def test_the_scene_size_rules_reject_the_cone_and_keep_every_person_found() -> N
     without, with_rules = score_shipped(bare, frames), score_shipped(bare, frames, rules)
     assert with_rules.scores["person"].recall == without.scores["person"].recall
     assert with_rules.scores["person"].false_positives < without.scores["person"].false_positives
+
+
+# --- tracking: MOTA / IDF1 ---------------------------------------------------------------------------------------
+
+
+def _person(frames: dict[int, list[tuple[str, Box]]]) -> dict[int, list[Labelled]]:
+    return {f: [Labelled(name, "person", box) for name, box in objs] for f, objs in frames.items()}
+
+
+def test_mota_and_idf1_of_one_miss_and_one_identity_switch() -> None:
+    box: Box = (0.0, 0.0, 10.0, 20.0)
+    labelled = _person({f: [("a", box)] for f in range(4)})
+    # Track 1 on frames 0-1, nothing on frame 2 (a miss), track 2 on frame 3 (a switch).
+    hyps = {0: [Hypothesis(1, "person", box)], 1: [Hypothesis(1, "person", box)], 3: [Hypothesis(2, "person", box)]}
+    score = score_tracks(labelled, hyps, "person")
+    assert (score.misses, score.switches, score.false_positives, score.objects) == (1, 1, 0, 4)
+    assert score.mota == pytest.approx(1 - (1 + 1 + 0) / 4)
+    # Best one-to-one identity match: a <-> 1 on 2 frames; IDF1 = 2 IDTP / (4 labelled + 3 track boxes).
+    assert score.idf1 == pytest.approx(4 / 7)
+
+
+def test_a_track_box_on_an_ignored_person_is_neither_a_miss_nor_a_false_positive() -> None:
+    hidden = Labelled("b", "person", (0.0, 0.0, 10.0, 20.0), ignore=True)
+    seen = Labelled("a", "person", (50.0, 0.0, 60.0, 20.0))
+    hyps = {0: [Hypothesis(1, "person", (1.0, 0.0, 11.0, 20.0)), Hypothesis(2, "person", (50.0, 0.0, 60.0, 20.0)),
+                Hypothesis(3, "person", (100.0, 0.0, 110.0, 20.0))]}
+    score = score_tracks({0: [hidden, seen]}, hyps, "person")
+    assert (score.objects, score.misses, score.false_positives) == (1, 0, 1), "only the box on nobody is false"
+
+
+def test_other_classes_are_scored_apart() -> None:
+    labelled = {0: [Labelled("v", "vehicle", (0.0, 0.0, 40.0, 20.0))]}
+    score = score_tracks(labelled, {0: [Hypothesis(1, "person", (0.0, 0.0, 40.0, 20.0))]}, "vehicle")
+    assert (score.misses, score.false_positives) == (1, 0)
+
+
+def test_the_labelled_identities_are_consistent() -> None:
+    frames = load_tracks()
+    assert sorted(frames) == list(range(20, 80, 2)), "30 analysed frames at detect_fps 5"
+    for objects in frames.values():
+        names = [obj.id for obj in objects]
+        assert len(names) == len(set(names)), "an identity appears once per frame"
+        assert {"V1", "V2"} <= set(names), "the parked vehicles are in every frame"
+
+
+def test_pipeline_tracks_hold_at_the_recorded_mota_and_idf1(calibrated: Detector) -> None:
+    labelled = load_tracks(until=TRACK_GUARD_UNTIL)
+    hyps = run_pipeline(calibrated, excerpt_tracking_camera(NANODET_MANIFEST), labelled)
+    person = score_tracks(labelled, hyps, "person")
+    why = f"{person.switches} switches, {person.false_positives} FP, {person.misses} misses of {person.objects}"
+    assert person.mota >= TRACK_GUARD_MOTA, f"MOTA {person.mota:.4f} ({why})"
+    assert person.idf1 >= TRACK_GUARD_IDF1, f"IDF1 {person.idf1:.4f} ({why})"
+    # The same boxes with identities that restart every frame (a tracker that forgets) fail both floors.
+    forgetful = {f: [Hypothesis(1000 * f + i, h.cls, h.box) for i, h in enumerate(hs)] for f, hs in hyps.items()}
+    broken = score_tracks(labelled, forgetful, "person")
+    assert broken.idf1 < TRACK_GUARD_IDF1 / 2 and broken.mota < TRACK_GUARD_MOTA
