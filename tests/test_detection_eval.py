@@ -2,7 +2,9 @@
 
 The guard runs the committed model, calibrated as its manifest says, on six of the hand-labelled frames of the
 full ``vtest.avi`` and fails if person F1 or the share of frames counted within ±1 falls below what was
-measured when the thresholds were chosen (``bench/RESULTS.md``, "Detection accuracy").
+measured when the thresholds were chosen (``bench/RESULTS.md``, "Detection accuracy"). The tracking guard runs the
+camera's whole chain on the first half of the labelled track sequence and fails if person MOTA or IDF1 falls
+below what was recorded there.
 """
 
 from __future__ import annotations
