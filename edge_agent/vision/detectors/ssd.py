@@ -90,7 +90,7 @@ class Ssd(OnnxDetector[SsdManifest]):
     """TF Object Detection API SSD (e.g. SSDLite MobileNetV2): stretched input, pre-decoded boxes, per-class NMS."""
 
     manifest_model = SsdManifest
-    default_score_threshold = 0.5  # the API's sample configs draw boxes from 0.5
+    default_score_threshold = 0.5  # the API's visualisation default (min_score_thresh)
     default_iou_threshold = 0.6  # the API's ssdlite_mobilenet_v2 config (batch_non_max_suppression)
 
     def __init__(
