@@ -259,3 +259,15 @@ def test_a_camera_on_the_person_model_must_list_only_person(tmp_path: Path) -> N
         {"device_id": "cam-x", "site": "dijon", "cameras": [{**camera, "classes": ["person"]}]}
     )
     assert model_errors(person_only) == []
+
+
+def test_a_camera_selects_a_brought_yolo_model_through_its_manifest_and_validate_checks_it(tmp_path: Path) -> None:
+    manifest = write_yolo_model(tmp_path, np.zeros((1, 7, 5), dtype=np.float32))
+    camera = {"name": "north", "source": str(ROOT / "tests" / "data" / "vtest_excerpt.avi"),
+              "model": str(manifest), "classes": ["person", "car"]}
+    config = BoxConfig.model_validate({"device_id": "cam-x", "site": "dijon", "cameras": [camera]})
+    assert model_errors(config) == []
+    model = tmp_path / "stub.onnx"
+    model.write_bytes(model.read_bytes() + b"\x00")  # the file changed after the manifest pinned it
+    (error,) = model_errors(config)
+    assert error.startswith(f"cameras.0.model: sha256 mismatch for model file {model}: manifest {manifest}")
