@@ -20,6 +20,9 @@ import numpy as np
 import pytest
 from numpy.typing import NDArray
 
+from bench.detection_eval.evaluate import THRESHOLDS
+from bench.detection_eval.labels import load_labels
+from bench.detection_eval.run import run_sweep, score_shipped
 from edge_agent.box_config import model_errors
 from edge_agent.vision.detectors import Detection, DetectorError, Ssd, check_manifest, load_detector
 from edge_agent.vision.detectors.preprocess import InputTensor, letterbox, to_nchw
@@ -247,6 +250,26 @@ def test_ssdlite_finds_the_hand_checked_pedestrians(ssdlite: Ssd) -> None:
     # Measured: 15 of the 17 (NanoDet-g finds all 17 at its own thresholds).
     assert found + missed == 17
     assert found >= 14, f"found {found} of 17 hand-checked pedestrians"
+
+
+#: Measured at calibration on the 12 labelled frames of the full vtest.avi (bench/RESULTS.md, "Which model when"),
+#: person only, floor 0.25: F1 0.7087, 8 of 12 frames within ±1. Floors rounded down to the third decimal.
+SSD_GUARD_PERSON_F1 = 0.708
+SSD_GUARD_WITHIN_ONE = 8 / 12
+
+
+def test_ssdlite_calibration_is_the_harness_operating_point_and_holds() -> None:
+    frames = load_labels()
+    bare = load_detector(SSD_MANIFEST, 1, score_threshold=THRESHOLDS[0], class_thresholds=False)
+    chosen = run_sweep(bare, frames).chosen["person"]
+    manifest = json.loads(SSD_MANIFEST.read_text(encoding="utf-8"))
+    assert manifest["score_thresholds"] == {"person": chosen.threshold}
+    shipped = score_shipped(load_detector(SSD_MANIFEST, 1, score_threshold=chosen.threshold), frames)
+    person = shipped.scores["person"]
+    why = f"P {person.precision:.3f}, R {person.recall:.3f}"
+    assert person.f1 >= SSD_GUARD_PERSON_F1, f"person F1 {person.f1:.4f} < {SSD_GUARD_PERSON_F1} ({why})"
+    assert shipped.counts["person"].within_one >= SSD_GUARD_WITHIN_ONE - 1e-9
+    assert shipped.scores["vehicle"].true_positives == shipped.scores["vehicle"].false_positives == 0
 
 
 def test_a_camera_on_the_person_model_must_list_only_person(tmp_path: Path) -> None:
