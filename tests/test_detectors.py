@@ -17,7 +17,17 @@ import numpy as np
 import pytest
 from numpy.typing import NDArray
 
-from edge_agent.vision.detectors import DETECTORS, Detection, Detector, DetectorError, NanoDet, Yolo, load_detector, nms
+from edge_agent.vision.detectors import (
+    DETECTORS,
+    Detection,
+    Detector,
+    DetectorError,
+    NanoDet,
+    Ssd,
+    Yolo,
+    load_detector,
+    nms,
+)
 from edge_agent.vision.detectors.preprocess import InputTensor, letterbox, to_nchw
 from tests.vision_data import NANODET_MANIFEST, ground_truth, iou, read_frames, write_yolo_model, yolo_prediction
 
@@ -128,7 +138,7 @@ def _write(path: Path, manifest: dict[str, Any]) -> Path:
 
 
 def test_registry_maps_families_to_their_decoders() -> None:
-    assert {"nanodet": NanoDet, "yolo": Yolo} == DETECTORS
+    assert {"nanodet": NanoDet, "ssd": Ssd, "yolo": Yolo} == DETECTORS
 
 
 def test_load_fails_on_missing_manifest(tmp_path: Path) -> None:
@@ -172,8 +182,8 @@ def test_load_fails_on_corrupt_onnx_whose_sha256_matches(
 
 def test_load_fails_on_unknown_family(nanodet_copy: tuple[Path, dict[str, Any]]) -> None:
     path, manifest = nanodet_copy
-    manifest["family"] = "ssd"
-    with pytest.raises(DetectorError, match="unknown family 'ssd'; known families: nanodet, yolo"):
+    manifest["family"] = "detr"
+    with pytest.raises(DetectorError, match="unknown family 'detr'; known families: nanodet, ssd, yolo"):
         load_detector(_write(path, manifest))
 
 
@@ -181,8 +191,8 @@ def test_load_fails_on_unknown_family(nanodet_copy: tuple[Path, dict[str, Any]])
     ("edit", "message"),
     [
         (lambda m: m.pop("input_name"), "input_name: Field required"),
-        (lambda m: m.pop("family"), "has no 'family' field; known families: nanodet, yolo"),
-        (lambda m: m.update(family=["nanodet"]), "has unknown family ['nanodet']; known families: nanodet, yolo"),
+        (lambda m: m.pop("family"), "has no 'family' field; known families: nanodet, ssd, yolo"),
+        (lambda m: m.update(family=["nanodet"]), "has unknown family ['nanodet']; known families: nanodet, ssd, yolo"),
         (lambda m: m.update(input_sise=[416, 416]), "input_sise: Extra inputs are not permitted"),
         (lambda m: m.update(input_size=[416, 0]), "input_size.1: Input should be greater than 0"),
         (lambda m: m.update(sha256="9E3E"), "sha256: String should match pattern"),

@@ -121,3 +121,34 @@ def write_yolo_model(
     manifest_path = directory / "stub.manifest.json"
     manifest_path.write_text(json.dumps(manifest), encoding="utf-8")
     return manifest_path
+
+
+def write_constant_model(
+    directory: Path, stem: str, *, input_name: str, size: int, outputs: dict[str, NDArray[np.float32]]
+) -> Path:
+    """Write ``<stem>.onnx``: one ``[1, 3, size, size]`` input, and outputs that are the given constants.
+
+    As in :func:`write_yolo_model`, each output is ``constant + 0 * ReduceSum(image)``, so that ONNX Runtime
+    really runs a graph that uses its input. Returns the model's path; the caller writes the manifest.
+    """
+    image = helper.make_tensor_value_info(input_name, TensorProto.FLOAT, [1, 3, size, size])
+    nodes = [
+        helper.make_node("Constant", [], ["zero"], value=numpy_helper.from_array(np.array(0.0, np.float32), "zero")),
+        helper.make_node("ReduceSum", [input_name], ["total"], keepdims=0),
+        helper.make_node("Mul", ["total", "zero"], ["nothing"]),
+    ]
+    declared = []
+    for k, (name, value) in enumerate(outputs.items()):
+        nodes += [
+            helper.make_node("Constant", [], [f"c{k}"], value=numpy_helper.from_array(value, f"c{k}")),
+            helper.make_node("Add", [f"c{k}", "nothing"], [name]),
+        ]
+        declared.append(helper.make_tensor_value_info(name, TensorProto.FLOAT, list(value.shape)))
+    model = helper.make_model(
+        helper.make_graph(nodes, f"{stem}_stub", [image], declared), opset_imports=[helper.make_opsetid("", 13)]
+    )
+    model.ir_version = 8
+    onnx.checker.check_model(model, full_check=True)
+    model_path = directory / f"{stem}.onnx"
+    model_path.write_bytes(model.SerializeToString())
+    return model_path

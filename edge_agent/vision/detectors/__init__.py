@@ -16,10 +16,11 @@ from .family import OnnxDetector
 from .manifest import ModelManifest, read_manifest, read_model_bytes, validate_manifest
 from .nanodet import NanoDet, NanoDetManifest
 from .session import ModelSession
+from .ssd import Ssd, SsdManifest
 from .yolo import Yolo, YoloManifest
 
-#: Family name (the manifest's ``family``) → detector class.
-DETECTORS: dict[str, type[OnnxDetector[Any]]] = {"nanodet": NanoDet, "yolo": Yolo}
+#: Family name (the manifest's ``family``, which names the model's output format) → detector class.
+DETECTORS: dict[str, type[OnnxDetector[Any]]] = {"nanodet": NanoDet, "ssd": Ssd, "yolo": Yolo}
 
 __all__ = [
     "DETECTORS",
@@ -28,6 +29,8 @@ __all__ = [
     "DetectorError",
     "NanoDet",
     "NanoDetManifest",
+    "Ssd",
+    "SsdManifest",
     "Yolo",
     "YoloManifest",
     "check_manifest",

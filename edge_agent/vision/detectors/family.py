@@ -1,7 +1,7 @@
 """The pipeline every ONNX family shares: letterbox, run, decode, NMS, back to source pixels.
 
 A family module only says how to build its input tensor and how to read its outputs into candidate boxes;
-thresholds, NMS and the mapping back live here once, so both families behave the same at the edges.
+thresholds, NMS and the mapping back live here once, so every family behaves the same at the edges.
 """
 
 from __future__ import annotations

@@ -1,8 +1,10 @@
 """Letterboxing and tensor layout shared by the ONNX families.
 
-Both families keep the aspect ratio (a stretched pedestrian is a worse pedestrian) and record how the frame
+NanoDet and YOLO keep the aspect ratio (a stretched pedestrian is a worse pedestrian) and record how the frame
 was placed, so that boxes go back to source pixels exactly. They differ only in where the padding goes and
-its value, which is why those are parameters and not two functions.
+its value, which is why those are parameters and not two functions. Models trained on stretched images (the
+TF Object Detection API's ``fixed_shape_resizer``) get ``keep_aspect=False``: the frame fills the input, there
+is no padding, and the per-axis scales of :class:`Letterbox` map boxes back all the same.
 """
 
 from __future__ import annotations
@@ -58,9 +60,13 @@ def check_frame(frame: NDArray[np.uint8]) -> None:
         raise DetectorError(f"expected a non-empty frame, got shape {frame.shape}")
 
 
-def _fit(width: int, height: int, size: tuple[int, int], centre: bool) -> tuple[int, int, int, int]:
-    """``(new_w, new_h, pad_x, pad_y)`` of a ``width`` x ``height`` frame letterboxed into ``size``."""
+def _fit(
+    width: int, height: int, size: tuple[int, int], centre: bool, keep_aspect: bool = True
+) -> tuple[int, int, int, int]:
+    """``(new_w, new_h, pad_x, pad_y)`` of a ``width`` x ``height`` frame letterboxed (or stretched) into ``size``."""
     in_w, in_h = size
+    if not keep_aspect:
+        return in_w, in_h, 0, 0
     ratio = min(in_w / width, in_h / height)
     new_w, new_h = max(1, round(width * ratio)), max(1, round(height * ratio))
     if centre:
@@ -72,7 +78,7 @@ def _fit(width: int, height: int, size: tuple[int, int], centre: bool) -> tuple[
 
 
 def letterbox(
-    frame: NDArray[np.uint8], size: tuple[int, int], *, centre: bool, pad_value: int
+    frame: NDArray[np.uint8], size: tuple[int, int], *, centre: bool, pad_value: int, keep_aspect: bool = True
 ) -> tuple[NDArray[np.uint8], Letterbox]:
     """Resize keeping the aspect ratio and pad to ``size`` = ``(width, height)``.
 
@@ -82,6 +88,7 @@ def letterbox(
         centre: Split the padding evenly on both sides (Ultralytics ``LetterBox``, same rounding) instead of
             putting it all at the bottom/right (NanoDet's warp).
         pad_value: Grey level of the padding, as the model saw in training (114 for Ultralytics, 0 NanoDet).
+        keep_aspect: ``False`` stretches the frame over the whole input (no padding), for models trained so.
 
     Returns:
         The padded image and the placement needed to map boxes back.
@@ -89,7 +96,7 @@ def letterbox(
     check_frame(frame)
     height, width = frame.shape[:2]
     in_w, in_h = size
-    new_w, new_h, pad_x, pad_y = _fit(width, height, size, centre)
+    new_w, new_h, pad_x, pad_y = _fit(width, height, size, centre, keep_aspect)
     resized = frame if (new_w, new_h) == (width, height) else cv2.resize(frame, (new_w, new_h))
     bordered = cv2.copyMakeBorder(
         resized, pad_y, in_h - new_h - pad_y, pad_x, in_w - new_w - pad_x, cv2.BORDER_CONSTANT,
@@ -134,7 +141,7 @@ class InputTensor:
 
     def __init__(
         self, size: tuple[int, int], *, centre: bool, pad_value: int,
-        mean: tuple[float, float, float], scale: tuple[float, float, float], swap_rb: bool,
+        mean: tuple[float, float, float], scale: tuple[float, float, float], swap_rb: bool, keep_aspect: bool = True,
     ) -> None:
         ramp = np.repeat(np.arange(256, dtype=np.uint8)[np.newaxis, :, np.newaxis], 3, axis=2)  # 1x256x3
         tables = to_nchw(ramp, mean=mean, scale=scale, swap_rb=swap_rb)[0, :, 0, :]  # [3, 256], model order
@@ -144,13 +151,14 @@ class InputTensor:
         self._sources = (2, 1, 0) if swap_rb else (0, 1, 2)
         self.size = size
         self.centre = centre
+        self.keep_aspect = keep_aspect
 
     def __call__(self, frame: NDArray[np.uint8]) -> tuple[FloatArray, Letterbox]:
         """The ``[1, 3, H, W]`` float32 tensor of ``frame`` and where the frame landed in it."""
         check_frame(frame)
         height, width = frame.shape[:2]
         in_w, in_h = self.size
-        new_w, new_h, pad_x, pad_y = _fit(width, height, self.size, self.centre)
+        new_w, new_h, pad_x, pad_y = _fit(width, height, self.size, self.centre, self.keep_aspect)
         resized = frame if (new_w, new_h) == (width, height) else cv2.resize(frame, (new_w, new_h))
         channels = cv2.split(resized)
         blob: FloatArray = np.empty((1, 3, in_h, in_w), dtype=np.float32)

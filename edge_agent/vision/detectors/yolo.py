@@ -84,11 +84,24 @@ class Yolo(OnnxDetector[YoloManifest]):
         return self._tensor(frame_bgr)
 
     def _decode(self, outputs: list[FloatArray]) -> Candidates:
-        prediction = outputs[0][0]  # [4 + nc, N]
-        class_scores = prediction[4:]
-        class_ids = class_scores.argmax(axis=0)
-        scores = np.take_along_axis(class_scores, class_ids[np.newaxis], axis=0)[0]
-        keep = scores >= self.score_threshold
-        cx, cy, w, h = prediction[:4, keep]
-        boxes = np.stack([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2], axis=1)
-        return Candidates(boxes.astype(np.float32), scores[keep], class_ids[keep].astype(np.intp))
+        return decode_yolo(outputs[0][0], self.score_threshold)
+
+
+def decode_yolo(prediction: FloatArray, score_threshold: float) -> Candidates:
+    """Candidates of one image from an Ultralytics detection output, before NMS.
+
+    Args:
+        prediction: ``[4 + nc, N]``: per anchor (column) ``cx, cy, w, h`` in input pixels, then ``nc`` class
+            scores (sigmoid already applied, no objectness column).
+        score_threshold: Minimum score of an anchor's best class; an anchor yields at most one candidate.
+
+    Returns:
+        Boxes ``x0, y0, x1, y1`` in input pixels, their best-class scores and class ids, in anchor order.
+    """
+    class_scores = prediction[4:]
+    class_ids = class_scores.argmax(axis=0)
+    scores = np.take_along_axis(class_scores, class_ids[np.newaxis], axis=0)[0]
+    keep = scores >= score_threshold
+    cx, cy, w, h = prediction[:4, keep]
+    boxes = np.stack([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2], axis=1)
+    return Candidates(boxes.astype(np.float32), scores[keep].astype(np.float32), class_ids[keep].astype(np.intp))
