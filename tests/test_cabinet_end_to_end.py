@@ -47,7 +47,10 @@ def test_a_door_opened_at_the_cabinet_opens_a_cabinet_intervention(
             with engine.connect() as conn:
                 row = conn.execute(sa.select(interventions)).one()
                 stored = conn.execute(sa.select(events.c.body).where(events.c.type == "cabinet_fault")).scalars()
-                assert [dict(b) for b in stored] == [{"part": "cabinet", "fault": "doorOpen", "active": True}]
+                # A Modbus poll missed on a busy machine raises and clears a controllerCommFailure: not this test's
+                # subject (the controller's own tests cover it).
+                door = [dict(b) for b in stored if b["fault"] != "controllerCommFailure"]
+                assert door == [{"part": "cabinet", "fault": "doorOpen", "active": True}]
             assert (row.title, row.skill, row.device_id) == ("Cabinet of light-cab-01: doorOpen", "eclairage",
                                                              "light-cab-01")
             assert agent.metrics()["cabinet.door_open"] is True
