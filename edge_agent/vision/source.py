@@ -94,7 +94,8 @@ class Frame:
             as they arrived), or when ``grab()`` returned for a stream without usable timestamps. Never decreases.
         pts_s: Position in the file in seconds (``CAP_PROP_POS_MSEC``); restarts at 0 on every loop. None for
             live sources, where OpenCV reports either a frame count times a nominal rate (MJPEG over HTTP:
-            0, 40, 80 ms whatever the real rate) or RTP time restarting at each reconnection, neither a clock.
+            0, 40, 80 ms whatever the real rate) or RTP time restarting at each reconnection: their timestamps
+            are checked against the clock and give ``t`` instead (:mod:`.stream_clock`).
         image: BGR image, ``height x width x 3``.
     """
 
