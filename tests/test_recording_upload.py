@@ -157,6 +157,22 @@ def test_an_approved_requisition_is_uploaded_through_a_drop_packaged_and_verifie
         relay.close()
 
 
+def _run_box(config: Path, log_path: Path) -> subprocess.Popen[bytes]:
+    """The box as a process of its own, as in the field (``vigie-edge run``)."""
+    with log_path.open("wb") as log:
+        return subprocess.Popen([sys.executable, "-m", "edge_agent.cli", "run", "--config", str(config)],
+                                cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+
+
+def _stop_box(box: subprocess.Popen[bytes]) -> None:
+    box.terminate()
+    try:
+        box.wait(60)  # a camera process still loading its model on a loaded machine stops late
+    except subprocess.TimeoutExpired:
+        box.kill()
+        box.wait(10)
+
+
 def test_an_upload_cut_short_by_a_box_restart_is_finished_by_the_restarted_box(
         coordinator: tuple[Flask, str], engine: Engine, db_url: str, tmp_path: Path, broker: Mosquitto) -> None:
     """The box process is killed (SIGKILL: a power cut) while its uplink is stalled in the middle of the first
@@ -173,12 +189,7 @@ def test_an_upload_cut_short_by_a_box_restart_is_finished_by_the_restarted_box(
                                          client_id="ingest-rec-restart", batch_ms=20), engine, default_hooks())
     worker.start()
 
-    def start_box(run: int) -> subprocess.Popen[bytes]:
-        with (tmp_path / f"box-{run}.log").open("wb") as log:
-            return subprocess.Popen([sys.executable, "-m", "edge_agent.cli", "run", "--config", str(path)],
-                                    cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
-
-    box = start_box(1)
+    box = _run_box(path, tmp_path / "box-1.log")
     try:
         wait_until(lambda: len(box_store.segments("north")) >= 3, 60, "three segments recorded on the box")
         segs = box_store.segments("north")[:2]
@@ -205,7 +216,7 @@ def test_an_upload_cut_short_by_a_box_restart_is_finished_by_the_restarted_box(
         relay.cut()  # the stalled request dies with the box: nothing of it reaches the coordinator
         sent_before = relay.sent
         relay.restore()
-        box = start_box(2)
+        box = _run_box(path, tmp_path / "box-2.log")
         final = tmp_path / "segments" / "dijon" / DEVICE / "north"
         wait_until(lambda: len(list(final.glob("*.mp4"))) == 2, 60, "both segments uploaded by the restarted box")
         for seg in segs:
@@ -218,7 +229,6 @@ def test_an_upload_cut_short_by_a_box_restart_is_finished_by_the_restarted_box(
         assert sizes[0] - 2 * 65536 + sizes[1] <= resent < sizes[0] - 2 * 65536 + sizes[1] + 16_384, resent
         assert "resuming its upload" in (tmp_path / "box-2.log").read_text(errors="replace")
     finally:
-        box.terminate()
-        box.wait(20)
+        _stop_box(box)
         worker.stop()
         relay.close()
