@@ -27,7 +27,7 @@ from edge_agent.recording.crypto import MAGIC, SegmentCryptoError, generate_key,
 from edge_agent.recording.purge import PurgeJob
 from edge_agent.recording.recorder import open_store
 from edge_agent.recording.retention import DAY_MS, Hold
-from edge_agent.recording.store import SegmentStore
+from edge_agent.recording.store import SegmentStore, StoreError
 from edge_agent.vision.worker import CameraWorker
 from tests.boxes import write_box
 from tests.ingest_helpers import decoded, header, register
@@ -374,3 +374,21 @@ def test_hold_and_release_commands_set_and_end_a_hold_and_refuse_what_is_malform
         "applied", "", {"released": True})
     assert store.holds() == []
     assert commands.handle(_cmd("recording.release", {"hold_id": "requisition-3"}))[2] == {"released": False}
+
+
+def test_upload_jobs_are_saved_until_their_window_is_finished(tmp_path: Path) -> None:
+    """What a restarted box takes up (the restart itself: tests/test_recording_upload.py)."""
+    _, store, _, _ = _purge(tmp_path)
+    first = Hold("requisition-4", frozenset({"north"}), T0, T0 + 1000)
+    wider = Hold("requisition-4", frozenset({"north", "south"}), T0, T0 + 2000)
+    store.add_upload(first)
+    store.add_upload(Hold("requisition-5", frozenset({"south"}), T0, T0 + 1000))
+    store.add_upload(wider)  # the same requisition again: its newer window replaces the older
+    assert [(j.hold_id, j.end_ms) for j in store.pending_uploads()] == [("requisition-4", T0 + 2000),
+                                                                        ("requisition-5", T0 + 1000)]
+    assert store.finish_upload(first) is False, "the older window's end does not clear the newer one"
+    assert store.finish_upload(wider) is True and [j.hold_id for j in store.pending_uploads()] == ["requisition-5"]
+    (store.root / "uploads.json").write_text('{"requisition-5": {"cameras": 3}}')
+    with pytest.raises(StoreError, match="pending uploads"):
+        store.pending_uploads()
+    assert RecordingCommands(store, ["north"], None).resume() == 0  # no upload address: nothing to take up

@@ -2,15 +2,16 @@
 the window through a connection that drops once (it resumes), the coordinator packages it, and the package verifies.
 
 Real parts: a private Mosquitto, the agent with its camera process, the coordinator's API on a real HTTP server,
-its ingest worker, and a TCP relay between box and coordinator that cuts the first upload mid-body.
+its ingest worker, and a TCP relay between box and coordinator (:class:`tests.wan_link.WanLink`) that cuts the first
+upload mid-body.
 """
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
-import socket
-import threading
+import signal
+import subprocess
+import sys
 import time
 import zipfile
 from collections.abc import Iterator
@@ -34,6 +35,7 @@ from tests.api_helpers import Caller, add_user, make_app
 from tests.boxes import write_box
 from tests.ingest_helpers import register
 from tests.mqtt_helpers import Mosquitto, wait_until
+from tests.wan_link import WanLink
 from tests.web_helpers import serve
 from vigie_config import BoxConfig
 
@@ -41,62 +43,6 @@ ROOT = Path(__file__).resolve().parents[1]
 VIDEO = ROOT / "tests" / "data" / "vtest_excerpt.avi"
 MODEL = ROOT / "models" / "nanodet-g-416.manifest.json"
 DEVICE = "rec-e2e-01"
-
-
-class CuttingRelay:
-    """A TCP relay to ``upstream`` that, once, closes both sides after ``cut_after`` bytes from the client.
-
-    The client sees its request die mid-body, as on a field uplink that drops; every later connection
-    is relayed whole.
-    """
-
-    def __init__(self, upstream: tuple[str, int], cut_after: int) -> None:
-        self._upstream = upstream
-        self._left: int | None = cut_after
-        self._lock = threading.Lock()
-        self.cuts = 0
-        self._server = socket.create_server(("127.0.0.1", 0))
-        self.port = self._server.getsockname()[1]
-        self._stop = threading.Event()
-        threading.Thread(target=self._accept, name="test-relay", daemon=True).start()
-
-    def _accept(self) -> None:
-        self._server.settimeout(0.2)
-        while not self._stop.is_set():
-            try:
-                client, _ = self._server.accept()
-            except TimeoutError:
-                continue
-            except OSError:
-                return
-            upstream = socket.create_connection(self._upstream)
-            threading.Thread(target=self._pump, args=(client, upstream, True), daemon=True).start()
-            threading.Thread(target=self._pump, args=(upstream, client, False), daemon=True).start()
-
-    def _pump(self, src: socket.socket, dst: socket.socket, from_client: bool) -> None:
-        try:
-            while data := src.recv(65536):
-                if from_client:
-                    with self._lock:
-                        if self._left is not None and len(data) >= self._left:
-                            dst.sendall(data[: self._left])
-                            self._left = None
-                            self.cuts += 1
-                            raise ConnectionAbortedError("cut")
-                        if self._left is not None:
-                            self._left -= len(data)
-                dst.sendall(data)
-        except OSError:
-            pass
-        finally:
-            for s in (src, dst):
-                with contextlib.suppress(OSError):
-                    s.shutdown(socket.SHUT_RDWR)
-                s.close()
-
-    def close(self) -> None:
-        self._stop.set()
-        self._server.close()
 
 
 @pytest.fixture
@@ -148,8 +94,8 @@ def _package_verifies(app: Flask, agent_user: Caller, rid: int, parquet_token: s
 def test_an_approved_requisition_is_uploaded_through_a_drop_packaged_and_verified(
         coordinator: tuple[Flask, str], engine: Engine, db_url: str, tmp_path: Path, broker: Mosquitto) -> None:
     app, base = coordinator
-    host, port = base.removeprefix("http://").split(":")
-    relay = CuttingRelay((host, int(port)), cut_after=150_000)  # inside the third 64 KiB chunk of the first file
+    relay = WanLink(int(base.rsplit(":", 1)[1]))
+    relay.cut_after(150_000)  # inside the third 64 KiB chunk of the first file
     agent_user, cheffe, (parquet, parquet_token), token = _people(app, engine)
     cfg, path = _box(tmp_path, broker, relay.port, token)
     assert cfg.recording is not None
@@ -207,5 +153,82 @@ def test_an_approved_requisition_is_uploaded_through_a_drop_packaged_and_verifie
             assert register_store.verify(conn)[1] is None
     finally:
         agent.shutdown(drain_s=1)
+        worker.stop()
+        relay.close()
+
+
+def _run_box(config: Path, log_path: Path) -> subprocess.Popen[bytes]:
+    """The box as a process of its own, as in the field (``vigie-edge run``)."""
+    with log_path.open("wb") as log:
+        return subprocess.Popen([sys.executable, "-m", "edge_agent.cli", "run", "--config", str(config)],
+                                cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+
+
+def _stop_box(box: subprocess.Popen[bytes]) -> None:
+    box.terminate()
+    try:
+        box.wait(60)  # a camera process still loading its model on a loaded machine stops late
+    except subprocess.TimeoutExpired:
+        box.kill()
+        box.wait(10)
+
+
+def test_an_upload_cut_short_by_a_box_restart_is_finished_by_the_restarted_box(
+        coordinator: tuple[Flask, str], engine: Engine, db_url: str, tmp_path: Path, broker: Mosquitto) -> None:
+    """The box process is killed (SIGKILL: a power cut) while its uplink is stalled in the middle of the first
+    segment; the coordinator has acknowledged nothing more and sends nothing again. Restarted, the box takes the
+    saved job up and finishes it, resuming the first segment where the coordinator's copy ends."""
+    app, base = coordinator
+    relay = WanLink(int(base.rsplit(":", 1)[1]))
+    relay.stall_after(150_000)  # silent inside the third 64 KiB chunk of the first file
+    agent_user, cheffe, (parquet, _), token = _people(app, engine)
+    cfg, path = _box(tmp_path, broker, relay.port, token)
+    assert cfg.recording is not None
+    box_store = open_store(cfg.recording)
+    worker = IngestWorker(IngestSettings(database_url=db_url, mqtt_port=broker.port,
+                                         client_id="ingest-rec-restart", batch_ms=20), engine, default_hooks())
+    worker.start()
+
+    box = _run_box(path, tmp_path / "box-1.log")
+    try:
+        wait_until(lambda: len(box_store.segments("north")) >= 3, 60, "three segments recorded on the box")
+        segs = box_store.segments("north")[:2]
+        sizes = [len(b"".join(box_store.plain(s))) for s in segs]
+        assert sizes[0] > 150_000, "the stall must fall inside the first segment"
+        body = {"authority_id": parquet, "procedure": "PV-2026-102", "legal_basis": "60-1",
+                "cameras": [f"dijon/{DEVICE}/north"], "start_ms": segs[0].start_ms, "end_ms": segs[1].end_ms,
+                "reason": "dégradation de mobilier urbain"}
+        wait_until(lambda: int(time.time() * 1000) > body["end_ms"], 5, "the window is in the past")
+        created = agent_user.post("/requisitions", json=body)
+        assert created.status_code == 201, created.get_json()
+        rid = created.get_json()["id"]
+        assert cheffe.post(f"/requisitions/{rid}/decision", json={"approve": True}).status_code == 200
+        wait_until(lambda: relay.stalled, 40, "the upload under way when the uplink goes silent")
+        first = f"/segments/dijon/{DEVICE}/north/{segs[0].start_ms}-{segs[0].end_ms}.mp4"
+        box_auth = {"Authorization": f"Bearer {token}"}
+        # The first two chunks are through; the coordinator may still be writing the second.
+        wait_until(lambda: app.test_client().get(f"/api/v1{first}", headers=box_auth).get_json()
+                   == {"received": 2 * 65536, "complete": False}, 20, "two chunks held by the coordinator")
+        assert [j.hold_id for j in box_store.pending_uploads()] == [f"requisition-{rid}"]
+
+        box.send_signal(signal.SIGKILL)
+        box.wait(10)
+        relay.cut()  # the stalled request dies with the box: nothing of it reaches the coordinator
+        sent_before = relay.sent
+        relay.restore()
+        box = _run_box(path, tmp_path / "box-2.log")
+        final = tmp_path / "segments" / "dijon" / DEVICE / "north"
+        wait_until(lambda: len(list(final.glob("*.mp4"))) == 2, 60, "both segments uploaded by the restarted box")
+        for seg in segs:
+            uploaded = final / f"{seg.start_ms}-{seg.end_ms}.mp4"
+            assert uploaded.read_bytes() == b"".join(box_store.plain(seg)), "the clip is the recorded MP4, bit for bit"
+        wait_until(lambda: box_store.pending_uploads() == [], 30, "the finished job forgotten")
+        # Resumed, not sent again from its first byte: what went through after the restart is the rest of the first
+        # segment and the second one, plus the requests' headers.
+        resent = relay.sent - sent_before
+        assert sizes[0] - 2 * 65536 + sizes[1] <= resent < sizes[0] - 2 * 65536 + sizes[1] + 16_384, resent
+        assert "resuming its upload" in (tmp_path / "box-2.log").read_text(errors="replace")
+    finally:
+        _stop_box(box)
         worker.stop()
         relay.close()

@@ -194,6 +194,12 @@ class CameraConfig(_Section):
     loop: bool = Field(False, description="Restart a file source at its end (demo, tests).")
     realtime: bool = Field(False, description="Pace a file at its own frame rate, as a live camera would deliver it.")
     detect_fps: float = Field(5.0, gt=0, le=60, description="Frames analysed per second at most.")
+    max_lag_s: float = Field(
+        5.0, gt=0, le=600,
+        description="A live camera only: how far behind the stream the analysis may fall (a box too slow for its "
+        "``detect_fps``) before frames are skipped to catch up with live. Larger: fewer frames lost on a loaded box, "
+        "later events.",
+    )
     model: Path = Field(
         Path("models/nanodet-g-416.manifest.json"),
         description="Detector model manifest (relative: to the config file); its sha256 is checked at start-up.",

@@ -208,10 +208,12 @@ def _read(report: ProbeReport, device: str, url: str, count: int, timeout_s: flo
 
 
 def _rate(times: list[float]) -> float:
-    """Frames per second from delivery times, over the last :data:`RATE_WINDOW_S` only.
+    """Frames per second from the frames' times, over the last :data:`RATE_WINDOW_S` only.
 
     A stream's first frames arrive in a burst (what FFmpeg buffered while it probed the stream, often two or
-    three seconds of video), so a mean over all frames would overstate the rate several times over.
+    three seconds of video). The source times them by the stream's timestamps, which keeps their real spacing,
+    but a stream without usable timestamps is timed on arrival, and a mean over all its frames would overstate
+    the rate several times over.
     """
     window = [t for t in times if t >= times[-1] - RATE_WINDOW_S]
     if len(window) < 2 or window[-1] <= window[0]:

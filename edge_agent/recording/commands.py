@@ -8,6 +8,14 @@
   expires while it is on its way. The upload runs in its own thread (``vigie-rec-upload``);
   the ack says how many segments were queued.
 
+An ``applied`` ack ends the coordinator's part: it neither re-sends nor follows the command. So
+the box saves the upload job in its recording folder *before* acknowledging it, forgets it only
+once every segment of the window is uploaded, and takes up the jobs it finds when it starts
+(:meth:`RecordingCommands.resume`): a box restarted mid-upload (power cut, update, watchdog)
+uploads the rest, resuming the segment it was sending where the coordinator's copy ends. A job
+with a segment that failed (the coordinator refused it, or stayed unreachable through every
+retry) stays saved and is tried again at the next start.
+
 ``cameras`` are camera names of this box. A malformed command is ``invalid`` with the reason.
 """
 
@@ -80,12 +88,41 @@ class RecordingCommands:
             if cmd.name == "recording.upload":
                 if self._uploader is None:
                     return wire.AckResult.UNSUPPORTED, "no upload_url/token_file in the box's recording config", {}
+                try:
+                    self.store.add_upload(hold)  # before the ack: an acknowledged job outlives a restart
+                except OSError as exc:
+                    return wire.AckResult.FAILED, f"the upload job could not be saved: {exc}"[:512], {}
                 self._jobs.put(hold)
                 self._ensure_thread()
                 return wire.AckResult.APPLIED, "", {"queued_segments": segs}
         except (ValueError, StoreError) as exc:
             return wire.AckResult.INVALID, str(exc)[:512], {}
         return wire.AckResult.UNSUPPORTED, f"unknown recording command {cmd.name}", {}
+
+    def resume(self) -> int:
+        """Queue the upload jobs saved by an earlier run of the box; returns how many."""
+        if self._uploader is None:
+            return 0
+        try:
+            jobs = self.store.pending_uploads()
+        except StoreError as exc:
+            log.error("pending uploads not resumed: %s", exc)
+            return 0
+        for job in jobs:
+            log.info("hold %s: resuming its upload (%s, %d-%d)", job.hold_id, ", ".join(sorted(job.cameras)),
+                     job.start_ms, job.end_ms)
+            self._jobs.put(job)
+        if jobs:
+            self._ensure_thread()
+        return len(jobs)
+
+    @property
+    def pending(self) -> int:
+        """Upload jobs accepted and not finished."""
+        try:
+            return len(self.store.pending_uploads())
+        except StoreError:
+            return -1
 
     def _ensure_thread(self) -> None:
         if self._thread is None:
@@ -99,6 +136,12 @@ class RecordingCommands:
             report = self._uploader.upload_window(sorted(hold.cameras), hold.start_ms, hold.end_ms)
             log.info("hold %s: %d segments uploaded (%d bytes, %d resumptions, %d failed)", hold.hold_id,
                      len(report.segments), report.bytes, report.resumed, len(report.failed))
+            if not report.failed:
+                try:
+                    self.store.finish_upload(hold)
+                except (StoreError, OSError) as exc:
+                    log.error("hold %s: uploaded, but its job could not be cleared (sent again at the next "
+                              "start, the coordinator keeps one copy): %s", hold.hold_id, exc)
             self.reports.append(report)
             if self._on_report is not None:
                 self._on_report(report)

@@ -37,6 +37,7 @@ class RecordingRole:
 
     def start(self) -> None:
         self.purge.start()
+        self.commands.resume()
 
     def stop(self) -> None:
         self.purge.stop()
@@ -49,4 +50,5 @@ class RecordingRole:
         if self.uploader is not None:
             out["rec.uploaded_segments"] = self.uploader.uploaded
             out["rec.upload_resumptions"] = self.uploader.interruptions
+            out["rec.pending_uploads"] = self.commands.pending
         return out

@@ -4,11 +4,14 @@ Layout under ``recording.dir``::
 
     <camera>/<start_ms>-<end_ms>.seg   one encrypted MP4 segment (see :mod:`.crypto`)
     holds.json                         legal holds in force, by hold id
+    uploads.json                       upload jobs accepted and not finished, by hold id
     .lock                              taken (flock) by whoever lists-then-deletes or changes holds
 
 Camera processes write segments; the agent's purge job deletes them and its command handler
 sets and releases holds. The lock makes "read the holds, then delete" one step, so a hold set
 meanwhile is never missed; writers do not need it (a new file is not a candidate for deletion).
+Upload jobs are saved before the command is acknowledged, so that an ``applied`` upload survives
+a restart of the box (the coordinator does not send it again).
 """
 
 from __future__ import annotations
@@ -97,17 +100,23 @@ class SegmentStore:
 
     def holds(self) -> list[Hold]:
         """The holds in force (call under :meth:`locked` when the answer decides a deletion)."""
-        path = self.root / "holds.json"
-        try:
-            raw = json.loads(path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            return []
-        except (OSError, ValueError) as exc:  # never purge on a holds file we cannot read
-            raise StoreError(f"{path}: cannot read the legal holds: {exc}") from exc
-        return [Hold(hid, frozenset(h["cameras"]), int(h["start_ms"]), int(h["end_ms"])) for hid, h in raw.items()]
+        return self._load("holds.json", "legal holds")  # never purge on a holds file we cannot read
 
     def _save_holds(self, holds: list[Hold]) -> None:
-        path = self.root / "holds.json"
+        self._save("holds.json", holds)
+
+    def _load(self, name: str, what: str) -> list[Hold]:
+        path = self.root / name
+        try:
+            raw = json.loads(path.read_text(encoding="utf-8"))
+            return [Hold(hid, frozenset(h["cameras"]), int(h["start_ms"]), int(h["end_ms"])) for hid, h in raw.items()]
+        except FileNotFoundError:
+            return []
+        except (OSError, ValueError, TypeError, KeyError, AttributeError) as exc:
+            raise StoreError(f"{path}: cannot read the {what}: {exc}") from exc
+
+    def _save(self, name: str, holds: list[Hold]) -> None:
+        path = self.root / name
         tmp = path.with_suffix(".tmp")
         body = {h.hold_id: {"cameras": sorted(h.cameras), "start_ms": h.start_ms, "end_ms": h.end_ms} for h in holds}
         with tmp.open("w", encoding="utf-8") as fh:
@@ -135,3 +144,24 @@ class SegmentStore:
             if found is not None:
                 self._save_holds([h for h in current if h.hold_id != hold_id])
         return found
+
+    # -- upload jobs ------------------------------------------------------------------------
+    def pending_uploads(self) -> list[Hold]:
+        """Upload jobs accepted and not finished (windows named by their hold), by hold id."""
+        with self.locked():
+            return self._load("uploads.json", "pending uploads")
+
+    def add_upload(self, job: Hold) -> None:
+        """Save an upload job before it is acknowledged (the same hold id again replaces it)."""
+        with self.locked():
+            current = self._load("uploads.json", "pending uploads")
+            self._save("uploads.json", [j for j in current if j.hold_id != job.hold_id] + [job])
+
+    def finish_upload(self, job: Hold) -> bool:
+        """Forget a finished job; False when it was no longer pending, or was replaced by a new window meanwhile."""
+        with self.locked():
+            current = self._load("uploads.json", "pending uploads")
+            if job not in current:
+                return False
+            self._save("uploads.json", [j for j in current if j != job])
+        return True

@@ -15,7 +15,10 @@ Three kinds of source, told apart by the ``source`` string of the camera config:
 * a **device** index (``0`` or ``"0"``): a USB camera can be unplugged and plugged back, so it is treated as a
   stream.
 
-``max_fps`` caps the rate handed to the detector, which is the expensive part. Frames over the cap are taken with
+``max_fps`` caps the rate handed to the detector, which is the expensive part. Files are capped on their own
+position, live streams on their own timestamps (:mod:`.stream_clock`): FFmpeg hands over a few seconds of buffered
+frames at once when it connects, and a cap on arrival time would skip most of them; a stream that falls more than
+``max_lag_s`` behind live is skipped forward to catch up. Frames over the cap are taken with
 ``grab()`` and never ``retrieve()``-d: FFmpeg still decodes them (later frames depend on them), but the colour
 conversion to BGR and the copy into a numpy array are saved: on the footage excerpt a skipped frame costs 0.43 ms
 of CPU instead of 0.63 ms, and half the wall time.
@@ -49,6 +52,7 @@ from vigie_config.stream_url import redact as _redact
 
 from ..errors import EdgeError
 from .errors import StreamResolveError
+from .stream_clock import StreamClock
 
 log = logging.getLogger("vigie.vision.source")
 
@@ -84,11 +88,14 @@ class Frame:
     Attributes:
         index: Running count of delivered frames (0-based), continued across loops and reconnections; skipped
             frames take no index, so gaps are visible in ``health()['source.dropped']`` only.
-        t: ``clock()`` time of capture: when ``grab()`` returned for live sources, when the frame was handed out
-            for files (with ``realtime=True`` that is the simulated capture time).
+        t: ``clock()`` time of capture: for files, when the frame was handed out (with ``realtime=True`` that is
+            the simulated capture time); for live sources, the time of the stream's timestamp
+            (:attr:`.stream_clock.Placed.t`: frames of a connection burst 100 ms apart as filmed, not 5 ms apart
+            as they arrived), or when ``grab()`` returned for a stream without usable timestamps. Never decreases.
         pts_s: Position in the file in seconds (``CAP_PROP_POS_MSEC``); restarts at 0 on every loop. None for
             live sources, where OpenCV reports either a frame count times a nominal rate (MJPEG over HTTP:
-            0, 40, 80 ms whatever the real rate) or RTP time restarting at each reconnection, neither a clock.
+            0, 40, 80 ms whatever the real rate) or RTP time restarting at each reconnection: their timestamps
+            are checked against the clock and give ``t`` instead (:mod:`.stream_clock`).
         image: BGR image, ``height x width x 3``.
     """
 
@@ -106,7 +113,9 @@ class FrameSource:
         loop: For files, reopen at the end instead of ending; ignored for live sources.
         max_fps: Cap on the delivered rate; faster frames are skipped (``grab()`` only) and counted as dropped.
             Files are capped on their own timeline (every other frame of a 10 fps file at 5 fps, realtime or not),
-            live sources on ``clock()``.
+            live sources on their timestamps, or on ``clock()`` when they have no usable ones.
+        max_lag_s: For live sources, how far behind live a frame may be before frames are skipped to catch up
+            (counted in ``source.behind`` as well as ``source.dropped``).
         realtime: For files, deliver each frame no earlier than its position after the first one, and skip frames
             a slow consumer is already late for, as a live camera would. Ignored for live sources.
         reconnect_min_s: First back-off after a failed (re)connection; also the jitter bound.
@@ -130,6 +139,7 @@ class FrameSource:
         *,
         loop: bool = False,
         max_fps: float | None = None,
+        max_lag_s: float = 5.0,
         realtime: bool = False,
         reconnect_min_s: float = 0.5,
         reconnect_max_s: float = 30.0,
@@ -141,6 +151,8 @@ class FrameSource:
     ) -> None:
         if max_fps is not None and not max_fps > 0:
             raise ValueError(f"max_fps must be > 0 or None, not {max_fps}")
+        if not max_lag_s > 0:
+            raise ValueError(f"max_lag_s must be > 0, not {max_lag_s}")
         if not 0 < reconnect_min_s <= reconnect_max_s:
             raise ValueError(f"need 0 < reconnect_min_s <= reconnect_max_s, got {reconnect_min_s}, {reconnect_max_s}")
         if not (open_timeout_s > 0 and read_timeout_s > 0):
@@ -151,6 +163,7 @@ class FrameSource:
         self._loop = loop and self._kind is _Kind.FILE
         self._realtime = realtime and self._kind is _Kind.FILE
         self._interval = None if max_fps is None else 1.0 / max_fps
+        self._max_lag_s = max_lag_s
         self._reconnect = (reconnect_min_s, reconnect_max_s)
         self._timeouts_ms = (round(open_timeout_s * 1000), round(read_timeout_s * 1000))
         self._clock = clock
@@ -163,7 +176,7 @@ class FrameSource:
         self._cap: cv2.VideoCapture | None = None
         self._pending: tuple[Image, float, float] | None = None  # first frame decoded at open: image, pos_ms, t
         # Counters (health).
-        self._frames = self._dropped = self._reconnects = self._loops = 0
+        self._frames = self._dropped = self._behind = self._reconnects = self._loops = 0
         self._width = self._height = 0
         #: FourCC of the stream's codec as FFmpeg reports it (``h264``, ``hevc``, ``MJPG``...), once opened.
         self.codec = ""
@@ -174,6 +187,9 @@ class FrameSource:
         self._attempted = False  # reconnects count the attempts after the very first one
         self._down_since: float | None = None
         self._logged_kinds: set[str] = set()
+        self._stream_clock: StreamClock | None = None  # per connection
+        self._last_t = -math.inf  # analysis time of the last live frame delivered
+        self._opened_at = 0.0  # clock when the last open began
         # File timeline: position across loops, for the cap and real-time pacing.
         self._frame_s = 1.0 / _FALLBACK_FPS
         self._loop_offset = 0.0
@@ -223,6 +239,7 @@ class FrameSource:
                 "source.fps": round(fps, 2),
                 "source.frames": self._frames,
                 "source.dropped": self._dropped,
+                "source.behind": self._behind,
                 "source.reconnects": self._reconnects,
                 "source.loops": self._loops,
                 "source.width": self._width,
@@ -255,11 +272,11 @@ class FrameSource:
             else:
                 self._lost(cap, "read", f"{self.name}: no frame for {self._timeouts_ms[1] / 1000:g} s or stream ended")
                 continue
-            pts, when = self._place(pos_ms, t)
-            if not self._cap_allows(when) or not self._pace(when):
+            pts, when, t, late = self._place(pos_ms, t)
+            if late or not self._cap_allows(when) or not self._pace(when):
                 if self._closed.is_set():
                     return None
-                self._count_drop()
+                self._count_drop(late)
                 continue
             if image is None:
                 ok, raw = cap.retrieve()
@@ -272,18 +289,26 @@ class FrameSource:
             return self._deliver(image, t, pts, when)
         return None
 
-    def _place(self, pos_ms: float, t: float) -> tuple[float | None, float]:
-        """Return ``(pts_s, timeline)``: files run on their own position, live sources on the capture clock."""
+    def _place(self, pos_ms: float, t: float) -> tuple[float | None, float, float, bool]:
+        """Return ``(pts_s, timeline, t, late)``: files run on their own position, live sources on their
+        timestamps (:class:`StreamClock`); ``late``: a live frame skipped to catch up with live."""
         if self._kind is not _Kind.FILE:
-            return None, t
+            clock = self._stream_clock
+            assert clock is not None
+            stamped = clock.stamped
+            placed = clock.place(pos_ms / 1000.0, t)
+            if stamped and not clock.stamped:
+                self._next_due = None  # the cap's timeline changes from stream time to arrival time
+                log.warning("%s: timestamps not used, frames capped on arrival time (%s)", self.name, clock.fallback)
+            return None, placed.when, max(placed.t, self._last_t), placed.late
         pos = pos_ms / 1000.0
         if math.isfinite(pos) and pos >= 0 and (self._last_pos is None or pos > self._last_pos):
             self._last_pos = pos
             self._timeline = self._loop_offset + pos
-            return pos, self._timeline
+            return pos, self._timeline, t, False
         # A container without usable timestamps: assume the nominal rate rather than stall the cap.
         self._timeline = self._loop_offset if self._timeline is None else self._timeline + self._frame_s
-        return None, self._timeline
+        return None, self._timeline, t, False
 
     def _cap_allows(self, when: float) -> bool:
         """Whether a frame at ``when`` fits under ``max_fps``.
@@ -312,15 +337,18 @@ class FrameSource:
             due, step = self._next_due, self._interval
             # After a gap (reconnection, loop, slow consumer) restart the schedule instead of bursting to catch up.
             self._next_due = when + step if due is None or when - due >= step else due + step
+        if self._kind is not _Kind.FILE:
+            self._last_t = t
         with self._stats_lock:
             index = self._frames
             self._frames += 1
-            self._window.append(t)
+            self._window.append(self._clock())
         return Frame(index=index, t=t, pts_s=pts, image=image)
 
-    def _count_drop(self) -> None:
+    def _count_drop(self, behind: bool = False) -> None:
         with self._stats_lock:
             self._dropped += 1
+            self._behind += behind
 
     def _pause(self, seconds: float) -> None:
         """Sleep in slices so that :meth:`close` is honoured within ``_SLICE_S``; bounded even if the clock stalls."""
@@ -354,6 +382,7 @@ class FrameSource:
             cap = cv2.VideoCapture(target, cv2.CAP_FFMPEG, params)
         else:
             cap = cv2.VideoCapture(self._target, cv2.CAP_FFMPEG)
+        self._opened_at = started
         if not cap.isOpened():
             cap.release()
             raise self._open_failure(self._clock() - started)
@@ -461,6 +490,10 @@ class FrameSource:
             log.info("%s: connected, %dx%d", self.name, self._width, self._height)
         self._down_since = None
         self._logged_kinds.clear()
+        fps = cap.get(cv2.CAP_PROP_FPS)
+        nominal = 1.0 / fps if math.isfinite(fps) and 0 < fps <= 1000 else 1.0 / _FALLBACK_FPS
+        self._stream_clock = StreamClock(nominal, self._max_lag_s, opened_at=self._opened_at)
+        self._next_due = None  # each connection's timestamps start afresh
         return cap
 
     def _log_retry(self, rs: RetryCallState) -> None:

@@ -47,6 +47,7 @@ class CameraWorker:
             config,
             loop=config.loop,
             max_fps=config.detect_fps,
+            max_lag_s=config.max_lag_s,
             realtime=config.realtime,
         )
         self._stop = threading.Event()
