@@ -25,7 +25,8 @@ from edge_agent.vision.tracker import (
 )
 from tests.vision_data import NANODET_MANIFEST
 
-PERSON, CAR = 0, 2
+PERSON, CAR, BUS, TRUCK = 0, 2, 5, 7
+VEHICLES = TrackerConfig(class_groups=(frozenset({CAR, BUS, TRUCK}),))
 
 
 @dataclass(frozen=True)
@@ -124,6 +125,42 @@ def test_class_unaware_tracker_lets_another_class_continue_the_track() -> None:
     updates = run(tracker, [[person(0.0, cls=CAR)], [person(2.0, cls=PERSON)]])
     assert kinds(updates, TrackEventKind.NEW) == [(0, 1)]
     assert kinds(updates, TrackEventKind.UPDATE) == [(1, 1)]
+
+
+def test_a_van_scored_car_then_truck_keeps_one_track_whose_class_is_the_vote() -> None:
+    # The parked van of the footage: "truck" on most frames, "car" on a run of a few (scores as measured, ~0.5).
+    classes = [TRUCK] * 4 + [CAR] * 3 + [TRUCK] * 3
+    frames = [[Det(650.0, 44.0, 724.0, 100.0, score=0.5, class_id=c)] for c in classes]
+    grouped = run(Tracker(TrackerConfig(min_hits=3, max_missed=2, class_groups=VEHICLES.class_groups)), frames)
+    assert kinds(grouped, TrackEventKind.NEW) == [(2, 1)] and not kinds(grouped, TrackEventKind.END)
+    assert {tr.track_id for u in grouped for tr in u.tracks} == {1}
+    # Three "car" frames after four "truck" ones do not relabel it; the votes would need to pass the lead.
+    assert [u.tracks[0].class_id for u in grouped[2:]] == [TRUCK] * 8
+    # Class by class, the same frames start a new track at each flip: truck, car, truck again.
+    apart = run(Tracker(TrackerConfig(min_hits=3, max_missed=2)), frames)
+    assert len({tr.track_id for u in apart for tr in u.tracks}) == 3
+
+
+def test_the_voted_class_follows_the_summed_scores_and_keeps_the_current_class_on_a_tie() -> None:
+    tracker = Tracker(TrackerConfig(min_hits=1, class_groups=VEHICLES.class_groups))
+    box = (100.0, 100.0, 200.0, 160.0)
+    votes = [(CAR, 0.5), (TRUCK, 0.5), (TRUCK, 0.25), (CAR, 0.125), (BUS, 0.75), (BUS, 0.5)]  # sums exact in binary
+    got = [tracker.update([Det(*box, score=sc, class_id=c)], i / 10).tracks[0].class_id for i, (c, sc) in
+           enumerate(votes)]
+    # car .5 | tie .5/.5 keeps car | truck .75 leads | car .625 < .75 | bus .75 ties truck | bus 1.25 leads
+    assert got == [CAR, CAR, TRUCK, TRUCK, TRUCK, BUS]
+
+
+def test_a_person_never_continues_a_vehicle_track_of_a_group() -> None:
+    tracker = Tracker(TrackerConfig(min_hits=1, max_missed=0, class_groups=VEHICLES.class_groups))
+    updates = run(tracker, [[person(0.0, cls=TRUCK)], [person(2.0, cls=PERSON)]])
+    assert kinds(updates, TrackEventKind.NEW) == [(0, 1), (1, 2)]
+    assert kinds(updates, TrackEventKind.END) == [(1, 1)]
+
+
+def test_class_groups_must_be_disjoint() -> None:
+    with pytest.raises(ValueError, match="disjoint"):
+        TrackerConfig(class_groups=(frozenset({CAR, TRUCK}), frozenset({TRUCK, BUS})))
 
 
 def test_irregular_detector_rate_is_bridged_by_the_velocity_estimate() -> None:

@@ -39,7 +39,12 @@ class TrackerConfig:
         min_hits: Consecutive matched updates before a track is confirmed and reported; a
             tentative track is dropped at its first miss (one-frame false positives never
             become tracks).
-        class_aware: A detection only continues a track of the same ``class_id``.
+        class_aware: A detection only continues a track of the same ``class_id``, or of a class of the
+            same ``class_groups`` group.
+        class_groups: Disjoint sets of class ids that may continue each other's tracks: the detector
+            scores one van a car on a frame and a truck on the next, and a class-aware match would end
+            the van's track at each flip and start another. Such a track's class is decided by vote
+            (see :class:`Track`).
         min_score: Detections below this score are ignored.
         meas_noise: Detector box noise, as a fraction of the box height (std dev).
         accel_noise: Unmodelled acceleration, in box heights per s² (std dev); scaling by
@@ -56,6 +61,7 @@ class TrackerConfig:
     max_missed: int = 5
     min_hits: int = 3
     class_aware: bool = True
+    class_groups: tuple[frozenset[int], ...] = ()
     min_score: float = 0.0
     meas_noise: float = 0.05
     accel_noise: float = 2.0
@@ -74,6 +80,17 @@ class TrackerConfig:
             raise ValueError("noise parameters must be > 0")
         if self.stationary_s < 0.0 or self.stationary_move <= 0.0:
             raise ValueError("stationary_s must be >= 0 and stationary_move > 0")
+        grouped = [c for g in self.class_groups for c in g]
+        if len(grouped) != len(set(grouped)):
+            raise ValueError("class_groups must be disjoint")
+
+    def association_key(self, class_id: int) -> int:
+        """Classes with the same key may match: a group's index, or ``-1 - class_id`` for an ungrouped class."""
+        return self._group_index.get(class_id, -1 - class_id)
+
+    @functools.cached_property
+    def _group_index(self) -> dict[int, int]:
+        return {c: i for i, group in enumerate(self.class_groups) for c in group}
 
 
 @dataclass(frozen=True)
@@ -83,7 +100,9 @@ class Track:
     Attributes:
         track_id: Stable id, unique and increasing per tracker instance (assigned at
             confirmation, so consumers never see ids of tracks that did not make it).
-        class_id: Class of the detections that built the track (never changes).
+        class_id: Class of the detections that built the track: within a ``class_groups`` group, the class
+            with the highest summed score over the track's matched detections (the current one on a tie),
+            so one frame scored "car" does not relabel a van that was "truck" on every other.
         x0, y0, x1, y1: Filtered box; the predicted box while the track is coasting.
         score: Score of the last matched detection.
         vx, vy: Estimated velocity of the box centre, pixels per second.
@@ -288,7 +307,7 @@ class _State:
     """Mutable per-track bookkeeping, private to the tracker."""
 
     __slots__ = ("anchor", "class_id", "first_seen", "hits", "kf", "last_seen", "missed", "score", "stationary",
-                 "track_id")
+                 "track_id", "votes")
 
     def __init__(self, det_box: FloatArray, class_id: int, score: float, t: float, config: TrackerConfig) -> None:
         self.kf = KalmanBox(det_box, config)
@@ -301,6 +320,13 @@ class _State:
         self.track_id: int | None = None
         self.anchor: Anchor | None = None
         self.stationary = False
+        self.votes: dict[int, float] = {class_id: score}
+
+    def vote(self, class_id: int, score: float) -> None:
+        """Count a matched detection's class, weighted by its score; the class is the leader, kept on a tie."""
+        self.votes[class_id] = self.votes.get(class_id, 0.0) + score
+        if self.votes[class_id] > self.votes.get(self.class_id, 0.0):
+            self.class_id = class_id
 
     def settle(self, box: FloatArray, t: float, config: TrackerConfig) -> None:
         """Follow the observed box's centre for the stationary marking (measured, not filtered, positions)."""
@@ -363,8 +389,8 @@ class Tracker:
         )
         iou = iou_matrix(track_boxes, det_boxes)
         if cfg.class_aware and iou.size:
-            track_cls = np.array([s.class_id for s in self._states])
-            det_cls = np.array([d.class_id for d in dets])
+            track_cls = np.array([cfg.association_key(s.class_id) for s in self._states])
+            det_cls = np.array([cfg.association_key(d.class_id) for d in dets])
             iou = np.where(track_cls[:, None] == det_cls[None, :], iou, 0.0)
         pairs, lost, fresh = greedy_match(iou, cfg.iou_threshold)
 
@@ -379,6 +405,7 @@ class Tracker:
             s.missed = 0
             s.last_seen = t
             s.score = float(dets[c].score)
+            s.vote(dets[c].class_id, s.score)
             if s.track_id is None and s.hits >= cfg.min_hits:
                 s.track_id = self._take_id()
                 seen[id(s)] = snap = s.snapshot()
@@ -410,6 +437,17 @@ class Tracker:
             sorted((seen.get(id(s)) or s.snapshot() for s in self._states if s.track_id is not None), key=_by_id)
         )
         return TrackUpdate(t=t, tracks=tracks, events=tuple(events))
+
+    def followed(self) -> tuple[tuple[float, float, float, float], ...]:
+        """Boxes ``(x0, y0, x1, y1)`` of every live track, tentative ones included, as of the last update.
+
+        The camera's motion filter keeps a detection near one of these: a track that a refresh run started on a
+        still object must be able to collect the consecutive hits that confirm it, moving or not.
+        """
+        if not self._states:
+            return ()
+        boxes = _boxes(np.stack([s.kf.x[:4] for s in self._states])).tolist()
+        return tuple((x0, y0, x1, y1) for x0, y0, x1, y1 in boxes)
 
     def _take_id(self) -> int:
         track_id = self._next_id
