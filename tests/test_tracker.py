@@ -173,6 +173,55 @@ def test_irregular_detector_rate_is_bridged_by_the_velocity_estimate() -> None:
     assert kinds(updates, TrackEventKind.UPDATE)[-1] == (5, 1)
 
 
+FRAME = (768.0, 576.0)
+
+
+def test_a_track_leaving_at_the_right_edge_ends_there_instead_of_coasting_outside_the_picture() -> None:
+    # A walker heading right at 100 px/s, last seen with his box's right side at the edge (x 728-768).
+    frames = [*[[person(648.0 + 10.0 * i)] for i in range(9)], *[[]] * 7]
+    free = run(Tracker(TrackerConfig(min_hits=2, max_missed=5)), frames)
+    # Without the frame's size, the track coasts 5 updates past the edge (its box out of the picture by the 3rd);
+    # with it, it ends on the update whose predicted box is half out (the 2nd: 10 px a step, 40 px wide), and
+    # no reported box ever leaves the picture.
+    assert kinds(free, TrackEventKind.END) == [(14, 1)]
+    assert free[13].tracks[0].x0 > FRAME[0]
+    clipped = Tracker(TrackerConfig(min_hits=2, max_missed=5))
+    updates = [clipped.update(dets, i / 10, FRAME) for i, dets in enumerate(frames)]
+    assert kinds(updates, TrackEventKind.END) in ([(10, 1)], [(11, 1)])
+    for u in updates:
+        for tr in (*u.tracks, *(e.track for e in u.events)):
+            assert 0.0 <= tr.x0 <= tr.x1 <= FRAME[0] and 0.0 <= tr.y0 <= tr.y1 <= FRAME[1], tr
+    coasting = updates[9].tracks[0]
+    assert coasting.missed == 1 and coasting.x1 == FRAME[0] and coasting.x1 - coasting.x0 > 20.0
+
+
+def test_a_coasting_box_keeps_its_last_size_instead_of_shrinking_to_a_pixel() -> None:
+    # A box losing 6 px of width and height per update (a merged pair splitting, a walker going away)...
+    shrinking = [[Det(300.0 + 3.0 * i, 200.0 + 3.0 * i, 360.0 - 3.0 * i, 320.0 - 3.0 * i)] for i in range(6)]
+    tracker = Tracker(TrackerConfig(min_hits=2, max_missed=7))
+    updates = [tracker.update(dets, i / 10, FRAME) for i, dets in enumerate([*shrinking, *[[]] * 7])]
+    last_seen = updates[5].tracks[0]
+    coasting = [u.tracks[0] for u in updates[6:]]
+    assert [tr.missed for tr in coasting] == [1, 2, 3, 4, 5, 6, 7]
+    # ...coasts at the size it had when last seen (one step of the estimated rate at most), not down to nothing.
+    width, height = last_seen.x1 - last_seen.x0, last_seen.y1 - last_seen.y0
+    for tr in coasting:
+        assert tr.x1 - tr.x0 == pytest.approx(coasting[0].x1 - coasting[0].x0)
+        assert tr.x1 - tr.x0 > 0.8 * width and tr.y1 - tr.y0 > 0.8 * height
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.lists(st.tuples(st.integers(-60, 800), st.integers(-60, 600), st.integers(4, 200)), max_size=3),
+                max_size=20))
+def test_with_the_frame_given_every_reported_box_lies_in_the_frame(frames: list[list[tuple[int, int, int]]]) -> None:
+    tracker = Tracker(TrackerConfig(min_hits=1, max_missed=3))
+    for i, cells in enumerate(frames):
+        dets = [Det(float(x), float(y), float(x + size), float(y + 2 * size)) for x, y, size in cells]
+        u = tracker.update(dets, 0.2 * i, FRAME)
+        for tr in (*u.tracks, *(e.track for e in u.events)):
+            assert 0.0 <= tr.x0 <= tr.x1 <= FRAME[0] and 0.0 <= tr.y0 <= tr.y1 <= FRAME[1], tr
+
+
 def test_low_score_detections_are_ignored() -> None:
     tracker = Tracker(TrackerConfig(min_hits=1, min_score=0.5))
     u = tracker.update([Det(0, 0, 10, 10, score=0.3)], 0.0)

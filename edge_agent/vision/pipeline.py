@@ -184,7 +184,7 @@ class CameraPipeline:
             elapsed_ms = (time.perf_counter() - started) * 1000
             s.inference_ms = elapsed_ms if s.detections_run == 0 else 0.9 * s.inference_ms + 0.1 * elapsed_ms
             s.detections_run += 1
-            update = self._tracker.update(detections, p.t)
+            update = self._tracker.update(detections, p.t, p.size)
             self.tracks = update.tracks
             s.stationary = sum(tr.stationary and tr.class_id in self._parkable for tr in update.tracks)
             observed = p.analytics.update(update)
