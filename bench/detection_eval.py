@@ -152,17 +152,22 @@ def main() -> None:
         "capped at detect_fps 5, motion gate, the manifest's thresholds over the camera floor 0.4, the tracker; "
         "hypotheses are the confirmed tracks held after each frame, coasting ones included (what zones and lines "
         "count). Measures: `motmetrics` 1.4.0 at IoU 0.5 (`bench/detection_eval/tracks.py`).",
-        "- Vehicles: the scene's two vehicles are parked, and the pipeline never tracks them: while anything moves "
-        "in the frame, a detection away from the moving pixels is kept only if a confirmed track is already near "
-        "it, and a track needs 3 consecutive detector runs to be confirmed, so a vehicle that is parked when the "
-        "camera starts is dropped on every run (refresh runs, which keep everything, only come when nothing "
-        "moves). MOTA 0 here is that, not the detector.",
+        "- Vehicles: the scene's two vehicles are parked. While anything moves in the frame, a detection away from "
+        "the moving pixels is kept only near a live track; one detector run every `refresh_s` (5 s) keeps every "
+        "detection whatever moves, and the track it starts on a still object is followed while tentative, so both "
+        "vehicles are tracked from the first run and marked stationary after 10 s. The van is scored truck on most "
+        "frames and car on some: the tracker associates car, truck and bus as one group and gives the track the "
+        "class with the highest summed score. Before these two changes vehicle MOTA was 0.000 (every parked-vehicle "
+        "box missed: the filter dropped them on every run); with the filter alone changed, 0.867 with 2 switches "
+        "(the van's class flips).",
+        "- Coasting tracks keep their last size (the size rates are zeroed at the first miss), are clipped to the "
+        "frame, and end as soon as their predicted box is less than half inside it. Before: a man leaving at the "
+        "right edge coasted outside the picture for 5 runs (frames 22-30) and a merged pair's track shrank as it "
+        "drifted; person MOTA 0.834, IDF1 0.825, 15 false positives.",
         "- Where the person errors come from (fp32 run, per frame from motmetrics' events): the pair crossing the "
-        "lawn is one merged detection while the man hides the woman (frames 20-30): that track coasts on as a false "
+        "lawn is one merged detection while the man hides the woman: that track coasts on, at its size, as a false "
         "positive to frame 46 and the two are switched once at 40 when they separate; the man behind the lamp-post "
-        "sign is lost (missed 52-58) and comes back with a new identity at 60; the track of a man who left at the "
-        "right edge coasts outside the picture for 5 runs (22-30); the man entering at the right edge is missed "
-        "until his track is confirmed (3 runs).",
+        "sign is lost (missed 52-58) and comes back with a new identity at 60.",
     ])
     print(section)
     if args.write:

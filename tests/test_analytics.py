@@ -453,3 +453,16 @@ def test_a_person_standing_still_keeps_counting_where_parked_classes_are_vehicle
         (0.1, ((PERSON, 1), (CAR, 1))),
         (1.0, ((PERSON, 1),)),
     ]
+
+
+def test_occupancy_follows_the_class_the_tracker_votes_for_a_van_scored_car_then_truck() -> None:
+    truck = 7
+    tracker = Tracker(TrackerConfig(min_hits=2, stationary_s=0.0, class_groups=(frozenset({CAR, truck}),)))
+    a = Analytics(AnalyticsConfig(zones=(SQUARE,), zone_confirm_frames=1))
+    events: list[AnalyticsEvent] = []
+    for i in range(12):  # "car" on the first 3 frames, "truck" on the next 9: one van, one track
+        cls = CAR if i < 3 else truck
+        events += a.update(tracker.update([Track(0, cls, 160, 150, 240, 250, 0.5, 0, 0, 0, 0, 0, 0)], 0.1 * i))
+    occupancy = [o.counts for o in of(events, Occupancy)]
+    assert occupancy == [((CAR, 1),), ((truck, 1),)], occupancy  # relabelled once the votes pass, never counted twice
+    assert len(of(events, ZoneEnter)) == 1

@@ -147,6 +147,28 @@ def test_a_masked_region_yields_no_detection(run: dict[str, Any]) -> None:
     assert unmasked_right > 10, "the test needs objects in the right half to mean anything"
 
 
+#: The two vehicles parked top right for the whole excerpt (``tests/data/tracks_ground_truth.json``, V1 and V2).
+PARKED = {"white van": (650, 44, 724, 100), "light-blue car": (735, 52, 768, 95)}
+
+
+def test_parked_vehicles_are_tracked_and_marked_stationary_while_people_move(run: dict[str, Any]) -> None:
+    # People walk through every second of the excerpt, so the frame always has motion somewhere, far from the
+    # parked vehicles: only the detector runs that keep everything every refresh_s can start their tracks.
+    pipe = run["pipe"]
+    names = pipe.detector.class_names
+    vehicles = [tr for tr in pipe.tracks if names[tr.class_id] in ("car", "truck", "bus")]
+    for what, box in PARKED.items():
+        on_it = [tr for tr in vehicles if _iou((tr.x0, tr.y0, tr.x1, tr.y1), box) > 0.5]
+        assert len(on_it) == 1, f"{what}: {vehicles}"
+        assert on_it[0].stationary, f"{what} not marked stationary: {on_it[0]}"
+        assert on_it[0].first_seen <= 1.0, f"{what} tracked only from {on_it[0].first_seen} s"
+    assert run["health"]["cam.0.stationary"] == 2
+    # Their ids stay the same from the first frames to the last: one track each, not one per refresh.
+    ids = {tid for tid, path in run["tracks"].items() for _, b in path if any(_iou(b, v) > 0.5 for v in PARKED.values())
+           }
+    assert len(ids) == 2, ids
+
+
 def test_pipeline_reports_its_health(run: dict[str, Any]) -> None:
     h = run["health"]
     assert h["cam.0.frames"] == 150

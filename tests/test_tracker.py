@@ -25,7 +25,8 @@ from edge_agent.vision.tracker import (
 )
 from tests.vision_data import NANODET_MANIFEST
 
-PERSON, CAR = 0, 2
+PERSON, CAR, BUS, TRUCK = 0, 2, 5, 7
+VEHICLES = TrackerConfig(class_groups=(frozenset({CAR, BUS, TRUCK}),))
 
 
 @dataclass(frozen=True)
@@ -126,6 +127,42 @@ def test_class_unaware_tracker_lets_another_class_continue_the_track() -> None:
     assert kinds(updates, TrackEventKind.UPDATE) == [(1, 1)]
 
 
+def test_a_van_scored_car_then_truck_keeps_one_track_whose_class_is_the_vote() -> None:
+    # The parked van of the footage: "truck" on most frames, "car" on a run of a few (scores as measured, ~0.5).
+    classes = [TRUCK] * 4 + [CAR] * 3 + [TRUCK] * 3
+    frames = [[Det(650.0, 44.0, 724.0, 100.0, score=0.5, class_id=c)] for c in classes]
+    grouped = run(Tracker(TrackerConfig(min_hits=3, max_missed=2, class_groups=VEHICLES.class_groups)), frames)
+    assert kinds(grouped, TrackEventKind.NEW) == [(2, 1)] and not kinds(grouped, TrackEventKind.END)
+    assert {tr.track_id for u in grouped for tr in u.tracks} == {1}
+    # Three "car" frames after four "truck" ones do not relabel it; the votes would need to pass the lead.
+    assert [u.tracks[0].class_id for u in grouped[2:]] == [TRUCK] * 8
+    # Class by class, the same frames start a new track at each flip: truck, car, truck again.
+    apart = run(Tracker(TrackerConfig(min_hits=3, max_missed=2)), frames)
+    assert len({tr.track_id for u in apart for tr in u.tracks}) == 3
+
+
+def test_the_voted_class_follows_the_summed_scores_and_keeps_the_current_class_on_a_tie() -> None:
+    tracker = Tracker(TrackerConfig(min_hits=1, class_groups=VEHICLES.class_groups))
+    box = (100.0, 100.0, 200.0, 160.0)
+    votes = [(CAR, 0.5), (TRUCK, 0.5), (TRUCK, 0.25), (CAR, 0.125), (BUS, 0.75), (BUS, 0.5)]  # sums exact in binary
+    got = [tracker.update([Det(*box, score=sc, class_id=c)], i / 10).tracks[0].class_id for i, (c, sc) in
+           enumerate(votes)]
+    # car .5 | tie .5/.5 keeps car | truck .75 leads | car .625 < .75 | bus .75 ties truck | bus 1.25 leads
+    assert got == [CAR, CAR, TRUCK, TRUCK, TRUCK, BUS]
+
+
+def test_a_person_never_continues_a_vehicle_track_of_a_group() -> None:
+    tracker = Tracker(TrackerConfig(min_hits=1, max_missed=0, class_groups=VEHICLES.class_groups))
+    updates = run(tracker, [[person(0.0, cls=TRUCK)], [person(2.0, cls=PERSON)]])
+    assert kinds(updates, TrackEventKind.NEW) == [(0, 1), (1, 2)]
+    assert kinds(updates, TrackEventKind.END) == [(1, 1)]
+
+
+def test_class_groups_must_be_disjoint() -> None:
+    with pytest.raises(ValueError, match="disjoint"):
+        TrackerConfig(class_groups=(frozenset({CAR, TRUCK}), frozenset({TRUCK, BUS})))
+
+
 def test_irregular_detector_rate_is_bridged_by_the_velocity_estimate() -> None:
     """After a 0.7 s gap (the motion gate skipped frames) the box moved 70 px: no overlap, same track."""
     tracker = Tracker(TrackerConfig(min_hits=1, max_missed=1))
@@ -134,6 +171,55 @@ def test_irregular_detector_rate_is_bridged_by_the_velocity_estimate() -> None:
     assert iou_matrix(boxes_to_array([person(40.0)]), boxes_to_array([person(110.0)]))[0, 0] == 0.0
     assert {t.track_id for u in updates for t in u.tracks} == {1}
     assert kinds(updates, TrackEventKind.UPDATE)[-1] == (5, 1)
+
+
+FRAME = (768.0, 576.0)
+
+
+def test_a_track_leaving_at_the_right_edge_ends_there_instead_of_coasting_outside_the_picture() -> None:
+    # A walker heading right at 100 px/s, last seen with his box's right side at the edge (x 728-768).
+    frames = [*[[person(648.0 + 10.0 * i)] for i in range(9)], *[[]] * 7]
+    free = run(Tracker(TrackerConfig(min_hits=2, max_missed=5)), frames)
+    # Without the frame's size, the track coasts 5 updates past the edge (its box out of the picture by the 3rd);
+    # with it, it ends on the update whose predicted box is half out (the 2nd: 10 px a step, 40 px wide), and
+    # no reported box ever leaves the picture.
+    assert kinds(free, TrackEventKind.END) == [(14, 1)]
+    assert free[13].tracks[0].x0 > FRAME[0]
+    clipped = Tracker(TrackerConfig(min_hits=2, max_missed=5))
+    updates = [clipped.update(dets, i / 10, FRAME) for i, dets in enumerate(frames)]
+    assert kinds(updates, TrackEventKind.END) in ([(10, 1)], [(11, 1)])
+    for u in updates:
+        for tr in (*u.tracks, *(e.track for e in u.events)):
+            assert 0.0 <= tr.x0 <= tr.x1 <= FRAME[0] and 0.0 <= tr.y0 <= tr.y1 <= FRAME[1], tr
+    coasting = updates[9].tracks[0]
+    assert coasting.missed == 1 and coasting.x1 == FRAME[0] and coasting.x1 - coasting.x0 > 20.0
+
+
+def test_a_coasting_box_keeps_its_last_size_instead_of_shrinking_to_a_pixel() -> None:
+    # A box losing 6 px of width and height per update (a merged pair splitting, a walker going away)...
+    shrinking = [[Det(300.0 + 3.0 * i, 200.0 + 3.0 * i, 360.0 - 3.0 * i, 320.0 - 3.0 * i)] for i in range(6)]
+    tracker = Tracker(TrackerConfig(min_hits=2, max_missed=7))
+    updates = [tracker.update(dets, i / 10, FRAME) for i, dets in enumerate([*shrinking, *[[]] * 7])]
+    last_seen = updates[5].tracks[0]
+    coasting = [u.tracks[0] for u in updates[6:]]
+    assert [tr.missed for tr in coasting] == [1, 2, 3, 4, 5, 6, 7]
+    # ...coasts at the size it had when last seen (one step of the estimated rate at most), not down to nothing.
+    width, height = last_seen.x1 - last_seen.x0, last_seen.y1 - last_seen.y0
+    for tr in coasting:
+        assert tr.x1 - tr.x0 == pytest.approx(coasting[0].x1 - coasting[0].x0)
+        assert tr.x1 - tr.x0 > 0.8 * width and tr.y1 - tr.y0 > 0.8 * height
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.lists(st.tuples(st.integers(-60, 800), st.integers(-60, 600), st.integers(4, 200)), max_size=3),
+                max_size=20))
+def test_with_the_frame_given_every_reported_box_lies_in_the_frame(frames: list[list[tuple[int, int, int]]]) -> None:
+    tracker = Tracker(TrackerConfig(min_hits=1, max_missed=3))
+    for i, cells in enumerate(frames):
+        dets = [Det(float(x), float(y), float(x + size), float(y + 2 * size)) for x, y, size in cells]
+        u = tracker.update(dets, 0.2 * i, FRAME)
+        for tr in (*u.tracks, *(e.track for e in u.events)):
+            assert 0.0 <= tr.x0 <= tr.x1 <= FRAME[0] and 0.0 <= tr.y0 <= tr.y1 <= FRAME[1], tr
 
 
 def test_low_score_detections_are_ignored() -> None:

@@ -217,7 +217,10 @@ class CameraConfig(_Section):
     )
     count_interval_s: int = Field(60, ge=1, le=86_400, description="Seconds per aggregated count record.")
     refresh_s: float = Field(
-        5.0, gt=0, le=3600, description="Detection refresh without motion, so stationary objects are re-checked."
+        5.0, gt=0, le=3600,
+        description="Seconds between detector runs that keep every detection: without motion, the detector runs "
+        "this often so stationary objects are re-checked; with motion, one run this often also keeps detections away "
+        "from the moving pixels, so a vehicle parked on a busy street is still tracked (and marked stationary)."
     )
     stationary_s: float = Field(
         10.0, ge=0, le=86_400,

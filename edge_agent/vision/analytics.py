@@ -316,6 +316,7 @@ class Analytics:
         st = self._tracks.get(tr.track_id)
         if st is None:  # not built ahead for the lookup: this runs per track and frame
             st = self._tracks[tr.track_id] = _TrackState(tr.class_id)
+        st.class_id = tr.class_id  # the tracker's vote may settle a van on "truck" after a few "car" frames
         st.parked = tr.stationary and (cfg.parked is None or tr.class_id in cfg.parked)
         p = foot_point(tr)
         height = max(tr.y1 - tr.y0, 1.0)

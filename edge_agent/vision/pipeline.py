@@ -38,6 +38,9 @@ Image = npt.NDArray[np.uint8]
 _IDENTIFYING = frozenset({"person"})
 #: Classes whose stationary tracks are parked, out of occupancy: vehicles (a still person still counts).
 _PARKABLE = frozenset({"bicycle", "car", "motorcycle", "bus", "truck"})
+#: Classes that continue each other's tracks: the detector scores one van a car on a frame and a truck on the next
+#: (the group the model's manifest suppresses across); the track's class is then decided by vote.
+_ONE_VEHICLE = frozenset({"car", "truck", "bus"})
 _SNAPSHOT_KINDS: dict[str, type[wire.Event]] = {
     "detection": wire.Detection,
     "zone_enter": wire.ZoneEnter,
@@ -72,7 +75,8 @@ class CameraStats:
     stationary: int = 0  # vehicle tracks stationary (parked) after the last detector run
 
 
-def _near_any(box: BoxLike, others: Iterable[BoxLike | Region], slack: float = 0.25) -> bool:
+def _near_any(box: BoxLike, others: Iterable[BoxLike | Region | tuple[float, float, float, float]],
+              slack: float = 0.25) -> bool:
     """``box`` overlaps one of ``others`` (boxes or ``(x0, y0, x1, y1)`` regions), grown by ``slack``."""
     w, h = box.x1 - box.x0, box.y1 - box.y0
     x0, y0, x1, y1 = box.x0 - slack * w, box.y0 - slack * h, box.x1 + slack * w, box.y1 + slack * h
@@ -99,10 +103,13 @@ class CameraPipeline:
         self._class_ids = {n: names.index(n) for n in config.classes}
         self._wanted = frozenset(self._class_ids.values())
         self._parkable = frozenset(i for n, i in self._class_ids.items() if n in _PARKABLE)
+        vehicles = frozenset(i for n, i in self._class_ids.items() if n in _ONE_VEHICLE)
         self._tracker = Tracker(
-            tracker or TrackerConfig(stationary_s=config.stationary_s, stationary_move=config.stationary_move)
+            tracker or TrackerConfig(stationary_s=config.stationary_s, stationary_move=config.stationary_move,
+                                     class_groups=(vehicles,) if len(vehicles) > 1 else ())
         )
         self._gate = MotionGate(MotionConfig(refresh_s=config.refresh_s))
+        self._last_full: float | None = None  # time of the last detector run that kept every detection
         self._size: tuple[int, int] | None = None
         self._mask: npt.NDArray[np.bool_] | None = None
         self._analytics: Analytics | None = None
@@ -169,12 +176,15 @@ class CameraPipeline:
             detections = [d for d in self.detector.detect_prepared(p.tensor) if d.class_id in self._wanted]
             detections, rejected = split_plausible(detections, self._sizes)
             s.implausible += len(rejected)
-            if p.motion.motion:  # keep what moves, or what is already followed; refresh runs keep all
-                detections = [d for d in detections if _near_any(d, p.motion.regions) or _near_any(d, self.tracks)]
+            if self._keeps_all(p):
+                self._last_full = p.t
+            else:  # keep what moves, or what a track (tentative or confirmed) already follows
+                followed = self._tracker.followed()
+                detections = [d for d in detections if _near_any(d, p.motion.regions) or _near_any(d, followed)]
             elapsed_ms = (time.perf_counter() - started) * 1000
             s.inference_ms = elapsed_ms if s.detections_run == 0 else 0.9 * s.inference_ms + 0.1 * elapsed_ms
             s.detections_run += 1
-            update = self._tracker.update(detections, p.t)
+            update = self._tracker.update(detections, p.t, p.size)
             self.tracks = update.tracks
             s.stationary = sum(tr.stationary and tr.class_id in self._parkable for tr in update.tracks)
             observed = p.analytics.update(update)
@@ -184,6 +194,19 @@ class CameraPipeline:
         out = [(event_time(o), to_wire(o, self.cam, width, height)) for o in observed]
         s.events += len(out)
         return out
+
+    def _keeps_all(self, p: Prepared) -> bool:
+        """Whether this detector run keeps every detection, not only those near motion or a track.
+
+        Runs without motion keep everything (the refresh of a still scene), and so does one run every
+        ``refresh_s`` whatever moves: on a busy street the frame always has motion somewhere, and a vehicle
+        parked away from it would otherwise never start a track, so it could never be marked stationary. A
+        track so started is followed through the next runs (:meth:`.Tracker.followed`), so it can be
+        confirmed; a one-run false positive still dies at its first miss. The gate decides alone whether the
+        detector runs at all: this changes nothing to the inference it saves.
+        """
+        return (not p.motion.motion or self._last_full is None
+                or p.t - self._last_full >= self.config.refresh_s)
 
     def snapshot_trigger(self, produced: list[tuple[float, wire.Event]]) -> int | None:
         """Index in ``produced`` of the first event that calls for a snapshot, if any is due."""

@@ -39,7 +39,12 @@ class TrackerConfig:
         min_hits: Consecutive matched updates before a track is confirmed and reported; a
             tentative track is dropped at its first miss (one-frame false positives never
             become tracks).
-        class_aware: A detection only continues a track of the same ``class_id``.
+        class_aware: A detection only continues a track of the same ``class_id``, or of a class of the
+            same ``class_groups`` group.
+        class_groups: Disjoint sets of class ids that may continue each other's tracks: the detector
+            scores one van a car on a frame and a truck on the next, and a class-aware match would end
+            the van's track at each flip and start another. Such a track's class is decided by vote
+            (see :class:`Track`).
         min_score: Detections below this score are ignored.
         meas_noise: Detector box noise, as a fraction of the box height (std dev).
         accel_noise: Unmodelled acceleration, in box heights per s² (std dev); scaling by
@@ -50,18 +55,23 @@ class TrackerConfig:
             ``0`` disables the marking.
         stationary_move: The bound on that displacement, in box heights (the box's own
             jitter is a few hundredths; a walker covers about one height per second).
+        min_visible: When :meth:`Tracker.update` is given the frame's size, a coasting track whose
+            predicted box has less than this fraction of its area inside the frame has left the
+            picture: it ends there, instead of coasting off the edge for ``max_missed`` updates.
     """
 
     iou_threshold: float = 0.2
     max_missed: int = 5
     min_hits: int = 3
     class_aware: bool = True
+    class_groups: tuple[frozenset[int], ...] = ()
     min_score: float = 0.0
     meas_noise: float = 0.05
     accel_noise: float = 2.0
     init_vel_std: float = 2.0
     stationary_s: float = 10.0
     stationary_move: float = 0.25
+    min_visible: float = 0.5
 
     def __post_init__(self) -> None:
         if not 0.0 < self.iou_threshold <= 1.0:
@@ -74,6 +84,19 @@ class TrackerConfig:
             raise ValueError("noise parameters must be > 0")
         if self.stationary_s < 0.0 or self.stationary_move <= 0.0:
             raise ValueError("stationary_s must be >= 0 and stationary_move > 0")
+        if not 0.0 <= self.min_visible <= 1.0:
+            raise ValueError("min_visible must be in [0, 1]")
+        grouped = [c for g in self.class_groups for c in g]
+        if len(grouped) != len(set(grouped)):
+            raise ValueError("class_groups must be disjoint")
+
+    def association_key(self, class_id: int) -> int:
+        """Classes with the same key may match: a group's index, or ``-1 - class_id`` for an ungrouped class."""
+        return self._group_index.get(class_id, -1 - class_id)
+
+    @functools.cached_property
+    def _group_index(self) -> dict[int, int]:
+        return {c: i for i, group in enumerate(self.class_groups) for c in group}
 
 
 @dataclass(frozen=True)
@@ -83,8 +106,11 @@ class Track:
     Attributes:
         track_id: Stable id, unique and increasing per tracker instance (assigned at
             confirmation, so consumers never see ids of tracks that did not make it).
-        class_id: Class of the detections that built the track (never changes).
-        x0, y0, x1, y1: Filtered box; the predicted box while the track is coasting.
+        class_id: Class of the detections that built the track: within a ``class_groups`` group, the class
+            with the highest summed score over the track's matched detections (the current one on a tie),
+            so one frame scored "car" does not relabel a van that was "truck" on every other.
+        x0, y0, x1, y1: Filtered box; the predicted box while the track is coasting. Clipped to the frame
+            when the tracker is given its size.
         score: Score of the last matched detection.
         vx, vy: Estimated velocity of the box centre, pixels per second.
         hits: Matched updates so far.
@@ -288,7 +314,7 @@ class _State:
     """Mutable per-track bookkeeping, private to the tracker."""
 
     __slots__ = ("anchor", "class_id", "first_seen", "hits", "kf", "last_seen", "missed", "score", "stationary",
-                 "track_id")
+                 "track_id", "votes")
 
     def __init__(self, det_box: FloatArray, class_id: int, score: float, t: float, config: TrackerConfig) -> None:
         self.kf = KalmanBox(det_box, config)
@@ -301,6 +327,13 @@ class _State:
         self.track_id: int | None = None
         self.anchor: Anchor | None = None
         self.stationary = False
+        self.votes: dict[int, float] = {class_id: score}
+
+    def vote(self, class_id: int, score: float) -> None:
+        """Count a matched detection's class, weighted by its score; the class is the leader, kept on a tie."""
+        self.votes[class_id] = self.votes.get(class_id, 0.0) + score
+        if self.votes[class_id] > self.votes.get(self.class_id, 0.0):
+            self.class_id = class_id
 
     def settle(self, box: FloatArray, t: float, config: TrackerConfig) -> None:
         """Follow the observed box's centre for the stationary marking (measured, not filtered, positions)."""
@@ -310,11 +343,22 @@ class _State:
         self.anchor = stationary_step(self.anchor, (x0 + x1) / 2, (y0 + y1) / 2, y1 - y0, t, config.stationary_move)
         self.stationary = t - self.anchor.since >= config.stationary_s
 
-    def snapshot(self) -> Track:
+    def hold_size(self) -> None:
+        """Stop the box's size from changing while no detection measures it (at a track's first miss).
+
+        The size rates come from a few noisy boxes; extrapolated over a few coasting updates they shrink (or
+        swell) the box for no reason, down to a pixel wide. A box's size changes with distance, slowly: the
+        last size stands until the object is seen again. Its position keeps the estimated velocity.
+        """
+        self.kf.x[6:8] = 0.0
+
+    def snapshot(self, bounds: tuple[float, float] | None = None) -> Track:
         assert self.track_id is not None
         # KalmanBox.box() on Python floats: the same IEEE operations, without an array per snapshot.
         cx, cy, w, h, vx, vy = self.kf.x[:6].tolist()
         x0, y0, x1, y1 = cx - w / 2.0, cy - h / 2.0, cx + w / 2.0, cy + h / 2.0
+        if bounds is not None:
+            x0, y0, x1, y1 = _clip((x0, y0, x1, y1), bounds)
         return Track(
             track_id=self.track_id,
             class_id=self.class_id,
@@ -342,8 +386,12 @@ class Tracker:
         self._next_id = 1
         self._t: float | None = None
 
-    def update(self, detections: Sequence[BoxLike], t: float) -> TrackUpdate:
+    def update(self, detections: Sequence[BoxLike], t: float, frame: tuple[float, float] | None = None
+               ) -> TrackUpdate:
         """Advance to time ``t`` with the detector's output for that frame.
+
+        ``frame`` is the frame's ``(width, height)``: given, reported boxes are clipped to it and a coasting
+        track whose predicted box has left it ends (``min_visible``).
 
         Raises:
             ValueError: ``t`` is earlier than the previous update's time.
@@ -353,6 +401,7 @@ class Tracker:
             raise ValueError(f"time went backwards: {t} < {self._t}")
         dt = 0.0 if self._t is None else t - self._t
         self._t = t
+        bounds = None if frame is None else (float(frame[0]), float(frame[1]))
 
         dets = [d for d in detections if d.score >= cfg.min_score]
         det_boxes = boxes_to_array(dets)
@@ -363,8 +412,8 @@ class Tracker:
         )
         iou = iou_matrix(track_boxes, det_boxes)
         if cfg.class_aware and iou.size:
-            track_cls = np.array([s.class_id for s in self._states])
-            det_cls = np.array([d.class_id for d in dets])
+            track_cls = np.array([cfg.association_key(s.class_id) for s in self._states])
+            det_cls = np.array([cfg.association_key(d.class_id) for d in dets])
             iou = np.where(track_cls[:, None] == det_cls[None, :], iou, 0.0)
         pairs, lost, fresh = greedy_match(iou, cfg.iou_threshold)
 
@@ -379,22 +428,16 @@ class Tracker:
             s.missed = 0
             s.last_seen = t
             s.score = float(dets[c].score)
+            s.vote(dets[c].class_id, s.score)
             if s.track_id is None and s.hits >= cfg.min_hits:
                 s.track_id = self._take_id()
-                seen[id(s)] = snap = s.snapshot()
+                seen[id(s)] = snap = s.snapshot(bounds)
                 events.append(TrackEvent(TrackEventKind.NEW, snap))
             elif s.track_id is not None:
-                seen[id(s)] = snap = s.snapshot()
+                seen[id(s)] = snap = s.snapshot(bounds)
                 events.append(TrackEvent(TrackEventKind.UPDATE, snap))
 
-        ended: set[int] = set()
-        for r in lost:
-            s = self._states[r]
-            s.missed += 1
-            if s.track_id is None or s.missed > cfg.max_missed:
-                ended.add(r)
-                if s.track_id is not None:
-                    events.append(TrackEvent(TrackEventKind.END, s.snapshot()))
+        ended = self._miss(lost, track_boxes, bounds, events)
         self._states = [s for i, s in enumerate(self._states) if i not in ended]
 
         for c in fresh:
@@ -404,12 +447,45 @@ class Tracker:
             self._states.append(s)
             if cfg.min_hits <= 1:
                 s.track_id = self._take_id()
-                events.append(TrackEvent(TrackEventKind.NEW, s.snapshot()))
+                events.append(TrackEvent(TrackEventKind.NEW, s.snapshot(bounds)))
 
         tracks = tuple(
-            sorted((seen.get(id(s)) or s.snapshot() for s in self._states if s.track_id is not None), key=_by_id)
+            sorted((seen.get(id(s)) or s.snapshot(bounds) for s in self._states if s.track_id is not None),
+                   key=_by_id)
         )
         return TrackUpdate(t=t, tracks=tracks, events=tuple(events))
+
+    def _miss(self, lost: list[int], predicted: FloatArray, bounds: tuple[float, float] | None,
+              events: list[TrackEvent]) -> set[int]:
+        """Count a miss for each of the ``lost`` states; the indices of those that end (``END`` events added).
+
+        A tentative track ends at its first miss, a confirmed one after ``max_missed``, or as soon as its
+        ``predicted`` box is out of the frame (``min_visible``).
+        """
+        cfg = self.config
+        ended: set[int] = set()
+        for r in lost:
+            s = self._states[r]
+            s.missed += 1
+            if s.missed == 1:
+                s.hold_size()
+            gone = bounds is not None and _visible(predicted[r], bounds) < cfg.min_visible
+            if s.track_id is None or s.missed > cfg.max_missed or gone:
+                ended.add(r)
+                if s.track_id is not None:
+                    events.append(TrackEvent(TrackEventKind.END, s.snapshot(bounds)))
+        return ended
+
+    def followed(self) -> tuple[tuple[float, float, float, float], ...]:
+        """Boxes ``(x0, y0, x1, y1)`` of every live track, tentative ones included, as of the last update.
+
+        The camera's motion filter keeps a detection near one of these: a track that a refresh run started on a
+        still object must be able to collect the consecutive hits that confirm it, moving or not.
+        """
+        if not self._states:
+            return ()
+        boxes = _boxes(np.stack([s.kf.x[:4] for s in self._states])).tolist()
+        return tuple((x0, y0, x1, y1) for x0, y0, x1, y1 in boxes)
 
     def _take_id(self) -> int:
         track_id = self._next_id
@@ -435,6 +511,23 @@ def _boxes(z: FloatArray) -> FloatArray:
     """``[n, 4]`` centre/size states to ``x0, y0, x1, y1``: :meth:`KalmanBox.box` for all tracks at once."""
     half_w, half_h = z[:, 2] / 2.0, z[:, 3] / 2.0
     return np.stack([z[:, 0] - half_w, z[:, 1] - half_h, z[:, 0] + half_w, z[:, 1] + half_h], axis=1)
+
+
+def _clip(box: tuple[float, float, float, float], bounds: tuple[float, float]) -> tuple[float, float, float, float]:
+    """``box`` cut to the frame ``(0, 0)-(width, height)``; a box wholly outside collapses onto its edge."""
+    w, h = bounds
+    x0, y0, x1, y1 = box
+    return (min(max(x0, 0.0), w), min(max(y0, 0.0), h), min(max(x1, 0.0), w), min(max(y1, 0.0), h))
+
+
+def _visible(box: FloatArray, bounds: tuple[float, float]) -> float:
+    """Fraction of ``box``'s area inside the frame ``(0, 0)-(width, height)`` (``0.0`` for an empty box)."""
+    x0, y0, x1, y1 = (float(v) for v in box.tolist())
+    area = (x1 - x0) * (y1 - y0)
+    if area <= 0.0:
+        return 0.0
+    cx0, cy0, cx1, cy1 = _clip((x0, y0, x1, y1), bounds)
+    return (cx1 - cx0) * (cy1 - cy0) / area
 
 
 def _by_id(track: Track) -> int:
