@@ -2,8 +2,8 @@
 
 Setup. A private Mosquitto; a slice of the city (default 100 boxes in the city's proportions: 58 light cabinets of
 100 luminaires, 20 camera boxes replaying the recorded mix at 20:00's rate, 22 presence sensors... as
-:func:`coordinator.sim.city.generate_city` shares them) hosted in one child process by
-:class:`coordinator.sim.host.CityHost`, exactly as ``simulate city`` hosts them.
+:func:`vigie_config.metropole.city.generate_city` shares them) hosted in one child process by
+:class:`edge_agent.simulation.city_host.CityHost`, exactly as ``simulate city`` hosts them.
 
 Measure. Once every box is connected and a warm-up has passed, the child's CPU time (user + system) and RSS over
 ``--seconds``, per box. Contenders, interleaved round by round (the machine is shared, the medians are reported):
@@ -39,8 +39,8 @@ import paho.mqtt.client as mqtt  # noqa: E402
 
 from bench.results import write_section  # noqa: E402
 from coordinator.broker import LocalBroker  # noqa: E402
-from coordinator.sim.city import generate_city  # noqa: E402
-from coordinator.sim.host import CityHost, Timing, write_city_configs  # noqa: E402
+from edge_agent.simulation.city_host import CityHost  # noqa: E402
+from vigie_config.metropole.city import Timing, generate_city, write_city_configs  # noqa: E402
 
 HEADING = "## Hosting simulated boxes (one box of the city simulation)"
 TICK = os.sysconf("SC_CLK_TCK")
