@@ -52,9 +52,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.results import write_section  # noqa: E402
-from coordinator.demo.presence import HOURLY_PCT  # noqa: E402
-from coordinator.sim.city import generate_city  # noqa: E402
 from coordinator.storage import make_engine  # noqa: E402
+from edge_agent.simulation.presence import HOURLY_PCT  # noqa: E402
+from vigie_config.metropole.city import generate_city  # noqa: E402
 
 HEADING = "## City simulation (the whole métropole on one machine)"
 TICK = os.sysconf("SC_CLK_TCK")

@@ -50,8 +50,8 @@ def _cmd_broker(args: argparse.Namespace) -> int:
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
-    # The demo hosts real boxes in this process (edge agents, simulated gear): loaded for this command only, so
-    # that every other command (and every web or ingest worker) runs without the edge agent, ONNX Runtime or DALI.
+    # The demo's runner (a broker, a database, its child processes) loads with this command only; its boxes and
+    # simulated gear run in child processes started by module name (edge_agent.simulation), never imported here.
     from .demo.run import run_demo  # noqa: PLC0415
 
     return run_demo(Path(args.dir), args.port, args.web_port, night=not args.real_time, telemetry_s=args.telemetry_s,

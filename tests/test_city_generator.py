@@ -11,15 +11,14 @@ from pathlib import Path
 
 import pytest
 
-from coordinator.data import commune, communes
-from coordinator.demo.district import METRES_PER_DEGREE
-from coordinator.sim import city as city_mod
-from coordinator.sim.camera_replay import CameraReplay, hour_factor, load_mix, poisson
-from coordinator.sim.city import generate_city, lamp_failures, populations, share
-from coordinator.sim.host import CityHost, write_city_configs
 from coordinator.sim.run import clock_offset
 from edge_agent.lighting.drivers import LampFault, SimulatedDriver
+from edge_agent.simulation.camera_replay import CameraReplay, hour_factor, load_mix, poisson
+from edge_agent.simulation.city_host import CityHost
 from vigie_config import load_config
+from vigie_config.metropole import METRES_PER_DEGREE, commune, communes, populations
+from vigie_config.metropole import city as city_mod
+from vigie_config.metropole.city import generate_city, lamp_failures, share, write_city_configs
 
 
 def _metres(lat1: float, lon1: float, lat2: float, lon2: float) -> float:

@@ -20,11 +20,11 @@ from typing import Any
 import pytest
 import yaml
 
-from coordinator.demo.cabinet_sim import LINE_LOSS, DemoCabinet, DoorSim, cabinet_model, circuit_loads, circuits_of
 from coordinator.demo.run import FIRMWARE_CONFIGS, Children, field_config, has_cabinet
 from edge_agent.agent import Agent
 from edge_agent.cli import main
 from edge_agent.lighting.drivers.dali_sim import forget_simulators
+from edge_agent.simulation.cabinet_sim import LINE_LOSS, DemoCabinet, DoorSim, cabinet_model, circuit_loads, circuits_of
 from tests.lighting_helpers import running_clock
 from tests.mqtt_helpers import Mosquitto, Recorder, wait_until
 from vigie_config import load_config

@@ -10,20 +10,19 @@ from pathlib import Path
 import pytest
 from sqlalchemy.engine import Engine
 
-from coordinator.data import commune, communes
-from coordinator.demo import district
-from coordinator.demo.fleet_sim import write_configs
-from coordinator.demo.presence import DAILY, arrivals, rate_per_s
 from coordinator.demo.run import _night_offset
 from coordinator.demo.seed import RULES, TEAMS, seed_demo
 from coordinator.storage import interventions as interventions_store
 from coordinator.storage import teams as teams_store
+from edge_agent.simulation.presence import DAILY, arrivals, rate_per_s
 from vigie_config import load_config
+from vigie_config.metropole import METRES_PER_DEGREE, commune, communes, district
+from vigie_config.metropole.district import write_configs
 
 
 def _metres(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
-    dy = (lat2 - lat1) * district.METRES_PER_DEGREE
-    dx = (lon2 - lon1) * district.METRES_PER_DEGREE * math.cos(math.radians(lat1))
+    dy = (lat2 - lat1) * METRES_PER_DEGREE
+    dx = (lon2 - lon1) * METRES_PER_DEGREE * math.cos(math.radians(lat1))
     return math.hypot(dx, dy)
 
 

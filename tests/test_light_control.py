@@ -8,7 +8,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from edge_agent.lighting.control import FAILSAFE_RETRY, Decision, EngineState, LightingEngine, StateError
@@ -759,3 +759,66 @@ def test_a_round_decides_each_luminaire_as_deciding_it_alone() -> None:
         assert eng.level_at(now) == {lum: eng.decide(lum, now) for lum in lums}
     night = eng.level_at(at(2025, 1, 14, 23, 1))
     assert night["s0"].level == 100.0 and night["p0"].level == 70.0 and night["p3"].level == 55.0
+
+
+#: A cabinet of three streets and a sensor sector, every luminaire also in the city's group (as on the field).
+ROUND_LUMS = {"a1": {"rue-a", "city"}, "a2": {"rue-a", "city"}, "b1": {"rue-b", "city"}, "b2": {"rue-b", "city"},
+              "n1": {"rue-a", "sector-n", "city"}, "n2": {"sector-n", "city"}, "c1": {"rue-c", "city"}}
+round_entries = st.builds(
+    CalendarEntry,
+    name=st.just("x"),
+    days=st.frozensets(st.integers(1, 7), min_size=1),
+    groups=st.none() | st.sampled_from([frozenset({"sector-n"}), frozenset({"rue-a"}), frozenset({"rue-b", "rue-c"}),
+                                        frozenset({"city"}), frozenset({"nowhere"})]),
+    program=programs,
+)
+round_overrides = st.lists(
+    st.tuples(
+        st.sampled_from([("group", "city"), ("group", "rue-a"), ("group", "rue-b"), ("group", "sector-n"),
+                         ("luminaire", "a1"), ("luminaire", "n2"), ("luminaire", "c1")]),
+        st.none() | levels,
+        st.floats(-2, 2),  # start, hours from now
+        st.floats(0.01, 4),  # length, hours
+    ),
+    max_size=5,
+)
+
+
+@settings(max_examples=200, deadline=None)
+@example(  # same entry today, different ones tomorrow: the day ahead sets next_change (15:00 vs sunset)
+    raw_entries=[CalendarEntry(name="x", days=frozenset({2}), program=DIJON),
+                 CalendarEntry(name="x", days=frozenset({3}), groups=frozenset({"rue-a"}),
+                               program=FixedProgram(steps=(Step(at=dt.time(15), level=50),))),
+                 CalendarEntry(name="x", days=frozenset({3}), program=FULL_NIGHT)],
+    overrides=[], minutes=21 * 60, sensed_ago_s=None, current={},
+)
+@given(
+    raw_entries=st.lists(round_entries, min_size=1, max_size=4),
+    overrides=round_overrides,
+    minutes=st.integers(0, 24 * 60 - 1),
+    sensed_ago_s=st.none() | st.floats(0, 900),
+    current=st.dictionaries(st.sampled_from(sorted(ROUND_LUMS)), levels, max_size=len(ROUND_LUMS)),
+)
+def test_a_round_shares_only_what_does_not_depend_on_the_luminaire(
+    raw_entries: list[CalendarEntry],
+    overrides: list[tuple[tuple[str, str], float | None, float, float]],
+    minutes: int,
+    sensed_ago_s: float | None,
+    current: dict[str, float],
+) -> None:
+    """A round works a decision out once per set of groups, per pair of calendar entries and per set of overrides
+    (see RoundMemo): whatever the calendar, overrides (of groups, of luminaires, cancels, future ones), presence and
+    gear levels, each luminaire gets exactly the decision it gets alone."""
+    entries_ = tuple(e.model_copy(update={"name": f"e{i}"}) for i, e in enumerate(raw_entries))
+    eng = LightingEngine(ROUND_LUMS, fixed_sun(), PARIS, presence_sources={"pir": ["sector-n"]})
+    eng.set_calendar(Calendar(entries=entries_))
+    now = at(2025, 1, 14, 12) + dt.timedelta(minutes=minutes)
+    for i, ((scope, target), level, start_h, length_h) in enumerate(overrides):
+        start = now + dt.timedelta(hours=start_h)
+        fields = cmd(f"o{i}", i + 1, level, target=target, scope=scope, start=start,
+                     expires=start + dt.timedelta(hours=length_h))
+        eng.command(fields, now - dt.timedelta(hours=3))
+    if sensed_ago_s is not None:
+        eng.presence("pir", now - dt.timedelta(seconds=sensed_ago_s))
+    alone = {lum: eng.decide(lum, now, current.get(lum)) for lum in ROUND_LUMS}
+    assert eng.level_at(now, current) == alone

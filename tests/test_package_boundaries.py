@@ -1,7 +1,9 @@
 """Who may import whom: the box and the centre share only ``vigie_wire`` and ``vigie_config``.
 
 Read from the source (the AST of every module, function-local imports included), so that an import hidden in a
-function body counts as much as one at the top; then checked once for real, in a fresh interpreter.
+function body counts as much as one at the top; then checked once for real, in a fresh interpreter. No exception:
+the demo and the city simulation host their boxes in child processes started by module name
+(:mod:`edge_agent.simulation`), never by import.
 """
 
 from __future__ import annotations
@@ -15,11 +17,6 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-#: Host real boxes in-process (agents, simulated gear) for the demo district and the city simulation: the two
-#: places allowed both sides, loaded only by their own commands.
-DEMO = ROOT / "coordinator" / "demo"
-SIM = ROOT / "coordinator" / "sim"
-HOSTS = (DEMO, SIM)
 
 
 def _module_name(path: Path) -> str:
@@ -48,16 +45,19 @@ def _imports_in(source: str, package: list[str]) -> Iterator[tuple[int, str]]:
                 yield node.lineno, f"{module}.{alias.name}"
 
 
-def _sources(package: str, *, skip: tuple[Path, ...] = ()) -> list[Path]:
-    return [p for p in sorted((ROOT / package).rglob("*.py")) if not any(s in p.parents for s in skip)]
+def _sources(package: str) -> list[Path]:
+    return sorted((ROOT / package).rglob("*.py"))
 
 
-def _offenders(package: str, forbidden: tuple[str, ...], *, skip: tuple[Path, ...] = ()) -> list[str]:
+def _forbidden(imports: Iterator[tuple[int, str]], forbidden: tuple[str, ...]) -> list[tuple[int, str]]:
+    return [(line, name) for line, name in imports if name.split(".")[0] in forbidden]
+
+
+def _offenders(package: str, forbidden: tuple[str, ...]) -> list[str]:
     return [
         f"{path.relative_to(ROOT)}:{line}: imports {name}"
-        for path in _sources(package, skip=skip)
-        for line, name in _imports(path)
-        if name.split(".")[0] in forbidden
+        for path in _sources(package)
+        for line, name in _forbidden(_imports(path), forbidden)
     ]
 
 
@@ -73,12 +73,32 @@ def test_the_import_reader_sees_relative_and_local_imports() -> None:
     names = {name for _line, name in _imports_in(source, ["coordinator", "lighting"])}
     assert {"coordinator.storage.lighting_state", "coordinator.lighting.hooks", "edge_agent.agent",
             "edge_agent.lighting.node"} <= names
-    demo = {name for path in _sources("coordinator") if DEMO in path.parents for _l, name in _imports(path)}
-    assert any(n.startswith("edge_agent") for n in demo), "the demo hosts boxes: the check must be able to fail"
+
+
+def test_the_check_flags_an_import_of_the_other_side_wherever_it_hides() -> None:
+    """The check itself can fail: box code imported by a coordinator module at the top, under ``TYPE_CHECKING``
+    or in a function is named with its line; a module named in a string (a child process started by module name)
+    or a relative import inside the coordinator is not."""
+    source = (
+        "import typing\n"
+        "from vigie_config.metropole import commune\n"
+        "from .. import cli\n"
+        "HOST = 'edge_agent.simulation.city_host_main'\n"
+        "if typing.TYPE_CHECKING:\n"
+        "    from edge_agent.agent import Agent\n"
+        "def run():\n"
+        "    import edge_agent.simulation.fleet_sim as fleet\n"
+        "    return fleet\n"
+    )
+    found = _forbidden(_imports_in(source, ["coordinator", "demo"]), ("edge_agent",))
+    assert sorted(found) == [(6, "edge_agent.agent"), (6, "edge_agent.agent.Agent"),
+                             (8, "edge_agent.simulation.fleet_sim")]
+    assert {name for _line, name in _imports_in(source, ["coordinator", "demo"])} >= {"coordinator.cli"}
 
 
 def test_the_coordinator_does_not_import_the_edge_agent() -> None:
-    assert _offenders("coordinator", ("edge_agent",), skip=HOSTS) == []
+    """Nowhere, the demo and the city simulation included: they start their box hosts as child processes."""
+    assert _offenders("coordinator", ("edge_agent",)) == []
 
 
 def test_the_edge_agent_does_not_import_the_coordinator() -> None:
@@ -122,7 +142,7 @@ def test_importing_the_coordinator_loads_no_edge_code() -> None:
     """What a web worker, an ingest worker or a command loads: no edge agent, hence no ONNX Runtime nor DALI."""
     code = (
         "import sys, coordinator, coordinator.cli, coordinator.ingest_cli, coordinator.ingest_hooks, "
-        "coordinator.broker.files, coordinator.seed\n"
+        "coordinator.broker.files, coordinator.seed, coordinator.demo.run, coordinator.sim.run\n"
         "print(sorted({m.split('.')[0] for m in sys.modules} & {'edge_agent', 'onnxruntime', 'dali'}))"
     )
     proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120,

@@ -7,6 +7,11 @@ NanoDet on the committed street footage (looped), the committed boxes of the Dij
 and a simulated district of 20 light cabinets (2,000 luminaires) with presence sensors over seven
 communes. Prints the UI address and the demo login. Ctrl-C stops everything; running it again
 is safe (state lives in ``var/demo``; the database and outboxes are reused).
+
+Every box and every piece of simulated field gear runs in a child process started by module name (``vigie-edge``'s
+agent, :mod:`edge_agent.simulation.district_main`, :mod:`edge_agent.simulation.cabinet_main`): the coordinator
+imports no box code. The demo writes the boxes' configs (:mod:`vigie_config.metropole.district` for the district)
+and seeds its fleet from them, as an operator would.
 """
 
 from __future__ import annotations
@@ -26,13 +31,12 @@ from typing import Any
 
 import yaml
 
-from edge_agent.lighting.cabinet.simulator import free_port
+from vigie_config.metropole import district as district_mod
+from vigie_config.metropole.district import write_configs
 
-from ..broker import LocalBroker
+from ..broker import LocalBroker, free_port
 from ..storage import make_engine, upgrade
 from ..storage import users as user_store
-from . import district as district_mod
-from .fleet_sim import write_configs
 from .seed import seed_demo
 
 DEMO_PORT = 18830
@@ -42,6 +46,9 @@ FIRMWARE_CONFIGS = ROOT / "firmware_configs"
 FOOTAGE = ROOT / "tests" / "data" / "vtest_excerpt.avi"
 MODEL = ROOT / "models" / "nanodet-g-416.manifest.json"
 DEMO_USER = "demo"
+#: The field's simulators, box code started by module name (never imported here).
+CABINET_MODULE = "edge_agent.simulation.cabinet_main"
+DISTRICT_MODULE = "edge_agent.simulation.district_main"
 
 
 def field_config(root: Path, port: int, src: Path, telemetry_s: int = 15) -> Path:
@@ -80,7 +87,8 @@ def _simulate_dali(lighting: dict[str, Any]) -> None:
 
 def _simulate_cabinet(lighting: dict[str, Any]) -> None:
     """A Modbus cabinet's interface is replaced by the cabinet simulator the demo starts on 127.0.0.1, on a port
-    free now (see :mod:`.cabinet_sim`): its controller and meter answer at the cabinet's address."""
+    free now (see :mod:`edge_agent.simulation.cabinet_sim`): its controller and meter answer at the cabinet's
+    address."""
     cabinet = lighting.get("cabinet")
     if not isinstance(cabinet, dict):
         return
@@ -149,7 +157,7 @@ class Children:
 def _start_cabinets(children: Children, field_paths: list[Path], port: int, env: dict[str, str]) -> bool:
     """Start the cabinet simulator of every box with a Modbus cabinet, and wait until each listens."""
     for path in (p for p in field_paths if has_cabinet(p)):
-        children.start(f"cabinet-{path.stem}", [sys.executable, "-m", "coordinator.demo.cabinet_main",
+        children.start(f"cabinet-{path.stem}", [sys.executable, "-m", CABINET_MODULE,
                                                 "--config", str(path), "--mqtt-port", str(port)], env, last=True)
         if not _wait_tcp(path, 20):
             print(f"cabinet simulator of {path.stem} did not start: {children.dead()}", file=sys.stderr)
@@ -265,7 +273,7 @@ def run_demo(root: Path = Path("var/demo"), port: int = DEMO_PORT, web_port: int
         offset = _night_offset() if night else dt.timedelta(0)
         _step(6, total, "simulated district: 20 cabinets, 2,000 luminaires, presence sensors"
               + (f" (light clocks shifted {offset} to show the night)" if offset else ""))
-        children.start("district", [*exe, "coordinator.demo.district_main", "--dir", str(boxes_dir / "district"),
+        children.start("district", [*exe, DISTRICT_MODULE, "--dir", str(boxes_dir / "district"),
                                     "--port", str(port), "--clock-offset-s", str(int(offset.total_seconds())),
                                     *_pace(telemetry_s, first_lamp_fault_s)], env)
 

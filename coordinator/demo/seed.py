@@ -12,13 +12,11 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from coordinator.data import commune
 from coordinator.interventions.rules import RuleSpec
 from coordinator.storage import interventions as interventions_store
 from coordinator.storage import teams as teams_store
 from coordinator.storage.schema import rules as rules_table
-
-from .district import offset
+from vigie_config.metropole import commune, offset
 
 #: (id, name, commune, skills, east m, north m from the commune centre)
 TEAMS: tuple[tuple[str, str, str, tuple[str, ...], float, float], ...] = (

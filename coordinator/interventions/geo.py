@@ -7,8 +7,8 @@ camera's ground geometry are inside the métropole by the same rule. Commune cen
 
 from __future__ import annotations
 
-from coordinator.data import Commune, communes
 from vigie_config.geo import BBOX, EARTH_RADIUS_M, haversine_m, in_metropole
+from vigie_config.metropole import Commune, communes
 
 __all__ = ["BBOX", "COMMUNES", "COMMUNE_SLUGS", "EARTH_RADIUS_M", "haversine_m", "in_metropole", "nearest_commune"]
 

@@ -1,7 +1,9 @@
 """The ``simulate city`` command line, loadable without the simulation.
 
-The simulation hosts real boxes (edge agents, simulated drivers); the rest of ``vigie-coordinator`` must not load
-them (a web or ingest worker holds no box code), so the runner is imported only when the command runs.
+The simulation hosts real boxes (edge agents, simulated drivers) in child processes of its own
+(:mod:`edge_agent.simulation.city_host_main`), started by module name: the coordinator imports no box code. The
+city's shape (:mod:`vigie_config.metropole.city`) is shared by the runner and its hosts; the runner itself (a
+broker, a database, processes) is imported only when the command runs.
 """
 
 from __future__ import annotations
@@ -11,32 +13,9 @@ import os
 from pathlib import Path
 from typing import Any
 
-from .city import City, generate_city
+from vigie_config.metropole.city import add_city_arguments
 
 PG_ADMIN_URL = "postgresql+psycopg://vigie_test:vigie_test@127.0.0.1:5432/postgres"
-
-
-def add_city_arguments(p: argparse.ArgumentParser) -> None:
-    """The city's shape and its field's behaviour: the same for the runner and each of its hosts."""
-    p.add_argument("--seed", type=int, default=2026)
-    p.add_argument("--cabinets", type=int, default=340)
-    p.add_argument("--cameras", type=int, default=115)
-    p.add_argument("--luminaires", type=int, default=100, help="luminaires per cabinet")
-    p.add_argument("--sensor-share", type=float, default=0.1, help="share of streets with a presence sensor")
-    p.add_argument("--communes", default="", help="comma-separated slugs (default: the 23 communes)")
-    p.add_argument("--fault-acceleration", type=float, default=100.0,
-                   help="lamp failures arrive this many times faster than their yearly rate")
-    p.add_argument("--burst-cameras", type=int, default=20)
-    p.add_argument("--burst-factor", type=float, default=10.0)
-    p.add_argument("--burst-at-s", type=float, default=-1.0,
-                   help="burst start, s after the boxes start (default: only when SIGHUP starts it)")
-    p.add_argument("--burst-s", type=float, default=0.0, help="burst length, s (0: no burst)")
-    p.add_argument("--offline-share", type=float, default=0.05, help="cabinets SIGUSR1 takes offline")
-
-
-def city_from(args: argparse.Namespace) -> City:
-    sites = [s for s in args.communes.split(",") if s] or None
-    return generate_city(args.seed, args.cabinets, args.cameras, args.luminaires, args.sensor_share, sites)
 
 
 def add_parser(sub: Any) -> None:
@@ -63,6 +42,6 @@ def add_parser(sub: Any) -> None:
 
 
 def _run_city(args: argparse.Namespace) -> int:
-    from .run import run_city  # noqa: PLC0415 - the boxes' code loads with this command only
+    from .run import run_city  # noqa: PLC0415 - the runner's machinery loads with this command only
 
     return run_city(args)

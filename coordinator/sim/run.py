@@ -6,11 +6,12 @@ What it starts, in order (each a real process, stopped in reverse on Ctrl-C/SIGT
 2. a throwaway PostgreSQL database on the server of ``--pg-admin-url`` (dropped at the end unless
    ``--keep-database``), or ``--database-url``; migrated, with an ``admin`` account whose API token is written to
    ``<dir>/api-token.txt`` (0600);
-3. the city's box configs (:mod:`.city`) under ``<dir>/boxes``, seeded into the fleet registry and the lighting
-   inventory as ``vigie-coordinator fleet seed`` does;
+3. the city's box configs (:mod:`vigie_config.metropole.city`) under ``<dir>/boxes``, seeded into the fleet
+   registry and the lighting inventory as ``vigie-coordinator fleet seed`` does;
 4. the coordinator: ``--ingest-workers`` ingest workers on the shared subscription, the periodic jobs, the
    notification worker, the web app under gunicorn;
-5. ``--hosts`` processes hosting the boxes (:mod:`.host_main`), a slice of the city each.
+5. ``--hosts`` processes hosting the boxes (:mod:`edge_agent.simulation.city_host_main`, started by module name:
+   the coordinator imports no box code), a slice of the city each.
 
 ``<dir>/city.json`` then says where everything is (ports, database, token file, process ids by name), for a
 benchmark to drive and measure. SIGUSR1 takes ``--offline-share`` of the cabinets offline, SIGUSR2 brings them back,
@@ -25,6 +26,7 @@ import json
 import os
 import secrets
 import signal
+import subprocess
 import sys
 import threading
 import time
@@ -35,20 +37,20 @@ from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 
-from edge_agent.lighting.cabinet.simulator import free_port
+from vigie_config.metropole.city import Timing, city_argv, city_from, write_city_configs
 
-from ..broker import LocalBroker
+from ..broker import LocalBroker, free_port
 from ..demo.run import Children
 from ..lighting.inventory_sync import sync_inventory
 from ..seed import seed_fleet
 from ..storage import make_engine, upgrade
 from ..storage import users as user_store
-from .host import Timing, write_city_configs
-from .options import city_from
 
 ROOT = Path(__file__).resolve().parents[2]
 ADMIN_USER = "admin"
 PARIS = ZoneInfo("Europe/Paris")
+#: A process hosting a slice of the city's boxes: box code, started by module name, never imported here.
+HOST_MODULE = "edge_agent.simulation.city_host_main"
 
 
 def clock_offset(at: str, now: dt.datetime | None = None) -> dt.timedelta:
@@ -113,12 +115,6 @@ def _wait_http(port: int, timeout: float) -> bool:
     return False
 
 
-def _host_args(args: argparse.Namespace) -> list[str]:
-    keys = ("seed", "cabinets", "cameras", "luminaires", "sensor_share", "communes", "fault_acceleration",
-            "burst_cameras", "burst_factor", "burst_at_s", "burst_s", "offline_share")
-    return [x for k in keys for x in (f"--{k.replace('_', '-')}", str(getattr(args, k)))]
-
-
 def _start_coordinator(children: Children, args: argparse.Namespace,
                        env: dict[str, str]) -> tuple[dict[str, int], list[int]]:
     """The coordinator's processes as deployed: ingest workers on the shared subscription, jobs, notify, web."""
@@ -137,6 +133,15 @@ def _start_coordinator(children: Children, args: argparse.Namespace,
                                          "--workers", str(args.web_workers), "--worker-class", "gthread",
                                          "--threads", "8", "coordinator.wsgi:app"], env).pid
     return pids, metrics_ports
+
+
+def _start_hosts(children: Children, args: argparse.Namespace, boxes: Path, offset: dt.timedelta,
+                 env: dict[str, str]) -> list[subprocess.Popen[bytes]]:
+    """``--hosts`` processes hosting a slice of the city's boxes each (box code, started by module name)."""
+    return [children.start(f"host-{i}", [sys.executable, "-m", HOST_MODULE, "--dir", str(boxes), "--index", str(i),
+                                         "--count", str(args.hosts), "--traffic-offset-s",
+                                         str(offset.total_seconds()), *city_argv(args)], env)
+            for i in range(args.hosts)]
 
 
 def _signals() -> tuple[threading.Event, list[int]]:
@@ -178,16 +183,10 @@ def run_city(args: argparse.Namespace) -> int:
               flush=True)
         env = {**os.environ, "VIGIE_DATABASE_URL": db_url, "VIGIE_SECRET_KEY": secrets.token_hex(32),
                "VIGIE_MQTT_HOST": "127.0.0.1", "VIGIE_MQTT_PORT": str(port), "PYTHONUNBUFFERED": "1"}
-        exe = [sys.executable, "-m"]
         pids, metrics_ports = _start_coordinator(children, args, env)
         offset = clock_offset(args.traffic_at)
-        hosts = []
-        for i in range(args.hosts):
-            proc = children.start(f"host-{i}", [*exe, "coordinator.sim.host_main", "--dir", str(boxes), "--index",
-                                                str(i), "--count", str(args.hosts), "--traffic-offset-s",
-                                                str(offset.total_seconds()), *_host_args(args)], env)
-            pids[f"host-{i}"] = proc.pid
-            hosts.append(proc)
+        hosts = _start_hosts(children, args, boxes, offset, env)
+        pids.update({f"host-{i}": proc.pid for i, proc in enumerate(hosts)})
         if not _wait_http(args.web_port, 120):
             print(f"web app did not answer on port {args.web_port}: {children.dead()}", file=sys.stderr)
             return 1

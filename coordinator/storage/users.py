@@ -11,7 +11,7 @@ from sqlalchemy.engine import Connection
 from coordinator.auth import ROLES, Principal, hash_password, hash_token, new_token
 from coordinator.auth.audit import Actor
 from coordinator.auth.secrets import verify_password_or_dummy
-from coordinator.data import communes
+from vigie_config.metropole import communes
 
 from . import audit
 from .schema import api_tokens, users

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from coordinator.data import communes
+from vigie_config.metropole import communes
 
 
 def as_json() -> list[dict[str, Any]]:

@@ -4,6 +4,9 @@ Every box is an edge-agent :class:`~edge_agent.agent.Agent` with its own MQTT se
 outbox, birth and death — only the luminaires (simulated driver) and the sensors' observations
 are simulated. Hosting them in one process keeps 36 boxes within a laptop's means. The light
 cabinets may run on a shifted clock (``clock_offset``) so that a daytime demo shows the night.
+
+The boxes are those of :mod:`vigie_config.metropole.district`, whose config files the demo wrote and seeded its
+fleet from; ``vigie-coordinator demo`` starts this host as a child process (:mod:`.district_main`).
 """
 
 from __future__ import annotations
@@ -15,43 +18,16 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
-
-import yaml
 
 import vigie_wire as wire
 from edge_agent.agent import Agent
 from edge_agent.box_config import load_box_config as load_config
 from edge_agent.lighting.drivers import LampFault, SimulatedDriver
+from vigie_config.metropole.district import District, SensorBox, write_configs
 
-from .district import District, SensorBox
 from .presence import arrivals
 
 log = logging.getLogger("vigie.demo.district")
-
-
-def write_configs(district: District, root: Path, port: int, telemetry_s: int = 30) -> tuple[list[Path], list[Path]]:
-    """Box config files for every light cabinet and sensor, pointed at the demo broker; cabinets send telemetry every
-    ``telemetry_s`` (sensors every minute, or as often as the cabinets when that is shorter)."""
-    root.mkdir(parents=True, exist_ok=True)
-    lights, sensors = [], []
-    for box in district.light_boxes:
-        raw: dict[str, Any] = {**box, "mqtt": {"host": "127.0.0.1", "port": port},
-                               "outbox": {"path": str(root / f"{box['device_id']}-outbox.sqlite3")},
-                               "telemetry_interval_s": telemetry_s}
-        raw["lighting"] = {**box["lighting"], "state_file": str(root / f"{box['device_id']}-lighting.json")}
-        path = root / f"{box['device_id']}.yaml"
-        path.write_text(yaml.safe_dump(raw, sort_keys=False), encoding="utf-8")
-        lights.append(path)
-    for sn in district.sensors:
-        raw = {"device_id": sn.device_id, "site": sn.site, "lat": sn.lat, "lon": sn.lon,
-               "mqtt": {"host": "127.0.0.1", "port": port},
-               "outbox": {"path": str(root / f"{sn.device_id}-outbox.sqlite3")},
-               "telemetry_interval_s": min(60, telemetry_s)}
-        path = root / f"{sn.device_id}.yaml"
-        path.write_text(yaml.safe_dump(raw, sort_keys=False), encoding="utf-8")
-        sensors.append(path)
-    return lights, sensors
 
 
 class SensorSim:

@@ -1,4 +1,5 @@
-"""Entry point of the demo's Modbus cabinet process (started by ``vigie-coordinator demo`` per cabinet box)."""
+"""Entry point of the demo's Modbus cabinet process (started by ``vigie-coordinator demo`` per cabinet box, by
+module name)."""
 
 from __future__ import annotations
 

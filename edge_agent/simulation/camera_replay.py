@@ -1,9 +1,9 @@
 """A camera box's events without its camera: the recorded mix of the real chain, replayed at the hour's rate.
 
 :mod:`.record_mix` ran the real chain (NanoDet, tracker, zones and line) once over the committed footage and
-stored how many events of each type it emits per minute (``coordinator/data/camera_mix.json``). That footage is a
+stored how many events of each type it emits per minute (``edge_agent/simulation/camera_mix.json``). That footage is a
 busy crossing; a simulated camera emits its mix scaled by the hour's share of the day's traffic relative to the
-busiest hour (the demo's weekday profile, :data:`coordinator.demo.presence.HOURLY_PCT`), times a ``factor`` (10
+busiest hour (the demo's weekday profile, :data:`.presence.HOURLY_PCT`), times a ``factor`` (10
 for a festival's burst). Counts are Poisson per step, so a minute's mix matches the recording on average; the
 events carry the fields the chain fills (tracks numbered per camera, classes drawn from the recorded share, a
 zone's occupancy sent at each entry and leave,
@@ -20,7 +20,8 @@ from functools import cache
 from importlib import resources
 
 import vigie_wire as wire
-from coordinator.demo.presence import HOURLY_PCT
+
+from .presence import HOURLY_PCT
 
 #: Event types the replay produces from the recorded per-minute rates (``counts`` follow their own interval).
 TYPES = ("detection", "zone_enter", "zone_leave", "occupancy", "line_crossing", "track_end")
@@ -37,7 +38,7 @@ class Mix:
 
 @cache
 def load_mix() -> Mix:
-    raw = json.loads(resources.files("coordinator.data").joinpath("camera_mix.json").read_text(encoding="utf-8"))
+    raw = json.loads(resources.files(__package__).joinpath("camera_mix.json").read_text(encoding="utf-8"))
     return Mix({k: float(v) for k, v in raw["per_minute"].items()}, int(raw["count_interval_s"]),
                tuple((int(c), float(s)) for c, s in raw["class_share"].items()))
 

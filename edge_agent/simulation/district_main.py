@@ -1,4 +1,4 @@
-"""Entry point of the demo's district process (started by ``vigie-coordinator demo``)."""
+"""Entry point of the demo's district process (started by ``vigie-coordinator demo`` by module name)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ import signal
 import threading
 from pathlib import Path
 
-from .district import generate
+from vigie_config.metropole.district import generate
+
 from .fleet_sim import run_district
 
 

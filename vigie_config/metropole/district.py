@@ -6,6 +6,9 @@ models as ``firmware_configs/``); its luminaires line streets that start at the 
 apart, with the wattages of an LED retrofit (40 W residential, 80 W collector, 120 W main road).
 About half the streets have a presence sensor — Dijon equips "some sectors" — and those streets
 run a presence-adaptive calendar; the others run Dijon's practice (100 %, 70 % 22:00-05:00).
+
+:func:`write_configs` writes them as box config files pointed at a broker: the demo seeds its fleet from them, and
+the district's box host (:mod:`edge_agent.simulation.fleet_sim`, a child process of the demo) runs them.
 """
 
 from __future__ import annotations
@@ -13,9 +16,12 @@ from __future__ import annotations
 import math
 import random
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
-from coordinator.data import commune
+import yaml
+
+from . import commune, offset
 
 #: Communes of the demo and how many light cabinets each gets (20 in all).
 DEMO_COMMUNES: tuple[tuple[str, int], ...] = (
@@ -25,7 +31,6 @@ DEMO_COMMUNES: tuple[tuple[str, int], ...] = (
 LUMINAIRES_PER_NODE = 100
 STREETS_PER_NODE = 2
 SPACING_M = 30.0
-METRES_PER_DEGREE = 111_320.0
 #: (street class, rated W, share of streets)
 CLASSES: tuple[tuple[str, int, float], ...] = (("residential", 40, 0.6), ("collector", 80, 0.3), ("main", 120, 0.1))
 
@@ -50,12 +55,6 @@ class District:
     @property
     def luminaire_count(self) -> int:
         return sum(len(b["lighting"]["luminaires"]) for b in self.light_boxes)
-
-
-def offset(lat: float, lon: float, east_m: float, north_m: float) -> tuple[float, float]:
-    """Move ``east_m``/``north_m`` metres from a point (flat-earth, fine over a few km)."""
-    return (lat + north_m / METRES_PER_DEGREE,
-            lon + east_m / (METRES_PER_DEGREE * math.cos(math.radians(lat))))
 
 
 def _pick_class(rng: random.Random) -> tuple[str, int]:
@@ -125,3 +124,27 @@ def generate(seed: int = 2026, communes: tuple[tuple[str, int], ...] = DEMO_COMM
             }
             boxes.append(box)
     return District(tuple(boxes), tuple(sensors))
+
+
+def write_configs(district: District, root: Path, port: int, telemetry_s: int = 30) -> tuple[list[Path], list[Path]]:
+    """Box config files for every light cabinet and sensor, pointed at the demo broker; cabinets send telemetry every
+    ``telemetry_s`` (sensors every minute, or as often as the cabinets when that is shorter)."""
+    root.mkdir(parents=True, exist_ok=True)
+    lights, sensors = [], []
+    for box in district.light_boxes:
+        raw: dict[str, Any] = {**box, "mqtt": {"host": "127.0.0.1", "port": port},
+                               "outbox": {"path": str(root / f"{box['device_id']}-outbox.sqlite3")},
+                               "telemetry_interval_s": telemetry_s}
+        raw["lighting"] = {**box["lighting"], "state_file": str(root / f"{box['device_id']}-lighting.json")}
+        path = root / f"{box['device_id']}.yaml"
+        path.write_text(yaml.safe_dump(raw, sort_keys=False), encoding="utf-8")
+        lights.append(path)
+    for sn in district.sensors:
+        raw = {"device_id": sn.device_id, "site": sn.site, "lat": sn.lat, "lon": sn.lon,
+               "mqtt": {"host": "127.0.0.1", "port": port},
+               "outbox": {"path": str(root / f"{sn.device_id}-outbox.sqlite3")},
+               "telemetry_interval_s": min(60, telemetry_s)}
+        path = root / f"{sn.device_id}.yaml"
+        path.write_text(yaml.safe_dump(raw, sort_keys=False), encoding="utf-8")
+        sensors.append(path)
+    return lights, sensors

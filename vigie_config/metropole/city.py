@@ -1,7 +1,7 @@
 """The whole métropole as box configs: light cabinets, camera boxes and presence sensors, from a seed.
 
-Pure and seeded, like the demo's district (:mod:`coordinator.demo.district`, whose street classes, calendar and
-sensor boxes it reuses): the same seed gives the same city, so a benchmark run twice meets the same fleet.
+Pure and seeded, like the demo's district (:mod:`.district`, whose street classes, calendar and sensor boxes it
+reuses): the same seed gives the same city, so a benchmark run twice meets the same fleet.
 
 * **Light cabinets** are shared out among the 23 communes in proportion to their population (largest remainder,
   one at least each: every commune lights its streets), 340 by default, 100 luminaires each: 34,000 light points,
@@ -11,26 +11,31 @@ sensor boxes it reuses): the same seed gives the same city, so a benchmark run t
   main road), with that class's LED rating.
 * **Camera boxes** (115 by default) are shared out the same way but without a minimum (small villages have none),
   near the commune centre where traffic is; each has the zone and line of the recorded event mix
-  (:mod:`.camera_replay`).
+  (:mod:`edge_agent.simulation.camera_replay`).
 * **Presence sensors** equip a share of the streets (``sensor_share``); those streets run the demo's
   presence-adaptive calendar, the others Dijon's practice.
 * **Lamp failures** (:func:`lamp_failures`) arrive at a yearly rate per luminaire, accelerated by a factor so that
   an hour's run shows some, each repaired after the (accelerated) repair delay.
+
+:func:`write_city_configs` writes the boxes as config files pointed at a broker: ``simulate city`` seeds the
+coordinator's fleet from them, and its box hosts (:mod:`edge_agent.simulation.city_host`, child processes) run
+them. :func:`add_city_arguments` is the city's shape on a command line, the same for the runner and its hosts.
 """
 
 from __future__ import annotations
 
-import csv
+import argparse
 import math
 import random
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from functools import cache
-from importlib import resources
+from pathlib import Path
 from typing import Any
 
-from coordinator.data import Commune, commune, communes
-from coordinator.demo.district import CLASSES, SensorBox, _calendar, offset
+import yaml
+
+from . import Commune, commune, communes, offset, populations
+from .district import CLASSES, SensorBox, _calendar
 
 CABINETS = 340
 CAMERAS = 115
@@ -45,6 +50,10 @@ YEARLY_FAILURE_RATE = 0.02
 #: Time to repair a failed luminaire, s (a maintenance contract's 72 h).
 REPAIR_S = 72 * 3600.0
 YEAR_S = 365 * 86_400.0
+ROOT = Path(__file__).resolve().parents[2]
+#: What a camera box's config names as its camera (the replayed boxes never open it, but say what they are).
+FOOTAGE = ROOT / "tests" / "data" / "vtest_excerpt.avi"
+MODEL = ROOT / "models" / "nanodet-g-416.manifest.json"
 
 
 @dataclass(frozen=True)
@@ -72,14 +81,6 @@ class City:
     @property
     def box_count(self) -> int:
         return len(self.light_boxes) + len(self.cameras) + len(self.sensors)
-
-
-@cache
-def populations() -> dict[str, int]:
-    """Population of each commune, by slug (see ``coordinator/data/populations.csv``)."""
-    text = resources.files("coordinator.data").joinpath("populations.csv").read_text(encoding="utf-8")
-    rows = csv.DictReader(line for line in text.splitlines() if not line.startswith("#"))
-    return {r["slug"]: int(r["population"]) for r in rows}
 
 
 def share(total: int, weights: Mapping[str, float], minimum: int = 0) -> dict[str, int]:
@@ -226,3 +227,86 @@ def lamp_failures(city: City, seed: int, duration_s: float, acceleration: float 
         out.append(LampFailure(t, dev, lum, t + repair_s / acceleration))
         t += rng.expovariate(rate)
     return out
+
+
+@dataclass(frozen=True)
+class Timing:
+    """The simulated boxes' intervals (the field's defaults unless a run asks otherwise)."""
+
+    light_telemetry_s: float = 60.0
+    other_telemetry_s: float = 60.0
+    decision_interval_s: float = 1.0
+    batch_window_ms: int = 100
+
+
+def _base(device: str, site: str, lat: float, lon: float, root: Path, port: int, telemetry_s: float,
+          window_ms: int) -> dict[str, Any]:
+    return {"device_id": device, "site": site, "lat": lat, "lon": lon, "mqtt": {"host": "127.0.0.1", "port": port},
+            "outbox": {"path": str(root / f"{device}-outbox.sqlite3")}, "telemetry_interval_s": telemetry_s,
+            "batch": {"window_ms": window_ms}}
+
+
+def write_city_configs(city: City, root: Path, port: int, timing: Timing = Timing()) -> dict[str, Path]:
+    """A box config file per box of ``city`` pointed at the broker on 127.0.0.1:``port``; returns them by device."""
+    root.mkdir(parents=True, exist_ok=True)
+    raws: list[dict[str, Any]] = []
+    for box in city.light_boxes:
+        raw = {**box, **_base(box["device_id"], box["site"], box["lat"], box["lon"], root, port,
+                              timing.light_telemetry_s, timing.batch_window_ms)}
+        raw["lighting"] = {**box["lighting"], "state_file": str(root / f"{box['device_id']}-lighting.json"),
+                           "decision_interval_s": timing.decision_interval_s}
+        raws.append(raw)
+    for cam in city.cameras:
+        raw = _base(cam.device_id, cam.site, cam.lat, cam.lon, root, port, timing.other_telemetry_s,
+                    timing.batch_window_ms)
+        # The camera a real box would read: its events are replayed instead (see the module docstring), but the
+        # box says what it is (a camera box, its zone and line) as a real one does.
+        raw["cameras"] = [{"name": "street", "source": str(FOOTAGE), "model": str(MODEL),
+                           "zones": [{"id": cam.zone, "polygon": [[0.15, 0.45], [0.75, 0.45], [0.75, 1.0],
+                                                                  [0.15, 1.0]]}],
+                           "lines": [{"id": cam.line, "a": [0.5, 0.3], "b": [0.5, 1.0]}]}]
+        raws.append(raw)
+    for sn in city.sensors:
+        raws.append(_base(sn.device_id, sn.site, sn.lat, sn.lon, root, port, timing.other_telemetry_s,
+                          timing.batch_window_ms))
+    out: dict[str, Path] = {}
+    for raw in raws:
+        path = root / f"{raw['device_id']}.yaml"
+        text = yaml.safe_dump(raw, sort_keys=False)
+        if not path.exists() or path.read_text(encoding="utf-8") != text:  # keep the config hash across runs
+            path.write_text(text, encoding="utf-8")
+        out[raw["device_id"]] = path
+    return out
+
+
+def add_city_arguments(p: argparse.ArgumentParser) -> None:
+    """The city's shape and its field's behaviour: the same for the runner and each of its hosts."""
+    p.add_argument("--seed", type=int, default=2026)
+    p.add_argument("--cabinets", type=int, default=CABINETS)
+    p.add_argument("--cameras", type=int, default=CAMERAS)
+    p.add_argument("--luminaires", type=int, default=LUMINAIRES_PER_CABINET, help="luminaires per cabinet")
+    p.add_argument("--sensor-share", type=float, default=0.1, help="share of streets with a presence sensor")
+    p.add_argument("--communes", default="", help="comma-separated slugs (default: the 23 communes)")
+    p.add_argument("--fault-acceleration", type=float, default=100.0,
+                   help="lamp failures arrive this many times faster than their yearly rate")
+    p.add_argument("--burst-cameras", type=int, default=20)
+    p.add_argument("--burst-factor", type=float, default=10.0)
+    p.add_argument("--burst-at-s", type=float, default=-1.0,
+                   help="burst start, s after the boxes start (default: only when SIGHUP starts it)")
+    p.add_argument("--burst-s", type=float, default=0.0, help="burst length, s (0: no burst)")
+    p.add_argument("--offline-share", type=float, default=0.05, help="cabinets SIGUSR1 takes offline")
+
+
+#: The options of :func:`add_city_arguments`, as ``argparse`` names them: what a runner passes on to its hosts.
+CITY_OPTIONS = ("seed", "cabinets", "cameras", "luminaires", "sensor_share", "communes", "fault_acceleration",
+                "burst_cameras", "burst_factor", "burst_at_s", "burst_s", "offline_share")
+
+
+def city_argv(args: argparse.Namespace) -> list[str]:
+    """The command-line options that give a host the same city as ``args`` (see :func:`add_city_arguments`)."""
+    return [x for k in CITY_OPTIONS for x in (f"--{k.replace('_', '-')}", str(getattr(args, k)))]
+
+
+def city_from(args: argparse.Namespace) -> City:
+    sites = [s for s in args.communes.split(",") if s] or None
+    return generate_city(args.seed, args.cabinets, args.cameras, args.luminaires, args.sensor_share, sites)

@@ -5,9 +5,9 @@ real chain produces. This module produces that mix: the committed excerpt (``tes
 campus road crossing, 15 s at 10 fps) goes through :class:`~edge_agent.vision.pipeline.CameraPipeline` with the
 zones and line of ``firmware_configs/cam-darcy-01.yaml`` at its detection rate (5 fps: every other frame), and
 the events are tallied per type and per class, scaled to a minute. The result is committed as
-``coordinator/data/camera_mix.json`` and read by :mod:`.camera_replay`; re-run it when the chain changes::
+``edge_agent/simulation/camera_mix.json`` and read by :mod:`.camera_replay`; re-run it when the chain changes::
 
-    .venv/bin/python -m coordinator.sim.record_mix            # writes coordinator/data/camera_mix.json
+    .venv/bin/python -m edge_agent.simulation.record_mix      # writes edge_agent/simulation/camera_mix.json
 
 Counts (``counts`` events) come once per ``count_interval_s`` whatever the traffic, so the file records the
 interval rather than a rate for them.
@@ -34,7 +34,7 @@ ROOT = Path(__file__).resolve().parents[2]
 FOOTAGE = ROOT / "tests" / "data" / "vtest_excerpt.avi"
 CONFIG = ROOT / "firmware_configs" / "cam-darcy-01.yaml"
 MODEL = ROOT / "models" / "nanodet-g-416.manifest.json"
-OUT = ROOT / "coordinator" / "data" / "camera_mix.json"
+OUT = Path(__file__).resolve().with_name("camera_mix.json")
 SOURCE_FPS = 10.0
 
 

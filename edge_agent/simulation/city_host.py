@@ -1,6 +1,6 @@
 """Many city boxes in one process, each a real edge-agent box: its own MQTT session, outbox, birth and death.
 
-Like the demo's district (:mod:`coordinator.demo.fleet_sim`), every box is an :class:`~edge_agent.agent.Agent`
+Like the demo's district (:mod:`.fleet_sim`), every box is an :class:`~edge_agent.agent.Agent`
 built from a box config file; only the field is simulated: the luminaires (the simulated driver, whose lamps fail
 on the city's schedule), the presence sensors' passers-by (the demo's :class:`SensorSim`) and the cameras' events
 (:class:`~.camera_replay.CameraReplay`, instead of the camera process a real box runs). One loop per process
@@ -12,6 +12,9 @@ A host takes a slice of the city (``index`` of ``count`` hosts), so a city sprea
 ``set_offline`` stops a share of its light cabinets as a power cut at their cabinets would, and brings them back
 as new boots on the same persistent MQTT sessions: what the broker held for them meanwhile (a city-wide override)
 reaches them on reconnection.
+
+The city and its config files come from :mod:`vigie_config.metropole.city` (``simulate city`` wrote them and
+seeded its fleet from them, then started this host as a child process: :mod:`.city_host_main`).
 """
 
 from __future__ import annotations
@@ -29,34 +32,19 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import yaml
-
-from coordinator.demo.fleet_sim import SensorSim
 from edge_agent.agent import Agent
 from edge_agent.lighting.drivers import LampFault, SimulatedDriver
 from vigie_config import BoxConfig, load_config
+from vigie_config.metropole.city import City, LampFailure, lamp_failures
 
 from .camera_replay import CameraReplay
-from .city import City, LampFailure, lamp_failures
+from .fleet_sim import SensorSim
 
 log = logging.getLogger("vigie.sim.city")
 PARIS = ZoneInfo("Europe/Paris")
 
-ROOT = Path(__file__).resolve().parents[2]
-FOOTAGE = ROOT / "tests" / "data" / "vtest_excerpt.avi"
-MODEL = ROOT / "models" / "nanodet-g-416.manifest.json"
 #: Idle wait of a hosted box's link threads, s (a field box: 0.25 and 0.2).
 IDLE_WAIT_S = 2.0
-
-
-@dataclass(frozen=True)
-class Timing:
-    """The simulated boxes' intervals (the field's defaults unless a run asks otherwise)."""
-
-    light_telemetry_s: float = 60.0
-    other_telemetry_s: float = 60.0
-    decision_interval_s: float = 1.0
-    batch_window_ms: int = 100
 
 
 @dataclass(frozen=True)
@@ -70,46 +58,6 @@ class Burst:
 
     def factor_at(self, index: int, t_s: float) -> float:
         return self.factor if index < self.cameras and self.at_s <= t_s < self.at_s + self.duration_s else 1.0
-
-
-def _base(device: str, site: str, lat: float, lon: float, root: Path, port: int, telemetry_s: float,
-          window_ms: int) -> dict[str, Any]:
-    return {"device_id": device, "site": site, "lat": lat, "lon": lon, "mqtt": {"host": "127.0.0.1", "port": port},
-            "outbox": {"path": str(root / f"{device}-outbox.sqlite3")}, "telemetry_interval_s": telemetry_s,
-            "batch": {"window_ms": window_ms}}
-
-
-def write_city_configs(city: City, root: Path, port: int, timing: Timing = Timing()) -> dict[str, Path]:
-    """A box config file per box of ``city`` pointed at the broker on 127.0.0.1:``port``; returns them by device."""
-    root.mkdir(parents=True, exist_ok=True)
-    raws: list[dict[str, Any]] = []
-    for box in city.light_boxes:
-        raw = {**box, **_base(box["device_id"], box["site"], box["lat"], box["lon"], root, port,
-                              timing.light_telemetry_s, timing.batch_window_ms)}
-        raw["lighting"] = {**box["lighting"], "state_file": str(root / f"{box['device_id']}-lighting.json"),
-                           "decision_interval_s": timing.decision_interval_s}
-        raws.append(raw)
-    for cam in city.cameras:
-        raw = _base(cam.device_id, cam.site, cam.lat, cam.lon, root, port, timing.other_telemetry_s,
-                    timing.batch_window_ms)
-        # The camera a real box would read: its events are replayed instead (see the module docstring), but the
-        # box says what it is (a camera box, its zone and line) as a real one does.
-        raw["cameras"] = [{"name": "street", "source": str(FOOTAGE), "model": str(MODEL),
-                           "zones": [{"id": cam.zone, "polygon": [[0.15, 0.45], [0.75, 0.45], [0.75, 1.0],
-                                                                  [0.15, 1.0]]}],
-                           "lines": [{"id": cam.line, "a": [0.5, 0.3], "b": [0.5, 1.0]}]}]
-        raws.append(raw)
-    for sn in city.sensors:
-        raws.append(_base(sn.device_id, sn.site, sn.lat, sn.lon, root, port, timing.other_telemetry_s,
-                          timing.batch_window_ms))
-    out: dict[str, Path] = {}
-    for raw in raws:
-        path = root / f"{raw['device_id']}.yaml"
-        text = yaml.safe_dump(raw, sort_keys=False)
-        if not path.exists() or path.read_text(encoding="utf-8") != text:  # keep the config hash across runs
-            path.write_text(text, encoding="utf-8")
-        out[raw["device_id"]] = path
-    return out
 
 
 class HostedBox(Agent):

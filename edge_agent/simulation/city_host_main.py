@@ -14,8 +14,9 @@ import signal
 import threading
 from pathlib import Path
 
-from .host import Burst, CityHost
-from .options import add_city_arguments, city_from
+from vigie_config.metropole.city import add_city_arguments, city_from
+
+from .city_host import Burst, CityHost
 
 
 def main() -> int:
