@@ -4,6 +4,7 @@
 
 import { api, boot, communeName, el, fmtDate, fmtTime, showError, t } from "./common.js";
 import { luminaireRows } from "./map_cards.js";
+import { geometryLayer } from "./map_geometry.js";
 import { faultName, form as plural, interventionTitle } from "./wording.js";
 
 const L = window.L;
@@ -143,6 +144,8 @@ export function setupLayers(map, marks = {}) {
   syncZoom();
   const ivLayer = L.layerGroup();
   const teamLayer = L.layerGroup();
+  const geometry = geometryLayer(map, renderer, (items) => listPoints("list-geo", items,
+    (key) => focusOn(geometry.shape(key))));
 
   function putLum(l) {
     const key = `${l.device_id}/${l.lum_id}`;
@@ -268,11 +271,16 @@ export function setupLayers(map, marks = {}) {
       }
     }
     map.closePopup();
+    if (marker.getBounds) {
+      map.fitBounds(marker.getBounds(), { maxZoom: 18, padding: [40, 40], animate: false });
+      marker.openPopup(marker.getBounds().getCenter());
+      return;
+    }
     map.setView(marker.getLatLng(), Math.max(map.getZoom(), 15));
     marker.openPopup();
   }
 
-  const toggles = { luminaires: lumLayer, interventions: ivLayer, teams: teamLayer };
+  const toggles = { luminaires: lumLayer, interventions: ivLayer, teams: teamLayer, geometry: geometry.layer };
   for (const box of document.querySelectorAll('#layers input[name="layer"]')) {
     const layer = toggles[box.value];
     if (box.checked) layer.addTo(map);
@@ -296,7 +304,7 @@ export function setupLayers(map, marks = {}) {
 
   // From an intervention's detail: /map#iv-42 centres the map on intervention 42 and opens its card, once.
   let linked = /^#iv-(\d+)$/.exec(window.location.hash);
-  const loadAll = () => Promise.all([loadLums(), loadIvs(), loadTeams()]).then(() => {
+  const loadAll = () => Promise.all([loadLums(), loadIvs(), loadTeams(), geometry.load()]).then(() => {
     if (linked) focusOn(ivs.get(Number(linked[1]))?.marker);
     linked = null;
     if (!marks.layersReady) marks.layersReady = performance.now();
@@ -308,6 +316,9 @@ export function setupLayers(map, marks = {}) {
   return {
     visible: () => ({ luminaires: map.hasLayer(lumLayer), interventions: map.hasLayer(ivLayer) }),
     teamsVisible: () => map.hasLayer(teamLayer),
+    geometryVisible: () => map.hasLayer(geometry.layer),
+    geometry: () => geometry.items(),
+    openGeometry: (key) => focusOn(geometry.shape(key)),
     teams: () => [...teams.values()].map(({ data }) => ({ id: data.id, lat: data.lat, lon: data.lon })),
     luminaires: () => [...lums.values()].map(({ data }) => ({ id: `${data.device_id}/${data.lum_id}`, state: data.state })),
     interventions: () => [...ivs.values()].map(({ data }) => ({ id: data.id, priority: data.priority, overdue: overdue(data),
