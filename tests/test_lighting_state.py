@@ -17,6 +17,7 @@ from sqlalchemy.engine import Engine
 from coordinator.analytics.buckets import local_day_start
 from coordinator.lighting import card as card_mod
 from coordinator.lighting import state as state_mod
+from coordinator.lighting.group_summary import GroupSummaryCache
 from coordinator.lighting.layer import LuminaireLayerCache
 from coordinator.lighting.measured import STATES, Reading, active_faults, classify, lum_levels, lum_table, spread
 from coordinator.storage import make_engine
@@ -297,6 +298,46 @@ def test_the_kept_map_layer_follows_every_change_as_the_plain_computation_does(d
     with db.begin() as conn:
         conn.execute(sa.delete(light_luminaires).where(light_luminaires.c.device_id == "light-darcy-01"))
     assert same(now + 5 * 60_000 + 5_002) != late
+    db.dispose()
+
+
+def test_the_kept_group_summaries_follow_every_change_as_the_plain_computation_does(
+        app: Flask, db_url: str, tmp_path: Path) -> None:
+    """The lighting page's groups, from the kept cabinets, equal the ones computed from scratch after telemetry,
+    a lamp fault, an override, time passing and an inventory change."""
+    db = make_engine(db_url)
+    now = _district(tmp_path, db)
+    cache = GroupSummaryCache(LuminaireLayerCache())
+
+    def same(at: int) -> None:
+        for site in (None, "dijon", "talant", "quetigny"):
+            with db.connect() as conn:
+                kept = cache.group_states(conn, site, at)
+                plain = state_mod.group_states(conn, site, at)
+            assert kept == plain, site
+
+    same(now)
+    with db.begin() as conn:
+        conn.execute(sa.update(telemetry).where(telemetry.c.device_id == "light-liberte-02")
+                     .values(ts_ms=now + 1_000, metrics=_lum_metrics([30, None, 0, 30], [30, 30, 30, 30])))
+    same(now + 2_000)
+    with db.begin() as conn:
+        conn.execute(sa.insert(events).values(
+            device_id="light-liberte-01", boot=1, n=20, site="dijon", ts_ms=now + 3, received_ms=now + 3,
+            type="lamp_fault", target="l01", historical=False, stale=False,
+            body={"lum": "l01", "fault": "lampFailure", "active": True}))
+    same(now + 3_000)
+    operator = add_user(app, "operateur", "operator")
+    sent = operator.post("/lighting/overrides", json={"scope": "commune", "site": "dijon", "level": 40,
+                                                      "duration_s": 600})
+    assert sent.status_code == 201, sent.get_json()
+    same(_now())
+    same(now + 5 * 60_000 + 2_000)  # liberte-01 and liberte-02 fall silent
+    with db.begin() as conn:
+        conn.execute(sa.delete(light_group_members).where(light_group_members.c.group_name == "place-rude"))
+        conn.execute(sa.update(light_luminaires).where(light_luminaires.c.device_id == "light-liberte-02")
+                     .values(updated_ms=now + 9_000))
+    same(now + 9_000)
     db.dispose()
 
 

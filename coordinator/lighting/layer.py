@@ -52,9 +52,16 @@ _Key = tuple[tuple[int, bool] | None, bool, tuple[int, int, int] | None]
 
 
 @dataclass(frozen=True)
-class _Measured:
+class Measured:
+    """A cabinet's luminaires as measured, in its inventory order: as values (for the group summaries) and as
+    JSON fragments (for the layer)."""
+
     key: _Key
     telemetry_ms: int | None
+    lums: tuple[str, ...]
+    states: tuple[int, ...]  # indices into STATES
+    levels: tuple[float | None, ...]
+    targets: tuple[float | None, ...]
     state: str
     level: str
     target: str
@@ -77,37 +84,48 @@ class LuminaireLayerCache:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._inventory: tuple[int, int] | None = None
+        self._inventory: tuple[int, int, int] | None = None
         self._placed: dict[str, _Placed] = {}  # in (site, device) order
         self._by_site: dict[str, list[str]] = {}
         self._faults: dict[str, tuple[tuple[int, int, int] | None, dict[str, list[str]]]] = {}
-        self._measured: dict[str, _Measured] = {}
+        self._measured: dict[str, Measured] = {}
         self._answers: dict[str | None, Layer] = {}
 
     def layer(self, conn: Connection, site: str | None, now_ms: int) -> Layer:
         """The layer of ``site`` (None: every commune) as of ``now_ms``."""
         with self._lock:
-            version = store.inventory_version(conn)
-            if version != self._inventory:
-                self._load_inventory(conn)
-                self._inventory = version
-            devices = list(self._placed) if site is None else self._by_site.get(site, [])
-            heads = store.telemetry_heads(conn, devices)
-            fault_versions = store.fault_versions(conn, devices)
-            keys: dict[str, _Key] = {}
-            for d in devices:
-                head = heads.get(d)
-                fresh = head is not None and not head[1] and now_ms - head[0] <= FRESH_MS
-                keys[d] = (head, fresh, fault_versions.get(d))
-            changed = [d for d in devices if (m := self._measured.get(d)) is None or m.key != keys[d]]
-            if changed:
-                self._measure(conn, changed, keys)
+            devices, keys = self._refresh(conn, site, now_ms)
             digest = hashlib.blake2b(repr((self._inventory, site, [keys[d] for d in devices])).encode(),
                                      digest_size=12).hexdigest()
             known = self._answers.get(site)
             if known is None or known.etag != digest:
                 known = self._answers[site] = Layer(digest, self._assemble(devices))
             return known
+
+    def cabinets(self, conn: Connection, site: str | None, now_ms: int) -> dict[str, Measured]:
+        """Every cabinet of ``site`` (None: every commune) as measured at ``now_ms``, by device id."""
+        with self._lock:
+            devices, _ = self._refresh(conn, site, now_ms)
+            return {d: self._measured[d] for d in devices}
+
+    def _refresh(self, conn: Connection, site: str | None, now_ms: int) -> tuple[list[str], dict[str, _Key]]:
+        """The scope's cabinets, each measured part brought up to date (redone only where its key moved)."""
+        version = store.inventory_version(conn)
+        if version != self._inventory:
+            self._load_inventory(conn)
+            self._inventory = version
+        devices = list(self._placed) if site is None else self._by_site.get(site, [])
+        heads = store.telemetry_heads(conn, devices)
+        fault_versions = store.fault_versions(conn, devices)
+        keys: dict[str, _Key] = {}
+        for d in devices:
+            head = heads.get(d)
+            fresh = head is not None and not head[1] and now_ms - head[0] <= FRESH_MS
+            keys[d] = (head, fresh, fault_versions.get(d))
+        changed = [d for d in devices if (m := self._measured.get(d)) is None or m.key != keys[d]]
+        if changed:
+            self._measure(conn, changed, keys)
+        return devices, keys
 
     def _load_inventory(self, conn: Connection) -> None:
         by_device: dict[str, list[store.PlacedLuminaire]] = {}
@@ -153,8 +171,9 @@ class LuminaireLayerCache:
                 targets.append(target)
                 if names:
                     lum_faults.append((i, tuple(names)))
-            self._measured[d] = _Measured(keys[d], None if head is None else head[0], _fragment(states),
-                                          _fragment(levels), _fragment(targets), tuple(lum_faults))
+            self._measured[d] = Measured(keys[d], None if head is None else head[0], placed.lums, tuple(states),
+                                         tuple(levels), tuple(targets), _fragment(states), _fragment(levels),
+                                         _fragment(targets), tuple(lum_faults))
 
     def _assemble(self, devices: list[str]) -> bytes:
         sites: dict[str, int] = {}

@@ -183,11 +183,13 @@ class PlacedLuminaire(NamedTuple):
     lon: float | None
 
 
-def inventory_version(conn: Connection) -> tuple[int, int]:
-    """``(rows, newest update)`` of the inventory: any replacement of a box's luminaires changes one of them."""
+def inventory_version(conn: Connection) -> tuple[int, int, int]:
+    """``(luminaires, newest update, group memberships)`` of the inventory: replacing a box's luminaires (which
+    rewrites its memberships too) changes at least one of them."""
     c = light_luminaires.c
     row = conn.execute(sa.select(sa.func.count(), sa.func.max(c.updated_ms))).one()
-    return int(row[0]), int(row[1] or 0)
+    members = conn.execute(sa.select(sa.func.count()).select_from(light_group_members)).scalar_one()
+    return int(row[0]), int(row[1] or 0), int(members)
 
 
 def placed_luminaires(conn: Connection) -> list[PlacedLuminaire]:

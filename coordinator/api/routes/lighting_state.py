@@ -15,6 +15,7 @@ from flask.typing import ResponseReturnValue
 from pydantic import BaseModel, ConfigDict, Field
 
 from coordinator.lighting import card, state
+from coordinator.lighting.group_summary import GroupSummaryCache
 from coordinator.lighting.layer import LuminaireLayerCache
 from coordinator.storage.flask import get_read_engine
 
@@ -66,15 +67,25 @@ def list_groups() -> ResponseReturnValue:
     site = scoped_site(q.site)
     now = _now_ms()
     with get_read_engine().connect() as conn:
-        groups = state.group_states(conn, site, now)
+        groups = _group_cache().group_states(conn, site, now)
     return jsonify({"as_of_ms": now, "groups": groups})
 
 
 def _layer_cache() -> LuminaireLayerCache:
+    """The app's luminaire layer, kept between requests (see :mod:`coordinator.lighting.layer`)."""
     cache = current_app.extensions.get("vigie.luminaire_layer")
     if cache is None:
         cache = current_app.extensions.setdefault("vigie.luminaire_layer", LuminaireLayerCache())
     assert isinstance(cache, LuminaireLayerCache)
+    return cache
+
+
+def _group_cache() -> GroupSummaryCache:
+    """The app's group summaries, kept between requests from the same measured cabinets as the layer."""
+    cache = current_app.extensions.get("vigie.group_summaries")
+    if cache is None:
+        cache = current_app.extensions.setdefault("vigie.group_summaries", GroupSummaryCache(_layer_cache()))
+    assert isinstance(cache, GroupSummaryCache)
     return cache
 
 
