@@ -262,8 +262,8 @@ def main() -> int:
              f"({args.cabinets} cabinets x "
              f"{args.per_cabinet} luminaires, {args.runs} runs after one warm-up; server time through Flask's test "
              "client, see the script's docstring).", "",
-             f"The baseline is the least any answer costs: reading the {args.cabinets} telemetry rows (JSON decoded) once, "
-             "measured in the same run, so the ratios hold whatever the load.", "",
+             f"The baseline is the least any answer costs: reading the {args.cabinets} telemetry rows (JSON decoded) "
+             "once, measured in the same run, so the ratios hold whatever the load.", "",
              "| call | what | median | max | median / baseline | goal |", "|---|---|---:|---:|---:|---|"]
     for name, what, (median, worst) in rows:
         goal = ("< 1 s: " + ("met" if worst < GOAL_MS else "not met")) if "groups`, métropole, live" in name else "—"
