@@ -137,8 +137,10 @@ export function setupLayers(map, marks = {}) {
   const lumLayer = L.layerGroup([faultGroup]); // the legend's toggle; okGroup joins it from LUM_ALL_ZOOM
   const groupOf = (l) => (l.state === "fault" ? faultGroup : okGroup);
   const syncZoom = () => {
-    if (map.getZoom() >= LUM_ALL_ZOOM) lumLayer.addLayer(okGroup);
-    else lumLayer.removeLayer(okGroup);
+    if (map.getZoom() >= LUM_ALL_ZOOM) {
+      for (const [key, entry] of lums) if (!entry.marker) addMarker(key, entry);
+      lumLayer.addLayer(okGroup);
+    } else lumLayer.removeLayer(okGroup);
   };
   map.on("zoomend", syncZoom);
   syncZoom();
@@ -147,11 +149,25 @@ export function setupLayers(map, marks = {}) {
   const geometry = geometryLayer(map, renderer, (items) => listPoints("list-geo", items,
     (key) => focusOn(geometry.shape(key))));
 
+  /**
+   * A luminaire's marker is made when it is first drawn: a fault at once, the others once the map reaches
+   * LUM_ALL_ZOOM. Below it, 35,000 markers nobody sees would cost the first seconds of the page.
+   */
+  function addMarker(key, entry) {
+    const marker = L.circleMarker([entry.data.lat, entry.data.lon], { renderer, ...styleLum(entry.data) })
+      .bindPopup(() => lumPopup(lums.get(key).data), { minWidth: 280, maxWidth: 340 });
+    marker.on("popupopen", (ev) => completeLumPopup(ev.popup, lums.get(key).data).catch(showError));
+    marker.on("popupclose", () => marker.setPopupContent(() => lumPopup(lums.get(key).data)));
+    entry.marker = marker;
+    groupOf(entry.data).addLayer(marker);
+    return marker;
+  }
+
   function putLum(l) {
     const key = `${l.device_id}/${l.lum_id}`;
     const known = lums.get(key);
     if (l.lat === null || l.lon === null) return;
-    if (known) {
+    if (known && known.marker) {
       if (groupOf(known.data) !== groupOf(l)) {
         groupOf(known.data).removeLayer(known.marker);
         groupOf(l).addLayer(known.marker);
@@ -162,12 +178,10 @@ export function setupLayers(map, marks = {}) {
       if (known.marker.isPopupOpen()) completeLumPopup(known.marker.getPopup(), l).catch(showError);
       return;
     }
-    const marker = L.circleMarker([l.lat, l.lon], { renderer, ...styleLum(l) }).bindPopup(() => lumPopup(lums.get(key).data),
-      { minWidth: 280, maxWidth: 340 });
-    marker.on("popupopen", (ev) => completeLumPopup(ev.popup, lums.get(key).data).catch(showError));
-    marker.on("popupclose", () => marker.setPopupContent(() => lumPopup(lums.get(key).data)));
-    lums.set(key, { data: l, marker });
-    groupOf(l).addLayer(marker);
+    const entry = known || { data: l, marker: null };
+    entry.data = l;
+    lums.set(key, entry);
+    if (l.state === "fault" || map.getZoom() >= LUM_ALL_ZOOM) addMarker(key, entry);
   }
 
   /** The luminaires of the layer's columns (`/lighting/map`) as the objects `/lighting/luminaires` returns. */
@@ -325,8 +339,9 @@ export function setupLayers(map, marks = {}) {
       title: interventionTitle(data) })),
     openLuminaire: (id) => {
       map.closePopup();
-      const marker = lums.get(id)?.marker;
-      if (!marker) return;
+      const entry = lums.get(id);
+      if (!entry) return;
+      const marker = entry.marker || addMarker(id, entry);
       map.setView(marker.getLatLng(), Math.max(map.getZoom(), LUM_ALL_ZOOM), { animate: false });
       marker.openPopup();
     },
