@@ -140,7 +140,10 @@ export function setupLayers(map, marks = {}) {
     if (map.getZoom() >= LUM_ALL_ZOOM) {
       for (const [key, entry] of lums) if (!entry.marker) addMarker(key, entry);
       lumLayer.addLayer(okGroup);
-    } else lumLayer.removeLayer(okGroup);
+    } else {
+      lumLayer.removeLayer(okGroup);
+      for (const entry of lums.values()) if (entry.data.state !== "fault") dropMarker(entry);
+    }
   };
   map.on("zoomend", syncZoom);
   syncZoom();
@@ -163,10 +166,23 @@ export function setupLayers(map, marks = {}) {
     return marker;
   }
 
+  /** Below LUM_ALL_ZOOM only faults keep a marker: a repaired lamp's goes, so the tab holds as many markers as
+   * there are faults, not every luminaire that ever failed during the night. */
+  function dropMarker(entry) {
+    if (!entry.marker || entry.marker.isPopupOpen()) return;
+    faultGroup.removeLayer(entry.marker);
+    okGroup.removeLayer(entry.marker);
+    entry.marker = null;
+  }
+
   function putLum(l) {
     const key = `${l.device_id}/${l.lum_id}`;
     const known = lums.get(key);
     if (l.lat === null || l.lon === null) return;
+    if (known && known.marker && l.state !== "fault" && map.getZoom() < LUM_ALL_ZOOM) {
+      known.data = l;
+      dropMarker(known);
+    }
     if (known && known.marker) {
       if (groupOf(known.data) !== groupOf(l)) {
         groupOf(known.data).removeLayer(known.marker);
