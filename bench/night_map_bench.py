@@ -5,14 +5,21 @@ Extends ``bench/map_bench.py`` (same server, browser and *interactive* method) t
 Setup. A fresh SQLite database (the single-machine default) holds 270 light cabinets of 130 luminaires each
 (35,100 luminaires; inventory, groups, each node's latest telemetry with its ``light.lum`` table, 1 % of the
 luminaires at fault: ``bench/lighting_state_bench.seed``) and 30 camera boxes, 300 boxes in all, over the 23
-communes by population; 200 open interventions (every priority, around the commune centres) are opened through
-the API. The coordinator app is served by Werkzeug's threaded server on 127.0.0.1 in this process; Debian's
+communes by population, each camera with a zone and a counting line on the ground (as seeding stores them from the
+box configs); 200 open interventions (every priority, around the commune centres) are opened through the API.
+The coordinator app is served by Werkzeug's threaded server on 127.0.0.1 in this process; Debian's
 Chromium runs headless through Playwright with a 1366x768 viewport.
 
 Interactive. From navigation start until both the device clusters are drawn after a click on the biggest one
-(as in ``map_bench.py``) and the layers are in (every luminaire by its measured state, the interventions and the
-teams: the page's ``layersReady`` mark); the page's marks are ``performance.now()`` values. Cold runs use a new
-browser context each; the first run, which warms the server, is reported apart.
+(as in ``map_bench.py``) and the layers are in (every luminaire by its measured state, the interventions, the
+teams and the cameras' zones and lines: the page's ``layersReady`` mark); the page's marks are
+``performance.now()`` values. Cold runs use a new browser context each, 20 cabinets' telemetry rewritten before
+each (as the ingest rewrites a node's row when its telemetry arrives), so the server redoes those cabinets' part of
+the luminaire layer it keeps; the first run, which warms the server, is reported apart.
+
+Server. ``/lighting/map`` for the whole métropole, in the same run: the kept layer after 20 cabinets changed (what
+a cold run gets) against the plain computation it is held equal to (the code before the layer was kept), median of
+5 after one warm-up (``bench/lighting_state_bench.py`` has the full table).
 
 Memory. One map stays open while a writer stores ``lamp_fault`` events (a fault on, then off, on random
 luminaires) at 20 a second, as the ingest worker would, so they reach the page through the real event stream
@@ -26,6 +33,7 @@ by more than 10 %. Baseline of the heap, measured in the same run: an empty page
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import random
 import statistics
@@ -42,10 +50,13 @@ sys.path.insert(0, str(ROOT))
 import sqlalchemy as sa  # noqa: E402
 from playwright.sync_api import BrowserContext, Page, sync_playwright  # noqa: E402
 
+from bench.lighting_state_bench import TelemetryWriter, timed  # noqa: E402
 from bench.lighting_state_bench import seed as seed_lighting  # noqa: E402
 from bench.map_bench import machine  # noqa: E402
 from bench.results import write_section  # noqa: E402
+from coordinator.lighting import state as lighting_state  # noqa: E402
 from coordinator.storage import make_engine, upgrade  # noqa: E402
+from coordinator.storage.camera_geometry import GeoTarget, replace_geometry  # noqa: E402
 from coordinator.storage.schema import devices, events, light_luminaires  # noqa: E402
 from coordinator.web import communes  # noqa: E402
 from tests.api_helpers import PASSWORD, add_user, make_app  # noqa: E402
@@ -56,9 +67,9 @@ GOAL_MS = 2000.0
 GROWTH_GOAL = 0.10
 PRIORITIES = ("urgent", "high", "normal", "low")
 NOTE = ("*Clusters drawn after the click*: the map answers (pan, zoom, a cluster's click); *layers in*: every "
-        "luminaire's measured state, the interventions and the teams are in (the luminaires come from "
-        "`/lighting/map`, whose server time the lighting-state section measures); *interactive* is the later of "
-        "the two.\n")
+        "luminaire's measured state, the interventions, the teams and the cameras' zones and lines are in (the "
+        "luminaires come from `/lighting/map`, whose server time the lighting-state section measures); "
+        "*interactive* is the later of the two.\n")
 
 
 def seed(url: str, cabinets: int, per_cabinet: int, cameras: int, interventions: int) -> int:
@@ -67,12 +78,20 @@ def seed(url: str, cabinets: int, per_cabinet: int, cameras: int, interventions:
     places = communes.communes()
     now = int(time.time() * 1000)
     engine = make_engine(url)
+    boxes = [{"id": f"cam-{c.slug[:12]}-{k:03d}", "site": c.slug, "district": None, "roles": ["camera"],
+              "lat": c.lat + rng.gauss(0, 0.008), "lon": c.lon + rng.gauss(0, 0.011), "caps": [], "status": "online",
+              "created_ms": now, "updated_ms": now}
+             for k, c in enumerate(rng.choice(places) for _ in range(cameras))]
     with engine.begin() as conn:
-        conn.execute(sa.insert(devices), [
-            {"id": f"cam-{c.slug[:12]}-{k:03d}", "site": c.slug, "district": None, "roles": ["camera"],
-             "lat": c.lat + rng.gauss(0, 0.008), "lon": c.lon + rng.gauss(0, 0.011), "caps": [], "status": "online",
-             "created_ms": now, "updated_ms": now}
-            for k, c in enumerate(rng.choice(places) for _ in range(cameras))])
+        conn.execute(sa.insert(devices), boxes)
+        for box in boxes:  # a 30 x 20 m zone beside the box and a 20 m line across the street, inbound eastwards
+            lat, lon, dlat, dlon = box["lat"], box["lon"], 0.00009, 0.00013
+            zone = [[lon, lat], [lon + 3 * dlon, lat], [lon + 3 * dlon, lat - 2 * dlat], [lon, lat - 2 * dlat],
+                    [lon, lat]]
+            replace_geometry(conn, box["id"], box["site"], [
+                GeoTarget(0, "rue", "trottoir", "zone", zone),
+                GeoTarget(0, "rue", "passage", "line", {"a": [lon - dlon, lat + dlat], "b": [lon - dlon, lat - dlat],
+                                                        "in_side": "left"})], now)
     engine.dispose()
     app = make_app(url, VALIDATE_RESPONSES=False)
     sup = add_user(app, "bench-chef", "supervisor")
@@ -86,7 +105,8 @@ def seed(url: str, cabinets: int, per_cabinet: int, cameras: int, interventions:
     return lums
 
 
-def one_run(context: BrowserContext, base: str, luminaires: int, interventions: int) -> dict[str, float]:
+def one_run(context: BrowserContext, base: str, luminaires: int, interventions: int,
+            cameras: int) -> dict[str, float]:
     page = context.new_page()
     page.goto(f"{base}/map")
     page.wait_for_selector('body[data-map-ready="1"]', timeout=60_000)
@@ -97,9 +117,11 @@ def one_run(context: BrowserContext, base: str, luminaires: int, interventions: 
     page.wait_for_function(f'() => document.body.dataset.mapZoom !== "{zoom}"', timeout=30_000)
     page.wait_for_selector('body[data-layers-ready="1"]', timeout=60_000)
     shown = (int(page.locator("body").get_attribute("data-map-luminaires") or 0),
-             int(page.locator("body").get_attribute("data-map-interventions") or 0))
-    if shown != (luminaires, interventions):
-        raise RuntimeError(f"the map shows {shown} luminaires and interventions, expected {luminaires, interventions}")
+             int(page.locator("body").get_attribute("data-map-interventions") or 0),
+             int(page.locator("body").get_attribute("data-map-zones") or 0))
+    if shown != (luminaires, interventions, cameras):
+        raise RuntimeError(f"the map shows {shown} luminaires, interventions and zones, expected "
+                           f"{luminaires, interventions, cameras}")
     marks: dict[str, float] = page.evaluate("window.vigieMap.marks")
     page.close()
     print(f"  luminaires fetched {marks['lumsFetched']:.0f} ms, built {marks['lumsBuilt']:.0f} ms", flush=True)
@@ -184,7 +206,8 @@ def soak(context: BrowserContext, base: str, url: str, seconds: float, rate: flo
             "max_mb": max(s[1] for s in after), "events": writer.written, "seconds": samples[-1][0]}
 
 
-def run(args: argparse.Namespace) -> tuple[dict[str, list[dict[str, float]]], dict[str, Any] | None]:
+def run(args: argparse.Namespace) -> tuple[dict[str, list[dict[str, float]]], dict[str, Any] | None,
+                                           dict[str, float]]:
     ensure_vendor()
     with tempfile.TemporaryDirectory(prefix="vigie-night-map-bench-") as tmp:
         url = f"sqlite:///{tmp}/bench.sqlite3"
@@ -207,23 +230,49 @@ def run(args: argparse.Namespace) -> tuple[dict[str, list[dict[str, float]]], di
                     raise RuntimeError(f"login failed: {resp.status}")
                 return context
 
+            writer = TelemetryWriter(url)
+            server = server_times(app, url, writer, args.runs)
+            print(f"server: /lighting/map kept, 20 cabinets changed {server['kept']:.0f} ms, from scratch "
+                  f"{server['plain']:.0f} ms (medians)", flush=True)
             for i in range(args.runs + 1):
+                writer()
                 context = logged_in()
-                r = one_run(context, base, lums, args.interventions)
+                r = one_run(context, base, lums, args.interventions, args.cameras)
                 context.close()
                 results["first" if i == 0 else "cold"].append(r)
                 print(f"run {i}{' (warm-up, not counted)' if i == 0 else ''}: clusters {r['clusters']:.0f} ms, "
                       f"layers {r['layers']:.0f} ms, interactive {r['interactive']:.0f} ms", flush=True)
+            writer.dispose()
             if args.soak_s > 0:
                 context = logged_in()
                 memory = soak(context, base, url, args.soak_s, args.rate, args.warmup_s)
                 context.close()
             browser.close()
-    return results, memory
+    return results, memory, server
+
+
+def server_times(app: Any, url: str, writer: TelemetryWriter, runs: int) -> dict[str, float]:
+    """Median ms of ``/lighting/map`` for the métropole: kept (20 cabinets changed before each call) and from
+    scratch (the plain computation, serialised with ``json.dumps``), in the same run."""
+    viewer = add_user(app, "bench-server", "viewer")
+    engine = make_engine(url)
+
+    def kept() -> None:
+        resp = viewer.get("/lighting/map")
+        if resp.status_code != 200:
+            raise RuntimeError(f"/lighting/map: {resp.status_code}")
+
+    def plain() -> None:
+        with engine.connect() as conn:
+            json.dumps(lighting_state.luminaire_layer(conn, None, int(time.time() * 1000)))
+
+    out = {"kept": timed(kept, runs, writer)[0], "plain": timed(plain, runs, writer)[0]}
+    engine.dispose()
+    return out
 
 
 def section(args: argparse.Namespace, results: dict[str, list[dict[str, float]]], memory: dict[str, Any] | None,
-            command: str) -> str:
+            server: dict[str, float], command: str) -> str:
     rows = ["| visit | clusters drawn after the click (median) | layers in (median) | interactive: median | max "
             "| goal < 2 s |", "|---|---:|---:|---:|---:|---|"]
     labels = {"first": "first visit after the server starts, once", "cold": "cold (new browser context)"}
@@ -238,7 +287,10 @@ def section(args: argparse.Namespace, results: dict[str, list[dict[str, float]]]
             "time slows every figure).\n\n"
             f"Command: `{command}` ({args.cabinets} cabinets x {args.per_cabinet} luminaires, {args.cameras} camera "
             f"boxes, {args.interventions} open interventions; {args.runs} cold runs after one warm-up run; times in "
-            "ms since navigation start, see the script's docstring).\n\n" + "\n".join(rows) + "\n\n" + NOTE)
+            "ms since navigation start, see the script's docstring).\n\n" + "\n".join(rows) + "\n\n" + NOTE
+            + f"\nServer, same run: `/lighting/map` for the métropole, the kept layer after 20 cabinets changed "
+            f"{server['kept']:.0f} ms against {server['plain']:.0f} ms from scratch (the computation before the "
+            f"layer was kept), medians of {args.runs} ({server['plain'] / server['kept']:.1f}x).\n")
     if memory is not None:
         start, end = memory["start"], memory["end"]
         growth = (end[1] - start[1]) / start[1]
@@ -270,11 +322,11 @@ def main() -> int:
     ap.add_argument("--write", type=Path, help="rewrite this script's section of bench/RESULTS.md")
     args = ap.parse_args()
     t0 = time.monotonic()
-    results, memory = run(args)
+    results, memory, server = run(args)
     command = "python bench/night_map_bench.py" + (f" --runs {args.runs}" if args.runs != 5 else "") + \
         (f" --soak-s {args.soak_s:g}" if args.soak_s != 600 else "") + \
         (" --write bench/RESULTS.md" if args.write else "")
-    text = section(args, results, memory, command)
+    text = section(args, results, memory, server, command)
     print(text)
     print(f"({time.monotonic() - t0:.0f} s)")
     if args.write:

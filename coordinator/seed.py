@@ -14,9 +14,11 @@ from pathlib import Path
 
 from sqlalchemy.engine import Engine
 
+from vigie_config import BoxConfig
 from vigie_config.errors import ConfigError
 from vigie_config.loader import config_hash, load_config
 
+from .storage.camera_geometry import GeoTarget, replace_geometry
 from .storage.registry import DeviceSeed, upsert_devices
 
 
@@ -45,13 +47,28 @@ def read_seeds(configs: Path) -> tuple[list[DeviceSeed], list[str]]:
         # ``district`` is optional in the box config; older configs may not have the field at all.
         district = getattr(cfg, "district", None)
         seeds[cfg.device_id] = DeviceSeed(cfg.device_id, cfg.site, district, roles, cfg.lat, cfg.lon,
-                                          config_hash(path))
+                                          config_hash(path), ground_geometry(cfg))
     return list(seeds.values()), errors
 
 
+def ground_geometry(cfg: BoxConfig) -> tuple[GeoTarget, ...]:
+    """The zones and lines of the box's cameras that say where they lie on the ground (``geo``), for the map."""
+    out: list[GeoTarget] = []
+    for i, cam in enumerate(cfg.cameras):
+        out += [GeoTarget(i, cam.name, z.id, "zone", [list(p) for p in z.geo]) for z in cam.zones if z.geo]
+        out += [GeoTarget(i, cam.name, ln.id, "line", {"a": list(ln.geo.a), "b": list(ln.geo.b),
+                                                       "in_side": ln.geo.in_side})
+                for ln in cam.lines if ln.geo is not None]
+    return tuple(out)
+
+
 def seed_fleet(engine: Engine, configs: Path, now_ms: int | None = None) -> SeedResult:
-    """Upsert every valid box config of ``configs`` into the registry (idempotent)."""
+    """Upsert every valid box config of ``configs`` into the registry, with its cameras' ground geometry
+    (idempotent)."""
     seeds, errors = read_seeds(configs)
+    now = int(time.time() * 1000) if now_ms is None else now_ms
     with engine.begin() as conn:
-        created, updated = upsert_devices(conn, seeds, int(time.time() * 1000) if now_ms is None else now_ms)
+        created, updated = upsert_devices(conn, seeds, now)
+        for s in seeds:
+            replace_geometry(conn, s.id, s.site, s.geometry, now)
     return SeedResult(created, updated, errors)

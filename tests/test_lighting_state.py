@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 from typing import Any
@@ -15,9 +16,12 @@ from sqlalchemy.engine import Engine
 
 from coordinator.analytics.buckets import local_day_start
 from coordinator.lighting import card as card_mod
+from coordinator.lighting import state as state_mod
+from coordinator.lighting.group_summary import GroupSummaryCache
+from coordinator.lighting.layer import LuminaireLayerCache
 from coordinator.lighting.measured import STATES, Reading, active_faults, classify, lum_levels, lum_table, spread
 from coordinator.storage import make_engine
-from coordinator.storage.schema import energy_hourly, events, light_group_members, telemetry
+from coordinator.storage.schema import energy_hourly, events, light_group_members, light_luminaires, telemetry
 from tests.api_helpers import add_user, make_app
 from tests.boxes import write_box
 from tests.lighting_helpers import lighting, register
@@ -246,6 +250,116 @@ def test_the_map_layer_carries_every_luminaire_by_columns(app: Flask, db_url: st
     assert talant.get("/lighting/map").get_json()["sites"] == ["talant"]
     assert talant.get("/lighting/map?site=dijon").status_code == 403
     assert viewer.get("/lighting/map?site=Dijon!").status_code == 400
+
+
+def _plain_layer(db: Engine, site: str | None, now: int) -> dict[str, Any]:
+    with db.connect() as conn:
+        return state_mod.luminaire_layer(conn, site, now)
+
+
+def test_the_kept_map_layer_follows_every_change_as_the_plain_computation_does(db_url: str, tmp_path: Path) -> None:
+    """The layer kept between requests equals the one built from scratch after each kind of change: telemetry, a
+    lamp fault stored then repaired, a node falling silent with time, a box's inventory replaced."""
+    db = make_engine(db_url)
+    now = _district(tmp_path, db)
+    cache = LuminaireLayerCache()
+
+    def same(at: int) -> str:
+        etags = set()
+        for site in (None, "dijon", "talant", "quetigny"):
+            with db.connect() as conn:
+                kept = cache.layer(conn, site, at)
+            assert json.loads(kept.body(at)) == _plain_layer(db, site, at), site
+            etags.add(kept.etag)
+        assert len(etags) == 4  # one per scope
+        with db.connect() as conn:
+            return cache.layer(conn, None, at).etag
+
+    first = same(now)
+    assert same(now + 1) == first  # nothing changed: same answer
+    with db.begin() as conn:
+        conn.execute(sa.update(telemetry).where(telemetry.c.device_id == "light-liberte-01")
+                     .values(ts_ms=now + 1_000, metrics=_lum_metrics([0, 0, 0, 0], [0, 0, 0, 0])))
+    second = same(now + 2)
+    assert second != first
+    seen = {second}
+    for n, active in ((10, True), (11, False)):  # the lamp fails, then is repaired
+        with db.begin() as conn:
+            conn.execute(sa.insert(events).values(
+                device_id="light-talant-01", boot=1, n=n, site="talant", ts_ms=now + n, received_ms=now + n,
+                type="lamp_fault", target="l02", historical=False, stale=False,
+                body={"lum": "l02", "fault": "lampFailure", "active": active}))
+        seen.add(same(now + 20))
+    assert len(seen) == 3
+    # Talant's node falls silent: five minutes later its luminaires have no data, with no write at all.
+    late = same(now + 5 * 60_000 + 5_001)
+    with db.connect() as conn:
+        assert json.loads(cache.layer(conn, "talant", now + 5 * 60_000 + 5_001).body(0))["state"] == [4, 4]
+    with db.begin() as conn:
+        conn.execute(sa.delete(light_luminaires).where(light_luminaires.c.device_id == "light-darcy-01"))
+    assert same(now + 5 * 60_000 + 5_002) != late
+    db.dispose()
+
+
+def test_the_kept_group_summaries_follow_every_change_as_the_plain_computation_does(
+        app: Flask, db_url: str, tmp_path: Path) -> None:
+    """The lighting page's groups, from the kept cabinets, equal the ones computed from scratch after telemetry,
+    a lamp fault, an override, time passing and an inventory change."""
+    db = make_engine(db_url)
+    now = _district(tmp_path, db)
+    cache = GroupSummaryCache(LuminaireLayerCache())
+
+    def same(at: int) -> None:
+        for site in (None, "dijon", "talant", "quetigny"):
+            with db.connect() as conn:
+                kept = cache.group_states(conn, site, at)
+                plain = state_mod.group_states(conn, site, at)
+            assert kept == plain, site
+
+    same(now)
+    with db.begin() as conn:
+        conn.execute(sa.update(telemetry).where(telemetry.c.device_id == "light-liberte-02")
+                     .values(ts_ms=now + 1_000, metrics=_lum_metrics([30, None, 0, 30], [30, 30, 30, 30])))
+    same(now + 2_000)
+    with db.begin() as conn:
+        conn.execute(sa.insert(events).values(
+            device_id="light-liberte-01", boot=1, n=20, site="dijon", ts_ms=now + 3, received_ms=now + 3,
+            type="lamp_fault", target="l01", historical=False, stale=False,
+            body={"lum": "l01", "fault": "lampFailure", "active": True}))
+    same(now + 3_000)
+    operator = add_user(app, "operateur", "operator")
+    sent = operator.post("/lighting/overrides", json={"scope": "commune", "site": "dijon", "level": 40,
+                                                      "duration_s": 600})
+    assert sent.status_code == 201, sent.get_json()
+    same(_now())
+    same(now + 5 * 60_000 + 2_000)  # liberte-01 and liberte-02 fall silent
+    with db.begin() as conn:
+        conn.execute(sa.delete(light_group_members).where(light_group_members.c.group_name == "place-rude"))
+        conn.execute(sa.update(light_luminaires).where(light_luminaires.c.device_id == "light-liberte-02")
+                     .values(updated_ms=now + 9_000))
+    same(now + 9_000)
+    db.dispose()
+
+
+def test_the_map_layer_has_an_etag_and_an_unchanged_one_is_a_304(app: Flask, db_url: str, tmp_path: Path) -> None:
+    db = make_engine(db_url)
+    now = _district(tmp_path, db)
+    viewer = add_user(app, "lecteur", "viewer")
+    first = viewer.get("/lighting/map")
+    tag = first.headers["ETag"]
+    assert first.status_code == 200 and first.headers["Cache-Control"] == "private, no-cache"
+    again = viewer.get("/lighting/map", headers={"If-None-Match": tag})
+    assert again.status_code == 304 and again.data == b"" and again.headers["ETag"] == tag
+    assert viewer.get("/lighting/map?site=dijon", headers={"If-None-Match": tag}).status_code == 200
+    with db.begin() as conn:
+        conn.execute(sa.update(telemetry).where(telemetry.c.device_id == "light-talant-01")
+                     .values(ts_ms=now + 1_000, metrics=_lum_metrics([20, 20], [20, 20])))
+    changed = viewer.get("/lighting/map", headers={"If-None-Match": tag})
+    assert changed.status_code == 200 and changed.headers["ETag"] != tag
+    layer = changed.get_json()
+    talant = [layer["level"][i] for i, s in enumerate(layer["site"]) if layer["sites"][s] == "talant"]
+    assert talant == [20, 20]
+    db.dispose()
 
 
 def test_group_figures_agree_with_the_luminaires_they_list(app: Flask, db_url: str, tmp_path: Path) -> None:

@@ -167,6 +167,22 @@ def test_a_lamp_failure_in_the_district_turns_its_luminaire_red_and_opens_an_int
     both_sizes(page, "map-fault")
 
 
+def test_the_camera_boxes_zones_and_lines_are_on_the_map_with_their_in_direction(page: Page) -> None:
+    """The demo seeds its fleet from the box configs: the camera boxes' zones and counting lines are drawn where
+    their configs place them on the ground, each line with its inbound direction, and their cards read in French."""
+    expect(page.locator("body")).to_have_attribute("data-layers-ready", "1", timeout=30_000)
+    drawn = page.evaluate("window.vigieMap.layers.geometry()")
+    assert {"cam-darcy-01", "cam-liberte-01"} <= {g["device"] for g in drawn if g["kind"] == "zone"}, drawn
+    lines = [g for g in drawn if g["kind"] == "line"]
+    assert lines and all(g["towards"] for g in lines), lines
+    expect(page.locator('[data-layer-count="geo-lines"]')).to_have_text(str(len(lines)))
+    page.evaluate("window.vigieMap.layers.openGeometry('cam-darcy-01/0/liberte-west')")
+    card = page.locator('.leaflet-popup-content .popup[data-geo="cam-darcy-01/0/liberte-west"]')
+    expect(card).to_contain_text("Ligne liberte-west")
+    expect(card).to_contain_text("entrant vers l'ouest")
+    both_sizes(page, "map-zones-lines")
+
+
 def test_the_lighting_page_shows_the_measured_level_following_an_override(page: Page) -> None:
     """Talant's two district cabinets: an override to 15 % is acknowledged per box in place, and the commune's
     measured median comes to 15 % from the luminaires' own telemetry."""

@@ -29,6 +29,7 @@ from coordinator.ingest.worker import IngestWorker
 from coordinator.ingest_hooks import default_hooks
 from coordinator.interventions.rules import DeviceView, offline_candidates
 from coordinator.lighting import hooks as lighting_hooks
+from coordinator.seed import seed_fleet as config_seed_fleet
 from coordinator.storage import interventions as intervention_store
 from coordinator.storage import make_engine
 from coordinator.storage import teams as team_store
@@ -52,6 +53,8 @@ from tests.web_helpers import (
     serve,
     shot,
 )
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")
@@ -810,6 +813,42 @@ def test_the_map_is_operated_from_the_keyboard_with_teams_at_their_last_position
     expect(page.locator(f'.leaflet-popup-content .popup[data-intervention="{iv["id"]}"]')).to_contain_text(
         "Chaussée effondrée")
     shot(page, "map-keyboard-teams")
+
+
+def test_the_cameras_zones_and_lines_are_drawn_where_their_configs_place_them_with_the_in_direction(
+        app: Flask, db_url: str, base_url: str, page: Page) -> None:
+    """The committed camera boxes' zones and counting lines come from their configs at seeding; the map draws
+    them as a layer of its own with a legend, each line with an arrow to its "in" side, and reaches each one from
+    the keyboard (its card names it, its camera and the inbound direction in words)."""
+    engine = make_engine(db_url)
+    config_seed_fleet(engine, ROOT / "firmware_configs")
+    engine.dispose()
+    add_user(app, "lecteur", "viewer")
+    login(page, base_url, "lecteur", "/map")
+    expect(page.locator("body")).to_have_attribute("data-layers-ready", "1", timeout=10_000)
+    drawn = {(g["kind"], g["device"], g["id"]): g["towards"]
+             for g in page.evaluate("window.vigieMap.layers.geometry()")}
+    assert ("zone", "cam-darcy-01", "crossing") in drawn and ("zone", "cam-liberte-01", "street") in drawn
+    # liberte-west runs from north (A) to south (B) and counts right-hand crossings as inbound: towards the west.
+    assert drawn[("line", "cam-darcy-01", "liberte-west")] == "w"
+    zones = sum(1 for kind, _, _ in drawn if kind == "zone")
+    expect(page.locator('[data-layer-count="geo-zones"]')).to_have_text(str(zones))
+    expect(page.locator('[data-layer-count="geo-lines"]')).to_have_text(str(len(drawn) - zones))
+    # From the keyboard: hide the layer, then reach the line by its button; the layer comes back with its card.
+    page.locator('#layers input[value="geometry"]').focus()
+    page.keyboard.press("Space")
+    assert page.evaluate("window.vigieMap.layers.geometryVisible()") is False
+    button = page.locator("#list-geo button", has_text="Ligne liberte-west (cam-darcy-01)")
+    button.focus()
+    page.keyboard.press("Enter")
+    card = page.locator('.leaflet-popup-content .popup[data-geo="cam-darcy-01/0/liberte-west"]')
+    expect(card).to_contain_text("Ligne liberte-west")
+    expect(card).to_contain_text("entrant vers l'ouest")
+    expect(card).to_contain_text("cam-darcy-01")
+    assert page.evaluate("window.vigieMap.layers.geometryVisible()") is True
+    expect(page.locator('#layers input[value="geometry"]')).to_be_checked()
+    assert int(page.locator("body").get_attribute("data-map-zoom") or 0) >= 17
+    shot(page, "map-zones-lines")
 
 
 def test_a_camera_shows_its_last_hour_and_a_luminaire_its_cabinet_and_energy_of_the_day(

@@ -122,7 +122,11 @@ def classify_level(level: float | None, faulty: bool, fresh: bool) -> State:
 
 def spread(levels: Iterable[float | None]) -> Spread:
     """Median, quartiles and extremes of the measured levels, ignoring luminaires without a level."""
-    values = sorted(v for v in levels if v is not None)
+    return spread_of_sorted(sorted(v for v in levels if v is not None))
+
+
+def spread_of_sorted(values: Sequence[float]) -> Spread:
+    """:func:`spread` of levels already sorted, none missing (a group's, merged from its cabinets' sorted ones)."""
     if not values:
         return Spread(0, None, None, None, None, None)
     if len(values) == 1:

@@ -151,6 +151,8 @@ def group_states(conn: Connection, site: str | None, now_ms: int) -> list[dict[s
     Works per cabinet, not per luminaire: the database hands over each group's cabinets with their luminaire
     ids, each node's telemetry table is read once (level and target only), and a luminaire is a plain tuple.
     Each luminaire's state is the one :func:`states` gives the list and the map, at a fraction of the cost.
+    The API serves :class:`~coordinator.lighting.group_summary.GroupSummaryCache`, which keeps the pieces between
+    requests; this plain computation is what it is held equal to.
     """
     rows = store.group_cabinets(conn, site)
     devices = {device for _, _, device, _ in rows}
@@ -202,7 +204,11 @@ def _ts(tele: store.NodeTelemetry | None) -> int | None:
 
 def luminaire_layer(conn: Connection, site: str | None, now_ms: int) -> dict[str, Any]:
     """Every luminaire of the scope for the map, by columns: each device, commune and state name is written
-    once and referred to by its index, so 35,000 luminaires travel in one compact response."""
+    once and referred to by its index, so 35,000 luminaires travel in one compact response.
+
+    The API serves :class:`~coordinator.lighting.layer.LuminaireLayerCache`, which keeps the layer per cabinet
+    between requests; this plain computation is what it is held equal to.
+    """
     lums = states(conn, store.luminaires(conn, site, None, None), now_ms)
     devices: dict[str, int] = {}
     sites: dict[str, int] = {}

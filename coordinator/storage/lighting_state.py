@@ -170,3 +170,55 @@ def group_names(conn: Connection, sites: Sequence[str]) -> list[tuple[str, str]]
     m = light_group_members.c
     q = sa.select(m.site, m.group_name).distinct().where(m.site.in_(list(sites))).order_by(m.site, m.group_name)
     return [(r[0], r[1]) for r in conn.execute(q)]
+
+
+# --- the map's luminaire layer: what changed since the last answer, without reading the big columns ----------
+
+
+class PlacedLuminaire(NamedTuple):
+    device_id: str
+    lum_id: str
+    site: str
+    lat: float | None
+    lon: float | None
+
+
+def inventory_version(conn: Connection) -> tuple[int, int, int]:
+    """``(luminaires, newest update, group memberships)`` of the inventory: replacing a box's luminaires (which
+    rewrites its memberships too) changes at least one of them."""
+    c = light_luminaires.c
+    row = conn.execute(sa.select(sa.func.count(), sa.func.max(c.updated_ms))).one()
+    members = conn.execute(sa.select(sa.func.count()).select_from(light_group_members)).scalar_one()
+    return int(row[0]), int(row[1] or 0), int(members)
+
+
+def placed_luminaires(conn: Connection) -> list[PlacedLuminaire]:
+    """Every luminaire of the inventory with its position, in (site, device, luminaire) order (no groups)."""
+    c = light_luminaires.c
+    q = sa.select(c.device_id, c.lum_id, c.site, c.lat, c.lon).order_by(c.site, c.device_id, c.lum_id)
+    return [PlacedLuminaire(*r) for r in conn.execute(q)]
+
+
+def telemetry_heads(conn: Connection, device_ids: Iterable[str]) -> dict[str, tuple[int, bool]]:
+    """``(ts_ms, stale)`` of each node's latest telemetry, without its metrics (the costly JSON column)."""
+    ids = sorted(set(device_ids))
+    if not ids:
+        return {}
+    c = telemetry.c
+    q = sa.select(c.device_id, c.ts_ms, c.stale).where(c.device_id.in_(ids))
+    return {r.device_id: (int(r.ts_ms), bool(r.stale)) for r in conn.execute(q)}
+
+
+def fault_versions(conn: Connection, device_ids: Iterable[str]) -> dict[str, tuple[int, int, int]]:
+    """Per node, ``(count, newest receipt, newest time)`` of its stored ``lamp_fault`` events.
+
+    Storing, replaying or deleting (retention) one of them changes the triple, so a node whose triple is the same
+    has the same active faults; its events' bodies need not be read again.
+    """
+    ids = sorted(set(device_ids))
+    if not ids:
+        return {}
+    c = events.c
+    q = (sa.select(c.device_id, sa.func.count(), sa.func.max(c.received_ms), sa.func.max(c.ts_ms))
+         .where(c.type == "lamp_fault", c.device_id.in_(ids)).group_by(c.device_id))
+    return {r[0]: (int(r[1]), int(r[2] or 0), int(r[3] or 0)) for r in conn.execute(q)}

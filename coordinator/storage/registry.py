@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
+from .camera_geometry import GeoTarget
 from .schema import device_sessions, devices, events, sequence_gaps
 
 #: Rows deleted per statement by the retention job: short transactions, no long lock on ``events``.
@@ -31,6 +32,8 @@ class DeviceSeed:
     lat: float | None
     lon: float | None
     config_hash: str
+    #: Its cameras' zones and lines that say where they lie on the ground.
+    geometry: tuple[GeoTarget, ...] = ()
 
 
 def upsert_devices(conn: Connection, seeds: Sequence[DeviceSeed], now_ms: int) -> tuple[int, int]:

@@ -10,6 +10,7 @@ from . import (
     interventions,
     lighting,
     lighting_state,
+    map_geometry,
     open311,
     recording,
     register,
@@ -22,6 +23,6 @@ from . import (
     users,
 )
 
-ROUTE_MODULES = (auth, users, stream, fleet, device_activity, lighting, lighting_state, analytics, interventions,
-                 intervention_context, teams, rules, open311, security_events, register, requisitions, analytics_mode,
-                 segments, recording)
+ROUTE_MODULES = (auth, users, stream, fleet, map_geometry, device_activity, lighting, lighting_state, analytics,
+                 interventions, intervention_context, teams, rules, open311, security_events, register, requisitions,
+                 analytics_mode, segments, recording)

@@ -10,11 +10,13 @@ from __future__ import annotations
 import re
 import time
 
-from flask import jsonify
+from flask import Response, current_app, jsonify, request
 from flask.typing import ResponseReturnValue
 from pydantic import BaseModel, ConfigDict, Field
 
 from coordinator.lighting import card, state
+from coordinator.lighting.group_summary import GroupSummaryCache
+from coordinator.lighting.layer import LuminaireLayerCache
 from coordinator.storage.flask import get_read_engine
 
 from ..blueprint import bp
@@ -65,18 +67,44 @@ def list_groups() -> ResponseReturnValue:
     site = scoped_site(q.site)
     now = _now_ms()
     with get_read_engine().connect() as conn:
-        groups = state.group_states(conn, site, now)
+        groups = _group_cache().group_states(conn, site, now)
     return jsonify({"as_of_ms": now, "groups": groups})
+
+
+def _layer_cache() -> LuminaireLayerCache:
+    """The app's luminaire layer, kept between requests (see :mod:`coordinator.lighting.layer`)."""
+    cache = current_app.extensions.get("vigie.luminaire_layer")
+    if cache is None:
+        cache = current_app.extensions.setdefault("vigie.luminaire_layer", LuminaireLayerCache())
+    assert isinstance(cache, LuminaireLayerCache)
+    return cache
+
+
+def _group_cache() -> GroupSummaryCache:
+    """The app's group summaries, kept between requests from the same measured cabinets as the layer."""
+    cache = current_app.extensions.get("vigie.group_summaries")
+    if cache is None:
+        cache = current_app.extensions.setdefault("vigie.group_summaries", GroupSummaryCache(_layer_cache()))
+    assert isinstance(cache, GroupSummaryCache)
+    return cache
 
 
 @bp.get("/lighting/map")
 @require("viewer")
 def luminaire_map() -> ResponseReturnValue:
+    """Every luminaire of the scope by columns, with an ETag; ``If-None-Match`` with the current one gets a 304."""
     q = parse_query(GroupQuery)
     site = scoped_site(q.site)
+    now = _now_ms()
     with get_read_engine().connect() as conn:
-        layer = state.luminaire_layer(conn, site, _now_ms())
-    return jsonify(layer)
+        layer = _layer_cache().layer(conn, site, now)
+    if request.if_none_match.contains(layer.etag):
+        resp = Response(status=304)
+    else:
+        resp = Response(layer.body(now), mimetype="application/json")
+    resp.set_etag(layer.etag)
+    resp.headers["Cache-Control"] = "private, no-cache"
+    return resp
 
 
 _ID_RE = re.compile(_ID)

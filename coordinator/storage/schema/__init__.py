@@ -8,7 +8,7 @@ from .analytics import analytics_counts, analytics_occupancy, energy_hourly, lig
 from .auth import ROLES, api_tokens, auth_sessions, login_throttle, security_events, users
 from .base import metadata
 from .events import events, telemetry
-from .fleet import device_sessions, devices, event_streams, sequence_gaps
+from .fleet import camera_geometry, device_sessions, devices, event_streams, sequence_gaps
 from .interventions import (
     deliveries,
     delivery_attempts,
@@ -50,6 +50,7 @@ __all__ = [
     "auth_sessions",
     "authority_accounts",
     "box_upload_tokens",
+    "camera_geometry",
     "deliveries",
     "delivery_attempts",
     "device_sessions",

@@ -74,3 +74,20 @@ sequence_gaps = sa.Table(
 sa.Index("ix_sequence_gaps_device", sequence_gaps.c.device_id, sequence_gaps.c.detected_ms)
 #: A late message or event fills a recorded hole: found by its stream, without a scan.
 sa.Index("ix_sequence_gaps_stream", sequence_gaps.c.device_id, sequence_gaps.c.stream, sequence_gaps.c.epoch)
+
+#: Where each camera's zones and counting lines lie on the ground (WGS84), from the box configs when the fleet is
+#: seeded: the map draws them without asking every box for its retained meta.
+camera_geometry = sa.Table(
+    "camera_geometry", metadata,
+    sa.Column("device_id", Ident, primary_key=True),
+    sa.Column("cam", sa.SmallInteger, primary_key=True, doc="the camera's index in its box config"),
+    sa.Column("target", Ident, primary_key=True, doc="zone or line id (unique within the camera)"),
+    sa.Column("site", Ident, nullable=False),
+    sa.Column("camera", Ident, nullable=False, doc="the camera's name in its box config"),
+    sa.Column("kind", sa.String(4), nullable=False, doc="zone or line"),
+    sa.Column("geo", sa.JSON, nullable=False,
+              doc="a zone's closed ring of [lon, lat], or a line's {a, b, in_side}, as in the box config"),
+    sa.Column("updated_ms", Millis, nullable=False),
+    sa.CheckConstraint("kind IN ('zone', 'line')", name="kind"),
+)
+sa.Index("ix_camera_geometry_site", camera_geometry.c.site)

@@ -196,6 +196,7 @@ async function load() {
   try {
     const [cals, cmds, state] = await Promise.all([api("GET", "/lighting/calendars"),
       api("GET", "/lighting/commands?limit=30"), api("GET", "/lighting/groups")]);
+    if (!performance.getEntriesByName("vigie-data").length) performance.mark("vigie-data");
     renderGroups(state.groups);
     renderCalendars(cals.calendars);
     renderCommands(cmds.commands);

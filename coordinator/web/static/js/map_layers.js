@@ -4,6 +4,7 @@
 
 import { api, boot, communeName, el, fmtDate, fmtTime, showError, t } from "./common.js";
 import { luminaireRows } from "./map_cards.js";
+import { geometryLayer } from "./map_geometry.js";
 import { faultName, form as plural, interventionTitle } from "./wording.js";
 
 const L = window.L;
@@ -136,19 +137,53 @@ export function setupLayers(map, marks = {}) {
   const lumLayer = L.layerGroup([faultGroup]); // the legend's toggle; okGroup joins it from LUM_ALL_ZOOM
   const groupOf = (l) => (l.state === "fault" ? faultGroup : okGroup);
   const syncZoom = () => {
-    if (map.getZoom() >= LUM_ALL_ZOOM) lumLayer.addLayer(okGroup);
-    else lumLayer.removeLayer(okGroup);
+    if (map.getZoom() >= LUM_ALL_ZOOM) {
+      for (const [key, entry] of lums) if (!entry.marker) addMarker(key, entry);
+      lumLayer.addLayer(okGroup);
+    } else {
+      lumLayer.removeLayer(okGroup);
+      for (const entry of lums.values()) if (entry.data.state !== "fault") dropMarker(entry);
+    }
   };
   map.on("zoomend", syncZoom);
   syncZoom();
   const ivLayer = L.layerGroup();
   const teamLayer = L.layerGroup();
+  const geometry = geometryLayer(map, renderer, (items) => listPoints("list-geo", items,
+    (key) => focusOn(geometry.shape(key))));
+
+  /**
+   * A luminaire's marker is made when it is first drawn: a fault at once, the others once the map reaches
+   * LUM_ALL_ZOOM. Below it, 35,000 markers nobody sees would cost the first seconds of the page.
+   */
+  function addMarker(key, entry) {
+    const marker = L.circleMarker([entry.data.lat, entry.data.lon], { renderer, ...styleLum(entry.data) })
+      .bindPopup(() => lumPopup(lums.get(key).data), { minWidth: 280, maxWidth: 340 });
+    marker.on("popupopen", (ev) => completeLumPopup(ev.popup, lums.get(key).data).catch(showError));
+    marker.on("popupclose", () => marker.setPopupContent(() => lumPopup(lums.get(key).data)));
+    entry.marker = marker;
+    groupOf(entry.data).addLayer(marker);
+    return marker;
+  }
+
+  /** Below LUM_ALL_ZOOM only faults keep a marker: a repaired lamp's goes, so the tab holds as many markers as
+   * there are faults, not every luminaire that ever failed during the night. */
+  function dropMarker(entry) {
+    if (!entry.marker || entry.marker.isPopupOpen()) return;
+    faultGroup.removeLayer(entry.marker);
+    okGroup.removeLayer(entry.marker);
+    entry.marker = null;
+  }
 
   function putLum(l) {
     const key = `${l.device_id}/${l.lum_id}`;
     const known = lums.get(key);
     if (l.lat === null || l.lon === null) return;
-    if (known) {
+    if (known && known.marker && l.state !== "fault" && map.getZoom() < LUM_ALL_ZOOM) {
+      known.data = l;
+      dropMarker(known);
+    }
+    if (known && known.marker) {
       if (groupOf(known.data) !== groupOf(l)) {
         groupOf(known.data).removeLayer(known.marker);
         groupOf(l).addLayer(known.marker);
@@ -159,12 +194,10 @@ export function setupLayers(map, marks = {}) {
       if (known.marker.isPopupOpen()) completeLumPopup(known.marker.getPopup(), l).catch(showError);
       return;
     }
-    const marker = L.circleMarker([l.lat, l.lon], { renderer, ...styleLum(l) }).bindPopup(() => lumPopup(lums.get(key).data),
-      { minWidth: 280, maxWidth: 340 });
-    marker.on("popupopen", (ev) => completeLumPopup(ev.popup, lums.get(key).data).catch(showError));
-    marker.on("popupclose", () => marker.setPopupContent(() => lumPopup(lums.get(key).data)));
-    lums.set(key, { data: l, marker });
-    groupOf(l).addLayer(marker);
+    const entry = known || { data: l, marker: null };
+    entry.data = l;
+    lums.set(key, entry);
+    if (l.state === "fault" || map.getZoom() >= LUM_ALL_ZOOM) addMarker(key, entry);
   }
 
   /** The luminaires of the layer's columns (`/lighting/map`) as the objects `/lighting/luminaires` returns. */
@@ -268,11 +301,16 @@ export function setupLayers(map, marks = {}) {
       }
     }
     map.closePopup();
+    if (marker.getBounds) {
+      map.fitBounds(marker.getBounds(), { maxZoom: 18, padding: [40, 40], animate: false });
+      marker.openPopup(marker.getBounds().getCenter());
+      return;
+    }
     map.setView(marker.getLatLng(), Math.max(map.getZoom(), 15));
     marker.openPopup();
   }
 
-  const toggles = { luminaires: lumLayer, interventions: ivLayer, teams: teamLayer };
+  const toggles = { luminaires: lumLayer, interventions: ivLayer, teams: teamLayer, geometry: geometry.layer };
   for (const box of document.querySelectorAll('#layers input[name="layer"]')) {
     const layer = toggles[box.value];
     if (box.checked) layer.addTo(map);
@@ -296,7 +334,7 @@ export function setupLayers(map, marks = {}) {
 
   // From an intervention's detail: /map#iv-42 centres the map on intervention 42 and opens its card, once.
   let linked = /^#iv-(\d+)$/.exec(window.location.hash);
-  const loadAll = () => Promise.all([loadLums(), loadIvs(), loadTeams()]).then(() => {
+  const loadAll = () => Promise.all([loadLums(), loadIvs(), loadTeams(), geometry.load()]).then(() => {
     if (linked) focusOn(ivs.get(Number(linked[1]))?.marker);
     linked = null;
     if (!marks.layersReady) marks.layersReady = performance.now();
@@ -308,14 +346,18 @@ export function setupLayers(map, marks = {}) {
   return {
     visible: () => ({ luminaires: map.hasLayer(lumLayer), interventions: map.hasLayer(ivLayer) }),
     teamsVisible: () => map.hasLayer(teamLayer),
+    geometryVisible: () => map.hasLayer(geometry.layer),
+    geometry: () => geometry.items(),
+    openGeometry: (key) => focusOn(geometry.shape(key)),
     teams: () => [...teams.values()].map(({ data }) => ({ id: data.id, lat: data.lat, lon: data.lon })),
     luminaires: () => [...lums.values()].map(({ data }) => ({ id: `${data.device_id}/${data.lum_id}`, state: data.state })),
     interventions: () => [...ivs.values()].map(({ data }) => ({ id: data.id, priority: data.priority, overdue: overdue(data),
       title: interventionTitle(data) })),
     openLuminaire: (id) => {
       map.closePopup();
-      const marker = lums.get(id)?.marker;
-      if (!marker) return;
+      const entry = lums.get(id);
+      if (!entry) return;
+      const marker = entry.marker || addMarker(id, entry);
       map.setView(marker.getLatLng(), Math.max(map.getZoom(), LUM_ALL_ZOOM), { animate: false });
       marker.openPopup();
     },
