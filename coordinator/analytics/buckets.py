@@ -22,9 +22,10 @@ MINUTE_MS = 60_000
 HOUR_MS = 3_600_000
 DAY_MS = 24 * HOUR_MS
 WINDOWS_MS = {"1h": HOUR_MS, "24h": 24 * HOUR_MS, "7d": 7 * 24 * HOUR_MS, "30d": 30 * 24 * HOUR_MS}
-#: Longest window served by hour: beyond it, ``bucket=hour`` is answered by local day (the response says so).
-#: A month of the city's energy by hour is ~85,000 rows; a year would be a million.
-HOUR_BUCKETS_MAX_MS = 31 * DAY_MS
+#: Longest window served by hour (the ``7d`` window, and a day of margin for a week given by ``from``/``to``):
+#: beyond it, ``bucket=hour`` is answered by local day and the response says so. A week of the city's energy by
+#: hour is ~20,000 rows; a month would be 85,000, a year a million, more than a chart can show.
+HOUR_BUCKETS_MAX_MS = 8 * DAY_MS
 DEFAULT_TZ = ZoneInfo("Europe/Paris")
 
 T = TypeVar("T")

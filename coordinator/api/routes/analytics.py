@@ -2,7 +2,7 @@
 
 Windows are ``[from, to)`` in ms, or a ``window`` (``1h``, ``24h``, ``7d``, ``30d``) ending at ``to`` (default
 now). Minute buckets are served for at most a day, so a dashboard cannot ask for 10,000 rows per target by mistake;
-hour buckets for at most 31 days, longer windows being answered by local day (``bucket`` in the response says which).
+hour buckets for at most 8 days, longer windows being answered by local day (``bucket`` in the response says which).
 Every bucket is summed by the database: a route fetches only the rows it serves.
 """
 
