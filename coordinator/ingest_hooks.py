@@ -19,6 +19,8 @@ from .register import hooks as register_hooks
 def default_hooks() -> Hooks:
     """The product's wiring. Each domain adds its hook here (one line each, explicit)."""
     hooks = Hooks()
+    hooks.add_events(lighting_hooks.on_fault_events, lighting_hooks.FAULT_EVENT_TYPES)  # lighting: fault state,
+    # before the interventions' hook, which reads it when a fault clears
     hooks.add_events(make_event_hook(), RULE_EVENT_TYPES)  # interventions: rules over events
     hooks.add_events(analytics_hooks.on_events, analytics_hooks.EVENT_TYPES)  # analytics: counts and occupancy
     hooks.telemetry.append(analytics_hooks.on_telemetry)  # analytics: energy per light group and hour

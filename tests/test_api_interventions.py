@@ -16,6 +16,7 @@ from flask import Flask
 from coordinator.dispatch.jobs import offline_job, run_event_rules, sla_job
 from coordinator.ingest.hooks import StoredEvent
 from coordinator.ingest_hooks import default_hooks
+from coordinator.lighting import hooks as lighting_hooks
 from coordinator.storage import make_engine
 from coordinator.storage.schema.events import events
 from coordinator.storage.schema.fleet import devices
@@ -66,6 +67,7 @@ def store_events(app: Flask, items: list[StoredEvent]) -> None:
             conn.execute(events.insert().values(device_id=e.device_id, boot=e.boot, n=e.n, site=e.site, ts_ms=e.ts_ms,
                                                 received_ms=e.ts_ms, type=e.type, target=e.body.get("lum"),
                                                 historical=False, stale=False, body=e.body))
+        lighting_hooks.on_fault_events(conn, items)
         run_event_rules(conn, items, now_ms())
     engine.dispose()
 

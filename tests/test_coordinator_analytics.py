@@ -3,17 +3,23 @@
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import replace
 from typing import Any
 
+import sqlalchemy as sa
 from flask import Flask
+from hypothesis import example, given
+from hypothesis import strategies as st
 from sqlalchemy.engine import Engine
 
 from coordinator.analytics import hooks as analytics_hooks
-from coordinator.analytics.buckets import local_day_start
+from coordinator.analytics.buckets import day_runs, fold_days, local_day_start
 from coordinator.analytics.counts import CameraEvent, CountKey, OccupancyKey, aggregate
 from coordinator.analytics.energy import Delta, Rating, Reading, attribute, delta, readings, savings_pct, spread
 from coordinator.ingest.hooks import StoredEvent
 from coordinator.ingest_hooks import default_hooks
+from coordinator.storage import analytics as analytics_store
+from coordinator.storage.schema import analytics_counts, analytics_occupancy, energy_hourly
 from tests.api_helpers import add_user
 
 H = int(dt.datetime(2026, 11, 25, 17, tzinfo=dt.UTC).timestamp() * 1000)  # 18:00 in Dijon
@@ -141,3 +147,114 @@ def test_occupancy_peaks_are_served_per_bucket(app: Flask, db: Engine) -> None:
     assert [(r["t"], r["peak"]) for r in viewer.get(q + "&bucket=minute").get_json()["rows"]] == [
         (H, 4), (H + MIN, 6)]
     assert [r["peak"] for r in viewer.get(q).get_json()["rows"]] == [6]
+
+
+# ------------------------------------------------------------------------------------------------ days in SQL
+
+DAY = 86_400_000
+#: A year and a bit around both of 2026's clock changes in Dijon (29 March, 25 October).
+YEAR_START = int(dt.datetime(2025, 12, 20, 5, tzinfo=dt.UTC).timestamp() * 1000)
+YEAR_END = YEAR_START + 390 * DAY
+
+
+@given(start=st.integers(0, 4_000_000_000_000), span=st.integers(1, 400 * DAY), at=st.floats(0, 1, exclude_max=True))
+@example(start=YEAR_START, span=390 * DAY, at=0.25)  # the spring change's day
+@example(start=int(dt.datetime(2026, 10, 24, 22, tzinfo=dt.UTC).timestamp() * 1000), span=DAY, at=0.99)  # 25 h
+def test_day_runs_give_every_time_its_local_day(start: int, span: int, at: float) -> None:
+    runs = day_runs(start, start + span)
+    ts = start + int(span * at)
+    run = next(r for r in runs if r.start_ms <= ts < r.end_ms)
+    assert run.day_of(ts) == local_day_start(ts)
+    assert [r.end_ms for r in runs[:-1]] == [r.start_ms for r in runs[1:]], "contiguous"
+    assert runs[0].start_ms <= start and runs[-1].end_ms >= start + span
+    assert len(runs) <= 2 * (span // (180 * DAY)) + 5, "a few runs a year, not one per day"
+
+
+def test_the_database_buckets_days_as_the_runs_say(db: Engine) -> None:
+    """The CASE over the runs, evaluated by the database, against the zone's rules, on times spread over a year."""
+    runs = day_runs(YEAR_START, YEAR_END)
+    times = [YEAR_START + i * 1_234_567 for i in range(0, (YEAR_END - YEAR_START) // 1_234_567, 7)]
+    times += [r.start_ms + d for r in runs for d in (0, 1, 3_599_999, 3_600_000, 7_200_000) if r.start_ms + d
+              < YEAR_END]
+    probe = sa.Table("day_probe", sa.MetaData(), sa.Column("x", sa.BigInteger), prefixes=["TEMPORARY"])
+    with db.connect() as conn:
+        probe.create(conn)
+        conn.execute(probe.insert(), [{"x": t} for t in times])
+        got = dict(conn.execute(sa.select(probe.c.x, analytics_store._bucket(probe.c.x, runs))).all())
+    assert got == {t: local_day_start(t) for t in times}
+
+
+def _year_of_rows(db: Engine) -> None:
+    """Counts, occupancy and energy rows every 97 minutes over a year, both clock changes in it."""
+    counts, occ, energy = [], [], []
+    for i, m in enumerate(range(YEAR_START, YEAR_END, 97 * MIN)):
+        minute = m - m % MIN
+        for dev, site in (("cam-1", "dijon"), ("cam-2", "talant")):
+            counts.append({"site": site, "device_id": dev, "cam": 0, "target": "gate", "cls": i % 3,
+                           "minute_ms": minute, "inbound": i % 7, "outbound": i % 5})
+            occ.append({"site": site, "device_id": dev, "cam": 0, "zone": "square", "cls": 0, "minute_ms": minute,
+                        "peak": (i * 13) % 11})
+        hour = minute - minute % 3_600_000
+        if not energy or energy[-1]["hour_ms"] != hour:
+            for group in ("commune-dijon", "rue"):  # quarters: sums are exact in binary floating point
+                energy.append({"site": "dijon", "group_name": group, "hour_ms": hour, "energy_wh": (i % 9) * 0.25,
+                               "rated_energy_wh": (i % 9) * 0.25, "reference_wh": 3.5, "lit_h": 0.75})
+    with db.begin() as conn:
+        conn.execute(analytics_counts.insert(), counts)
+        conn.execute(analytics_occupancy.insert(), occ)
+        conn.execute(energy_hourly.insert(), energy)
+
+
+def test_days_summed_by_the_database_equal_hours_folded_in_python(db: Engine) -> None:
+    """The routes' days are what folding their hourly rows in Python (as they were served before) gives."""
+    _year_of_rows(db)
+    runs = day_runs(YEAR_START, YEAR_END)
+    everything = analytics_store.CountFilter(YEAR_START, YEAR_END)
+    one_camera = analytics_store.CountFilter(YEAR_START, YEAR_END, device_id="cam-2", target="gate")
+    with db.connect() as conn:
+        for f in (everything, one_camera):
+            hours = analytics_store.counts(conn, f, 3_600_000)
+            folded = fold_days(hours, key=lambda r: (r.site, r.device_id, r.cam, r.target, r.cls), t=lambda r: r.t,
+                               merge=lambda a, b: replace(a, inbound=a.inbound + b.inbound,
+                                                          outbound=a.outbound + b.outbound),
+                               retime=lambda r, day: replace(r, t=day))
+            days = analytics_store.counts(conn, f, runs)
+            assert sorted(days, key=repr) == sorted(folded, key=repr) and len(days) > 360
+            assert [r.t for r in days] == sorted(r.t for r in days)
+            occ_hours = analytics_store.occupancy(conn, f, 3_600_000)
+            occ_folded = fold_days(occ_hours, key=lambda r: (r.site, r.device_id, r.cam, r.zone, r.cls),
+                                   t=lambda r: r.t, merge=lambda a, b: replace(a, peak=max(a.peak, b.peak)),
+                                   retime=lambda r, day: replace(r, t=day))
+            assert sorted(analytics_store.occupancy(conn, f, runs), key=repr) == sorted(occ_folded, key=repr)
+        e_hours = analytics_store.energy(conn, YEAR_START, YEAR_END, "dijon", None)
+        e_folded = fold_days(e_hours, key=lambda r: (r.site, r.group), t=lambda r: r.t,
+                             merge=lambda a, b: replace(a, energy_wh=a.energy_wh + b.energy_wh,
+                                                        rated_energy_wh=a.rated_energy_wh + b.rated_energy_wh,
+                                                        reference_wh=a.reference_wh + b.reference_wh,
+                                                        lit_h=a.lit_h + b.lit_h),
+                             retime=lambda r, day: replace(r, t=day))
+        e_days = analytics_store.energy(conn, YEAR_START, YEAR_END, "dijon", None, runs)
+        assert sorted(e_days, key=repr) == sorted(e_folded, key=repr)
+        assert len(e_days) == 2 * 391, "390 days from 06:00 touch 391 local days"
+
+
+def test_hours_over_more_than_8_days_are_served_by_day_and_the_response_says_so(app: Flask, db: Engine) -> None:
+    _year_of_rows(db)
+    viewer = add_user(app, "viewer", "viewer")
+    week = viewer.get(f"/analytics/energy?from={YEAR_END - 8 * DAY}&to={YEAR_END}&bucket=hour").get_json()
+    hours = {r["t"] for r in week["rows"]}
+    assert week["bucket"] == "hour" and len(hours) > 8 * 24 // 2 and all(t % 3_600_000 == 0 for t in hours)
+    month = viewer.get(f"/analytics/energy?to={YEAR_END}&window=30d&bucket=hour").get_json()
+    assert month["bucket"] == "day" and len({r["t"] for r in month["rows"]}) in (30, 31)
+    year = viewer.get(f"/analytics/energy?from={YEAR_START}&to={YEAR_END}").get_json()
+    by_day = viewer.get(f"/analytics/energy?from={YEAR_START}&to={YEAR_END}&bucket=day").get_json()
+    assert year["bucket"] == "day" and year == by_day
+    assert {r["t"] for r in year["rows"]} == {local_day_start(t) for t in range(YEAR_START, YEAR_END, 3_600_000)}
+    totals = {r["group"]: r["energy_wh"] for r in year["totals"]}
+    assert totals["rue"] == sum(r["energy_wh"] for r in year["rows"] if r["group"] == "rue")
+    for route in ("counts", "occupancy"):
+        q = f"/analytics/{route}?from={YEAR_START}&to={YEAR_END}&device=cam-1"
+        served = viewer.get(q + "&bucket=hour").get_json()
+        assert served["bucket"] == "day" and served["rows"] == viewer.get(q + "&bucket=day").get_json()["rows"]
+        assert viewer.get(f"/analytics/{route}?from={YEAR_END - 2 * DAY}&to={YEAR_END}").get_json()["bucket"] == \
+            "hour"

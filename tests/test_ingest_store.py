@@ -11,9 +11,10 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from coordinator.ingest.hooks import DeviceChange, Hooks, StoredEvent, StoredTelemetry
-from coordinator.retention import enforce_retention
+from coordinator.retention import enforce_retention, partitions_job
 from coordinator.seed import seed_fleet
-from coordinator.storage.ingest import store_batch
+from coordinator.storage.ingest import stale_events_update, store_batch
+from coordinator.storage.partition_plan import EVENTS, partition_name, span_start
 from coordinator.storage.schema import device_sessions, devices, event_streams, events, telemetry
 from tests.ingest_helpers import (
     T0,
@@ -136,6 +137,49 @@ def test_death_of_the_current_session_marks_the_device_and_its_data_stale(engine
         assert ended.scalar() == T0 + 10
     assert stale == {"cam-1": True, "cam-2": False}
     assert [(c.device_id, c.status, c.previous) for c in hooks.seen_devices][-1] == ("cam-1", "offline", "online")
+
+
+DAY_MS = 86_400_000
+
+
+def test_a_death_flags_its_session_events_even_historical_ones_and_nothing_of_the_session_before(
+        engine: Engine) -> None:
+    """The session's earliest event time bounds the stale UPDATE; events replayed from the outbox, timed days
+    before the birth, are in the session all the same."""
+    register(engine, ("cam-1", "dijon"))
+    hooks = Recording()
+    store_batch(engine, [decoded("dijon", m) for m in (birth("cam-1", 1), event_batch(
+        "cam-1", 1, 1, boot=1, ns=[0], ts=T0 - 5 * DAY_MS))], T0 - 5 * DAY_MS, hooks)
+    assert _device(engine, "cam-1")["session_events_from_ms"] == T0 - 5 * DAY_MS
+    store_batch(engine, [decoded("dijon", birth("cam-1", 2))], T0, hooks)  # a new session, no death seen
+    assert _device(engine, "cam-1")["session_events_from_ms"] == T0, "a birth starts at its own time"
+    store_batch(engine, [decoded("dijon", m) for m in (
+        event_batch("cam-1", 2, 1, boot=1, ns=[1], ts=T0 + 1000),
+        event_batch("cam-1", 2, 2, boot=1, ns=[2], ts=T0 - 3 * DAY_MS, historical=True))], T0 + 2000, hooks)
+    assert _device(engine, "cam-1")["session_events_from_ms"] == T0 - 3 * DAY_MS
+    store_batch(engine, [decoded("dijon", death("cam-1", 2))], T0 + 3000, hooks)
+    with engine.connect() as conn:
+        stale = dict(conn.execute(sa.select(events.c.n, events.c.stale)).all())
+    assert stale == {0: False, 1: True, 2: True}
+
+
+def test_the_stale_update_reads_only_the_partitions_from_the_sessions_first_event(engine: Engine) -> None:
+    if engine.dialect.name != "postgresql":
+        pytest.skip("time partitions are PostgreSQL's (SQLite reads the device's rows through its key)")
+    partitions_job(engine, T0)
+    partitions_job(engine, T0 + 7 * DAY_MS)
+    with engine.connect() as conn:
+        since = conn.execute(stale_events_update("cam-1", T0, T0 + 8 * DAY_MS))  # compiles and runs
+        assert since.rowcount == 0
+        stmt = stale_events_update("cam-1", T0, T0 + 8 * DAY_MS).compile(
+            dialect=conn.dialect, compile_kwargs={"literal_binds": True})
+        plan = "\n".join(r[0] for r in conn.exec_driver_sql(f"EXPLAIN {stmt}"))
+        unbounded = "\n".join(r[0] for r in conn.exec_driver_sql("EXPLAIN " + str(stale_events_update(
+            "cam-1", T0, None).compile(dialect=conn.dialect, compile_kwargs={"literal_binds": True}))))
+    first = partition_name(EVENTS, span_start(T0, "day"))
+    later = partition_name(EVENTS, span_start(T0 + 8 * DAY_MS, "day"))
+    assert first in unbounded and later in unbounded
+    assert first not in plan and later in plan
 
 
 def test_a_death_of_an_older_connection_is_ignored(engine: Engine) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import time
 from pathlib import Path
@@ -14,16 +15,27 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 from sqlalchemy.engine import Engine
 
+import vigie_wire as wire
 from coordinator.analytics.buckets import local_day_start
+from coordinator.ingest.hooks import StoredEvent
+from coordinator.ingest_hooks import default_hooks
 from coordinator.lighting import card as card_mod
+from coordinator.lighting import hooks as lighting_hooks
 from coordinator.lighting import state as state_mod
 from coordinator.lighting.group_summary import GroupSummaryCache
 from coordinator.lighting.layer import LuminaireLayerCache
 from coordinator.lighting.measured import STATES, Reading, active_faults, classify, lum_levels, lum_table, spread
+from coordinator.retention import enforce_retention
 from coordinator.storage import make_engine
-from coordinator.storage.schema import energy_hourly, events, light_group_members, light_luminaires, telemetry
+from coordinator.storage.ingest import store_batch
+from coordinator.storage.interventions import luminaire_healthy
+from coordinator.storage.lighting_state import LampFaultReport, fault_changes, record_lamp_faults
+from coordinator.storage.schema import (energy_hourly, events, lamp_faults, light_group_members, light_luminaires,
+                                        telemetry)
 from tests.api_helpers import add_user, make_app
 from tests.boxes import write_box
+from tests.ingest_helpers import decoded, header
+from tests.ingest_helpers import register as register_ids
 from tests.lighting_helpers import lighting, register
 
 # ------------------------------------------------------------------------------------------------ pure
@@ -138,12 +150,16 @@ def _district(tmp_path: Path, db: Engine) -> int:
                 ("light-talant-01", now - 5_000, [50, 50], [50, 50])):
             conn.execute(sa.insert(telemetry).values(device_id=dev, ts_ms=ts, stale=False,
                                                      metrics=_lum_metrics(levels, targets)))
+        faults = []
         for n, (lum, fault, active) in enumerate((("l03", "lampFailure", True), ("l04", "supplyLoss", True),
                                                   ("l04", "supplyLoss", False)), start=1):
             conn.execute(sa.insert(events).values(
                 device_id="light-liberte-02", boot=1, n=n, site="dijon", ts_ms=now - 60_000 + n, received_ms=now,
                 type="lamp_fault", target=lum, historical=False, stale=False,
                 body={"lum": lum, "fault": fault, "active": active}))
+            faults.append(StoredEvent("light-liberte-02", "dijon", 1, n, now - 60_000 + n, "lamp_fault",
+                                      {"lum": lum, "fault": fault, "active": active}, False))
+        lighting_hooks.on_fault_events(conn, faults)  # what ingest does in the same transaction
         today = local_day_start(now)
         for hour, wh in ((today, 300.0), (today + 3_600_000, 250.0), (today - 3_600_000, 999.0)):
             conn.execute(sa.insert(energy_hourly).values(site="dijon", group_name="rue-liberte", hour_ms=hour,
@@ -459,3 +475,47 @@ def test_a_luminaires_card_is_commune_scoped_and_unknown_ones_are_404(app: Flask
         resp = talant.get(f"/lighting/luminaires/{path}")
         assert resp.status_code == 404, path
         assert resp.get_json()["error"]["message"], path
+
+
+# -- the fault state outlives the raw events ---------------------------------------------------------------------
+
+def _fault(n: int, ts: int, active: bool, fault: str = "lampFailure", boot: int = 1) -> LampFaultReport:
+    return LampFaultReport("light-liberte-02", "l03", fault, active, ts, boot, n)
+
+
+def test_the_latest_report_of_a_fault_wins_whatever_order_they_are_stored_in(db: Engine) -> None:
+    t0 = 1_790_000_000_000
+    reports = [_fault(1, t0, True), _fault(2, t0 + 1000, False), _fault(3, t0 + 2000, True),
+               _fault(1, t0 + 500, False, fault="supplyLoss")]
+    for order in itertools.permutations(reports):
+        with db.begin() as conn:
+            conn.execute(lamp_faults.delete())
+            for r in order:  # one batch each: the stored row is compared with each newcomer
+                record_lamp_faults(conn, [r])
+        with db.connect() as conn:
+            assert sorted(fault_changes(conn, ["light-liberte-02"])) == [
+                ("light-liberte-02", "l03", "lampFailure", True), ("light-liberte-02", "l03", "supplyLoss", False)]
+    with db.begin() as conn:  # a newer boot's report, even timed earlier by a clock reset, is a later event
+        record_lamp_faults(conn, [_fault(0, t0 + 2000, False, boot=2)])
+        assert active_faults(fault_changes(conn, ["light-liberte-02"])) == {}
+
+
+def test_a_lamp_fault_stays_after_retention_removed_its_event_and_its_repair_clears_it(db: Engine) -> None:
+    register_ids(db, ("light-1", "dijon"))
+    now = _now()
+    old = now - 40 * 86_400_000
+
+    def fault_batch(seq: int, n: int, ts: int, active: bool) -> wire.EventBatch:
+        rec = wire.EventRecord(n, ts, wire.LampFault("l01", "lampFailure", active))
+        return wire.EventBatch(header("light-1", 1, seq, ts), 1, False, (rec,))
+
+    store_batch(db, [decoded("dijon", fault_batch(1, 0, old, True))], old, default_hooks())
+    enforce_retention(db, now, 30)
+    with db.connect() as conn:
+        assert conn.execute(sa.select(sa.func.count()).select_from(events)).scalar_one() == 0, "the event is gone"
+        assert active_faults(fault_changes(conn, ["light-1"])) == {("light-1", "l01"): ["lampFailure"]}
+        assert not luminaire_healthy(conn, "light-1", "l01")
+    store_batch(db, [decoded("dijon", fault_batch(2, 1, now, False))], now, default_hooks())
+    with db.connect() as conn:
+        assert active_faults(fault_changes(conn, ["light-1"])) == {}
+        assert luminaire_healthy(conn, "light-1", "l01")

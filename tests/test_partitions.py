@@ -6,6 +6,7 @@ plain tables and delete rows, which these tests check as well.
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import time
 from collections.abc import Iterator
@@ -38,7 +39,7 @@ from coordinator.storage.partition_plan import (
     ranges_for_rows,
     span_range,
 )
-from coordinator.storage.partitions import is_partitioned, partitions
+from coordinator.storage.partitions import is_partitioned, maintain, partitions
 from coordinator.storage.schema import analytics_counts, analytics_occupancy, events, metadata
 from tests.db_helpers import DatabaseFactory
 from tests.ingest_helpers import T0, decoded, event_batch, event_ids, register
@@ -95,7 +96,11 @@ def test_layouts_follow_the_declared_tables_and_migration_0004_froze_them() -> N
         assert layout.column in layout.key and set(layout.plain_key) <= set(layout.key)
         assert {(ix.name, tuple(c.name for c in ix.columns)) for ix in table.indexes} == set(layout.indexes)
     step = importlib.import_module("coordinator.storage.migrations.versions.0004_time_partitions")
-    assert step.LAYOUTS == LAYOUTS
+    later = importlib.import_module("coordinator.storage.migrations.versions.0005_device_time_indexes")
+    added = {table: tuple((name, cols) for name, t, cols in later.INDEXES if t == table) for _, table, _ in
+             later.INDEXES}
+    assert tuple(dataclasses.replace(layout, indexes=layout.indexes + added.get(layout.table, ()))
+                 for layout in step.LAYOUTS) == LAYOUTS, "0004's layouts and 0005's indexes are today's"
 
 
 # -- the job and retention on both databases ------------------------------------------------------------------------
@@ -237,3 +242,41 @@ def test_migration_0004_keeps_every_row_in_its_partition_and_goes_back(empty_eng
         assert not is_partitioned(conn, "events")
     with pytest.raises(sa.exc.IntegrityError), engine.begin() as conn:  # the wire id alone is the key again
         conn.execute(events.insert(), _event("cam-1", 0, now + 1))
+
+
+# -- migration 0005: the aggregates' (device_id, minute_ms) indexes ------------------------------------------------
+
+def _index_tables(engine: Engine, name: str) -> set[str]:
+    """Tables holding an index built from ``name`` (PostgreSQL names each partition's copy after its table)."""
+    with engine.connect() as conn:
+        if engine.dialect.name == "sqlite":
+            rows = conn.execute(sa.text("SELECT tbl_name FROM sqlite_master WHERE type = 'index' AND name = :n"),
+                                {"n": name})
+            return {str(r[0]) for r in rows}
+        rows = conn.execute(sa.text(
+            "SELECT t.relname FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid "
+            "JOIN pg_class t ON t.oid = x.indrelid WHERE i.relname = :n OR i.oid IN "
+            "(SELECT inhrelid FROM pg_inherits WHERE inhparent = (SELECT oid FROM pg_class WHERE relname = :n))"),
+            {"n": name})
+        return {str(r[0]) for r in rows}
+
+
+def test_migration_0005_indexes_every_partition_and_goes_back(empty_engine: Engine) -> None:
+    engine = empty_engine
+    upgrade(engine)
+    pg = engine.dialect.name == "postgresql"
+    with engine.connect() as conn:
+        parts = {p.name for p in partitions(conn, "analytics_counts")} if pg else set()
+    assert _index_tables(engine, "ix_analytics_counts_device_minute") == {"analytics_counts", *parts}
+    assert pg is False or len(parts) >= COUNTS.ahead + 2
+    url = engine.url.render_as_string(hide_password=False)
+    assert cli(["db", "--database-url", url, "downgrade", "0004"]) == 0
+    assert _index_tables(engine, "ix_analytics_counts_device_minute") == set()
+    assert _index_tables(engine, "ix_analytics_occupancy_device_minute") == set()
+    upgrade(engine)
+    assert schema_drift(engine) == []
+    if pg:  # a month made later by the job gets the index when attached
+        with engine.begin() as conn:
+            assert maintain(conn, _ms(2027, 12, 15))
+            parts = {p.name for p in partitions(conn, "analytics_counts")}
+        assert _index_tables(engine, "ix_analytics_counts_device_minute") == {"analytics_counts", *parts}

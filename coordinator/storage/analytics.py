@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from coordinator.analytics.buckets import DAY_MS, DayRun
 from coordinator.analytics.counts import Aggregates
 from coordinator.analytics.energy import EnergyKey, EnergySum, Reading
 
@@ -82,14 +83,36 @@ class OccupancyRow:
     peak: int
 
 
-def _bucket(col: sa.ColumnElement[int], bucket_ms: int) -> sa.ColumnElement[int]:
-    """``col`` rounded down to ``bucket_ms`` (integer division on both databases)."""
-    return ((col // bucket_ms) * bucket_ms).label("t")
+#: A bucket: a fixed length in ms (minute, hour), or the local days of the window (:func:`buckets.day_runs`).
+BucketSpec = int | tuple[DayRun, ...]
 
 
-def counts(conn: Connection, f: CountFilter, bucket_ms: int) -> list[CountRow]:
+def _int(n: int) -> sa.ColumnElement[int]:
+    """An integer written into the statement (the same text in SELECT and GROUP BY on both databases)."""
+    return sa.literal_column(str(int(n)), sa.BigInteger)
+
+
+def _bucket(col: sa.ColumnElement[int], bucket: BucketSpec) -> sa.ColumnElement[int]:
+    """``col`` rounded down to its bucket's start, by integer arithmetic on both databases.
+
+    Days: ``CASE`` over the window's runs; a run of whole days is ``start + (col - start) / day * day``
+    (``col >= start`` there, so the division truncates as a floor), a day of 23 or 25 hours its start.
+    """
+    if isinstance(bucket, int):
+        return ((col // _int(bucket)) * _int(bucket)).label("t")
+    if not bucket:
+        return _int(0).label("t")
+    whens = [(col < _int(r.end_ms),
+              _int(r.start_ms) + (col - _int(r.start_ms)) // _int(DAY_MS) * _int(DAY_MS) if r.whole
+              else _int(r.start_ms)) for r in bucket]
+    last = whens.pop()[1]
+    return (sa.case(*whens, else_=last) if whens else last).label("t")
+
+
+def counts(conn: Connection, f: CountFilter, bucket: BucketSpec) -> list[CountRow]:
+    """Rows of the window summed per key and bucket, in the database: what is fetched is what is served."""
     c = analytics_counts.c
-    t = _bucket(c.minute_ms, bucket_ms)
+    t = _bucket(c.minute_ms, bucket)
     cond = [c.minute_ms >= f.start_ms, c.minute_ms < f.end_ms]
     cond += [col == v for col, v in ((c.site, f.site), (c.device_id, f.device_id), (c.target, f.target),
                                      (c.cls, f.cls)) if v is not None]
@@ -100,9 +123,9 @@ def counts(conn: Connection, f: CountFilter, bucket_ms: int) -> list[CountRow]:
             for r in conn.execute(q)]
 
 
-def occupancy(conn: Connection, f: CountFilter, bucket_ms: int) -> list[OccupancyRow]:
+def occupancy(conn: Connection, f: CountFilter, bucket: BucketSpec) -> list[OccupancyRow]:
     c = analytics_occupancy.c
-    t = _bucket(c.minute_ms, bucket_ms)
+    t = _bucket(c.minute_ms, bucket)
     cond = [c.minute_ms >= f.start_ms, c.minute_ms < f.end_ms]
     cond += [col == v for col, v in ((c.site, f.site), (c.device_id, f.device_id), (c.zone, f.target),
                                      (c.cls, f.cls)) if v is not None]
@@ -122,14 +145,23 @@ class EnergyRow:
     lit_h: float
 
 
-def energy(conn: Connection, start_ms: int, end_ms: int, site: str | None, group: str | None) -> list[EnergyRow]:
-    """Hourly energy rows of ``[start_ms, end_ms)``."""
+def energy(conn: Connection, start_ms: int, end_ms: int, site: str | None, group: str | None,
+           days: tuple[DayRun, ...] | None = None) -> list[EnergyRow]:
+    """Energy rows of ``[start_ms, end_ms)``: hourly as stored, or summed per local day of ``days`` in the database."""
     c = energy_hourly.c
     cond = [c.hour_ms >= start_ms, c.hour_ms < end_ms]
     if site is not None:
         cond.append(c.site == site)
     if group is not None:
         cond.append(c.group_name == group)
-    q = sa.select(energy_hourly).where(*cond).order_by(c.hour_ms, c.site, c.group_name)
-    return [EnergyRow(r.site, r.group_name, r.hour_ms, r.energy_wh, r.rated_energy_wh, r.reference_wh, r.lit_h)
+    if days is None:
+        q = sa.select(energy_hourly).where(*cond).order_by(c.hour_ms, c.site, c.group_name)
+        return [EnergyRow(r.site, r.group_name, r.hour_ms, r.energy_wh, r.rated_energy_wh, r.reference_wh, r.lit_h)
+                for r in conn.execute(q)]
+    t = _bucket(c.hour_ms, days)
+    sums = (sa.func.sum(c.energy_wh), sa.func.sum(c.rated_energy_wh), sa.func.sum(c.reference_wh),
+            sa.func.sum(c.lit_h))
+    q = sa.select(c.site, c.group_name, t, *sums).where(*cond).group_by(c.site, c.group_name, t).order_by(
+        t, c.site, c.group_name)
+    return [EnergyRow(r[0], r[1], int(r[2]), float(r[3]), float(r[4]), float(r[5]), float(r[6]))
             for r in conn.execute(q)]

@@ -116,7 +116,9 @@ def apply_batch(conn: Connection, items: Sequence[Decoded], received_ms: int, ho
         _route(conn, d, reg[d.device], repeats, received_ms, report, sorted_out)
     changes, batches, latest_tm, acks = sorted_out.changes, sorted_out.batches, sorted_out.telemetry, sorted_out.acks
 
-    stored = _store_events(conn, batches, received_ms, report, hooks.event_types())
+    first_ts: dict[str, int] = {}
+    stored = _store_events(conn, batches, received_ms, report, hooks.event_types(), first_ts)
+    _note_session_events(reg, first_ts)
     stored_tm = _store_telemetry(conn, latest_tm)
     _write_devices(conn, reg.values(), received_ms)
     _mark_stale(conn, reg.values(), received_ms)
@@ -198,6 +200,7 @@ def _birth(conn: Connection, dev: _Device, d: Decoded, now: int, changes: list[D
     if msg.lat is not None and msg.lon is not None:
         dev.row.update(lat=msg.lat, lon=msg.lon)
     dev.died_bd = None
+    dev.row["session_events_from_ms"] = now  # lowered by the session's events older than its birth
     _set_status(dev, ONLINE, now, changes, d.site)
     if d.retain:  # live births are counted by the message sequence; a retained one opens the session here
         conn.execute(_insert(conn, device_sessions).values(
@@ -219,13 +222,39 @@ def _death(dev: _Device, msg: wire.Message, now: int, changes: list[DeviceChange
 
 
 def _write_devices(conn: Connection, devs: Iterable[_Device], now: int) -> None:
-    cols = ("status", "bd_seq", "firmware", "config_hash", "caps", "lat", "lon", "last_seen_ms", "status_since_ms")
+    cols = ("status", "bd_seq", "firmware", "config_hash", "caps", "lat", "lon", "last_seen_ms", "status_since_ms",
+            "session_events_from_ms")
     params = [{"k_id": d.row["id"], "updated_ms": now, **{c: d.row[c] for c in cols}}
               for d in sorted(devs, key=lambda d: str(d.row["id"])) if d.touched]
     if params:
         stmt = devices.update().where(devices.c.id == sa.bindparam("k_id")).values(
             {c: sa.bindparam(c) for c in (*cols, "updated_ms")})
         conn.execute(stmt, params)
+
+
+def _note_session_events(reg: dict[str, _Device], first_ts: dict[str, int]) -> None:
+    """Lower each device's ``session_events_from_ms`` to the earliest event time it just stored."""
+    for dev_id, ts in first_ts.items():
+        dev = reg.get(dev_id)
+        if dev is None:
+            continue
+        known = dev.row.get("session_events_from_ms")
+        if known is not None and ts < known:
+            dev.row["session_events_from_ms"] = ts
+            dev.touched = True
+
+
+def stale_events_update(dev_id: str, started_ms: int, events_from_ms: int | None) -> sa.Update:
+    """Flag stale the events a session stored: received since it started, timed since ``events_from_ms``.
+
+    The time bound is what keeps it cheap on the partitioned table: only the day partitions from the session's
+    earliest event are read, not every day kept for that device (a camera's 30 days are ~6 million rows).
+    ``None`` (a session opened before migration 0006) reads them all, as before.
+    """
+    cond = [events.c.device_id == dev_id, events.c.received_ms >= started_ms, events.c.stale.is_(False)]
+    if events_from_ms is not None:
+        cond.append(events.c.ts_ms >= events_from_ms)
+    return events.update().where(*cond).values(stale=True)
 
 
 def _mark_stale(conn: Connection, devs: Iterable[_Device], now: int) -> None:
@@ -238,9 +267,7 @@ def _mark_stale(conn: Connection, devs: Iterable[_Device], now: int) -> None:
         started = conn.execute(sa.select(device_sessions.c.started_ms).where(
             device_sessions.c.device_id == dev_id, device_sessions.c.bd_seq == d.died_bd)).scalar()
         if started is not None:
-            conn.execute(events.update().where(
-                events.c.device_id == dev_id, events.c.received_ms >= started, events.c.stale.is_(False),
-            ).values(stale=True))
+            conn.execute(stale_events_update(dev_id, started, d.row.get("session_events_from_ms")))
             conn.execute(device_sessions.update().where(
                 device_sessions.c.device_id == dev_id, device_sessions.c.bd_seq == d.died_bd,
             ).values(ended_ms=now))
@@ -404,11 +431,12 @@ def with_event_rows(d: Decoded, received_ms: int) -> Decoded:
 
 
 def _store_events(conn: Connection, batches: list[Decoded], now: int,
-                  report: BatchReport, wanted: frozenset[str] | None) -> list[StoredEvent]:
+                  report: BatchReport, wanted: frozenset[str] | None,
+                  first_ts: dict[str, int] | None = None) -> list[StoredEvent]:
     """Insert the batches' events; returns the newly stored ones of the types some hook wants.
 
     ``wanted`` is :meth:`Hooks.event_types` (``None``: every type): an event no hook reads
-    costs no :class:`StoredEvent`.
+    costs no :class:`StoredEvent`. ``first_ts`` receives each device's earliest newly stored event time.
     """
     if not batches:
         return []
@@ -430,6 +458,8 @@ def _store_events(conn: Connection, batches: list[Decoded], now: int,
     for key in new_keys:
         by_stream[(key[0], key[1])].append(key[2])
         row, name, body = rows[key]
+        if first_ts is not None and (key[0] not in first_ts or row[4] < first_ts[key[0]]):
+            first_ts[key[0]] = row[4]
         if row[11]:  # historical
             hist[(key[0], key[1])]["historical"] += 1
         if wanted is None or name in wanted:

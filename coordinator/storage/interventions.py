@@ -17,9 +17,10 @@ from coordinator.interventions.dedupe import OpenIntervention
 from coordinator.interventions.lifecycle import OPEN_STATES, AuditEntry, Intervention, State
 from coordinator.interventions.rules import DeviceView, Rule, RuleSpec
 
-from .schema.events import events, telemetry
+from .schema.events import telemetry
 from .schema.fleet import devices
 from .schema.interventions import intervention_log, interventions, rule_state, rules
+from .schema.lighting import lamp_faults
 
 _OPEN = [s.value for s in OPEN_STATES]
 
@@ -215,21 +216,15 @@ def luminaire_healthy(conn: Connection, device_id: str, lum: str) -> bool:
 
     The evidence is the light node's own ``lamp_fault`` events (``active: false`` when a TALQ
     fault clears), which travel through the node's durable outbox and name the luminaire and
-    the fault; faults are not in telemetry (QoS 0, latest value only). No clearing event at
+    the fault; faults are not in telemetry (QoS 0, latest value only). Their latest state per fault
+    is kept at ingest in ``lamp_faults`` (raw events leave with the retention). No clearing event at
     all means no evidence: not healthy. The latest telemetry may still veto (see below).
     """
-    e = events.c
-    q = (sa.select(e.ts_ms, e.boot, e.n, e.body).where(e.device_id == device_id, e.type == "lamp_fault")
-         .order_by(e.ts_ms, e.boot, e.n))
-    latest: dict[str, bool] = {}
-    cleared_ms = 0
-    for r in conn.execute(q):
-        body = r.body or {}
-        if body.get("lum") == lum and "fault" in body:
-            latest[str(body["fault"])] = bool(body.get("active"))
-            cleared_ms = r.ts_ms
-    if not latest or any(latest.values()):
+    f = lamp_faults.c
+    rows = conn.execute(sa.select(f.active, f.ts_ms).where(f.device_id == device_id, f.lum_id == lum)).all()
+    if not rows or any(r.active for r in rows):
         return False
+    cleared_ms = max(int(r.ts_ms) for r in rows)
     return not _telemetry_says_silent(conn, device_id, lum, cleared_ms)
 
 

@@ -15,7 +15,8 @@ from sqlalchemy.engine import Connection
 
 from coordinator.lighting.commands import OVERRIDE_COMMAND, StoredCommand
 
-from .schema import energy_hourly, events, light_commands, light_group_members, light_luminaires, telemetry
+from .schema import energy_hourly, lamp_faults, light_commands, light_group_members, light_luminaires, telemetry
+from .upsert import dialect_insert
 
 
 class InventoryRow(NamedTuple):
@@ -121,21 +122,56 @@ def node_telemetry(conn: Connection, device_ids: Iterable[str]) -> dict[str, Nod
     return {r.device_id: NodeTelemetry(int(r.ts_ms), bool(r.stale), dict(r.metrics or {})) for r in conn.execute(q)}
 
 
+class LampFaultReport(NamedTuple):
+    """One ``lamp_fault`` event: the luminaire, the fault, whether it is active, and the event's order."""
+
+    device_id: str
+    lum_id: str
+    fault: str
+    active: bool
+    ts_ms: int
+    boot: int
+    n: int
+
+
+def latest_reports(reports: Iterable[LampFaultReport]) -> list[LampFaultReport]:
+    """The latest report of each (device, luminaire, fault), by (event time, boot, number)."""
+    out: dict[tuple[str, str, str], LampFaultReport] = {}
+    for r in reports:
+        key = (r.device_id, r.lum_id, r.fault)
+        if key not in out or (r.ts_ms, r.boot, r.n) > (out[key].ts_ms, out[key].boot, out[key].n):
+            out[key] = r
+    return [out[k] for k in sorted(out)]
+
+
+def record_lamp_faults(conn: Connection, reports: Iterable[LampFaultReport]) -> None:
+    """Keep the current state of each fault: a report replaces the stored one only if it is later, so a late or
+    replayed event never brings back a state that a newer one changed (workers may store them in any order)."""
+    rows = [r._asdict() for r in latest_reports(reports)]
+    if not rows:
+        return
+    t = lamp_faults.c
+    stmt = dialect_insert(conn, lamp_faults)
+    ex = stmt.excluded
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["device_id", "lum_id", "fault"],
+        set_={"active": ex.active, "ts_ms": ex.ts_ms, "boot": ex.boot, "n": ex.n},
+        where=sa.tuple_(ex.ts_ms, ex.boot, ex.n) > sa.tuple_(t.ts_ms, t.boot, t.n))
+    conn.execute(stmt, rows)
+
+
 def fault_changes(conn: Connection, device_ids: Iterable[str]) -> list[tuple[str, str, str, bool]]:
-    """``(device, lum, fault, active)`` of the stored ``lamp_fault`` events of these nodes, in time order."""
+    """``(device, lum, fault, active)``: the current state of each fault reported by these nodes, in time order.
+
+    Read from ``lamp_faults`` (kept at ingest), not from the raw events: those leave with the retention.
+    """
     ids = sorted(set(device_ids))
     if not ids:
         return []
-    c = events.c
-    q = (sa.select(c.device_id, c.body).where(c.type == "lamp_fault", c.device_id.in_(ids))
+    c = lamp_faults.c
+    q = (sa.select(c.device_id, c.lum_id, c.fault, c.active).where(c.device_id.in_(ids))
          .order_by(c.ts_ms, c.device_id, c.boot, c.n))
-    out = []
-    for r in conn.execute(q):
-        body = r.body or {}
-        lum, fault = body.get("lum"), body.get("fault")
-        if isinstance(lum, str) and isinstance(fault, str):
-            out.append((r.device_id, lum, fault, bool(body.get("active"))))
-    return out
+    return [(r.device_id, r.lum_id, r.fault, bool(r.active)) for r in conn.execute(q)]
 
 
 def energy_since(conn: Connection, site: str | None, start_ms: int) -> dict[tuple[str, str], tuple[float, float]]:

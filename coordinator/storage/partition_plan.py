@@ -61,11 +61,13 @@ EVENTS = TimeLayout(
 _COUNT_KEY = ("site", "device_id", "cam", "target", "cls", "minute_ms")
 COUNTS = TimeLayout(
     "analytics_counts", "minute_ms", "month", ahead=2, key=_COUNT_KEY, plain_key=_COUNT_KEY,
-    indexes=(("ix_analytics_counts_minute", ("minute_ms",)),))
+    indexes=(("ix_analytics_counts_minute", ("minute_ms",)),
+             ("ix_analytics_counts_device_minute", ("device_id", "minute_ms"))))
 _OCC_KEY = ("site", "device_id", "cam", "zone", "cls", "minute_ms")
 OCCUPANCY = TimeLayout(
     "analytics_occupancy", "minute_ms", "month", ahead=2, key=_OCC_KEY, plain_key=_OCC_KEY,
-    indexes=(("ix_analytics_occupancy_minute", ("minute_ms",)),))
+    indexes=(("ix_analytics_occupancy_minute", ("minute_ms",)),
+             ("ix_analytics_occupancy_device_minute", ("device_id", "minute_ms"))))
 
 LAYOUTS: tuple[TimeLayout, ...] = (EVENTS, COUNTS, OCCUPANCY)
 

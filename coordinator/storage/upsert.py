@@ -22,6 +22,11 @@ def _insert(conn: Connection, table: sa.Table) -> Any:
     raise NotImplementedError(f"no upsert for {conn.dialect.name}")
 
 
+def dialect_insert(conn: Connection, table: sa.Table) -> Any:
+    """The dialect's ``INSERT``, which has ``on_conflict_do_nothing`` / ``on_conflict_do_update``."""
+    return _insert(conn, table)
+
+
 def upsert(
     conn: Connection,
     table: sa.Table,

@@ -1,7 +1,9 @@
 """Analytics: counts and occupancy per camera target, energy per light group, in minute / hour / day buckets.
 
 Windows are ``[from, to)`` in ms, or a ``window`` (``1h``, ``24h``, ``7d``, ``30d``) ending at ``to`` (default
-now). Minute buckets are served for at most a day, so a dashboard cannot ask for 10,000 rows per target by mistake.
+now). Minute buckets are served for at most a day, so a dashboard cannot ask for 10,000 rows per target by mistake;
+hour buckets for at most 8 days, longer windows being answered by local day (``bucket`` in the response says which).
+Every bucket is summed by the database: a route fetches only the rows it serves.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from flask import jsonify
 from flask.typing import ResponseReturnValue
 from pydantic import BaseModel, ConfigDict, Field
 
-from coordinator.analytics.buckets import WINDOWS_MS, Bucket, fold_days, sql_bucket_ms, window
+from coordinator.analytics.buckets import WINDOWS_MS, Bucket, day_runs, served_bucket, sql_bucket_ms, window
 from coordinator.analytics.energy import savings_pct
 from coordinator.storage import analytics as store
 from coordinator.storage.flask import get_read_engine
@@ -39,6 +41,7 @@ class _WindowQuery(BaseModel):
     bucket: Bucket = "hour"
 
     def span(self) -> tuple[int, int]:
+        """The window ``[from, to)``, checked."""
         start, end = window(self.from_, self.to, self.window, int(time.time() * 1000))
         if end <= start:
             raise bad_request("from: must be before to")
@@ -53,6 +56,10 @@ class CountsQuery(_WindowQuery):
     device: str | None = Field(None, max_length=64)
     target: str | None = Field(None, max_length=64, description="zone or line id")
     cls: Annotated[int, AsciiInteger, Field(ge=0, le=65535)] | None = None
+
+
+def _bucket_spec(bucket: Bucket, start: int, end: int) -> store.BucketSpec:
+    return day_runs(start, end) if bucket == "day" else sql_bucket_ms(bucket)
 
 
 class EnergyQuery(_WindowQuery):
@@ -71,14 +78,10 @@ def counts() -> ResponseReturnValue:
     """Zone entries and line crossings (inbound/outbound) per device, camera, target, class and bucket."""
     q = parse_query(CountsQuery)
     f = _filter(q)
+    bucket = served_bucket(q.bucket, f.start_ms, f.end_ms)
     with get_read_engine().connect() as conn:
-        rows = store.counts(conn, f, sql_bucket_ms(q.bucket))
-    if q.bucket == "day":
-        rows = fold_days(
-            rows, key=lambda r: (r.site, r.device_id, r.cam, r.target, r.cls), t=lambda r: r.t,
-            merge=lambda a, b: dataclasses.replace(a, inbound=a.inbound + b.inbound, outbound=a.outbound + b.outbound),
-            retime=lambda r, day: dataclasses.replace(r, t=day))
-    return jsonify({"from": f.start_ms, "to": f.end_ms, "bucket": q.bucket,
+        rows = store.counts(conn, f, _bucket_spec(bucket, f.start_ms, f.end_ms))
+    return jsonify({"from": f.start_ms, "to": f.end_ms, "bucket": bucket,
                     "rows": [dataclasses.asdict(r) for r in rows]})
 
 
@@ -88,14 +91,10 @@ def occupancy() -> ResponseReturnValue:
     """Peak number of objects per zone, class and bucket (``target`` filters on the zone)."""
     q = parse_query(CountsQuery)
     f = _filter(q)
+    bucket = served_bucket(q.bucket, f.start_ms, f.end_ms)
     with get_read_engine().connect() as conn:
-        rows = store.occupancy(conn, f, sql_bucket_ms(q.bucket))
-    if q.bucket == "day":
-        rows = fold_days(
-            rows, key=lambda r: (r.site, r.device_id, r.cam, r.zone, r.cls), t=lambda r: r.t,
-            merge=lambda a, b: dataclasses.replace(a, peak=max(a.peak, b.peak)),
-            retime=lambda r, day: dataclasses.replace(r, t=day))
-    return jsonify({"from": f.start_ms, "to": f.end_ms, "bucket": q.bucket,
+        rows = store.occupancy(conn, f, _bucket_spec(bucket, f.start_ms, f.end_ms))
+    return jsonify({"from": f.start_ms, "to": f.end_ms, "bucket": bucket,
                     "rows": [dataclasses.asdict(r) for r in rows]})
 
 
@@ -120,14 +119,13 @@ def energy() -> ResponseReturnValue:
     """
     q = parse_query(EnergyQuery)
     start, end = q.span()
+    bucket = served_bucket(q.bucket, start, end)
     with get_read_engine().connect() as conn:
-        rows = store.energy(conn, start, end, scoped_site(q.site), q.group)
+        rows = store.energy(conn, start, end, scoped_site(q.site), q.group,
+                            day_runs(start, end) if bucket == "day" else None)
     totals: dict[tuple[str, str], store.EnergyRow] = {}
     for r in rows:
         k = (r.site, r.group)
         totals[k] = _add(totals[k], r) if k in totals else dataclasses.replace(r, t=start)
-    if q.bucket == "day":
-        rows = fold_days(rows, key=lambda r: (r.site, r.group), t=lambda r: r.t, merge=_add,
-                         retime=lambda r, day: dataclasses.replace(r, t=day))
-    return jsonify({"from": start, "to": end, "bucket": q.bucket, "rows": [_energy_json(r) for r in rows],
+    return jsonify({"from": start, "to": end, "bucket": bucket, "rows": [_energy_json(r) for r in rows],
                     "totals": [_energy_json(totals[k]) for k in sorted(totals)]})

@@ -31,6 +31,7 @@ from .legal import (
 )
 from .lighting import (
     CITY_SITE,
+    lamp_faults,
     light_calendars,
     light_command_acks,
     light_command_topics,
@@ -61,6 +62,7 @@ __all__ = [
     "events",
     "intervention_log",
     "interventions",
+    "lamp_faults",
     "legal_designations",
     "light_calendars",
     "light_command_acks",

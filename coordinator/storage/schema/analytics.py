@@ -25,6 +25,8 @@ analytics_counts = sa.Table(
     sa.Column("outbound", sa.BigInteger, nullable=False, doc="outbound crossings (0 for a zone)"),
 )
 sa.Index("ix_analytics_counts_minute", analytics_counts.c.minute_ms)
+#: One camera's rows of a window (the key starts with the commune); migration 0005.
+sa.Index("ix_analytics_counts_device_minute", analytics_counts.c.device_id, analytics_counts.c.minute_ms)
 
 #: From ``occupancy`` events: the highest count of a class reported in a zone during the minute.
 analytics_occupancy = sa.Table(
@@ -38,6 +40,7 @@ analytics_occupancy = sa.Table(
     sa.Column("peak", sa.Integer, nullable=False),
 )
 sa.Index("ix_analytics_occupancy_minute", analytics_occupancy.c.minute_ms)
+sa.Index("ix_analytics_occupancy_device_minute", analytics_occupancy.c.device_id, analytics_occupancy.c.minute_ms)
 
 #: Energy of light groups: what was used, and what the same lit hours would have used at full power.
 energy_hourly = sa.Table(

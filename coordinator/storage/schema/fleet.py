@@ -27,6 +27,9 @@ devices = sa.Table(
     sa.Column("bd_seq", sa.BigInteger, nullable=True, doc="birth/death sequence of the current session"),
     sa.Column("last_seen_ms", Millis, nullable=True),
     sa.Column("status_since_ms", Millis, nullable=True),
+    sa.Column("session_events_from_ms", Millis, nullable=True,
+              doc="earliest event time stored in the current session (its birth time if earlier; null: not known, "
+              "a session opened before migration 0006): bounds the UPDATE flagging its events stale at its death"),
     sa.Column("created_ms", Millis, nullable=False),
     sa.Column("updated_ms", Millis, nullable=False),
     sa.CheckConstraint("status IN ('unknown', 'online', 'offline', 'stale')", name="status"),

@@ -94,3 +94,18 @@ light_command_acks = sa.Table(
     sa.Column("applied", sa.JSON, nullable=True),
     sa.Column("ack_ms", Millis, nullable=True),
 )
+
+
+#: The current state of each (luminaire, fault) reported by the nodes' ``lamp_fault`` events, kept at ingest: raw
+#: events leave with the retention, a lamp that failed 40 days ago and was never repaired must stay failed. The
+#: row is the latest report by (event time, boot, number), whatever order the events arrived in.
+lamp_faults = sa.Table(
+    "lamp_faults", metadata,
+    sa.Column("device_id", Ident, primary_key=True),
+    sa.Column("lum_id", Ident, primary_key=True),
+    sa.Column("fault", sa.String(32), primary_key=True, doc="TALQ LampMonitor fault name"),
+    sa.Column("active", sa.Boolean, nullable=False),
+    sa.Column("ts_ms", Millis, nullable=False, doc="time of the event that reported this state"),
+    sa.Column("boot", sa.BigInteger, nullable=False),
+    sa.Column("n", sa.BigInteger, nullable=False),
+)
