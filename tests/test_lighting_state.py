@@ -30,8 +30,14 @@ from coordinator.storage import make_engine
 from coordinator.storage.ingest import store_batch
 from coordinator.storage.interventions import luminaire_healthy
 from coordinator.storage.lighting_state import LampFaultReport, fault_changes, record_lamp_faults
-from coordinator.storage.schema import (energy_hourly, events, lamp_faults, light_group_members, light_luminaires,
-                                        telemetry)
+from coordinator.storage.schema import (
+    energy_hourly,
+    events,
+    lamp_faults,
+    light_group_members,
+    light_luminaires,
+    telemetry,
+)
 from tests.api_helpers import add_user, make_app
 from tests.boxes import write_box
 from tests.ingest_helpers import decoded, header
@@ -268,6 +274,15 @@ def test_the_map_layer_carries_every_luminaire_by_columns(app: Flask, db_url: st
     assert viewer.get("/lighting/map?site=Dijon!").status_code == 400
 
 
+def _store_fault(conn: sa.Connection, device: str, site: str, n: int, ts: int, lum: str, active: bool) -> None:
+    """A ``lampFailure`` report stored as ingest stores it: the event, and the fault's kept state in the same
+    transaction."""
+    body = {"lum": lum, "fault": "lampFailure", "active": active}
+    conn.execute(sa.insert(events).values(device_id=device, boot=1, n=n, site=site, ts_ms=ts, received_ms=ts,
+                                          type="lamp_fault", target=lum, historical=False, stale=False, body=body))
+    lighting_hooks.on_fault_events(conn, [StoredEvent(device, site, 1, n, ts, "lamp_fault", body, False)])
+
+
 def _plain_layer(db: Engine, site: str | None, now: int) -> dict[str, Any]:
     with db.connect() as conn:
         return state_mod.luminaire_layer(conn, site, now)
@@ -301,10 +316,7 @@ def test_the_kept_map_layer_follows_every_change_as_the_plain_computation_does(d
     seen = {second}
     for n, active in ((10, True), (11, False)):  # the lamp fails, then is repaired
         with db.begin() as conn:
-            conn.execute(sa.insert(events).values(
-                device_id="light-talant-01", boot=1, n=n, site="talant", ts_ms=now + n, received_ms=now + n,
-                type="lamp_fault", target="l02", historical=False, stale=False,
-                body={"lum": "l02", "fault": "lampFailure", "active": active}))
+            _store_fault(conn, "light-talant-01", "talant", n, now + n, "l02", active)
         seen.add(same(now + 20))
     assert len(seen) == 3
     # Talant's node falls silent: five minutes later its luminaires have no data, with no write at all.
@@ -338,10 +350,7 @@ def test_the_kept_group_summaries_follow_every_change_as_the_plain_computation_d
                      .values(ts_ms=now + 1_000, metrics=_lum_metrics([30, None, 0, 30], [30, 30, 30, 30])))
     same(now + 2_000)
     with db.begin() as conn:
-        conn.execute(sa.insert(events).values(
-            device_id="light-liberte-01", boot=1, n=20, site="dijon", ts_ms=now + 3, received_ms=now + 3,
-            type="lamp_fault", target="l01", historical=False, stale=False,
-            body={"lum": "l01", "fault": "lampFailure", "active": True}))
+        _store_fault(conn, "light-liberte-01", "dijon", 20, now + 3, "l01", True)
     same(now + 3_000)
     operator = add_user(app, "operateur", "operator")
     sent = operator.post("/lighting/overrides", json={"scope": "commune", "site": "dijon", "level": 40,

@@ -48,7 +48,7 @@ class _Placed:
 
 
 #: What a cabinet's measured part depends on: telemetry (time, stale) or None, fresh now, lamp faults' version.
-_Key = tuple[tuple[int, bool] | None, bool, tuple[int, int, int] | None]
+_Key = tuple[tuple[int, bool] | None, bool, tuple[int, int, int, int] | None]
 
 
 @dataclass(frozen=True)
@@ -87,7 +87,7 @@ class LuminaireLayerCache:
         self._inventory: tuple[int, int, int] | None = None
         self._placed: dict[str, _Placed] = {}  # in (site, device) order
         self._by_site: dict[str, list[str]] = {}
-        self._faults: dict[str, tuple[tuple[int, int, int] | None, dict[str, list[str]]]] = {}
+        self._faults: dict[str, tuple[tuple[int, int, int, int] | None, dict[str, list[str]]]] = {}
         self._measured: dict[str, Measured] = {}
         self._answers: dict[str | None, Layer] = {}
 

@@ -245,16 +245,16 @@ def telemetry_heads(conn: Connection, device_ids: Iterable[str]) -> dict[str, tu
     return {r.device_id: (int(r.ts_ms), bool(r.stale)) for r in conn.execute(q)}
 
 
-def fault_versions(conn: Connection, device_ids: Iterable[str]) -> dict[str, tuple[int, int, int]]:
-    """Per node, ``(count, newest receipt, newest time)`` of its stored ``lamp_fault`` events.
+def fault_versions(conn: Connection, device_ids: Iterable[str]) -> dict[str, tuple[int, int, int, int]]:
+    """Per node, ``(rows, sum of times, sum of boots, sum of sequence numbers)`` of its kept fault states.
 
-    Storing, replaying or deleting (retention) one of them changes the triple, so a node whose triple is the same
-    has the same active faults; its events' bodies need not be read again.
+    A report replaces a state only with a later ``(ts_ms, boot, n)``, so every insert or replacement changes one of
+    the four: a node whose tuple is the same has the same active faults, and its rows need not be read again.
     """
     ids = sorted(set(device_ids))
     if not ids:
         return {}
-    c = events.c
-    q = (sa.select(c.device_id, sa.func.count(), sa.func.max(c.received_ms), sa.func.max(c.ts_ms))
-         .where(c.type == "lamp_fault", c.device_id.in_(ids)).group_by(c.device_id))
-    return {r[0]: (int(r[1]), int(r[2] or 0), int(r[3] or 0)) for r in conn.execute(q)}
+    c = lamp_faults.c
+    q = (sa.select(c.device_id, sa.func.count(), sa.func.sum(c.ts_ms), sa.func.sum(c.boot), sa.func.sum(c.n))
+         .where(c.device_id.in_(ids)).group_by(c.device_id))
+    return {r[0]: (int(r[1]), int(r[2] or 0), int(r[3] or 0), int(r[4] or 0)) for r in conn.execute(q)}
